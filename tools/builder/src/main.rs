@@ -1,0 +1,66 @@
+//! `relink-builder`: the one multi-verb tool that rules_relink actions call.
+//!
+//! Thin rules, fat tools: the Starlark rules only wire inputs and outputs; flag construction,
+//! interface stubs, rlink normalization and diagnostics live here. Arguments starting with `@`
+//! name parameter files (one argument per line), as Bazel's `use_param_file` writes them.
+
+mod hollow;
+mod rlink;
+mod rustc;
+mod stub;
+mod util;
+mod verbs;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+/// Command line of the builder.
+#[derive(Parser, Debug)]
+#[command(name = "relink-builder", about = "Builder called by rules_relink actions")]
+struct Cli {
+    #[command(subcommand)]
+    verb: Verb,
+}
+
+#[derive(Subcommand, Debug)]
+enum Verb {
+    /// Write the crate's ABI interface (hollow rlib), from a stub when possible.
+    Interface(verbs::interface::InterfaceArgs),
+    /// Compile a crate against dependency interfaces (rlib, or `-Zno-link` for bins/tests/proc macros).
+    Compile(verbs::compile::CompileArgs),
+    /// Link a `-Zno-link` compile with the real rlibs of its dependencies.
+    Link(verbs::link::LinkArgs),
+    /// Write a crate's stub sources to a directory (debugging, tests).
+    Stub(verbs::stub::StubArgs),
+}
+
+/// Expand `@file` arguments (one argument per line).
+fn expand_param_files(args: impl Iterator<Item = String>) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for arg in args {
+        match arg.strip_prefix('@') {
+            Some(file) => {
+                let text = std::fs::read_to_string(file).with_context(|| format!("cannot read param file {file}"))?;
+                out.extend(text.lines().map(str::to_string));
+            }
+            None => out.push(arg),
+        }
+    }
+    Ok(out)
+}
+
+fn main() {
+    let result = expand_param_files(std::env::args()).and_then(|args| {
+        let cli = Cli::parse_from(args);
+        match &cli.verb {
+            Verb::Interface(a) => verbs::interface::run(a),
+            Verb::Compile(a) => verbs::compile::run(a),
+            Verb::Link(a) => verbs::link::run(a),
+            Verb::Stub(a) => verbs::stub::run(a),
+        }
+    });
+    if let Err(err) = result {
+        eprintln!("relink-builder: error: {err:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,151 @@
+//! Rewriting path strings inside a `.rlink` file (the output of `rustc -Zno-link`).
+//!
+//! rustc records the *canonicalized absolute* path of every crate it loaded and the paths of
+//! the object files it wrote. That makes the file depend on the sandbox it was made in, and the
+//! link step must find real rlibs where interfaces were. The encoding (rustc 1.95) stores a
+//! string as LEB128 length, bytes, then the sentinel byte `0xC1`, with no absolute offsets,
+//! so strings can be replaced in place. Every replacement checks that framing; anything else
+//! is an error, never a silent guess.
+
+use anyhow::{bail, Result};
+
+const STRING_SENTINEL: u8 = 0xC1;
+const MAGIC: &[u8] = b"rustlink";
+
+/// One string found in the rlink: where its length prefix starts, where its bytes are.
+struct Found {
+    prefix_start: usize,
+    bytes: std::ops::Range<usize>,
+}
+
+fn decode_leb128(data: &[u8]) -> Option<(usize, usize)> {
+    let mut value = 0usize;
+    for (i, byte) in data.iter().enumerate().take(5) {
+        value |= ((byte & 0x7f) as usize) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((value, i + 1));
+        }
+    }
+    None
+}
+
+fn encode_leb128(mut value: usize, out: &mut Vec<u8>) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// Find the encoded string that starts exactly at `at` (its bytes), by trying each possible
+/// length-prefix width in front of it.
+fn framed_string_at(data: &[u8], at: usize) -> Option<Found> {
+    for width in 1..=3 {
+        let prefix_start = at.checked_sub(width)?;
+        let Some((len, used)) = decode_leb128(&data[prefix_start..at]) else { continue };
+        if used != width {
+            continue;
+        }
+        let end = at + len;
+        if end < data.len() && data[end] == STRING_SENTINEL {
+            return Some(Found { prefix_start, bytes: at..end });
+        }
+    }
+    None
+}
+
+/// Check that `data` looks like an rlink of the rustc this builder was written for.
+pub fn check_magic(data: &[u8]) -> Result<()> {
+    if !data.starts_with(MAGIC) {
+        bail!("not an rlink file (missing `rustlink` magic)");
+    }
+    Ok(())
+}
+
+/// Every framed string in the file that starts with `needle`, as (start of bytes, text).
+pub fn strings_starting_with(data: &[u8], needle: &[u8]) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(pos) = find(&data[from..], needle).map(|p| p + from) {
+        if let Some(found) = framed_string_at(data, pos) {
+            out.push((pos, String::from_utf8_lossy(&data[found.bytes.clone()]).into_owned()));
+        }
+        from = pos + 1;
+    }
+    out
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || haystack.len() < needle.len() {
+        return None;
+    }
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Replace every framed string for which `rewrite` returns a new value.
+/// `rewrite` sees each framed string that contains `needle` at its start.
+pub fn rewrite_strings(
+    data: &[u8],
+    needle: &[u8],
+    mut rewrite: impl FnMut(&str) -> Result<Option<String>>,
+) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(data.len());
+    let mut copied = 0usize;
+    let mut from = 0usize;
+    while let Some(pos) = find(&data[from..], needle).map(|p| p + from) {
+        from = pos + 1;
+        let Some(found) = framed_string_at(data, pos) else { continue };
+        let old = std::str::from_utf8(&data[found.bytes.clone()])?;
+        let Some(new) = rewrite(old)? else { continue };
+        out.extend_from_slice(&data[copied..found.prefix_start]);
+        encode_leb128(new.len(), &mut out);
+        out.extend_from_slice(new.as_bytes());
+        copied = found.bytes.end;
+        from = found.bytes.end;
+    }
+    out.extend_from_slice(&data[copied..]);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn framed(s: &str) -> Vec<u8> {
+        let mut v = Vec::new();
+        encode_leb128(s.len(), &mut v);
+        v.extend_from_slice(s.as_bytes());
+        v.push(STRING_SENTINEL);
+        v
+    }
+
+    #[test]
+    fn rewrites_framed_strings_and_their_lengths() {
+        let long = format!("/sandbox/{}/libc.rlib", "x".repeat(200));
+        let mut data = b"rustlink\0\0\0\x01".to_vec();
+        data.extend(framed("/sandbox/a/libc.rlib"));
+        data.extend([0u8, 1, 2]);
+        data.extend(framed(&long));
+        data.extend(framed("unrelated /sandbox/ text"));
+        let out = rewrite_strings(&data, b"/sandbox/", |s| Ok(Some(s.replace("/sandbox/", "out/")))).unwrap();
+        let found = strings_starting_with(&out, b"out/");
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].1, "out/a/libc.rlib");
+        assert_eq!(found[1].1, long.replace("/sandbox/", "out/"));
+        // The string that merely contains the needle later is untouched.
+        assert_eq!(strings_starting_with(&out, b"unrelated").len(), 1);
+    }
+
+    #[test]
+    fn leb128_round_trips() {
+        for v in [0usize, 1, 127, 128, 300, 16384, 1 << 20] {
+            let mut buf = Vec::new();
+            encode_leb128(v, &mut buf);
+            assert_eq!(decode_leb128(&buf), Some((v, buf.len())));
+        }
+    }
+}

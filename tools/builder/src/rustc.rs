@@ -1,0 +1,300 @@
+//! The crate description every verb receives, and the rustc command lines built from it.
+//!
+//! All flag construction lives here so that the interface, the real compile and the link of a
+//! crate can never disagree on a flag that matters (crate name, `-C metadata`, symbol
+//! mangling, cfgs, edition).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+
+/// What a rustc invocation for one crate needs; shared by every verb.
+#[derive(clap::Args, Debug, Clone)]
+pub struct CrateOpts {
+    /// Path of the rustc binary of the toolchain.
+    #[arg(long)]
+    pub rustc: PathBuf,
+    /// Crate name (`--crate-name`).
+    #[arg(long)]
+    pub crate_name: String,
+    /// Crate root source file.
+    #[arg(long)]
+    pub crate_root: PathBuf,
+    /// `rlib`, `bin`, `proc-macro` or `test` (a `--test` harness binary).
+    #[arg(long, default_value = "rlib")]
+    pub crate_type: String,
+    /// Rust edition.
+    #[arg(long, default_value = "2021")]
+    pub edition: String,
+    /// Value of `-C metadata`, derived from the target label by the rules.
+    #[arg(long)]
+    pub metadata: String,
+    /// `-C opt-level`.
+    #[arg(long, default_value = "0")]
+    pub opt_level: String,
+    /// `-C debuginfo`.
+    #[arg(long, default_value = "0")]
+    pub debuginfo: String,
+    /// Cargo features; each becomes `--cfg feature="..."`.
+    #[arg(long = "feature")]
+    pub features: Vec<String>,
+    /// Raw `--cfg` values.
+    #[arg(long = "cfg")]
+    pub cfgs: Vec<String>,
+    /// Direct dependencies: `name=path` of an interface rlib or a proc-macro shared object.
+    #[arg(long = "extern")]
+    pub externs: Vec<String>,
+    /// Transitive dependency interfaces, found by rustc through `-L dependency=`.
+    #[arg(long = "dep")]
+    pub deps: Vec<PathBuf>,
+    /// Environment for rustc (`env!`), `KEY=VALUE`.
+    #[arg(long = "env")]
+    pub env: Vec<String>,
+    /// Files of `KEY=VALUE` lines (from build scripts) added to the environment.
+    #[arg(long = "env-file")]
+    pub env_files: Vec<PathBuf>,
+    /// Files of extra rustc flags, one per line (from build scripts: `--cfg`, `-l`, `-L`).
+    #[arg(long = "flags-file")]
+    pub flags_files: Vec<PathBuf>,
+    /// `OUT_DIR` for the crate (made absolute, remapped in outputs).
+    #[arg(long)]
+    pub out_dir_env: Option<PathBuf>,
+    /// Package directory, exported as `CARGO_MANIFEST_DIR` (absolute).
+    #[arg(long)]
+    pub package_dir: Option<PathBuf>,
+    /// Allow `-Z` flags (sets `RUSTC_BOOTSTRAP=1` for rustc). The toolchain switch.
+    #[arg(long)]
+    pub unstable: bool,
+    /// Extra rustc flags from the user (`rustc_flags`).
+    #[arg(long = "rustc-flag", allow_hyphen_values = true)]
+    pub rustc_flags: Vec<String>,
+    /// All source files of the crate (copied next to the stub so `include_str!` and
+    /// unreached modules resolve).
+    #[arg(long = "src")]
+    pub srcs: Vec<PathBuf>,
+}
+
+impl CrateOpts {
+    /// The rustc crate type flag value (`test` is a `bin` built with `--test`).
+    fn crate_type_flag(&self) -> &str {
+        match self.crate_type.as_str() {
+            "test" => "bin",
+            other => other,
+        }
+    }
+
+    /// Flags every rustc call of this crate shares (compile, interface and link).
+    pub fn common_flags(&self) -> Vec<String> {
+        let mut flags = vec![
+            format!("--crate-name={}", self.crate_name),
+            format!("--edition={}", self.edition),
+            format!("-Cmetadata={}", self.metadata),
+            format!("-Copt-level={}", self.opt_level),
+            format!("-Cdebuginfo={}", self.debuginfo),
+            // Interface and real compilations must mangle identically (design note, section 2).
+            "-Csymbol-mangling-version=v0".to_string(),
+        ];
+        if self.unstable {
+            // No small body may be inlined across crates from an interface (pitfall 5).
+            flags.push("-Zcross-crate-inline-threshold=never".to_string());
+        }
+        for feature in &self.features {
+            flags.push("--cfg".to_string());
+            flags.push(format!("feature=\"{feature}\""));
+        }
+        for cfg in &self.cfgs {
+            flags.push("--cfg".to_string());
+            flags.push(cfg.clone());
+        }
+        flags
+    }
+
+    /// Flags for a compile (not a link): crate type, test harness, dependencies, user flags.
+    pub fn compile_flags(&self, deps: &DepSetup) -> Result<Vec<String>> {
+        let mut flags = self.common_flags();
+        flags.push(format!("--crate-type={}", self.crate_type_flag()));
+        if self.crate_type == "test" {
+            flags.push("--test".to_string());
+        }
+        if self.crate_type == "proc-macro" {
+            flags.push("--extern=proc_macro".to_string());
+        }
+        flags.extend(deps.flags());
+        flags.extend(self.rustc_flags.iter().cloned());
+        flags.extend(self.flags_from_files()?);
+        Ok(flags)
+    }
+
+    /// Flags written by build scripts, one per line.
+    pub fn flags_from_files(&self) -> Result<Vec<String>> {
+        let mut flags = Vec::new();
+        for file in &self.flags_files {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read flags file {}", file.display()))?;
+            flags.extend(text.lines().filter(|l| !l.is_empty()).map(str::to_string));
+        }
+        Ok(flags)
+    }
+
+    /// The environment rustc runs with.
+    pub fn environment(&self, cwd: &Path) -> Result<BTreeMap<String, String>> {
+        let mut env = BTreeMap::new();
+        for (key, value) in std::env::vars() {
+            // Keep only what the linker driver needs to be found and to run.
+            if matches!(key.as_str(), "PATH" | "TMPDIR" | "LANG" | "LC_ALL") {
+                env.insert(key, value);
+            }
+        }
+        if self.unstable {
+            env.insert("RUSTC_BOOTSTRAP".into(), "1".into());
+        }
+        for pair in &self.env {
+            let (k, v) = split_pair(pair, "--env")?;
+            env.insert(k.to_string(), v.to_string());
+        }
+        for file in &self.env_files {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read env file {}", file.display()))?;
+            for line in text.lines().filter(|l| !l.is_empty()) {
+                let (k, v) = split_pair(line, &file.display().to_string())?;
+                env.insert(k.to_string(), v.replace("${pwd}", &cwd.display().to_string()));
+            }
+        }
+        if let Some(out_dir) = &self.out_dir_env {
+            env.insert("OUT_DIR".into(), cwd.join(out_dir).display().to_string());
+        }
+        if let Some(dir) = &self.package_dir {
+            env.insert("CARGO_MANIFEST_DIR".into(), cwd.join(dir).display().to_string());
+        }
+        env.entry("CARGO_PKG_NAME".into()).or_insert_with(|| self.crate_name.replace('_', "-"));
+        env.entry("CARGO_CRATE_NAME".into()).or_insert_with(|| self.crate_name.clone());
+        Ok(env)
+    }
+
+    /// Remap flags so outputs never contain the absolute working directory.
+    pub fn remap_flags(cwd: &Path) -> Vec<String> {
+        vec![format!("--remap-path-prefix={}/=", cwd.display())]
+    }
+}
+
+/// Split `KEY=VALUE`.
+pub fn split_pair<'a>(pair: &'a str, origin: &str) -> Result<(&'a str, &'a str)> {
+    pair.split_once('=')
+        .ok_or_else(|| anyhow!("{origin}: expected KEY=VALUE, got `{pair}`"))
+}
+
+/// Dependency files handed to rustc, and the map from the canonical paths rustc records back
+/// to the paths the build system knows.
+pub struct DepSetup {
+    externs: Vec<(String, PathBuf)>,
+    search_dirs: BTreeSet<PathBuf>,
+    /// canonical absolute path -> path as given (relative to the working directory)
+    pub canonical_to_given: BTreeMap<String, String>,
+}
+
+impl DepSetup {
+    /// Resolve `--extern` and `--dep` arguments.
+    pub fn new(opts: &CrateOpts) -> Result<DepSetup> {
+        let mut externs = Vec::new();
+        let mut canonical_to_given = BTreeMap::new();
+        let mut search_dirs = BTreeSet::new();
+        let mut note = |path: &Path| -> Result<()> {
+            let canonical = std::fs::canonicalize(path)
+                .with_context(|| format!("dependency file {} does not exist", path.display()))?;
+            canonical_to_given.insert(canonical.display().to_string(), path.display().to_string());
+            Ok(())
+        };
+        for pair in &opts.externs {
+            let (name, path) = split_pair(pair, "--extern")?;
+            let path = PathBuf::from(path);
+            note(&path)?;
+            if let Some(parent) = path.parent() {
+                search_dirs.insert(parent.to_path_buf());
+            }
+            externs.push((name.to_string(), path));
+        }
+        for dep in &opts.deps {
+            note(dep)?;
+            if let Some(parent) = dep.parent() {
+                search_dirs.insert(parent.to_path_buf());
+            }
+        }
+        Ok(DepSetup { externs, search_dirs, canonical_to_given })
+    }
+
+    fn flags(&self) -> Vec<String> {
+        let mut flags = Vec::new();
+        for (name, path) in &self.externs {
+            flags.push(format!("--extern={}={}", name, path.display()));
+        }
+        for dir in &self.search_dirs {
+            let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+            flags.push(format!("-Ldependency={}", dir.display()));
+        }
+        flags
+    }
+}
+
+/// Run rustc; on failure return an error that carries its stderr verbatim.
+pub fn run(
+    rustc: &Path,
+    args: &[String],
+    env: &BTreeMap<String, String>,
+    timeout: Option<Duration>,
+) -> Result<std::process::Output> {
+    let mut cmd = Command::new(rustc);
+    cmd.args(args).env_clear().envs(env);
+    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().with_context(|| format!("cannot run {}", rustc.display()))?;
+    let output = match timeout {
+        None => child.wait_with_output()?,
+        Some(limit) => wait_with_timeout(child, limit)?,
+    };
+    Ok(output)
+}
+
+fn wait_with_timeout(mut child: std::process::Child, limit: Duration) -> Result<std::process::Output> {
+    use std::io::Read;
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let out_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stdout.read_to_end(&mut buf);
+        buf
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stderr.read_to_end(&mut buf);
+        buf
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("rustc did not finish within {} s", limit.as_secs());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Ok(std::process::Output {
+        status,
+        stdout: out_reader.join().unwrap_or_default(),
+        stderr: err_reader.join().unwrap_or_default(),
+    })
+}
+
+/// Print rustc's diagnostics and fail if it failed.
+pub fn check(output: &std::process::Output, what: &str) -> Result<()> {
+    use std::io::Write;
+    std::io::stderr().write_all(&output.stderr)?;
+    if !output.status.success() {
+        bail!("{what} failed ({})", output.status);
+    }
+    Ok(())
+}

@@ -1,0 +1,355 @@
+//! The keep rules: which function bodies a dependent crate can observe.
+//!
+//! A body may be replaced in the interface stub only when no dependent can observe it: the
+//! function is not generic (no type or const parameters, no `impl Trait` argument), not
+//! `#[inline]`, not `const`, not `async`, returns no `impl Trait`, carries no attribute macro,
+//! does not sit in a generic impl or a trait, and its body defines nothing globally visible
+//! (no `impl` block, no `#[macro_export]` macro, no macro call whose expansion we cannot prove
+//! item-free). See `shared/design/interfaces.md`, section 3, for the facts behind each rule.
+
+use std::collections::BTreeSet;
+
+use quote::ToTokens;
+use syn::visit::Visit;
+
+/// Why a body had to be kept; printed by `relink-builder stub --explain`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum KeepReason {
+    /// `const fn`: dependents may evaluate it at compile time.
+    Const,
+    /// `async fn`: its return type is an opaque future whose auto traits leak.
+    Async,
+    /// Type or const generic parameters (including `impl Trait` arguments): instantiated downstream.
+    Generic,
+    /// `-> impl Trait` (anywhere in the return type): the hidden type leaks to dependents.
+    ImplTraitReturn,
+    /// `#[inline]` (also behind `cfg_attr`): may be codegenned in dependents.
+    Inline,
+    /// An attribute that is not a built-in one: a macro sees the body and may emit items.
+    AttributeMacro,
+    /// The enclosing impl has type or const parameters.
+    GenericImpl,
+    /// A trait's default method: instantiated for every implementing type.
+    TraitDefault,
+    /// The body defines an `impl` or an exported macro, both visible crate-wide.
+    DefinesGlobalItem,
+    /// The body calls a macro that is not known to expand to expressions only.
+    UnknownMacro,
+}
+
+/// Attributes that are built into rustc (or are tool attributes) and never see the body as a macro.
+const BUILTIN_ATTRIBUTES: &[&str] = &[
+    "allow", "automatically_derived", "cfg", "cfg_attr", "cold", "coverage", "deny", "deprecated",
+    "doc", "expect", "export_name", "forbid", "ignore", "inline", "instruction_set", "link_name",
+    "link_section", "must_use", "no_mangle", "optimize", "should_panic", "target_feature", "test",
+    "track_caller", "unsafe", "used", "warn", "no_coverage", "naked",
+];
+
+/// Tool attribute namespaces (`#[rustfmt::skip]`, `#[clippy::...]`): inert.
+const TOOL_NAMESPACES: &[&str] = &["rustfmt", "clippy", "rustdoc", "diagnostic"];
+
+/// Macros whose expansion is known to be expressions or statements without global items.
+/// The standard library's macros, plus the logging and error macros of `log`, `tracing` and
+/// `anyhow`, whose definitions were read: they expand to expressions only.
+const EXPRESSION_ONLY_MACROS: &[&str] = &[
+    // std / core / alloc
+    "assert", "assert_eq", "assert_ne", "cfg", "column", "compile_error", "concat", "dbg",
+    "debug_assert", "debug_assert_eq", "debug_assert_ne", "env", "eprint", "eprintln", "file",
+    "format", "format_args", "include_bytes", "include_str", "line", "matches", "module_path",
+    "option_env", "panic", "print", "println", "stringify", "thread_local", "todo", "try",
+    "unimplemented", "unreachable", "vec", "write", "writeln", "addr_of", "addr_of_mut", "asm",
+    "pin", "ready", "offset_of", "const_format_args", "debug_assert_matches", "assert_matches",
+    // log / tracing
+    "trace", "debug", "info", "warn", "error", "log", "log_enabled", "event", "span",
+    "trace_span", "debug_span", "info_span", "warn_span", "error_span",
+    // anyhow
+    "anyhow", "bail", "ensure",
+];
+
+/// Whether the last segment of a path names an expression-only macro.
+fn is_expression_only_macro(path: &syn::Path, local_safe_macros: &BTreeSet<String>) -> bool {
+    let Some(last) = path.segments.last() else { return false };
+    let name = last.ident.to_string();
+    // A crate-local macro_rules that we analysed wins over a same-named well-known macro.
+    if local_safe_macros.contains(&name) {
+        return true;
+    }
+    let leading = path.segments.len() == 1
+        || matches!(
+            path.segments[0].ident.to_string().as_str(),
+            "std" | "core" | "alloc" | "log" | "tracing" | "anyhow"
+        );
+    leading && EXPRESSION_ONLY_MACROS.contains(&name.as_str())
+}
+
+/// Whether an attribute list makes the function `#[inline]` (directly or through `cfg_attr`).
+fn has_inline(attrs: &[syn::Attribute]) -> bool {
+    attrs.iter().any(|attr| {
+        let path = attr.path();
+        if path.is_ident("inline") {
+            // `#[inline(never)]` forbids cross-crate inlining: the body stays private.
+            let never = matches!(&attr.meta, syn::Meta::List(list) if list.tokens.to_string() == "never");
+            return !never;
+        }
+        if path.is_ident("cfg_attr") {
+            // Conservative: any mention of `inline` inside `cfg_attr` keeps the body.
+            return token_stream_mentions(&quote_tokens(&attr.meta), "inline");
+        }
+        false
+    })
+}
+
+fn quote_tokens<T: ToTokens>(t: &T) -> String {
+    t.to_token_stream().to_string()
+}
+
+fn token_stream_mentions(tokens: &str, word: &str) -> bool {
+    tokens
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .any(|w| w == word)
+}
+
+/// The first non-builtin attribute, if any (an attribute macro that sees the item).
+/// Attributes behind `cfg_attr(predicate, a, b)` are inspected too.
+pub fn attribute_macro(attrs: &[syn::Attribute]) -> Option<String> {
+    attrs.iter().find_map(|attr| meta_attribute_macro(&attr.meta))
+}
+
+fn meta_attribute_macro(meta: &syn::Meta) -> Option<String> {
+    let path = meta.path();
+    if path.is_ident("cfg_attr") {
+        let syn::Meta::List(list) = meta else { return None };
+        let parsed = list.parse_args_with(
+            syn::punctuated::Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated,
+        );
+        return match parsed {
+            // Skip the predicate; every other entry is an attribute.
+            Ok(metas) => metas.iter().skip(1).find_map(meta_attribute_macro),
+            // Unparseable cfg_attr: treat as an unknown attribute (keep the body).
+            Err(_) => Some("cfg_attr(..)".to_string()),
+        };
+    }
+    let first = path.segments.first()?.ident.to_string();
+    if path.segments.len() > 1 && TOOL_NAMESPACES.contains(&first.as_str()) {
+        return None;
+    }
+    if path.segments.len() == 1 && BUILTIN_ATTRIBUTES.contains(&first.as_str()) {
+        return None;
+    }
+    Some(quote_tokens(path).replace(' ', ""))
+}
+
+/// Whether generics carry type or const parameters (lifetimes alone are not instantiated).
+pub fn has_type_or_const_params(generics: &syn::Generics) -> bool {
+    generics
+        .params
+        .iter()
+        .any(|p| !matches!(p, syn::GenericParam::Lifetime(_)))
+}
+
+/// Whether a type mentions `impl Trait` anywhere.
+fn type_mentions_impl_trait(ty: &syn::Type) -> bool {
+    struct Finder(bool);
+    impl<'ast> Visit<'ast> for Finder {
+        fn visit_type_impl_trait(&mut self, _: &'ast syn::TypeImplTrait) {
+            self.0 = true;
+        }
+    }
+    let mut finder = Finder(false);
+    finder.visit_type(ty);
+    finder.0
+}
+
+/// Decide whether a function's body must be kept in the interface stub, from its signature and
+/// attributes alone (the body is inspected separately by [`body_keep_reason`]).
+pub fn signature_keep_reason(attrs: &[syn::Attribute], sig: &syn::Signature) -> Option<KeepReason> {
+    if sig.constness.is_some() {
+        return Some(KeepReason::Const);
+    }
+    if sig.asyncness.is_some() {
+        return Some(KeepReason::Async);
+    }
+    if has_type_or_const_params(&sig.generics) {
+        return Some(KeepReason::Generic);
+    }
+    let impl_trait_arg = sig.inputs.iter().any(|arg| match arg {
+        syn::FnArg::Typed(pat) => type_mentions_impl_trait(&pat.ty),
+        syn::FnArg::Receiver(recv) => type_mentions_impl_trait(&recv.ty),
+    });
+    if impl_trait_arg {
+        return Some(KeepReason::Generic);
+    }
+    if let syn::ReturnType::Type(_, ty) = &sig.output {
+        if type_mentions_impl_trait(ty) {
+            return Some(KeepReason::ImplTraitReturn);
+        }
+    }
+    if has_inline(attrs) {
+        return Some(KeepReason::Inline);
+    }
+    if attribute_macro(attrs).is_some() {
+        return Some(KeepReason::AttributeMacro);
+    }
+    None
+}
+
+/// Decide whether a body must be kept because of what it contains: items visible crate-wide
+/// (`impl` blocks, `#[macro_export]` macros) or macro calls we cannot prove item-free.
+pub fn body_keep_reason(block: &syn::Block, local_safe_macros: &BTreeSet<String>) -> Option<KeepReason> {
+    struct Scan<'a> {
+        reason: Option<KeepReason>,
+        safe: &'a BTreeSet<String>,
+    }
+    impl<'ast> Visit<'ast> for Scan<'_> {
+        fn visit_item_impl(&mut self, _: &'ast syn::ItemImpl) {
+            self.reason.get_or_insert(KeepReason::DefinesGlobalItem);
+        }
+        fn visit_item_macro(&mut self, m: &'ast syn::ItemMacro) {
+            if m.mac.path.is_ident("macro_rules") {
+                let exported = m.attrs.iter().any(|a| a.path().is_ident("macro_export"));
+                if exported {
+                    self.reason.get_or_insert(KeepReason::DefinesGlobalItem);
+                }
+            } else if !is_expression_only_macro(&m.mac.path, self.safe) {
+                self.reason.get_or_insert(KeepReason::UnknownMacro);
+            }
+        }
+        fn visit_macro(&mut self, m: &'ast syn::Macro) {
+            if !is_expression_only_macro(&m.path, self.safe) {
+                self.reason.get_or_insert(KeepReason::UnknownMacro);
+            }
+        }
+    }
+    let mut scan = Scan { reason: None, safe: local_safe_macros };
+    scan.visit_block(block);
+    scan.reason
+}
+
+/// Crate-local `macro_rules!` whose transcribers cannot emit global items: no `impl`,
+/// no `macro_rules`, and only calls to macros that are themselves safe. Computed to a fixpoint
+/// over every macro of the crate so that local helpers calling each other are handled.
+pub fn local_expression_only_macros(macros: &[(String, proc_macro2::TokenStream)]) -> BTreeSet<String> {
+    let mut safe: BTreeSet<String> = BTreeSet::new();
+    // A macro name defined twice (cfg alternatives) must be safe in every definition.
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for (name, _) in macros {
+            if safe.contains(name) {
+                continue;
+            }
+            let all_defs_safe = macros
+                .iter()
+                .filter(|(n, _)| n == name)
+                .all(|(_, b)| transcriber_is_expression_only(b, &safe));
+            if all_defs_safe {
+                safe.insert(name.clone());
+                changed = true;
+            }
+        }
+    }
+    safe
+}
+
+/// Scan a macro_rules body: reject `impl`, `macro_rules`, and calls of unknown macros.
+fn transcriber_is_expression_only(tokens: &proc_macro2::TokenStream, safe: &BTreeSet<String>) -> bool {
+    use proc_macro2::TokenTree;
+    let trees: Vec<TokenTree> = tokens.clone().into_iter().collect();
+    for (i, tree) in trees.iter().enumerate() {
+        match tree {
+            TokenTree::Ident(ident) => {
+                let word = ident.to_string();
+                if word == "impl" || word == "macro_rules" {
+                    return false;
+                }
+                let is_call = matches!(trees.get(i + 1), Some(TokenTree::Punct(p)) if p.as_char() == '!')
+                    && matches!(trees.get(i + 2), Some(TokenTree::Group(_)));
+                if is_call {
+                    let path: syn::Path = syn::parse_str(&word).expect("an identifier is a path");
+                    if !is_expression_only_macro(&path, safe) {
+                        return false;
+                    }
+                }
+            }
+            TokenTree::Group(group) => {
+                if !transcriber_is_expression_only(&group.stream(), safe) {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sig_reason(src: &str) -> Option<KeepReason> {
+        let f: syn::ItemFn = syn::parse_str(src).unwrap();
+        signature_keep_reason(&f.attrs, &f.sig).or_else(|| body_keep_reason(&f.block, &BTreeSet::new()))
+    }
+
+    #[test]
+    fn plain_private_body_is_stubbed() {
+        assert_eq!(sig_reason("fn f(x: u32) -> u32 { let y = |a: u32| a + 1; y(x) }"), None);
+        assert_eq!(sig_reason("fn f<'a>(x: &'a str) -> &'a str { x }"), None);
+        assert_eq!(sig_reason("#[inline(never)] fn f() {}"), None);
+        assert_eq!(sig_reason("#[cold] #[doc = \"x\"] fn f() { println!(\"{}\", 1) }"), None);
+    }
+
+    #[test]
+    fn observable_bodies_are_kept() {
+        assert_eq!(sig_reason("fn f<T>(t: T) {}"), Some(KeepReason::Generic));
+        assert_eq!(sig_reason("fn f<const N: usize>() {}"), Some(KeepReason::Generic));
+        assert_eq!(sig_reason("fn f(x: impl Into<u8>) {}"), Some(KeepReason::Generic));
+        assert_eq!(sig_reason("fn f() -> impl Iterator<Item = u8> { 0..1 }"), Some(KeepReason::ImplTraitReturn));
+        assert_eq!(sig_reason("fn f() -> Box<impl Fn()> { Box::new(|| ()) }"), Some(KeepReason::ImplTraitReturn));
+        assert_eq!(sig_reason("const fn f() -> u8 { 1 }"), Some(KeepReason::Const));
+        assert_eq!(sig_reason("async fn f() {}"), Some(KeepReason::Async));
+        assert_eq!(sig_reason("#[inline] fn f() {}"), Some(KeepReason::Inline));
+        assert_eq!(sig_reason("#[inline(always)] fn f() {}"), Some(KeepReason::Inline));
+        assert_eq!(
+            sig_reason("#[cfg_attr(feature = \"perf\", inline(always))] fn f() {}"),
+            Some(KeepReason::Inline)
+        );
+        assert_eq!(sig_reason("#[tokio::main] fn f() {}"), Some(KeepReason::AttributeMacro));
+        assert_eq!(
+            sig_reason("#[cfg_attr(test, instrument)] fn f() {}"),
+            Some(KeepReason::AttributeMacro)
+        );
+        assert_eq!(sig_reason("#[cfg_attr(test, allow(dead_code))] fn f() {}"), None);
+    }
+
+    #[test]
+    fn bodies_defining_global_items_are_kept() {
+        assert_eq!(
+            sig_reason("fn f() { struct S; impl Clone for S { fn clone(&self) -> S { S } } }"),
+            Some(KeepReason::DefinesGlobalItem)
+        );
+        assert_eq!(
+            sig_reason("fn f() { #[macro_export] macro_rules! m { () => {} } }"),
+            Some(KeepReason::DefinesGlobalItem)
+        );
+        assert_eq!(sig_reason("fn f() { fn helper() {} struct S; helper() }"), None);
+        assert_eq!(sig_reason("fn f() { my_macro!(); }"), Some(KeepReason::UnknownMacro));
+        assert_eq!(sig_reason("fn f() { log::debug!(\"x\"); std::println!(); }"), None);
+    }
+
+    #[test]
+    fn local_macros_are_analysed_to_a_fixpoint() {
+        let parse = |s: &str| -> proc_macro2::TokenStream { s.parse().unwrap() };
+        let macros = vec![
+            ("helper".to_string(), parse("() => { format!(\"x\") }")),
+            ("outer".to_string(), parse("($e:expr) => { helper!() + $e }")),
+            ("emits_impl".to_string(), parse("() => { impl X for Y {} }")),
+            ("calls_bad".to_string(), parse("() => { emits_impl!() }")),
+        ];
+        let safe = local_expression_only_macros(&macros);
+        assert!(safe.contains("helper"));
+        assert!(safe.contains("outer"));
+        assert!(!safe.contains("emits_impl"));
+        assert!(!safe.contains("calls_bad"));
+    }
+}

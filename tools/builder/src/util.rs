@@ -1,0 +1,61 @@
+//! Small file-system helpers shared by the verbs.
+
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+/// `out` with `.suffix` appended to its file name (a scratch path next to an output).
+pub fn sibling(out: &Path, suffix: &str) -> PathBuf {
+    let mut name = out.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{suffix}"));
+    out.with_file_name(name)
+}
+
+/// Remove `dir` if present and create it empty.
+pub fn fresh_dir(dir: &Path) -> Result<()> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
+}
+
+/// A path with its root and `..`-free prefix made relative, for mirroring under a scratch dir.
+pub fn relative(path: &Path) -> PathBuf {
+    path.components()
+        .filter(|c| matches!(c, Component::Normal(_) | Component::ParentDir))
+        .map(|c| match c {
+            Component::ParentDir => Component::Normal("__parent__".as_ref()),
+            other => other,
+        })
+        .collect()
+}
+
+/// Write `data` to `path`, creating parent directories.
+pub fn write_file(path: &Path, data: &[u8]) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    std::fs::write(path, data).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Copy a file (following symlinks), creating parent directories.
+pub fn copy_file(from: &Path, to: &Path) -> Result<()> {
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    std::fs::copy(from, to).with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
+    Ok(())
+}
+
+/// The one file in `dir` with the given extension.
+pub fn single_file_with_extension(dir: &Path, ext: &str) -> Result<PathBuf> {
+    let found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .collect();
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        _ => bail!("expected exactly one .{ext} file in {}, found {}", dir.display(), found.len()),
+    }
+}

@@ -1,0 +1,131 @@
+//! `relink-builder compile`: the real compilation of a crate against dependency interfaces.
+//!
+//! Libraries produce their real rlib (and, for crates that are never stubbed, their interface
+//! from the same compilation: the rmeta wrapped as a hollow rlib). Binaries, tests and proc
+//! macros compile with `-Zno-link` into a directory holding the `.rlink` and object files;
+//! the rlink's paths are normalized so that the directory is independent of the sandbox.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::rlink;
+use crate::rustc::{self, CrateOpts, DepSetup};
+use crate::util;
+
+/// Placeholder for the object directory inside a normalized rlink.
+pub const OBJ_DIR_PLACEHOLDER: &str = "@RELINK_OBJ_DIR@";
+
+/// File in the no-link directory listing the dependency files the rlink records.
+pub const RECORDED_DEPS_FILE: &str = "relink-deps.txt";
+
+/// Arguments of `relink-builder compile`.
+#[derive(clap::Args, Debug)]
+pub struct CompileArgs {
+    #[command(flatten)]
+    pub krate: CrateOpts,
+    /// Library: path of the real rlib to write.
+    #[arg(long, conflicts_with = "no_link_dir")]
+    pub out: Option<PathBuf>,
+    /// Library: also write the interface (hollow rlib of this compile's metadata) here.
+    #[arg(long, requires = "out")]
+    pub interface_out: Option<PathBuf>,
+    /// Binary, test or proc macro: compile with `-Zno-link` into this directory.
+    #[arg(long)]
+    pub no_link_dir: Option<PathBuf>,
+}
+
+/// Run the verb.
+pub fn run(args: &CompileArgs) -> Result<()> {
+    let cwd = std::env::current_dir()?;
+    let deps = DepSetup::new(&args.krate)?;
+    let mut flags = args.krate.compile_flags(&deps)?;
+    flags.extend(CrateOpts::remap_flags(&cwd));
+    let env = args.krate.environment(&cwd)?;
+    match (&args.out, &args.no_link_dir) {
+        (Some(out), None) => compile_library(args, out, flags, &env),
+        (None, Some(dir)) => compile_no_link(args, dir, flags, &env, &cwd, &deps),
+        _ => bail!("compile needs exactly one of --out (library) or --no-link-dir (binary, test, proc macro)"),
+    }
+}
+
+fn compile_library(
+    args: &CompileArgs,
+    out: &Path,
+    mut flags: Vec<String>,
+    env: &std::collections::BTreeMap<String, String>,
+) -> Result<()> {
+    let rmeta = util::sibling(out, "rmeta");
+    match &args.interface_out {
+        Some(_) => flags.push(format!("--emit=link={},metadata={}", out.display(), rmeta.display())),
+        None => flags.push(format!("--emit=link={}", out.display())),
+    }
+    flags.push(args.krate.crate_root.display().to_string());
+    let output = rustc::run(&args.krate.rustc, &flags, env, None)?;
+    rustc::check(&output, &format!("compile of crate `{}`", args.krate.crate_name))?;
+    if let Some(interface) = &args.interface_out {
+        let data = std::fs::read(&rmeta).with_context(|| format!("rustc wrote no {}", rmeta.display()))?;
+        crate::hollow::write_hollow_rlib(&data, interface)?;
+        std::fs::remove_file(&rmeta)?;
+    }
+    Ok(())
+}
+
+fn compile_no_link(
+    args: &CompileArgs,
+    dir: &Path,
+    mut flags: Vec<String>,
+    env: &std::collections::BTreeMap<String, String>,
+    cwd: &Path,
+    deps: &DepSetup,
+) -> Result<()> {
+    util::fresh_dir(dir)?;
+    flags.extend([
+        "-Zno-link".to_string(),
+        format!("--out-dir={}", dir.display()),
+        args.krate.crate_root.display().to_string(),
+    ]);
+    let output = rustc::run(&args.krate.rustc, &flags, env, None)?;
+    rustc::check(&output, &format!("compile of crate `{}`", args.krate.crate_name))?;
+    let rlink_path = util::single_file_with_extension(dir, "rlink")?;
+    let data = std::fs::read(&rlink_path)?;
+    let (normalized, recorded) = normalize_rlink(&data, dir, cwd, deps)
+        .with_context(|| format!("cannot normalize {}", rlink_path.display()))?;
+    std::fs::write(&rlink_path, normalized)?;
+    std::fs::write(dir.join(RECORDED_DEPS_FILE), recorded.join("\n"))?;
+    Ok(())
+}
+
+/// Make an rlink independent of the sandbox: dependency paths back to the paths the build
+/// system gave, the object directory to a placeholder, other workspace paths relative.
+/// Also returns the dependency files the rlink records (the link step must map each one).
+pub fn normalize_rlink(
+    data: &[u8],
+    obj_dir: &Path,
+    cwd: &Path,
+    deps: &DepSetup,
+) -> Result<(Vec<u8>, Vec<String>)> {
+    rlink::check_magic(data)?;
+    let cwd_prefix = format!("{}/", cwd.display());
+    let mut recorded = Vec::new();
+    let data = rlink::rewrite_strings(data, b"/", |s| {
+        if let Some(given) = deps.canonical_to_given.get(s) {
+            recorded.push(given.clone());
+            return Ok(Some(given.clone()));
+        }
+        Ok(s.strip_prefix(&cwd_prefix).map(str::to_string))
+    })?;
+    let obj = obj_dir.display().to_string();
+    let data = rlink::rewrite_strings(&data, obj.as_bytes(), |s| {
+        if s == obj {
+            return Ok(Some(OBJ_DIR_PLACEHOLDER.to_string()));
+        }
+        Ok(s.strip_prefix(&format!("{obj}/")).map(|rest| format!("{OBJ_DIR_PLACEHOLDER}/{rest}")))
+    })?;
+    if let Some((_, leftover)) = rlink::strings_starting_with(&data, cwd_prefix.as_bytes()).first() {
+        bail!("the rlink still names a sandbox path after normalization: {leftover}");
+    }
+    recorded.sort();
+    recorded.dedup();
+    Ok((data, recorded))
+}

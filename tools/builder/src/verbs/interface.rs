@@ -1,0 +1,104 @@
+//! `relink-builder interface`: the crate's ABI interface, a hollow rlib.
+//!
+//! With `--stub`, the crate's module files are stubbed (see [`crate::stub`]) and compiled with
+//! `-Zno-codegen`. Sound or loud: when stubbing or the stub compile fails, the interface is the
+//! hollow rlib of the *real* sources (correct, no early cutoff for this crate) and a warning
+//! says why.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::rustc::{self, CrateOpts, DepSetup};
+use crate::stub::{self, SpanPolicy};
+use crate::util;
+
+/// Arguments of `relink-builder interface`.
+#[derive(clap::Args, Debug)]
+pub struct InterfaceArgs {
+    #[command(flatten)]
+    pub krate: CrateOpts,
+    /// Where to write the interface rlib.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Compile a stub (bodies no dependent can observe removed) instead of the real sources.
+    #[arg(long)]
+    pub stub: bool,
+    /// How replaced bodies affect later lines: `anchored` (exact lines for kept code) or `compact`.
+    #[arg(long, default_value = "anchored")]
+    pub span_policy: SpanPolicy,
+    /// Limit for one interface compile (a wrongly stubbed `const fn` could make rustc loop).
+    #[arg(long, default_value_t = 600)]
+    pub timeout_secs: u64,
+}
+
+/// Run the verb.
+pub fn run(args: &InterfaceArgs) -> Result<()> {
+    let cwd = std::env::current_dir()?;
+    let deps = DepSetup::new(&args.krate)?;
+    if args.stub {
+        match try_stub(args, &cwd, &deps) {
+            Ok(()) => return Ok(()),
+            Err(reason) => eprintln!(
+                "rules_relink: warning: crate `{}`: using the real sources as interface (no early cutoff for its dependents): {:#}",
+                args.krate.crate_name, reason
+            ),
+        }
+    }
+    let output = compile_hollow(args, &cwd, &deps, &args.krate.crate_root, None)?;
+    rustc::check(&output, "interface compile of the real sources")
+}
+
+/// Stub the crate and compile the stub; any failure is returned as the reason to fall back.
+fn try_stub(args: &InterfaceArgs, cwd: &Path, deps: &DepSetup) -> Result<()> {
+    let stub = stub::stub_crate(&args.krate.crate_root, args.span_policy)?;
+    if stub.stubbed_bodies() == 0 {
+        anyhow::bail!("no function body can be removed (the stub would equal the sources)");
+    }
+    let scratch = util::sibling(&args.out, "stub");
+    util::fresh_dir(&scratch)?;
+    for src in &args.krate.srcs {
+        util::copy_file(src, &scratch.join(util::relative(src)))?;
+    }
+    for (path, file) in &stub.files {
+        let target = scratch.join(util::relative(path));
+        util::write_file(&target, file.text.as_bytes())?;
+    }
+    let root = scratch.join(util::relative(&args.krate.crate_root));
+    let output = compile_hollow(args, cwd, deps, &root, Some(&scratch))?;
+    if !output.status.success() {
+        anyhow::bail!(
+            "the stub did not compile:\n{}",
+            String::from_utf8_lossy(&output.stderr).trim_end()
+        );
+    }
+    std::fs::remove_dir_all(&scratch).with_context(|| format!("cannot remove {}", scratch.display()))?;
+    Ok(())
+}
+
+/// `rustc -Zno-codegen` of `root` into `args.out`.
+fn compile_hollow(
+    args: &InterfaceArgs,
+    cwd: &Path,
+    deps: &DepSetup,
+    root: &Path,
+    stub_dir: Option<&Path>,
+) -> Result<std::process::Output> {
+    let mut flags = args.krate.compile_flags(deps)?;
+    flags.extend(CrateOpts::remap_flags(cwd));
+    if let Some(dir) = stub_dir {
+        // Stub paths read as the real sources in metadata, diagnostics and panic locations.
+        flags.push(format!("--remap-path-prefix={}/=", dir.display()));
+    }
+    flags.extend([
+        "-Zno-codegen".to_string(),
+        "-Zinline-mir=no".to_string(),
+        "--cap-lints=allow".to_string(),
+        "-o".to_string(),
+        args.out.display().to_string(),
+        root.display().to_string(),
+    ]);
+    let env = args.krate.environment(cwd)?;
+    rustc::run(&args.krate.rustc, &flags, &env, Some(Duration::from_secs(args.timeout_secs)))
+}
