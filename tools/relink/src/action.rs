@@ -1,0 +1,88 @@
+//! Actions: what the analysis phase produces and the executor runs.
+
+use std::collections::{BTreeMap, HashMap};
+
+use anyhow::{bail, Result};
+use serde::Serialize;
+
+/// What an action does.
+#[derive(Clone, Debug, Serialize)]
+pub enum ActionKind {
+    /// Run a program: `argv[0]` is an execroot-relative path.
+    Run { argv: Vec<String>, env: BTreeMap<String, String> },
+    /// Write `content` to the single output.
+    Write { content: String, executable: bool },
+    /// Copy the single input to the single output.
+    Copy { executable: bool },
+}
+
+/// One declared output.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Output {
+    /// Execroot-relative path.
+    pub path: String,
+    /// Declared with `declare_directory`.
+    pub is_dir: bool,
+}
+
+/// An action of the graph.
+#[derive(Clone, Debug, Serialize)]
+pub struct Action {
+    /// Stable kind name (`RustCompile`).
+    pub mnemonic: String,
+    /// Label of the target that registered it.
+    pub owner: String,
+    pub kind: ActionKind,
+    /// Execroot-relative input paths, sorted, unique.
+    pub inputs: Vec<String>,
+    pub outputs: Vec<Output>,
+}
+
+/// All registered actions and which action produces each path.
+#[derive(Default)]
+pub struct ActionGraph {
+    pub actions: Vec<Action>,
+    pub producer: HashMap<String, usize>,
+}
+
+impl ActionGraph {
+    /// Add an action; an output path may be produced by one action only.
+    pub fn add(&mut self, mut action: Action) -> Result<()> {
+        action.inputs.sort();
+        action.inputs.dedup();
+        let index = self.actions.len();
+        for out in &action.outputs {
+            if let Some(&other) = self.producer.get(&out.path) {
+                bail!(
+                    "{} is an output of two actions: {} of {} and {} of {}",
+                    out.path,
+                    self.actions[other].mnemonic,
+                    self.actions[other].owner,
+                    action.mnemonic,
+                    action.owner
+                );
+            }
+            self.producer.insert(out.path.clone(), index);
+        }
+        self.actions.push(action);
+        Ok(())
+    }
+
+    /// The producing action of a path, if it is derived. A path inside a declared
+    /// directory is produced by the directory's action.
+    pub fn producer_of(&self, path: &str) -> Option<usize> {
+        if let Some(&i) = self.producer.get(path) {
+            return Some(i);
+        }
+        let mut prefix = path;
+        while let Some((parent, _)) = prefix.rsplit_once('/') {
+            if let Some(&i) = self.producer.get(parent) {
+                if self.actions[i].outputs.iter().any(|o| o.is_dir && o.path == parent) {
+                    return Some(i);
+                }
+            }
+            prefix = parent;
+        }
+        None
+    }
+}

@@ -1,0 +1,62 @@
+//! Rule attribute schemas (from `attr.*` structs) and the values targets give them.
+
+use crate::sl::SlResult;
+use anyhow::{anyhow, Result};
+use starlark::environment::Module;
+use starlark::values::dict::DictRef;
+use starlark::values::{FrozenValue, OwnedFrozenValue, Value, ValueLike};
+
+/// One attribute of a rule.
+pub struct AttrSchema {
+    pub name: String,
+    /// `label`, `label_list`, `string`, `string_list`, `string_dict`, `bool`, `int`, `output`, ...
+    pub kind: String,
+    pub default: FrozenValue,
+    pub mandatory: bool,
+    /// `allow_files` or `allow_single_file` was set.
+    pub allow_files: bool,
+    pub single_file: bool,
+    pub executable: bool,
+}
+
+/// Names of a rule's attributes.
+pub fn attribute_names(spec: &OwnedFrozenValue) -> Result<Vec<String>> {
+    Ok(schema(spec)?.into_iter().map(|a| a.name).collect())
+}
+
+fn truthy(v: Option<Value<'_>>) -> bool {
+    v.is_some_and(|v| !v.is_none() && v.to_bool())
+}
+
+/// The attribute schema of a rule specification.
+pub fn schema(spec: &OwnedFrozenValue) -> Result<Vec<AttrSchema>> {
+    Module::with_temp_heap(|tmp| schema_in(spec, &tmp))
+}
+
+fn schema_in<'v>(spec: &OwnedFrozenValue, tmp: &Module<'v>) -> Result<Vec<AttrSchema>> {
+    let heap = tmp.heap();
+    let spec_v = spec.value().unpack_frozen().ok_or_else(|| anyhow!("spec not frozen"))?.to_value();
+    let attrs = spec_v.get_attr("attrs", heap).anyhow()?.ok_or_else(|| anyhow!("rule spec without attrs"))?;
+    let dict = DictRef::from_value(attrs).ok_or_else(|| anyhow!("rule(attrs = ...) must be a dict"))?;
+    let mut out = Vec::new();
+    for (name, a) in dict.iter() {
+        let name = name.unpack_str().ok_or_else(|| anyhow!("attribute names must be strings"))?.to_string();
+        let kind = a
+            .get_attr("_relink_attr", heap).anyhow()?
+            .and_then(|k| k.unpack_str().map(str::to_string))
+            .ok_or_else(|| anyhow!("attribute `{name}` must be made with attr.*()"))?;
+        let get = |field: &str| a.get_attr(field, heap).ok().flatten();
+        let default = get("default").unwrap_or_else(Value::new_none);
+        out.push(AttrSchema {
+            name,
+            kind,
+            // Defaults come from the frozen rule specification.
+            default: default.unpack_frozen().unwrap_or(FrozenValue::new_none()),
+            mandatory: truthy(get("mandatory")),
+            allow_files: truthy(get("allow_files")) || truthy(get("allow_single_file")),
+            single_file: truthy(get("allow_single_file")),
+            executable: truthy(get("executable")),
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,469 @@
+//! The analysis phase: running rule implementations over configured targets.
+
+pub mod actions;
+pub mod attrs;
+pub mod depset;
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use crate::sl::SlResult;
+use anyhow::{anyhow, bail, Context, Result};
+use dupe::Dupe;
+use starlark::any::ProvidesStaticType;
+use starlark::environment::Module;
+use starlark::eval::Evaluator;
+use starlark::values::dict::{AllocDict, DictRef};
+use starlark::values::list::ListRef;
+use starlark::values::structs::AllocStruct;
+use starlark::values::{FrozenValue, Heap, Value, ValueLike};
+
+use crate::action::ActionGraph;
+use crate::label::Label;
+use crate::loading::{Loader, TargetDecl};
+use crate::starlark::globals::default_info_key;
+use crate::starlark::values::{provider_key_of, FileOrigin, FileValue, LabelValue, TargetValue};
+use attrs::AttrSchema;
+
+/// Build configuration (Bazel's `--compilation_mode` and `--define`).
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub compilation_mode: String,
+    pub defines: BTreeMap<String, String>,
+}
+
+impl Config {
+    /// Output root for this configuration.
+    pub fn bin_dir(&self) -> String {
+        format!("relink-out/{}/bin", self.compilation_mode)
+    }
+}
+
+/// What native functions see while a rule implementation runs.
+#[derive(ProvidesStaticType)]
+pub struct AnalysisContext<'a> {
+    pub label: Label,
+    pub bin_dir: String,
+    pub declared: RefCell<HashSet<String>>,
+    pub graph: &'a RefCell<ActionGraph>,
+}
+
+/// The analysis context of the running implementation.
+pub fn analysis_context<'a>(eval: &'a Evaluator<'_, '_, '_>) -> Result<&'a AnalysisContext<'a>> {
+    eval.extra
+        .and_then(|e| e.downcast_ref::<AnalysisContext>())
+        .ok_or_else(|| anyhow!("ctx.actions can only be used inside a rule implementation"))
+}
+
+/// Label of the target being analysed.
+pub fn current_label(eval: &Evaluator<'_, '_, '_>) -> Result<Label> {
+    Ok(analysis_context(eval)?.label.clone())
+}
+
+/// A configured target.
+pub struct Configured {
+    pub target: TargetValue,
+    pub kind: String,
+    pub is_test: bool,
+    pub default_files: Vec<FileValue>,
+    pub executable: Option<FileValue>,
+    pub runfiles: Vec<FileValue>,
+    pub location: String,
+    /// Labels of the targets it depends on.
+    pub deps: Vec<Label>,
+}
+
+/// Runs the analysis of targets on demand, memoized.
+pub struct Analyzer<'l> {
+    loader: &'l Loader,
+    pub config: Config,
+    pub graph: RefCell<ActionGraph>,
+    done: RefCell<HashMap<Label, Rc<Configured>>>,
+    stack: RefCell<Vec<Label>>,
+}
+
+impl<'l> Analyzer<'l> {
+    /// A fresh analyzer.
+    pub fn new(loader: &'l Loader, config: Config) -> Self {
+        Analyzer { loader, config, graph: RefCell::default(), done: RefCell::default(), stack: RefCell::default() }
+    }
+
+    /// Analyse `label` (and, first, everything it depends on).
+    pub fn analyze(&self, label: &Label) -> Result<Rc<Configured>> {
+        let label = Label { repo: self.loader.workspace.canonical_repo(&label.repo).to_string(), ..label.clone() };
+        if let Some(c) = self.done.borrow().get(&label) {
+            return Ok(c.clone());
+        }
+        if self.stack.borrow().contains(&label) {
+            let chain: Vec<String> = self.stack.borrow().iter().map(Label::to_string).collect();
+            bail!("dependency cycle: {} -> {}", chain.join(" -> "), label);
+        }
+        let package = self.loader.package(&label.repo, &label.package)?;
+        let configured = match package.targets.get(&label.name) {
+            Some(decl) => {
+                self.stack.borrow_mut().push(label.clone());
+                let result = self.analyze_rule(decl);
+                self.stack.borrow_mut().pop();
+                result?
+            }
+            None => self.source_target(&label, &package.build_file)?,
+        };
+        let configured = Rc::new(configured);
+        self.done.borrow_mut().insert(label, configured.clone());
+        Ok(configured)
+    }
+
+    fn source_target(&self, label: &Label, build_file: &str) -> Result<Configured> {
+        let path = self.loader.workspace.source_path(label)?;
+        if !path.exists() {
+            bail!("no such target `{label}`: no rule of that name in {build_file} and no such file");
+        }
+        let exec_path = self.loader.workspace.display_path(label);
+        let file = FileValue {
+            short_path: exec_path.clone(),
+            path: exec_path,
+            root: String::new(),
+            owner: label.clone(),
+            origin: FileOrigin::Source,
+            is_directory: path.is_dir(),
+        };
+        // A source file provides DefaultInfo(files = depset([file])).
+        let frozen = Module::with_temp_heap(|module| -> Result<_> {
+            let heap = module.heap();
+            let files = self.call_prelude(&module, "depset", &[heap.alloc(vec![heap.alloc(file.clone())])], &[])?;
+            let info = self.make_default_info(&module, files)?;
+            module.set("__result", heap.alloc(vec![info]));
+            module.freeze().map_err(|e| anyhow!("{e:?}"))
+        })?;
+        let result = frozen.get("__result").map_err(|e| anyhow!("{e}"))?;
+        let providers = extract_providers(result.value(), label)?;
+        Ok(Configured {
+            target: TargetValue { label: label.clone(), providers: Arc::new(providers), heap: frozen.frozen_heap().dupe() },
+            kind: "source file".into(),
+            is_test: false,
+            default_files: vec![file],
+            executable: None,
+            runfiles: Vec::new(),
+            location: String::new(),
+            deps: Vec::new(),
+        })
+    }
+
+    fn make_default_info<'v>(&self, module: &Module<'v>, files: Value<'v>) -> Result<Value<'v>> {
+        let (_, provider) = self
+            .loader
+            .globals()
+            .iter()
+            .find(|(name, _)| *name == "DefaultInfo")
+            .ok_or_else(|| anyhow!("no DefaultInfo"))?;
+        let mut eval = Evaluator::new(module);
+        eval.disable_gc();
+        eval.eval_function(provider.to_value(), &[], &[("files", files)]).map_err(|e| anyhow!("{e}"))
+    }
+
+    fn call_prelude<'v>(&self, module: &Module<'v>, name: &str, pos: &[Value<'v>], named: &[(&str, Value<'v>)]) -> Result<Value<'v>> {
+        let f = self.loader.prelude().get(name).map_err(|e| anyhow!("{e}"))?;
+        module.frozen_heap().add_reference(f.owner());
+        let f = f.value().unpack_frozen().ok_or_else(|| anyhow!("prelude value not frozen"))?;
+        let mut eval = Evaluator::new(module);
+        eval.disable_gc();
+        eval.eval_function(f.to_value(), pos, named).map_err(|e| anyhow!("{e}"))
+    }
+
+    fn analyze_rule(&self, decl: &TargetDecl) -> Result<Configured> {
+        let spec = self.loader.rule_spec(decl.rule_id)?;
+        let schema = attrs::schema(&spec)?;
+        Module::with_temp_heap(|module| self.analyze_rule_in(decl, &spec, &schema, module))
+    }
+
+    fn analyze_rule_in<'v>(&self, decl: &TargetDecl, spec: &starlark::values::OwnedFrozenValue, schema: &[AttrSchema], module: Module<'v>) -> Result<Configured> {
+        module.frozen_heap().add_reference(decl.attrs.owner());
+        module.frozen_heap().add_reference(spec.owner());
+        let heap = module.heap();
+        let attrs_value = decl.attrs.value().unpack_frozen().ok_or_else(|| anyhow!("internal: attrs not frozen"))?.to_value();
+        let given = DictRef::from_value(attrs_value).ok_or_else(|| anyhow!("internal: attrs"))?;
+        let mut resolved = ResolvedAttrs::default();
+        resolved.attr.push(("name".into(), heap.alloc(decl.label.name.as_str())));
+        let spec_repo = decl.label.repo.clone();
+        for a in schema {
+            let raw = given.get_str(&a.name);
+            let from_default = raw.is_none();
+            if from_default && a.mandatory {
+                bail!("{}: {}() is missing the mandatory attribute `{}`", decl.location, decl.kind, a.name);
+            }
+            let value = raw.unwrap_or_else(|| a.default.to_value());
+            let value = self.resolve_select(value, decl, heap)?;
+            self.resolve_attr(a, value, decl, from_default, &spec_repo, &module, &mut resolved)
+                .with_context(|| format!("{}: attribute `{}` of {}()", decl.location, a.name, decl.kind))?;
+        }
+        let spec_v = spec.value().unpack_frozen().ok_or_else(|| anyhow!("spec"))?.to_value();
+        let implementation = spec_v.get_attr("implementation", heap).anyhow()?.ok_or_else(|| anyhow!("rule spec"))?;
+        let is_test = spec_v.get_attr("test", heap).anyhow()?.is_some_and(|v| v.to_bool());
+        let mut deps_of = std::mem::take(&mut resolved.deps);
+        let ctx = self.make_ctx(&module, decl, resolved)?;
+        let actx = AnalysisContext {
+            label: decl.label.clone(),
+            bin_dir: self.config.bin_dir(),
+            declared: RefCell::default(),
+            graph: &self.graph,
+        };
+        let result = {
+            let mut eval = Evaluator::new(&module);
+            eval.disable_gc();
+            eval.extra = Some(&actx);
+            eval.eval_function(implementation, &[ctx], &[])
+                .map_err(|e| anyhow!("{e}"))
+                .with_context(|| format!("{}: in the implementation of {}() for {}", decl.location, decl.kind, decl.label))?
+        };
+        let result = if result.is_none() { heap.alloc(Vec::<Value>::new()) } else { result };
+        if ListRef::from_value(result).is_none() {
+            bail!("{}: the implementation of {}() must return a list of providers, got {}", decl.location, decl.kind, result.get_type());
+        }
+        module.set("__result", result);
+        drop(actx);
+        let frozen = module.freeze().map_err(|e| anyhow!("{e:?}"))?;
+        let result = frozen.get("__result").map_err(|e| anyhow!("{e}"))?;
+        let providers = extract_providers(result.value(), &decl.label)?;
+        let deps = std::mem::take(&mut deps_of);
+        let target = TargetValue { label: decl.label.clone(), providers: Arc::new(providers), heap: frozen.frozen_heap().dupe() };
+        let (default_files, executable, runfiles) = default_info_parts(&target)?;
+        Ok(Configured { target, kind: decl.kind.clone(), is_test, default_files, executable, runfiles, location: decl.location.clone(), deps })
+    }
+
+    fn resolve_select<'v>(&self, value: Value<'v>, decl: &TargetDecl, heap: Heap<'v>) -> Result<Value<'v>> {
+        let Some(branches) = value.get_attr("_relink_select", heap).anyhow()? else { return Ok(value) };
+        let dict = DictRef::from_value(branches).ok_or_else(|| anyhow!("select() takes a dict"))?;
+        let base = Label::package_base(&decl.label.repo, &decl.label.package);
+        let mut default = None;
+        for (cond, branch) in dict.iter() {
+            let cond = cond.unpack_str().ok_or_else(|| anyhow!("select() keys must be label strings"))?;
+            if cond == "//conditions:default" {
+                default = Some(branch);
+                continue;
+            }
+            let label = Label::parse(cond, &base)?;
+            if self.config_setting_matches(&label)? {
+                return Ok(branch);
+            }
+        }
+        default.ok_or_else(|| anyhow!("{}: no select() condition matches compilation mode `{}`", decl.location, self.config.compilation_mode))
+    }
+
+    fn config_setting_matches(&self, label: &Label) -> Result<bool> {
+        let pkg = self.loader.package(self.loader.workspace.canonical_repo(&label.repo), &label.package)?;
+        let decl = pkg.targets.get(&label.name).ok_or_else(|| anyhow!("no such config_setting `{label}`"))?;
+        if decl.kind != "config_setting" {
+            bail!("select() key `{label}` is a {}, not a config_setting", decl.kind);
+        }
+        let attrs = DictRef::from_value(decl.attrs.value().to_value()).ok_or_else(|| anyhow!("attrs"))?;
+        let mut ok = true;
+        if let Some(values) = attrs.get_str("values").and_then(|v| DictRef::from_value(v.to_value())) {
+            for (k, v) in values.iter() {
+                let (k, v) = (k.unpack_str().unwrap_or(""), v.unpack_str().unwrap_or(""));
+                ok &= match k {
+                    "compilation_mode" => self.config.compilation_mode == v,
+                    "define" => v.split_once('=').is_some_and(|(dk, dv)| self.config.defines.get(dk).map(String::as_str) == Some(dv)),
+                    _ => false,
+                };
+            }
+        }
+        if let Some(values) = attrs.get_str("define_values").and_then(|v| DictRef::from_value(v.to_value())) {
+            for (k, v) in values.iter() {
+                ok &= self.config.defines.get(k.unpack_str().unwrap_or("")).map(String::as_str) == v.unpack_str();
+            }
+        }
+        Ok(ok)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn resolve_attr<'v>(
+        &self,
+        a: &AttrSchema,
+        value: Value<'v>,
+        decl: &TargetDecl,
+        from_default: bool,
+        spec_repo: &str,
+        module: &Module<'v>,
+        out: &mut ResolvedAttrs<'v>,
+    ) -> Result<()> {
+        let heap = module.heap();
+        let base = if from_default {
+            Label::package_base(spec_repo, &decl.label.package)
+        } else {
+            Label::package_base(&decl.label.repo, &decl.label.package)
+        };
+        match a.kind.as_str() {
+            "label" => {
+                if value.is_none() {
+                    out.attr.push((a.name.clone(), Value::new_none()));
+                    if a.allow_files {
+                        out.files.push((a.name.clone(), heap.alloc(Vec::<Value>::new())));
+                    }
+                    if a.single_file {
+                        out.file.push((a.name.clone(), Value::new_none()));
+                    }
+                    if a.executable {
+                        out.executable.push((a.name.clone(), Value::new_none()));
+                    }
+                    return Ok(());
+                }
+                let text = value.unpack_str().ok_or_else(|| anyhow!("expected a label string, got {} `{}`", value.get_type(), value))?;
+                let dep = self.analyze(&Label::parse(text, &base)?)?;
+                module.frozen_heap().add_reference(&dep.target.heap);
+                out.deps.push(dep.target.label.clone());
+                out.attr.push((a.name.clone(), heap.alloc(dep.target.clone())));
+                let files: Vec<Value> = dep.default_files.iter().map(|f| heap.alloc(f.clone())).collect();
+                if a.single_file {
+                    if files.len() != 1 {
+                        bail!("`{}` must be a single file, but provides {}", dep.target.label, files.len());
+                    }
+                    out.file.push((a.name.clone(), files[0]));
+                }
+                if a.executable {
+                    let exe = dep.executable.clone().or_else(|| (dep.default_files.len() == 1).then(|| dep.default_files[0].clone()));
+                    let exe = exe.ok_or_else(|| anyhow!("`{}` is not executable", dep.target.label))?;
+                    out.executable.push((a.name.clone(), heap.alloc(exe)));
+                }
+                out.files.push((a.name.clone(), heap.alloc(files)));
+            }
+            "label_list" => {
+                let items = ListRef::from_value(value).ok_or_else(|| anyhow!("expected a list of labels, got {} `{}`", value.get_type(), value))?;
+                let mut targets = Vec::new();
+                let mut files = Vec::new();
+                for item in items.iter() {
+                    let text = item.unpack_str().ok_or_else(|| anyhow!("expected label strings, got {} `{}`", item.get_type(), item))?;
+                    let dep = self.analyze(&Label::parse(text, &base)?)?;
+                    module.frozen_heap().add_reference(&dep.target.heap);
+                    out.deps.push(dep.target.label.clone());
+                    targets.push(heap.alloc(dep.target.clone()));
+                    files.extend(dep.default_files.iter().map(|f| heap.alloc(f.clone())));
+                }
+                out.attr.push((a.name.clone(), heap.alloc(targets)));
+                out.files.push((a.name.clone(), heap.alloc(files)));
+            }
+            "output" => {
+                if value.is_none() {
+                    out.outputs.push((a.name.clone(), Value::new_none()));
+                } else {
+                    let name = value.unpack_str().ok_or_else(|| anyhow!("expected a file name"))?;
+                    out.pending_outputs.push((a.name.clone(), name.to_string()));
+                }
+                out.attr.push((a.name.clone(), value));
+            }
+            kind => {
+                check_plain_type(kind, value)?;
+                out.attr.push((a.name.clone(), value));
+            }
+        }
+        Ok(())
+    }
+
+    fn make_ctx<'v>(&self, module: &Module<'v>, decl: &TargetDecl, resolved: ResolvedAttrs<'v>) -> Result<Value<'v>> {
+        let heap = module.heap();
+        let mut var: Vec<(String, String)> = vec![("COMPILATION_MODE".into(), self.config.compilation_mode.clone())];
+        var.extend(self.config.defines.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let var = heap.alloc(AllocDict(var));
+        let bin_dir = heap.alloc(AllocStruct([("path", self.config.bin_dir())]));
+        let pkg = self.loader.package(&decl.label.repo, &decl.label.package)?;
+        let mut outputs = resolved.outputs;
+        for (attr, name) in resolved.pending_outputs {
+            let path = crate::label::join_path(&crate::label::join_path(&self.config.bin_dir(), &decl.label.package_exec_path()), &name);
+            let file = FileValue {
+                short_path: path.strip_prefix(&format!("{}/", self.config.bin_dir())).unwrap_or(&path).to_string(),
+                path,
+                root: self.config.bin_dir(),
+                owner: decl.label.clone(),
+                origin: FileOrigin::Output,
+                is_directory: false,
+            };
+            outputs.push((attr, heap.alloc(file)));
+        }
+        let named: Vec<(&str, Value<'v>)> = vec![
+            ("label", heap.alloc(LabelValue(decl.label.clone()))),
+            ("attr", heap.alloc(AllocStruct(resolved.attr))),
+            ("file", heap.alloc(AllocStruct(resolved.file))),
+            ("files", heap.alloc(AllocStruct(resolved.files))),
+            ("executable", heap.alloc(AllocStruct(resolved.executable))),
+            ("outputs", heap.alloc(AllocStruct(outputs))),
+            ("var", var),
+            ("bin_dir", bin_dir),
+            ("build_file_path", heap.alloc(pkg.build_file.as_str())),
+            ("workspace_name", heap.alloc(if self.loader.workspace.name.is_empty() { "__main__" } else { self.loader.workspace.name.as_str() })),
+        ];
+        self.call_prelude(module, "_make_ctx", &[], &named)
+    }
+}
+
+/// Attribute values being collected for `ctx`.
+#[derive(Default)]
+struct ResolvedAttrs<'v> {
+    attr: Vec<(String, Value<'v>)>,
+    file: Vec<(String, Value<'v>)>,
+    files: Vec<(String, Value<'v>)>,
+    executable: Vec<(String, Value<'v>)>,
+    outputs: Vec<(String, Value<'v>)>,
+    pending_outputs: Vec<(String, String)>,
+    deps: Vec<Label>,
+}
+
+fn check_plain_type(kind: &str, value: Value<'_>) -> Result<()> {
+    let ty = value.get_type();
+    let ok = match kind {
+        "string" => ty == "string",
+        "string_list" => ListRef::from_value(value).is_some_and(|l| l.iter().all(|v| v.unpack_str().is_some())),
+        "string_dict" => DictRef::from_value(value).is_some(),
+        "bool" => ty == "bool",
+        "int" => ty == "int",
+        _ => true,
+    };
+    if !ok {
+        bail!("expected {}, got {} `{}`", kind.replace('_', " "), ty, value);
+    }
+    Ok(())
+}
+
+/// (provider key, instance) for every returned provider.
+fn extract_providers(result: Value<'_>, label: &Label) -> Result<Vec<(u64, FrozenValue)>> {
+    let result = result.unpack_frozen().ok_or_else(|| anyhow!("internal: result not frozen"))?;
+    Module::with_temp_heap(|tmp| {
+    let heap = tmp.heap();
+    let list = ListRef::from_value(result.to_value()).ok_or_else(|| anyhow!("internal: result list"))?;
+    let mut out = Vec::new();
+    for item in list.iter() {
+        let key = provider_key_of(item, heap).ok_or_else(|| {
+            anyhow!("{label}: the rule implementation returned {} `{}`, which is not a provider instance", item.get_type(), item)
+        })?;
+        let frozen = item.unpack_frozen().ok_or_else(|| anyhow!("internal: provider not frozen"))?;
+        out.push((key, frozen));
+    }
+    Ok(out)
+    })
+}
+
+fn to_files<'v>(v: Option<Value<'v>>, heap: Heap<'v>) -> Result<Vec<FileValue>> {
+    match v {
+        None => Ok(Vec::new()),
+        Some(v) => depset::to_list(v, heap)?
+            .into_iter()
+            .map(|f| FileValue::from_value(f).cloned().ok_or_else(|| anyhow!("DefaultInfo holds a non-File {}", f)))
+            .collect(),
+    }
+}
+
+/// Files, executable and runfiles from a target's DefaultInfo.
+fn default_info_parts(target: &TargetValue) -> Result<(Vec<FileValue>, Option<FileValue>, Vec<FileValue>)> {
+    let Some(info) = target.provider(default_info_key()) else { return Ok((Vec::new(), None, Vec::new())) };
+    Module::with_temp_heap(|tmp| {
+    let heap = tmp.heap();
+    let info = info.to_value();
+    let files = to_files(info.get_attr("files", heap).anyhow()?, heap)?;
+    let executable = info.get_attr("executable", heap).anyhow()?.and_then(FileValue::from_value).cloned();
+    let runfiles = match info.get_attr("runfiles", heap).anyhow()? {
+        Some(r) if !r.is_none() => to_files(r.get_attr("files", heap).anyhow()?, heap)?,
+        _ => Vec::new(),
+    };
+    Ok((files, executable, runfiles))
+    })
+}

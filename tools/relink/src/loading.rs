@@ -1,0 +1,367 @@
+//! The loading phase: evaluating `.bzl` files and `BUILD` files into target declarations.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{anyhow, bail, Context, Result};
+use starlark::any::ProvidesStaticType;
+use starlark::environment::{FrozenModule, Globals, Module};
+use starlark::eval::{Evaluator, FileLoader};
+use starlark::syntax::{AstModule, Dialect};
+use starlark::values::dict::AllocDict;
+use starlark::values::{OwnedFrozenValue, StringValue, Value};
+
+use crate::label::Label;
+use crate::starlark::values::RuleValue;
+use crate::workspace::Workspace;
+
+/// Attributes every rule accepts besides its own.
+pub const COMMON_ATTRIBUTES: &[&str] = &[
+    "visibility", "tags", "testonly", "deprecation", "features", "compatible_with",
+    "target_compatible_with", "restricted_to", "exec_compatible_with", "licenses", "size",
+    "timeout", "flaky", "shard_count", "local", "args", "applicable_licenses", "exec_properties",
+];
+
+const PRELUDE: &str = include_str!("starlark/prelude.bzl");
+
+static NEXT_RULE_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A fresh rule identity.
+pub fn next_rule_id() -> u64 {
+    NEXT_RULE_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A target as declared in a BUILD file.
+pub struct TargetDecl {
+    pub label: Label,
+    /// Rule kind (`rust_library`).
+    pub kind: String,
+    pub rule_id: u64,
+    /// Attribute values as written (a frozen dict, `name` excluded).
+    pub attrs: OwnedFrozenValue,
+    /// `file:line` of the rule call.
+    pub location: String,
+}
+
+/// An evaluated package.
+pub struct Package {
+    pub base: Label,
+    pub targets: BTreeMap<String, TargetDecl>,
+    /// Execroot-relative path of the BUILD file.
+    pub build_file: String,
+    /// Directory on disk.
+    pub dir: PathBuf,
+}
+
+/// Per-evaluation context reachable from native functions through `eval.extra`.
+#[derive(ProvidesStaticType)]
+struct EvalContext<'a> {
+    loader: &'a Loader,
+    /// Package whose BUILD file (or whose .bzl file) is evaluated.
+    base: Label,
+    is_build: bool,
+    pending: RefCell<Vec<(String, String, u64, String, String)>>,
+}
+
+fn eval_context<'a>(eval: &'a Evaluator<'_, '_, '_>) -> Result<&'a EvalContext<'a>> {
+    eval.extra
+        .and_then(|e| e.downcast_ref::<EvalContext>())
+        .ok_or_else(|| anyhow!("this function is only available while loading BUILD and .bzl files"))
+}
+
+/// The label of the package being evaluated.
+pub fn current_package(eval: &Evaluator<'_, '_, '_>) -> Result<Label> {
+    Ok(eval_context(eval)?.base.clone())
+}
+
+/// Parse a label relative to the file being evaluated (or analysed).
+pub fn parse_label_here(text: &str, eval: &Evaluator<'_, '_, '_>) -> Result<Label> {
+    let base = match eval_context(eval) {
+        Ok(ctx) => ctx.base.clone(),
+        Err(_) => crate::analysis::current_label(eval)?,
+    };
+    Label::parse(text, &base)
+}
+
+fn location(eval: &Evaluator<'_, '_, '_>) -> String {
+    match eval.call_stack_top_location() {
+        Some(span) => format!("{}:{}", span.filename(), span.resolve_span().begin.line + 1),
+        None => "<unknown location>".to_string(),
+    }
+}
+
+/// Called when a rule is invoked in a BUILD file: validate attribute names and record the target.
+pub fn instantiate_rule<'v>(
+    rule_id: u64,
+    kind: &str,
+    named: &starlark::collections::SmallMap<StringValue<'v>, Value<'v>>,
+    eval: &mut Evaluator<'v, '_, '_>,
+) -> Result<()> {
+    let loc = location(eval);
+    let ctx = eval_context(eval)?;
+    if !ctx.is_build {
+        bail!("{loc}: {kind}() can only be called while evaluating a BUILD file");
+    }
+    let mut name = None;
+    let mut attrs: Vec<(Value<'v>, Value<'v>)> = Vec::new();
+    let allowed = ctx.loader.rule_attribute_names(rule_id)?;
+    for (key, value) in named.iter() {
+        let key_str = key.as_str();
+        if key_str == "name" {
+            name = Some(value.unpack_str().ok_or_else(|| anyhow!("{loc}: {kind}(name = ...) must be a string"))?.to_string());
+            continue;
+        }
+        if !allowed.iter().any(|a| a == key_str) && !COMMON_ATTRIBUTES.contains(&key_str) {
+            bail!(
+                "{loc}: {kind}() got an unknown attribute `{key_str}` (its attributes: {})",
+                allowed.iter().filter(|a| !a.starts_with('_')).cloned().collect::<Vec<_>>().join(", ")
+            );
+        }
+        attrs.push((key.to_value(), *value));
+    }
+    let name = name.ok_or_else(|| anyhow!("{loc}: {kind}() needs a `name`"))?;
+    let mut pending = ctx.pending.borrow_mut();
+    if pending.iter().any(|(n, ..)| *n == name) {
+        bail!("{loc}: target `{name}` is declared twice in this package");
+    }
+    let var = format!("__relink_target_{}", pending.len());
+    eval.module().set(&var, eval.heap().alloc(AllocDict(attrs)));
+    pending.push((name, kind.to_string(), rule_id, var, loc));
+    Ok(())
+}
+
+/// Evaluates and caches `.bzl` modules and packages.
+pub struct Loader {
+    pub workspace: Workspace,
+    globals: Globals,
+    prelude: FrozenModule,
+    bzl: RefCell<HashMap<Label, FrozenModule>>,
+    loading: RefCell<Vec<Label>>,
+    rules: RefCell<HashMap<u64, OwnedFrozenValue>>,
+    packages: RefCell<HashMap<(String, String), Rc<Package>>>,
+}
+
+struct ModuleLoader<'a> {
+    loader: &'a Loader,
+    base: Label,
+}
+
+impl FileLoader for ModuleLoader<'_> {
+    fn load(&self, path: &str) -> starlark::Result<FrozenModule> {
+        let label = Label::parse(path, &self.base).map_err(starlark::Error::new_other)?;
+        self.loader.load_bzl(&label).map_err(starlark::Error::new_other)
+    }
+}
+
+fn dialect() -> Dialect {
+    Dialect { enable_f_strings: true, ..Dialect::Extended }
+}
+
+impl Loader {
+    /// Create a loader; evaluates the prelude.
+    pub fn new(workspace: Workspace) -> Result<Loader> {
+        let globals = crate::starlark::globals::build_globals();
+        let prelude = Module::with_temp_heap(|module| -> Result<FrozenModule> {
+            let ast = AstModule::parse("@relink//:prelude.bzl", PRELUDE.to_string(), &dialect())
+                .map_err(|e| anyhow!("{e}"))?;
+            {
+                let mut eval = Evaluator::new(&module);
+                eval.disable_gc();
+                eval.eval_module(ast, &globals).map_err(|e| anyhow!("{e}"))?;
+            }
+            module.freeze().map_err(|e| anyhow!("{e:?}"))
+        })?;
+        let loader = Loader {
+            workspace,
+            globals,
+            prelude,
+            bzl: RefCell::default(),
+            loading: RefCell::default(),
+            rules: RefCell::default(),
+            packages: RefCell::default(),
+        };
+        loader.register_rules(&loader.prelude)?;
+        Ok(loader)
+    }
+
+    /// The evaluated prelude (its private helpers are used by analysis).
+    pub fn prelude(&self) -> &FrozenModule {
+        &self.prelude
+    }
+
+    /// The shared globals.
+    pub fn globals(&self) -> &Globals {
+        &self.globals
+    }
+
+    fn register_rules(&self, module: &FrozenModule) -> Result<()> {
+        let names: Vec<String> = module.names().map(|n| n.as_str().to_string()).collect();
+        for name in names {
+            if let Some(id) = name.strip_prefix("__relink_rule_") {
+                let id: u64 = id.parse()?;
+                let spec = module.get(&name).map_err(|e| anyhow!("{e}"))?;
+                self.rules.borrow_mut().insert(id, spec);
+            }
+        }
+        Ok(())
+    }
+
+    /// The specification struct of rule `id` (implementation, attrs, executable, test).
+    pub fn rule_spec(&self, id: u64) -> Result<OwnedFrozenValue> {
+        self.rules
+            .borrow()
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| anyhow!("internal error: unknown rule {id}"))
+    }
+
+    fn rule_attribute_names(&self, id: u64) -> Result<Vec<String>> {
+        crate::analysis::attrs::attribute_names(&self.rule_spec(id)?)
+    }
+
+    /// Load a `.bzl` file (cached; cycles are errors).
+    pub fn load_bzl(&self, label: &Label) -> Result<FrozenModule> {
+        if let Some(m) = self.bzl.borrow().get(label) {
+            return Ok(m.clone());
+        }
+        if self.loading.borrow().contains(label) {
+            let chain: Vec<String> = self.loading.borrow().iter().map(|l| l.to_string()).collect();
+            bail!("load cycle: {} -> {}", chain.join(" -> "), label);
+        }
+        let path = self.workspace.source_path(label)?;
+        let content = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot load {label}: {} does not exist", path.display()))?;
+        self.loading.borrow_mut().push(label.clone());
+        let result = self.eval_file(label, &self.workspace.display_path(label), content, false);
+        self.loading.borrow_mut().pop();
+        let (module, _) = result?;
+        self.register_rules(&module)?;
+        self.bzl.borrow_mut().insert(label.clone(), module.clone());
+        Ok(module)
+    }
+
+    fn eval_file(
+        &self,
+        label: &Label,
+        display: &str,
+        content: String,
+        is_build: bool,
+    ) -> Result<(FrozenModule, Vec<(String, String, u64, String, String)>)> {
+        Module::with_temp_heap(|module| self.eval_file_in(label, display, content, is_build, module))
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn eval_file_in(
+        &self,
+        label: &Label,
+        display: &str,
+        content: String,
+        is_build: bool,
+        module: Module<'_>,
+    ) -> Result<(FrozenModule, Vec<(String, String, u64, String, String)>)> {
+        let base = Label::package_base(&label.repo, &label.package);
+        module.import_public_symbols(&self.prelude);
+        let ast = AstModule::parse(display, content, &dialect()).map_err(|e| anyhow!("{e}"))?;
+        let ctx = EvalContext { loader: self, base: base.clone(), is_build, pending: RefCell::default() };
+        let file_loader = ModuleLoader { loader: self, base };
+        {
+            let mut eval = Evaluator::new(&module);
+            eval.disable_gc();
+            eval.set_loader(&file_loader);
+            eval.extra = Some(&ctx);
+            eval.eval_module(ast, &self.globals).map_err(|e| anyhow!("{e}"))?;
+        }
+        let pending = ctx.pending.into_inner();
+        let frozen = module.freeze().map_err(|e| anyhow!("{e:?}"))?;
+        Ok((frozen, pending))
+    }
+
+    /// Evaluate (once) the package `repo//package`.
+    pub fn package(&self, repo: &str, package: &str) -> Result<Rc<Package>> {
+        let key = (repo.to_string(), package.to_string());
+        if let Some(p) = self.packages.borrow().get(&key) {
+            return Ok(p.clone());
+        }
+        let base = Label::package_base(repo, package);
+        let dir = self.workspace.package_dir(&base)?;
+        let build = ["BUILD.bazel", "BUILD"]
+            .iter()
+            .map(|n| dir.join(n))
+            .find(|p| p.is_file())
+            .ok_or_else(|| anyhow!("no such package `{}`: no BUILD.bazel or BUILD file in {}", display_package(&base), dir.display()))?;
+        let content = std::fs::read_to_string(&build)?;
+        let build_name = build.file_name().unwrap().to_string_lossy().to_string();
+        let build_label = Label { name: build_name, ..base.clone() };
+        let display = self.workspace.display_path(&build_label);
+        let (module, pending) = self.eval_file(&build_label, &display, content, true)?;
+        let mut targets = BTreeMap::new();
+        for (name, kind, rule_id, var, location) in pending {
+            let attrs = module.get(&var).map_err(|e| anyhow!("{e}"))?;
+            let label = Label { name: name.clone(), ..base.clone() };
+            targets.insert(name, TargetDecl { label, kind, rule_id, attrs, location });
+        }
+        let pkg = Rc::new(Package { base, targets, build_file: display, dir });
+        self.packages.borrow_mut().insert(key, pkg.clone());
+        Ok(pkg)
+    }
+}
+
+fn display_package(base: &Label) -> String {
+    if base.repo.is_empty() {
+        format!("//{}", base.package)
+    } else {
+        format!("@{}//{}", base.repo, base.package)
+    }
+}
+
+/// `glob()` in the package being evaluated: files only, subpackages excluded, sorted.
+pub fn glob(include: &[String], exclude: &[String], allow_empty: bool, eval: &Evaluator<'_, '_, '_>) -> Result<Vec<String>> {
+    let ctx = eval_context(eval)?;
+    let dir = ctx.loader.workspace.package_dir(&ctx.base)?;
+    let build_globset = |patterns: &[String]| -> Result<globset::GlobSet> {
+        let mut b = globset::GlobSetBuilder::new();
+        for p in patterns {
+            b.add(globset::GlobBuilder::new(p).literal_separator(true).build()?);
+        }
+        Ok(b.build()?)
+    };
+    let inc = build_globset(include)?;
+    let exc = build_globset(exclude)?;
+    let mut out = Vec::new();
+    walk_package_files(&dir, &dir, &mut |rel| {
+        if inc.is_match(rel) && !exc.is_match(rel) {
+            out.push(rel.to_string());
+        }
+    })?;
+    out.sort();
+    if out.is_empty() && !allow_empty {
+        bail!("glob({include:?}) matched no files in {}", dir.display());
+    }
+    Ok(out)
+}
+
+fn walk_package_files(root: &Path, dir: &Path, f: &mut dyn FnMut(&str)) -> Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.filter_map(|e| e.ok()).collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().to_string();
+        let ft = entry.file_type()?;
+        if ft.is_dir() {
+            if dir == root && (name.starts_with("relink-") || name.starts_with("bazel-")) {
+                continue;
+            }
+            if path.join("BUILD.bazel").is_file() || path.join("BUILD").is_file() {
+                continue; // a subpackage
+            }
+            walk_package_files(root, &path, f)?;
+        } else if ft.is_file() || ft.is_symlink() {
+            let rel = path.strip_prefix(root)?.to_string_lossy().to_string();
+            f(&rel);
+        }
+    }
+    Ok(())
+}

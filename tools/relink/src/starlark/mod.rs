@@ -1,0 +1,3 @@
+//! Relink's implementation of Bazel's Starlark rule API.
+pub mod globals;
+pub mod values;

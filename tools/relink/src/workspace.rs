@@ -1,0 +1,157 @@
+//! The workspace: its root, its repositories, and where sources and outputs live.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use crate::label::Label;
+
+/// Files that mark a workspace root.
+const ROOT_MARKERS: &[&str] = &["MODULE.bazel", "WORKSPACE", "WORKSPACE.bazel"];
+
+/// A workspace and the repositories it can see.
+pub struct Workspace {
+    /// Absolute root directory.
+    pub root: PathBuf,
+    /// The workspace's own name (`module(name=)` / `workspace(name=)`), if any.
+    pub name: String,
+    /// Repository name -> directory on disk (the main repository is `""`).
+    pub repos: BTreeMap<String, PathBuf>,
+}
+
+impl Workspace {
+    /// Find the workspace that contains `start`.
+    pub fn find(start: &Path) -> Result<Workspace> {
+        let start = start.canonicalize()?;
+        let root = start
+            .ancestors()
+            .find(|d| ROOT_MARKERS.iter().any(|m| d.join(m).is_file()))
+            .ok_or_else(|| anyhow!("{} is not inside a workspace (no MODULE.bazel or WORKSPACE in it or above it)", start.display()))?
+            .to_path_buf();
+        let name = workspace_name(&root);
+        let mut repos = BTreeMap::new();
+        repos.insert(String::new(), root.clone());
+        if !name.is_empty() {
+            repos.insert(name.clone(), root.clone());
+        }
+        Ok(Workspace { root, name, repos })
+    }
+
+    /// Directory on disk of the repository of `label`.
+    pub fn repo_dir(&self, repo: &str) -> Result<&Path> {
+        self.repos.get(repo).map(PathBuf::as_path).ok_or_else(|| {
+            anyhow!("unknown repository `@{repo}`: relink knows {}", self.known_repos())
+        })
+    }
+
+    fn known_repos(&self) -> String {
+        self.repos.keys().filter(|k| !k.is_empty()).map(|k| format!("@{k}")).collect::<Vec<_>>().join(", ")
+    }
+
+    /// Directory of a package on disk.
+    pub fn package_dir(&self, base: &Label) -> Result<PathBuf> {
+        Ok(self.repo_dir(&base.repo)?.join(&base.package))
+    }
+
+    /// Path on disk of a source file label.
+    pub fn source_path(&self, label: &Label) -> Result<PathBuf> {
+        Ok(self.package_dir(label)?.join(&label.name))
+    }
+
+    /// How a source file is named in the execroot and in messages.
+    pub fn display_path(&self, label: &Label) -> String {
+        let repo = if self.repos.get(&label.repo) == self.repos.get("") { "" } else { label.repo.as_str() };
+        let mut parts = Vec::new();
+        if !repo.is_empty() {
+            parts.push(format!("external/{repo}"));
+        }
+        if !label.package.is_empty() {
+            parts.push(label.package.clone());
+        }
+        parts.push(label.name.clone());
+        parts.join("/")
+    }
+
+    /// The repository name a label should carry: the main repository under its own name is `""`.
+    pub fn canonical_repo<'a>(&self, repo: &'a str) -> &'a str {
+        if !repo.is_empty() && repo == self.name {
+            ""
+        } else {
+            repo
+        }
+    }
+
+    /// Disk path of an execroot-relative source path.
+    pub fn exec_path_on_disk(&self, exec_path: &str) -> Result<PathBuf> {
+        if let Some(rest) = exec_path.strip_prefix("external/") {
+            let (repo, path) = rest.split_once('/').unwrap_or((rest, ""));
+            return Ok(self.repo_dir(repo)?.join(path));
+        }
+        Ok(self.root.join(exec_path))
+    }
+
+    /// Register an external repository directory.
+    pub fn add_repo(&mut self, name: &str, dir: PathBuf) {
+        self.repos.entry(name.to_string()).or_insert(dir);
+    }
+
+    /// All packages under `dir_rel` (a main-repo relative directory), for `//pkg/...`.
+    pub fn packages_under(&self, dir_rel: &str) -> Result<Vec<String>> {
+        let start = self.root.join(dir_rel);
+        if !start.is_dir() {
+            bail!("no such directory `{dir_rel}` in the workspace");
+        }
+        let mut out = Vec::new();
+        collect_packages(&self.root, &start, &mut out)?;
+        out.sort();
+        Ok(out)
+    }
+}
+
+fn collect_packages(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
+    if dir.join("BUILD.bazel").is_file() || dir.join("BUILD").is_file() {
+        out.push(dir.strip_prefix(root)?.to_string_lossy().to_string());
+    }
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.starts_with('.') || name.starts_with("relink-") || name.starts_with("bazel-") || name == "target" {
+            continue;
+        }
+        if entry.file_type()?.is_dir() {
+            // A nested workspace is not part of this one.
+            if ROOT_MARKERS.iter().any(|m| entry.path().join(m).is_file()) {
+                continue;
+            }
+            collect_packages(root, &entry.path(), out)?;
+        }
+    }
+    Ok(())
+}
+
+/// The name in `module(name = "x")` or `workspace(name = "x")`, or `""`.
+fn workspace_name(root: &Path) -> String {
+    for marker in ROOT_MARKERS {
+        let Ok(text) = std::fs::read_to_string(root.join(marker)) else { continue };
+        for call in ["module(", "workspace("] {
+            if let Some(start) = text.find(call) {
+                let rest = &text[start..];
+                if let Some(n) = rest.find("name") {
+                    let after = &rest[n + 4..];
+                    let after = after.trim_start().strip_prefix('=').unwrap_or(after).trim_start();
+                    if let Some(q) = after.strip_prefix('"') {
+                        if let Some(end) = q.find('"') {
+                            return q[..end].to_string();
+                        }
+                    }
+                }
+            }
+        }
+    }
+    String::new()
+}
