@@ -99,7 +99,8 @@ pub fn rewrite_strings(
     while let Some(pos) = find(&data[from..], needle).map(|p| p + from) {
         from = pos + 1;
         let Some(found) = framed_string_at(data, pos) else { continue };
-        let old = std::str::from_utf8(&data[found.bytes.clone()])?;
+        // A byte run that merely looks like a framed string is not text: leave it.
+        let Ok(old) = std::str::from_utf8(&data[found.bytes.clone()]) else { continue };
         let Some(new) = rewrite(old)? else { continue };
         out.extend_from_slice(&data[copied..found.prefix_start]);
         encode_leb128(new.len(), &mut out);

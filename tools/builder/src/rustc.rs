@@ -114,6 +114,13 @@ impl CrateOpts {
 
     /// Flags for a compile (not a link): crate type, test harness, dependencies, user flags.
     pub fn compile_flags(&self, deps: &DepSetup) -> Result<Vec<String>> {
+        self.compile_flags_with(deps, false)
+    }
+
+    /// Like [`CrateOpts::compile_flags`]; with `force_externs`, every direct dependency is
+    /// recorded in the metadata even if the (stubbed) code no longer uses it, so that the
+    /// link of a dependent still pulls in every crate the real code needs.
+    pub fn compile_flags_with(&self, deps: &DepSetup, force_externs: bool) -> Result<Vec<String>> {
         let mut flags = self.common_flags();
         flags.push(format!("--crate-type={}", self.crate_type_flag()));
         if self.crate_type == "test" {
@@ -122,7 +129,10 @@ impl CrateOpts {
         if self.crate_type == "proc-macro" {
             flags.push("--extern=proc_macro".to_string());
         }
-        flags.extend(deps.flags());
+        if force_externs {
+            flags.push("-Zunstable-options".to_string());
+        }
+        flags.extend(deps.flags(force_externs));
         flags.extend(self.rustc_flags.iter().cloned());
         flags.extend(self.flags_from_files()?);
         Ok(flags)
@@ -225,10 +235,11 @@ impl DepSetup {
         Ok(DepSetup { externs, search_dirs, canonical_to_given })
     }
 
-    fn flags(&self) -> Vec<String> {
+    fn flags(&self, force: bool) -> Vec<String> {
         let mut flags = Vec::new();
+        let modifier = if force { "force:" } else { "" };
         for (name, path) in &self.externs {
-            flags.push(format!("--extern={}={}", name, path.display()));
+            flags.push(format!("--extern={modifier}{}={}", name, path.display()));
         }
         for dir in &self.search_dirs {
             let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };

@@ -44,6 +44,10 @@ pub fn copy_file(from: &Path, to: &Path) -> Result<()> {
         std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     }
     std::fs::copy(from, to).with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
+    // Inputs may be read-only (content-addressed stores); copies are scratch files we own.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(to)?.permissions().mode() | 0o200;
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(mode))?;
     Ok(())
 }
 

@@ -15,7 +15,6 @@ use starlark::values::dict::AllocDict;
 use starlark::values::{OwnedFrozenValue, StringValue, Value};
 
 use crate::label::Label;
-use crate::starlark::values::RuleValue;
 use crate::workspace::Workspace;
 
 /// Attributes every rule accepts besides its own.
@@ -202,7 +201,7 @@ impl Loader {
         for name in names {
             if let Some(id) = name.strip_prefix("__relink_rule_") {
                 let id: u64 = id.parse()?;
-                let spec = module.get(&name).map_err(|e| anyhow!("{e}"))?;
+                let spec = module.get_any_visibility(&name).map(|(v, _)| v).map_err(|e| anyhow!("{e}"))?;
                 self.rules.borrow_mut().insert(id, spec);
             }
         }
@@ -299,7 +298,7 @@ impl Loader {
         let (module, pending) = self.eval_file(&build_label, &display, content, true)?;
         let mut targets = BTreeMap::new();
         for (name, kind, rule_id, var, location) in pending {
-            let attrs = module.get(&var).map_err(|e| anyhow!("{e}"))?;
+            let attrs = module.get_any_visibility(&var).map(|(v, _)| v).map_err(|e| anyhow!("{e}"))?;
             let label = Label { name: name.clone(), ..base.clone() };
             targets.insert(name, TargetDecl { label, kind, rule_id, attrs, location });
         }

@@ -1,10 +1,114 @@
 //! relink: the embedded executor of rules_relink.
+//!
+//! Evaluates BUILD.bazel files and the rules in `rules/*.bzl` with starlark-rust (a faithful
+//! subset of Bazel's rule API), builds the action graph and runs actions hermetically with a
+//! blake3 action cache. The command line (`build`, `test`, `run`, `explain`, `query`,
+//! `aquery`, `clean`, `--execution-log` JSON lines) is a stable contract.
+
 mod action;
 mod analysis;
+mod commands;
+mod exec;
 mod label;
 mod loading;
+mod repos;
 mod sl;
 mod starlark;
 mod workspace;
 
-fn main() {}
+use clap::{Args, Parser, Subcommand};
+
+/// Command line.
+#[derive(Parser, Debug)]
+#[command(name = "relink", version, about = "Build BUILD.bazel workspaces with rules_relink, without Bazel")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: CommandKind,
+}
+
+/// Options shared by the commands that build.
+#[derive(Args, Debug, Clone)]
+pub struct BuildOpts {
+    /// Parallel actions (default: number of cores).
+    #[arg(short = 'j', long)]
+    pub jobs: Option<usize>,
+    /// Write one JSON line per action to FILE.
+    #[arg(long)]
+    pub execution_log: Option<std::path::PathBuf>,
+    /// Compilation mode: fastbuild, dbg or opt.
+    #[arg(short = 'c', long = "compilation_mode", alias = "compilation-mode", default_value = "fastbuild")]
+    pub compilation_mode: String,
+    /// `--define KEY=VALUE`, visible as `ctx.var` and to `config_setting(define_values)`.
+    #[arg(long = "define")]
+    pub defines: Vec<String>,
+    /// Cache directory (default: $RELINK_CACHE, else ~/.cache/relink).
+    #[arg(long)]
+    pub cache_dir: Option<std::path::PathBuf>,
+}
+
+/// The commands.
+#[derive(Subcommand, Debug)]
+pub enum CommandKind {
+    /// Build the targets matching the patterns.
+    Build {
+        #[command(flatten)]
+        opts: BuildOpts,
+        /// Target patterns: //pkg:name, //pkg, //pkg/..., //..., :name.
+        #[arg(required = true)]
+        patterns: Vec<String>,
+    },
+    /// Build and run the test targets matching the patterns (passing results are cached).
+    Test {
+        #[command(flatten)]
+        opts: BuildOpts,
+        #[arg(required = true)]
+        patterns: Vec<String>,
+    },
+    /// Build a binary target and run it with ARGS.
+    Run {
+        #[command(flatten)]
+        opts: BuildOpts,
+        label: String,
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// For the last build: every action that ran, and the inputs whose digest changed.
+    Explain {
+        /// Only actions of this target.
+        label: Option<String>,
+        #[arg(long)]
+        cache_dir: Option<std::path::PathBuf>,
+    },
+    /// Targets matching a pattern, with their kinds and dependencies.
+    Query {
+        #[command(flatten)]
+        opts: BuildOpts,
+        pattern: String,
+    },
+    /// The actions of the targets matching a pattern, as JSON lines.
+    Aquery {
+        #[command(flatten)]
+        opts: BuildOpts,
+        pattern: String,
+    },
+    /// Remove relink-bin/ and this workspace's build records (the shared cache stays).
+    Clean {
+        /// Also empty the whole cache.
+        #[arg(long)]
+        expunge: bool,
+        #[arg(long)]
+        cache_dir: Option<std::path::PathBuf>,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match commands::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("ERROR: {err:#}");
+            1
+        }
+    };
+    std::process::exit(code);
+}

@@ -39,7 +39,8 @@ pub fn run(args: &InterfaceArgs) -> Result<()> {
     let deps = DepSetup::new(&args.krate)?;
     if args.stub {
         match try_stub(args, &cwd, &deps) {
-            Ok(()) => return Ok(()),
+            Ok(StubOutcome::Compiled) => return Ok(()),
+            Ok(StubOutcome::NothingToRemove) => {}
             Err(reason) => eprintln!(
                 "rules_relink: warning: crate `{}`: using the real sources as interface (no early cutoff for its dependents): {:#}",
                 args.krate.crate_name, reason
@@ -50,11 +51,19 @@ pub fn run(args: &InterfaceArgs) -> Result<()> {
     rustc::check(&output, "interface compile of the real sources")
 }
 
+/// What stubbing achieved.
+enum StubOutcome {
+    /// The interface was compiled from the stub.
+    Compiled,
+    /// Every body is observable (e.g. an all-generic crate): the stub would equal the sources.
+    NothingToRemove,
+}
+
 /// Stub the crate and compile the stub; any failure is returned as the reason to fall back.
-fn try_stub(args: &InterfaceArgs, cwd: &Path, deps: &DepSetup) -> Result<()> {
+fn try_stub(args: &InterfaceArgs, cwd: &Path, deps: &DepSetup) -> Result<StubOutcome> {
     let stub = stub::stub_crate(&args.krate.crate_root, args.span_policy)?;
     if stub.stubbed_bodies() == 0 {
-        anyhow::bail!("no function body can be removed (the stub would equal the sources)");
+        return Ok(StubOutcome::NothingToRemove);
     }
     let scratch = util::sibling(&args.out, "stub");
     util::fresh_dir(&scratch)?;
@@ -74,7 +83,7 @@ fn try_stub(args: &InterfaceArgs, cwd: &Path, deps: &DepSetup) -> Result<()> {
         );
     }
     std::fs::remove_dir_all(&scratch).with_context(|| format!("cannot remove {}", scratch.display()))?;
-    Ok(())
+    Ok(StubOutcome::Compiled)
 }
 
 /// `rustc -Zno-codegen` of `root` into `args.out`.
@@ -85,7 +94,7 @@ fn compile_hollow(
     root: &Path,
     stub_dir: Option<&Path>,
 ) -> Result<std::process::Output> {
-    let mut flags = args.krate.compile_flags(deps)?;
+    let mut flags = args.krate.compile_flags_with(deps, true)?;
     flags.extend(CrateOpts::remap_flags(cwd));
     if let Some(dir) = stub_dir {
         // Stub paths read as the real sources in metadata, diagnostics and panic locations.

@@ -4,7 +4,7 @@ use crate::sl::SlResult;
 use anyhow::{anyhow, Result};
 use starlark::environment::Module;
 use starlark::values::dict::DictRef;
-use starlark::values::{FrozenValue, OwnedFrozenValue, Value, ValueLike};
+use starlark::values::{FrozenValue, OwnedFrozenValue, Value};
 
 /// One attribute of a rule.
 pub struct AttrSchema {

@@ -137,7 +137,7 @@ impl<'l> Analyzer<'l> {
             module.set("__result", heap.alloc(vec![info]));
             module.freeze().map_err(|e| anyhow!("{e:?}"))
         })?;
-        let result = frozen.get("__result").map_err(|e| anyhow!("{e}"))?;
+        let result = frozen.get_any_visibility("__result").map(|(v, _)| v).map_err(|e| anyhow!("{e}"))?;
         let providers = extract_providers(result.value(), label)?;
         Ok(Configured {
             target: TargetValue { label: label.clone(), providers: Arc::new(providers), heap: frozen.frozen_heap().dupe() },
@@ -164,7 +164,7 @@ impl<'l> Analyzer<'l> {
     }
 
     fn call_prelude<'v>(&self, module: &Module<'v>, name: &str, pos: &[Value<'v>], named: &[(&str, Value<'v>)]) -> Result<Value<'v>> {
-        let f = self.loader.prelude().get(name).map_err(|e| anyhow!("{e}"))?;
+        let f = self.loader.prelude().get_any_visibility(name).map(|(v, _)| v).map_err(|e| anyhow!("{e}"))?;
         module.frozen_heap().add_reference(f.owner());
         let f = f.value().unpack_frozen().ok_or_else(|| anyhow!("prelude value not frozen"))?;
         let mut eval = Evaluator::new(module);
@@ -224,7 +224,7 @@ impl<'l> Analyzer<'l> {
         module.set("__result", result);
         drop(actx);
         let frozen = module.freeze().map_err(|e| anyhow!("{e:?}"))?;
-        let result = frozen.get("__result").map_err(|e| anyhow!("{e}"))?;
+        let result = frozen.get_any_visibility("__result").map(|(v, _)| v).map_err(|e| anyhow!("{e}"))?;
         let providers = extract_providers(result.value(), &decl.label)?;
         let deps = std::mem::take(&mut deps_of);
         let target = TargetValue { label: decl.label.clone(), providers: Arc::new(providers), heap: frozen.frozen_heap().dupe() };

@@ -76,6 +76,10 @@ impl<'v> StarlarkValue<'v> for LabelValue {
     fn collect_repr(&self, collector: &mut String) {
         collector.push_str(&format!("Label({:?})", self.0.to_string()));
     }
+
+    fn collect_str(&self, collector: &mut String) {
+        collector.push_str(&self.0.to_string());
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,19 @@
+"""Public API of rules_relink."""
+
+load("//rules:toolchain.bzl", _RustToolchainInfo = "RustToolchainInfo", _rust_toolchain = "rust_toolchain")
+load("//rules/private:providers.bzl", _RustInfo = "RustInfo")
+load(
+    "//rules/private:rules.bzl",
+    _rust_binary = "rust_binary",
+    _rust_library = "rust_library",
+    _rust_proc_macro = "rust_proc_macro",
+    _rust_test = "rust_test",
+)
+
+rust_library = _rust_library
+rust_binary = _rust_binary
+rust_test = _rust_test
+rust_proc_macro = _rust_proc_macro
+rust_toolchain = _rust_toolchain
+RustInfo = _RustInfo
+RustToolchainInfo = _RustToolchainInfo

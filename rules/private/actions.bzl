@@ -1,0 +1,106 @@
+"""Action emitters: one function per action kind. Flags are built by relink-builder, not here."""
+
+load("//rules:toolchain.bzl", "RustToolchainInfo")
+load("//rules/private:artifacts.bzl", "dependency_files")
+
+def _mode_flags(ctx):
+    mode = ctx.var.get("COMPILATION_MODE", "fastbuild")
+    if mode == "opt":
+        return ["--opt-level", "3", "--debuginfo", "0"]
+    if mode == "dbg":
+        return ["--opt-level", "0", "--debuginfo", "2"]
+    return ["--opt-level", "0", "--debuginfo", "0"]
+
+def crate_args(ctx, crate, deps):
+    """The builder arguments that describe `crate` (a struct from rules.bzl) and its deps."""
+    tc = ctx.attr._toolchain[RustToolchainInfo]
+    args = ctx.actions.args()
+    args.add("--rustc", tc.rustc_path)
+    if tc.unstable:
+        args.add("--unstable")
+    args.add("--crate-name", crate.name)
+    args.add("--crate-root", crate.root)
+    args.add("--crate-type", crate.type)
+    args.add("--edition", crate.edition)
+    args.add("--metadata", crate.metadata)
+    args.add_all(_mode_flags(ctx))
+    args.add("--package-dir", crate.package_dir)
+    args.add_all(crate.features, before_each = "--feature")
+    args.add_all(crate.rustc_flags, format_each = "--rustc-flag=%s")
+    args.add_all(["%s=%s" % (k, v) for k, v in crate.rustc_env.items()], before_each = "--env")
+    args.add_all(crate.srcs, before_each = "--src")
+    for dep in deps:
+        args.add("--extern", "%s=%s" % (dep.crate_name, dep.interface.path))
+    args.add_all(dependency_files("RustCompile", deps), before_each = "--dep")
+    return args
+
+def _builder(ctx):
+    return ctx.attr._toolchain[RustToolchainInfo].builder
+
+def _compile_inputs(ctx, crate, deps, mnemonic):
+    tc = ctx.attr._toolchain[RustToolchainInfo]
+    return depset(crate.srcs + crate.compile_data, transitive = [dependency_files(mnemonic, deps), tc.files])
+
+def emit_interface(ctx, crate, deps, out):
+    """RustInterface: the stub of `crate` compiled with -Zno-codegen into `out`."""
+    args = crate_args(ctx, crate, deps)
+    args.add("--out", out)
+    args.add("--stub")
+    ctx.actions.run(
+        mnemonic = "RustInterface",
+        executable = _builder(ctx),
+        arguments = ["interface", args],
+        inputs = _compile_inputs(ctx, crate, deps, "RustInterface"),
+        outputs = [out],
+        env = crate.env,
+        progress_message = "Extracting the interface of %s" % ctx.label,
+    )
+
+def emit_compile(ctx, crate, deps, rlib, interface = None):
+    """RustCompile: the real rlib, against dependency interfaces (and the interface too, unstubbed)."""
+    args = crate_args(ctx, crate, deps)
+    args.add("--out", rlib)
+    outputs = [rlib]
+    if interface:
+        args.add("--interface-out", interface)
+        outputs.append(interface)
+    ctx.actions.run(
+        mnemonic = "RustCompile",
+        executable = _builder(ctx),
+        arguments = ["compile", args],
+        inputs = _compile_inputs(ctx, crate, deps, "RustCompile"),
+        outputs = outputs,
+        env = crate.env,
+        progress_message = "Compiling %s" % ctx.label,
+    )
+
+def emit_compile_no_link(ctx, crate, deps, out_dir):
+    """RustCompileNoLink: a binary, test or proc macro compiled with -Zno-link into `out_dir`."""
+    args = crate_args(ctx, crate, deps)
+    args.add("--no-link-dir", out_dir.path)
+    ctx.actions.run(
+        mnemonic = "RustCompileNoLink",
+        executable = _builder(ctx),
+        arguments = ["compile", args],
+        inputs = _compile_inputs(ctx, crate, deps, "RustCompileNoLink"),
+        outputs = [out_dir],
+        env = crate.env,
+        progress_message = "Compiling %s" % ctx.label,
+    )
+
+def emit_link(ctx, crate, deps, no_link_dir, out):
+    """RustLink: -Zlink-only of `no_link_dir` with the real rlibs of every dependency."""
+    tc = ctx.attr._toolchain[RustToolchainInfo]
+    args = crate_args(ctx, crate, [])
+    args.add("--rlink-dir", no_link_dir.path)
+    args.add_all(depset(transitive = [d.transitive_link_pairs for d in deps]), before_each = "--link-dep")
+    args.add("--out", out)
+    ctx.actions.run(
+        mnemonic = "RustLink",
+        executable = _builder(ctx),
+        arguments = ["link", args],
+        inputs = depset([no_link_dir], transitive = [dependency_files("RustLink", deps), tc.files]),
+        outputs = [out],
+        env = crate.env,
+        progress_message = "Linking %s" % ctx.label,
+    )

@@ -1,0 +1,22 @@
+"""The one table that says which artifact of a dependency each action kind consumes.
+
+`interface`: the hollow interface rlib (or a proc macro's shared object).
+`rlib`: the real rlib with object code.
+
+Only `RustLink` may consume real rlibs: that is what makes an edit that keeps a crate's
+interface byte-identical relink its dependents instead of rebuilding them.
+"""
+
+DEPENDENCY_ARTIFACT = {
+    "RustInterface": "interface",
+    "RustCompile": "interface",
+    "RustCompileNoLink": "interface",
+    "RustLink": "rlib",
+}
+
+def dependency_files(mnemonic, dep_infos):
+    """Files of `dep_infos` (RustInfo list) that an action of kind `mnemonic` consumes."""
+    kind = DEPENDENCY_ARTIFACT[mnemonic]
+    if kind == "interface":
+        return depset(transitive = [d.transitive_interfaces for d in dep_infos])
+    return depset(transitive = [d.transitive_rlibs for d in dep_infos])

@@ -1,0 +1,14 @@
+"""Providers of the Rust rules."""
+
+RustInfo = provider(
+    doc = "A compiled Rust crate, as its dependents see it.",
+    fields = {
+        "crate_name": "The crate name (`--crate-name`).",
+        "crate_type": "`rlib` or `proc-macro`.",
+        "interface": "File a dependent's compile action consumes: the interface rlib, or the proc-macro shared object.",
+        "rlib": "File: the real rlib (None for proc macros). Only link actions consume it.",
+        "transitive_interfaces": "depset of Files: interfaces of this crate and all its dependencies (what compiles see).",
+        "transitive_rlibs": "depset of Files: real rlibs of this crate and its dependencies (what links see).",
+        "transitive_link_pairs": "depset of `interface=rlib` strings for the link step's path swap.",
+    },
+)

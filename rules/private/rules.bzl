@@ -1,0 +1,182 @@
+"""Implementations and declarations of rust_library, rust_binary, rust_test, rust_proc_macro."""
+
+load("//rules/private:actions.bzl", "emit_compile", "emit_compile_no_link", "emit_interface", "emit_link")
+load("//rules/private:providers.bzl", "RustInfo")
+
+def _crate_name(ctx):
+    return ctx.attr.crate_name or ctx.label.name.replace("-", "_")
+
+def _crate_root(ctx, srcs, defaults):
+    if ctx.file.crate_root:
+        return ctx.file.crate_root
+    if len(srcs) == 1:
+        return srcs[0]
+    for f in srcs:
+        if f.basename in defaults:
+            return f
+    fail("%s: cannot tell the crate root among %d srcs: set `crate_root` (looked for %s)" % (ctx.label, len(srcs), ", ".join(defaults)))
+
+def _crate(ctx, crate_type, srcs = None, root_defaults = ["lib.rs"], name = None, root = None):
+    srcs = srcs if srcs != None else ctx.files.srcs
+    if not srcs:
+        fail("%s: `srcs` is empty" % ctx.label)
+    return struct(
+        name = name or _crate_name(ctx),
+        type = crate_type,
+        root = root or _crate_root(ctx, srcs, root_defaults),
+        srcs = srcs,
+        compile_data = ctx.files.compile_data,
+        edition = ctx.attr.edition,
+        metadata = str(ctx.label),
+        package_dir = ctx.label.workspace_root + ("/" if ctx.label.workspace_root else "") + ctx.label.package,
+        features = ctx.attr.crate_features,
+        rustc_flags = ctx.attr.rustc_flags,
+        rustc_env = ctx.attr.rustc_env,
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin"},
+    )
+
+def _dep_infos(ctx):
+    deps = [d[RustInfo] for d in ctx.attr.deps]
+    deps += [d[RustInfo] for d in getattr(ctx.attr, "proc_macro_deps", [])]
+    return deps
+
+def _use_stub(ctx):
+    """Interfaces from stubs: in fastbuild/dbg, unless disabled (--define=relink_cutoff=0)."""
+    if ctx.var.get("COMPILATION_MODE", "fastbuild") == "opt":
+        return False
+    if ctx.var.get("relink_cutoff", "1") == "0":
+        return False
+    return ctx.attr.stub_interface
+
+def _out_name(crate_name, ctx, ext):
+    return "lib%s-%s.%s" % (crate_name, ctx.label.name, ext)
+
+def _rust_library_impl(ctx):
+    crate = _crate(ctx, "rlib")
+    deps = _dep_infos(ctx)
+    rlib = ctx.actions.declare_file(_out_name(crate.name, ctx, "rlib"))
+    interface = ctx.actions.declare_file("_iface/" + _out_name(crate.name, ctx, "rlib"))
+    if _use_stub(ctx):
+        emit_interface(ctx, crate, deps, interface)
+        emit_compile(ctx, crate, deps, rlib)
+    else:
+        emit_compile(ctx, crate, deps, rlib, interface = interface)
+    return [
+        RustInfo(
+            crate_name = crate.name,
+            crate_type = "rlib",
+            interface = interface,
+            rlib = rlib,
+            transitive_interfaces = depset([interface], transitive = [d.transitive_interfaces for d in deps]),
+            transitive_rlibs = depset([rlib], transitive = [d.transitive_rlibs for d in deps]),
+            transitive_link_pairs = depset(["%s=%s" % (interface.path, rlib.path)], transitive = [d.transitive_link_pairs for d in deps]),
+        ),
+        DefaultInfo(files = depset([rlib, interface]), runfiles = ctx.runfiles(files = ctx.files.data)),
+    ]
+
+def _link_crate(ctx, crate, deps, out):
+    no_link = ctx.actions.declare_directory(ctx.label.name + ".nolink")
+    emit_compile_no_link(ctx, crate, deps, no_link)
+    emit_link(ctx, crate, deps, no_link, out)
+
+def _rust_proc_macro_impl(ctx):
+    crate = _crate(ctx, "proc-macro")
+    deps = _dep_infos(ctx)
+    so = ctx.actions.declare_file("_pm/" + _out_name(crate.name, ctx, "so"))
+    _link_crate(ctx, crate, deps, so)
+    return [
+        RustInfo(
+            crate_name = crate.name,
+            crate_type = "proc-macro",
+            interface = so,
+            rlib = None,
+            transitive_interfaces = depset([so], transitive = [d.transitive_interfaces for d in deps]),
+            transitive_rlibs = depset(),
+            transitive_link_pairs = depset(),
+        ),
+        DefaultInfo(files = depset([so])),
+    ]
+
+def _rust_binary_impl(ctx):
+    crate = _crate(ctx, "bin", root_defaults = ["main.rs"])
+    deps = _dep_infos(ctx)
+    exe = ctx.actions.declare_file(ctx.label.name)
+    _link_crate(ctx, crate, deps, exe)
+    return [DefaultInfo(files = depset([exe]), executable = exe, runfiles = ctx.runfiles(files = ctx.files.data))]
+
+def _rust_test_impl(ctx):
+    deps = _dep_infos(ctx)
+    if ctx.attr.crate:
+        # Unit tests: the library's own sources compiled with --test, its deps plus the test's.
+        lib = ctx.attr.crate[_LibSrcsInfo]
+        crate = _crate(ctx, "test", srcs = lib.srcs, name = ctx.attr.crate[RustInfo].crate_name, root = lib.root)
+        deps = lib.deps + deps
+    else:
+        crate = _crate(ctx, "test", root_defaults = ["main.rs", "lib.rs", ctx.label.name + ".rs"])
+    binary = ctx.actions.declare_file(ctx.label.name + (".bin" if ctx.attr.env else ""))
+    _link_crate(ctx, crate, deps, binary)
+    runfiles = ctx.runfiles(files = ctx.files.data + [binary])
+    if not ctx.attr.env:
+        return [DefaultInfo(files = depset([binary]), executable = binary, runfiles = runfiles)]
+    launcher = ctx.actions.declare_file(ctx.label.name)
+    exports = "\n".join(["export %s='%s'" % (k, v.replace("'", "'\\''")) for k, v in ctx.attr.env.items()])
+    ctx.actions.write(
+        output = launcher,
+        content = "#!/bin/sh\n%s\nexec \"$(dirname \"$0\")/%s\" \"$@\"\n" % (exports, binary.basename),
+        is_executable = True,
+    )
+    return [DefaultInfo(files = depset([launcher]), executable = launcher, runfiles = runfiles)]
+
+# Unit tests (`rust_test(crate = ":lib")`) recompile a library's sources: the library
+# exports them through this private provider.
+_LibSrcsInfo = provider(fields = ["srcs", "root", "deps"])
+
+def _rust_library_with_srcs_impl(ctx):
+    providers = _rust_library_impl(ctx)
+    crate = _crate(ctx, "rlib")
+    return providers + [_LibSrcsInfo(srcs = crate.srcs, root = crate.root, deps = _dep_infos(ctx))]
+
+_COMMON_ATTRS = {
+    "srcs": attr.label_list(doc = "Rust source files of the crate.", allow_files = [".rs"]),
+    "crate_root": attr.label(doc = "The crate root; defaults to lib.rs/main.rs or the only source.", allow_single_file = [".rs"]),
+    "crate_name": attr.string(doc = "Crate name; defaults to the target name with `-` as `_`."),
+    "edition": attr.string(doc = "Rust edition.", default = "2021"),
+    "deps": attr.label_list(doc = "Rust libraries (and proc macros) this crate uses.", providers = [RustInfo]),
+    "proc_macro_deps": attr.label_list(doc = "Proc-macro crates this crate uses (may also be listed in deps).", providers = [RustInfo]),
+    "crate_features": attr.string_list(doc = "Cargo features: each becomes `--cfg feature=\"...\"`."),
+    "rustc_flags": attr.string_list(doc = "Extra rustc flags."),
+    "rustc_env": attr.string_dict(doc = "Environment variables for `env!()` at compile time."),
+    "data": attr.label_list(doc = "Files needed at run time.", allow_files = True),
+    "compile_data": attr.label_list(doc = "Files needed at compile time (`include_str!`).", allow_files = True),
+    "stub_interface": attr.bool(doc = "Derive the interface from a stub (early cutoff). False for crates that never change (third party).", default = True),
+    "_toolchain": attr.label(default = "@relink_toolchain//:toolchain"),
+}
+
+rust_library = rule(
+    implementation = _rust_library_with_srcs_impl,
+    doc = "A Rust library: a real rlib, and an interface rlib that dependents compile against.",
+    attrs = _COMMON_ATTRS,
+)
+
+rust_proc_macro = rule(
+    implementation = _rust_proc_macro_impl,
+    doc = "A procedural macro crate (compiled with -Zno-link, linked with -Zlink-only).",
+    attrs = _COMMON_ATTRS,
+)
+
+rust_binary = rule(
+    implementation = _rust_binary_impl,
+    doc = "A Rust binary: compiled against dependency interfaces, linked with their real rlibs.",
+    attrs = _COMMON_ATTRS,
+    executable = True,
+)
+
+rust_test = rule(
+    implementation = _rust_test_impl,
+    doc = "A Rust test binary: unit tests of `crate`, or a standalone integration test.",
+    attrs = dict(_COMMON_ATTRS, **{
+        "crate": attr.label(doc = "A rust_library whose sources are compiled with --test.", providers = [RustInfo]),
+        "env": attr.string_dict(doc = "Environment variables for the test run."),
+    }),
+    test = True,
+)

@@ -1,0 +1,205 @@
+//! The local content-addressed store (CAS) and action cache (AC).
+//!
+//! Blobs live at `cas/<2 hex>/<blake3>[.x]` (`.x`: executable), written atomically (temp file +
+//! rename), read-only, with their modification time pinned to a fixed epoch: a blob whose
+//! mtime moved was written to after it was stored, so it is re-hashed before use and discarded
+//! if its digest no longer matches. Action results live at `ac/<2 hex>/<key>.json`.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+/// The mtime every stored blob carries.
+const BLOB_EPOCH: Duration = Duration::from_secs(1_000_000_000);
+
+/// One output file of a cached action.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OutputFile {
+    /// Execroot-relative path.
+    pub path: String,
+    pub digest: String,
+    pub executable: bool,
+}
+
+/// A cached action result.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ActionResult {
+    /// All output files (the files of declared directories listed one by one).
+    pub files: Vec<OutputFile>,
+    /// Declared directories (possibly empty).
+    pub dirs: Vec<String>,
+}
+
+/// The local cache.
+#[derive(Clone)]
+pub struct Cache {
+    pub root: PathBuf,
+}
+
+/// Hex blake3 of a byte slice.
+pub fn digest_bytes(data: &[u8]) -> String {
+    blake3::hash(data).to_hex().to_string()
+}
+
+/// Hex blake3 of a file.
+pub fn digest_file(path: &Path) -> Result<String> {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update_mmap(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
+fn tmp_name(dir: &Path) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    dir.join(format!(".tmp-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)))
+}
+
+impl Cache {
+    /// Open (create) the cache at `root`.
+    pub fn open(root: PathBuf) -> Result<Cache> {
+        fs::create_dir_all(root.join("cas")).with_context(|| format!("cannot create cache {}", root.display()))?;
+        fs::create_dir_all(root.join("ac"))?;
+        Ok(Cache { root })
+    }
+
+    /// Path of a blob.
+    pub fn blob_path(&self, digest: &str, executable: bool) -> PathBuf {
+        let name = if executable { format!("{digest}.x") } else { digest.to_string() };
+        self.root.join("cas").join(&digest[..2]).join(name)
+    }
+
+    /// Whether a blob is present and intact (re-hashed if its mtime moved).
+    pub fn blob_ok(&self, digest: &str, executable: bool) -> bool {
+        let path = self.blob_path(digest, executable);
+        let Ok(meta) = fs::metadata(&path) else { return false };
+        let pinned = SystemTime::UNIX_EPOCH + BLOB_EPOCH;
+        if meta.modified().ok() == Some(pinned) {
+            return true;
+        }
+        match digest_file(&path) {
+            Ok(d) if d == digest => {
+                let _ = pin_mtime(&path);
+                true
+            }
+            _ => {
+                let _ = make_writable_and_remove(&path);
+                false
+            }
+        }
+    }
+
+    /// Move `file` into the store (it is consumed). Returns its digest.
+    pub fn store_file(&self, file: &Path, executable: bool) -> Result<String> {
+        let digest = digest_file(file)?;
+        let dest = self.blob_path(&digest, executable);
+        if self.blob_ok(&digest, executable) {
+            return Ok(digest);
+        }
+        let dir = dest.parent().expect("blob dir");
+        fs::create_dir_all(dir)?;
+        let tmp = tmp_name(dir);
+        if fs::rename(file, &tmp).is_err() {
+            fs::copy(file, &tmp).with_context(|| format!("cannot store {}", file.display()))?;
+        }
+        finish_blob(&tmp, executable)?;
+        fs::rename(&tmp, &dest)?;
+        Ok(digest)
+    }
+
+    /// Store bytes.
+    pub fn store_bytes(&self, data: &[u8], executable: bool) -> Result<String> {
+        let digest = digest_bytes(data);
+        if self.blob_ok(&digest, executable) {
+            return Ok(digest);
+        }
+        let dest = self.blob_path(&digest, executable);
+        let dir = dest.parent().expect("blob dir");
+        fs::create_dir_all(dir)?;
+        let tmp = tmp_name(dir);
+        fs::File::create(&tmp)?.write_all(data)?;
+        finish_blob(&tmp, executable)?;
+        fs::rename(&tmp, &dest)?;
+        Ok(digest)
+    }
+
+    fn ac_path(&self, key: &str) -> PathBuf {
+        self.root.join("ac").join(&key[..2]).join(format!("{key}.json"))
+    }
+
+    /// A cached result whose blobs are all intact, if any.
+    pub fn lookup(&self, key: &str) -> Option<ActionResult> {
+        let text = fs::read_to_string(self.ac_path(key)).ok()?;
+        let result: ActionResult = serde_json::from_str(&text).ok()?;
+        if result.files.iter().all(|f| self.blob_ok(&f.digest, f.executable)) {
+            Some(result)
+        } else {
+            let _ = fs::remove_file(self.ac_path(key));
+            None
+        }
+    }
+
+    /// Record a result (atomically).
+    pub fn record(&self, key: &str, result: &ActionResult) -> Result<()> {
+        let path = self.ac_path(key);
+        let dir = path.parent().expect("ac dir");
+        fs::create_dir_all(dir)?;
+        let tmp = tmp_name(dir);
+        fs::write(&tmp, serde_json::to_vec(result)?)?;
+        fs::rename(&tmp, &path)?;
+        Ok(())
+    }
+
+    /// Place a blob at `dest` (hard link, or copy across file systems).
+    pub fn materialize(&self, file: &OutputFile, dest: &Path) -> Result<()> {
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        let src = self.blob_path(&file.digest, file.executable);
+        let _ = fs::remove_file(dest);
+        if fs::hard_link(&src, dest).is_err() {
+            fs::copy(&src, dest).with_context(|| format!("cannot copy {} to {}", src.display(), dest.display()))?;
+        }
+        Ok(())
+    }
+}
+
+fn finish_blob(path: &Path, executable: bool) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(if executable { 0o555 } else { 0o444 }))?;
+    pin_mtime(path)
+}
+
+fn pin_mtime(path: &Path) -> Result<()> {
+    let file = fs::File::options().read(true).open(path)?;
+    file.set_modified(SystemTime::UNIX_EPOCH + BLOB_EPOCH)?;
+    Ok(())
+}
+
+fn make_writable_and_remove(path: &Path) -> Result<()> {
+    fs::remove_file(path)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flipped_byte_is_detected_and_discarded() {
+        let dir = std::env::temp_dir().join(format!("relink-cache-test-{}", std::process::id()));
+        let cache = Cache::open(dir.clone()).unwrap();
+        let digest = cache.store_bytes(b"hello", false).unwrap();
+        assert!(cache.blob_ok(&digest, false));
+        let path = cache.blob_path(&digest, false);
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::write(&path, b"hellp").unwrap();
+        assert!(!cache.blob_ok(&digest, false), "a corrupted blob must be rejected");
+        assert!(!path.exists(), "a corrupted blob must be removed");
+        fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,447 @@
+//! The execution phase: run the needed actions in parallel, each in a fresh sandbox, with
+//! results keyed by a blake3 digest of everything that can influence them.
+
+pub mod cache;
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Condvar, Mutex};
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::Serialize;
+
+use crate::action::{Action, ActionGraph, ActionKind};
+use crate::workspace::Workspace;
+use cache::{digest_bytes, digest_file, ActionResult, Cache, OutputFile};
+
+/// Version salt of action keys: bump when the key recipe changes.
+const KEY_VERSION: &str = "relink-action-key-v1";
+
+/// How to execute.
+pub struct ExecOptions<'a> {
+    pub jobs: usize,
+    pub cache: &'a Cache,
+    pub workspace: &'a Workspace,
+    /// Directory under which sandboxes are made.
+    pub sandbox_root: PathBuf,
+    /// Print progress lines.
+    pub progress: bool,
+}
+
+/// What happened to one action.
+#[derive(Clone, Debug, Serialize)]
+pub struct Outcome {
+    pub mnemonic: String,
+    pub target: String,
+    /// `hit` or `miss`.
+    pub cache: &'static str,
+    pub duration_ms: u64,
+    pub outputs: Vec<String>,
+    /// Action key.
+    #[serde(skip)]
+    pub key: String,
+    /// Input path -> digest.
+    #[serde(skip)]
+    pub inputs: BTreeMap<String, String>,
+    #[serde(skip)]
+    pub result: Option<ActionResult>,
+}
+
+/// Per-build memo of source file digests.
+#[derive(Default)]
+struct SourceDigests(Mutex<HashMap<String, String>>);
+
+impl SourceDigests {
+    fn get(&self, ws: &Workspace, path: &str) -> Result<String> {
+        if let Some(d) = self.0.lock().unwrap().get(path) {
+            return Ok(d.clone());
+        }
+        let disk = ws.exec_path_on_disk(path)?;
+        let meta = fs::metadata(&disk).with_context(|| format!("missing input file {path} ({})", disk.display()))?;
+        let digest = if meta.is_dir() {
+            // Directories outside the workspace (a toolchain's sysroot): identified by their
+            // resolved location; the toolchain adds a version stamp file as a real input.
+            digest_bytes(format!("dir:{}", fs::canonicalize(&disk)?.display()).as_bytes())
+        } else {
+            digest_file(&disk)?
+        };
+        self.0.lock().unwrap().insert(path.to_string(), digest.clone());
+        Ok(digest)
+    }
+}
+
+struct State {
+    outcomes: HashMap<usize, Outcome>,
+    ready: VecDeque<usize>,
+    waiting_on: HashMap<usize, usize>,
+    running: usize,
+    failed: Option<anyhow::Error>,
+    done: usize,
+}
+
+/// Actions needed to produce `paths`, with their dependency edges.
+pub fn needed_actions(graph: &ActionGraph, paths: &[String]) -> Vec<usize> {
+    let mut seen = HashSet::new();
+    let mut stack: Vec<usize> = paths.iter().filter_map(|p| graph.producer_of(p)).collect();
+    while let Some(i) = stack.pop() {
+        if seen.insert(i) {
+            stack.extend(graph.actions[i].inputs.iter().filter_map(|p| graph.producer_of(p)));
+        }
+    }
+    let mut out: Vec<usize> = seen.into_iter().collect();
+    out.sort_unstable();
+    out
+}
+
+/// Run `needed` actions (and only those); returns every outcome.
+pub fn execute(graph: &ActionGraph, needed: &[usize], opts: &ExecOptions) -> Result<HashMap<usize, Outcome>> {
+    let needed_set: HashSet<usize> = needed.iter().copied().collect();
+    let mut dependents: HashMap<usize, Vec<usize>> = HashMap::new();
+    let mut waiting_on = HashMap::new();
+    let mut ready = VecDeque::new();
+    for &i in needed {
+        let deps: HashSet<usize> = graph.actions[i].inputs.iter().filter_map(|p| graph.producer_of(p)).filter(|d| needed_set.contains(d)).collect();
+        for &d in &deps {
+            dependents.entry(d).or_default().push(i);
+        }
+        if deps.is_empty() {
+            ready.push_back(i);
+        } else {
+            waiting_on.insert(i, deps.len());
+        }
+    }
+    let total = needed.len();
+    let state = Mutex::new(State { outcomes: HashMap::new(), ready, waiting_on, running: 0, failed: None, done: 0 });
+    let wake = Condvar::new();
+    let sources = SourceDigests::default();
+    std::thread::scope(|scope| {
+        for _ in 0..opts.jobs.max(1) {
+            scope.spawn(|| worker(graph, &state, &wake, &dependents, &sources, opts, total));
+        }
+    });
+    let state = state.into_inner().unwrap();
+    if let Some(err) = state.failed {
+        return Err(err);
+    }
+    Ok(state.outcomes)
+}
+
+fn worker(
+    graph: &ActionGraph,
+    state: &Mutex<State>,
+    wake: &Condvar,
+    dependents: &HashMap<usize, Vec<usize>>,
+    sources: &SourceDigests,
+    opts: &ExecOptions,
+    total: usize,
+) {
+    loop {
+        let (index, prepared) = {
+            let mut s = state.lock().unwrap();
+            loop {
+                if s.failed.is_some() || (s.ready.is_empty() && s.running == 0) {
+                    wake.notify_all();
+                    return;
+                }
+                if let Some(i) = s.ready.pop_front() {
+                    s.running += 1;
+                    let prepared = input_digests(graph, i, &s.outcomes, sources, opts.workspace)
+                        .and_then(|d| Ok((d, derived_files(graph, i, &s.outcomes)?)));
+                    break (i, prepared);
+                }
+                s = wake.wait(s).unwrap();
+            }
+        };
+        let result = prepared.and_then(|(inputs, derived)| run_one(graph, index, inputs, &derived, opts));
+        let mut s = state.lock().unwrap();
+        s.running -= 1;
+        match result {
+            Ok(outcome) => {
+                s.done += 1;
+                if opts.progress && outcome.cache == "miss" {
+                    eprintln!("[{}/{}] {} {}", s.done, total, outcome.mnemonic, outcome.target);
+                }
+                s.outcomes.insert(index, outcome);
+                for &d in dependents.get(&index).map(Vec::as_slice).unwrap_or(&[]) {
+                    let left = s.waiting_on.get_mut(&d).expect("dependent counted");
+                    *left -= 1;
+                    if *left == 0 {
+                        s.ready.push_back(d);
+                    }
+                }
+            }
+            Err(err) => {
+                if s.failed.is_none() {
+                    s.failed = Some(err);
+                }
+            }
+        }
+        wake.notify_all();
+    }
+}
+
+fn input_digests(
+    graph: &ActionGraph,
+    index: usize,
+    outcomes: &HashMap<usize, Outcome>,
+    sources: &SourceDigests,
+    ws: &Workspace,
+) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for path in &graph.actions[index].inputs {
+        let digest = match graph.producer_of(path) {
+            Some(p) => {
+                let result = outcomes.get(&p).and_then(|o| o.result.as_ref()).ok_or_else(|| anyhow!("internal: {path} not built"))?;
+                derived_digest(result, path)?
+            }
+            None => sources.get(ws, path)?,
+        };
+        out.insert(path.clone(), digest);
+    }
+    Ok(out)
+}
+
+/// Digest of a derived file, or of a declared directory (its listing).
+fn derived_digest(result: &ActionResult, path: &str) -> Result<String> {
+    if let Some(f) = result.files.iter().find(|f| f.path == path) {
+        return Ok(f.digest.clone());
+    }
+    let prefix = format!("{path}/");
+    let listing: Vec<String> = result
+        .files
+        .iter()
+        .filter(|f| f.path.starts_with(&prefix))
+        .map(|f| format!("{} {} {}", f.path, f.digest, f.executable))
+        .collect();
+    if listing.is_empty() && !result.dirs.iter().any(|d| d == path) {
+        bail!("internal: {path} is not an output of its producer");
+    }
+    Ok(digest_bytes(listing.join("\n").as_bytes()))
+}
+
+/// The cache key of an action.
+pub fn action_key(action: &Action, inputs: &BTreeMap<String, String>) -> String {
+    #[derive(Serialize)]
+    struct KeyMaterial<'a> {
+        version: &'a str,
+        kind: &'a ActionKind,
+        inputs: &'a BTreeMap<String, String>,
+        outputs: &'a [crate::action::Output],
+    }
+    let material = KeyMaterial { version: KEY_VERSION, kind: &action.kind, inputs, outputs: &action.outputs };
+    digest_bytes(&serde_json::to_vec(&material).expect("serializable"))
+}
+
+/// Output files of each derived input: one file, or the files of a declared directory.
+type DerivedFiles = HashMap<String, Vec<OutputFile>>;
+
+fn run_one(graph: &ActionGraph, index: usize, inputs: BTreeMap<String, String>, derived: &DerivedFiles, opts: &ExecOptions) -> Result<Outcome> {
+    let action = &graph.actions[index];
+    let key = action_key(action, &inputs);
+    let start = Instant::now();
+    let (result, cache) = match opts.cache.lookup(&key) {
+        Some(result) => (result, "hit"),
+        None => {
+            let result = match &action.kind {
+                ActionKind::Write { content, executable } => {
+                    let digest = opts.cache.store_bytes(content.as_bytes(), *executable)?;
+                    ActionResult { files: vec![OutputFile { path: action.outputs[0].path.clone(), digest, executable: *executable }], dirs: vec![] }
+                }
+                ActionKind::Copy { executable } => {
+                    let from = &action.inputs[0];
+                    let sandbox = Sandbox::create(opts)?;
+                    sandbox.materialize(graph, action, derived, opts)?;
+                    let data = fs::read(sandbox.root.join(from))?;
+                    sandbox.remove();
+                    let digest = opts.cache.store_bytes(&data, *executable)?;
+                    ActionResult { files: vec![OutputFile { path: action.outputs[0].path.clone(), digest, executable: *executable }], dirs: vec![] }
+                }
+                ActionKind::Run { argv, env } => run_in_sandbox(graph, action, argv, env, derived, opts)?,
+            };
+            opts.cache.record(&key, &result)?;
+            (result, "miss")
+        }
+    };
+    Ok(Outcome {
+        mnemonic: action.mnemonic.clone(),
+        target: action.owner.clone(),
+        cache,
+        duration_ms: start.elapsed().as_millis() as u64,
+        outputs: action.outputs.iter().map(|o| o.path.clone()).collect(),
+        key,
+        inputs,
+        result: Some(result),
+    })
+}
+
+/// A fresh execroot holding exactly the declared inputs of one action.
+struct Sandbox {
+    root: PathBuf,
+}
+
+impl Sandbox {
+    fn create(opts: &ExecOptions) -> Result<Sandbox> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        let root = opts.sandbox_root.join(format!("{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+        if root.exists() {
+            fs::remove_dir_all(&root)?;
+        }
+        fs::create_dir_all(&root)?;
+        Ok(Sandbox { root })
+    }
+
+    fn materialize(&self, graph: &ActionGraph, action: &Action, derived: &DerivedFiles, opts: &ExecOptions) -> Result<()> {
+        for path in &action.inputs {
+            let dest = self.root.join(path);
+            if let Some(parent) = dest.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            match graph.producer_of(path) {
+                Some(_) => {
+                    let files = derived.get(path).ok_or_else(|| anyhow!("internal: no blob for {path}"))?;
+                    if files.is_empty() {
+                        fs::create_dir_all(&dest)?;
+                    }
+                    for f in files {
+                        opts.cache.materialize(f, &self.root.join(&f.path))?;
+                    }
+                }
+                None => {
+                    let disk = opts.workspace.exec_path_on_disk(path)?;
+                    if path.starts_with("external/") || disk.is_dir() {
+                        // Tools and toolchains of external repositories: linked, not copied.
+                        let target = fs::canonicalize(&disk).with_context(|| format!("missing input {path}"))?;
+                        std::os::unix::fs::symlink(target, &dest)?;
+                    } else {
+                        fs::copy(&disk, &dest).with_context(|| format!("cannot copy input {path}"))?;
+                    }
+                }
+            }
+        }
+        for out in &action.outputs {
+            let dest = self.root.join(&out.path);
+            if out.is_dir {
+                fs::create_dir_all(&dest)?;
+            } else if let Some(parent) = dest.parent() {
+                fs::create_dir_all(parent)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn remove(&self) {
+        let _ = fs::remove_dir_all(&self.root);
+    }
+}
+
+fn run_in_sandbox(
+    graph: &ActionGraph,
+    action: &Action,
+    argv: &[String],
+    env: &BTreeMap<String, String>,
+    derived: &DerivedFiles,
+    opts: &ExecOptions,
+) -> Result<ActionResult> {
+    let sandbox = Sandbox::create(opts)?;
+    sandbox.materialize(graph, action, derived, opts)?;
+    let program = if argv[0].contains('/') && !argv[0].starts_with('/') { sandbox.root.join(&argv[0]) } else { PathBuf::from(&argv[0]) };
+    let output = Command::new(&program)
+        .args(&argv[1..])
+        .env_clear()
+        .envs(env)
+        .current_dir(&sandbox.root)
+        .output()
+        .with_context(|| format!("{} of {}: cannot start {}", action.mnemonic, action.owner, argv[0]))?;
+    std::io::stderr().write_all(&output.stderr)?;
+    if !output.status.success() {
+        let env_str: Vec<String> = env.iter().map(|(k, v)| format!("{k}={}", shell_quote(v))).collect();
+        let argv_str: Vec<String> = argv.iter().map(|a| shell_quote(a)).collect();
+        bail!(
+            "{} of {} failed ({}).\nReproduce with:\n  (cd {} && env -i {} {})",
+            action.mnemonic,
+            action.owner,
+            output.status,
+            sandbox.root.display(),
+            env_str.join(" "),
+            argv_str.join(" ")
+        );
+    }
+    let result = collect_outputs(&sandbox.root, action, opts.cache);
+    sandbox.remove();
+    result
+}
+
+/// For each derived input path of action `index`, the output files it stands for.
+fn derived_files(graph: &ActionGraph, index: usize, outcomes: &HashMap<usize, Outcome>) -> Result<DerivedFiles> {
+    let mut map = HashMap::new();
+    for path in &graph.actions[index].inputs {
+        let Some(p) = graph.producer_of(path) else { continue };
+        let result = outcomes.get(&p).and_then(|o| o.result.as_ref()).ok_or_else(|| anyhow!("internal: {path} not built"))?;
+        let files: Vec<OutputFile> = match result.files.iter().find(|f| &f.path == path) {
+            Some(f) => vec![f.clone()],
+            None => {
+                let prefix = format!("{path}/");
+                result.files.iter().filter(|f| f.path.starts_with(&prefix)).cloned().collect()
+            }
+        };
+        map.insert(path.clone(), files);
+    }
+    Ok(map)
+}
+
+fn collect_outputs(root: &Path, action: &Action, cache: &Cache) -> Result<ActionResult> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut files = Vec::new();
+    let mut dirs = Vec::new();
+    for out in &action.outputs {
+        let path = root.join(&out.path);
+        if out.is_dir {
+            if !path.is_dir() {
+                bail!("{} of {} did not create its output directory {}", action.mnemonic, action.owner, out.path);
+            }
+            dirs.push(out.path.clone());
+            for file in walk_files(&path)? {
+                let rel = file.strip_prefix(root)?.to_string_lossy().to_string();
+                let executable = fs::metadata(&file)?.permissions().mode() & 0o111 != 0;
+                let digest = cache.store_file(&file, executable)?;
+                files.push(OutputFile { path: rel, digest, executable });
+            }
+        } else {
+            let meta = fs::symlink_metadata(&path)
+                .map_err(|_| anyhow!("{} of {} did not create its declared output {}", action.mnemonic, action.owner, out.path))?;
+            let executable = meta.permissions().mode() & 0o111 != 0;
+            let digest = cache.store_file(&path, executable)?;
+            files.push(OutputFile { path: out.path.clone(), digest, executable });
+        }
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(ActionResult { files, dirs })
+}
+
+fn walk_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut entries: Vec<_> = fs::read_dir(dir)?.filter_map(|e| e.ok()).collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let ft = e.file_type()?;
+        if ft.is_dir() {
+            out.extend(walk_files(&e.path())?);
+        } else {
+            out.push(e.path());
+        }
+    }
+    Ok(out)
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:@,+%".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
