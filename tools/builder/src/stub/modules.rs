@@ -50,12 +50,15 @@ fn parse_file(path: &Path) -> Result<ParsedFile> {
     let source = std::fs::read_to_string(path)
         .with_context(|| format!("{}: cannot read module file", path.display()))?;
     let mut for_parse = source.clone();
+    let mut start = 0;
     if for_parse.starts_with('\u{feff}') {
         for_parse.replace_range(0..3, "   ");
+        start = 3;
     }
-    if for_parse.starts_with("#!") && !for_parse.starts_with("#![") {
+    let rest = &for_parse[start..];
+    if rest.starts_with("#!") && !rest.starts_with("#![") {
         let end = for_parse.find('\n').unwrap_or(for_parse.len());
-        for_parse.replace_range(0..end, &" ".repeat(end));
+        for_parse.replace_range(start..end, &" ".repeat(end - start));
     }
     let ast = syn::parse_file(&for_parse).map_err(|err| {
         let start = err.span().start();

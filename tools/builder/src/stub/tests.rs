@@ -1,0 +1,158 @@
+//! Stub rules on small crates: what is replaced, what is kept, and the span policies.
+
+use std::path::PathBuf;
+
+use super::{stub_crate, SpanPolicy, STUB_BODY};
+
+/// A scratch crate made of `files` (path, text); the first is the root.
+struct Fixture(PathBuf);
+
+impl Fixture {
+    fn new(files: &[(&str, &str)]) -> Fixture {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "stub-test-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        for (path, text) in files {
+            let p = dir.join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        Fixture(dir)
+    }
+
+    fn stub(&self, root: &str, policy: SpanPolicy) -> std::collections::BTreeMap<String, String> {
+        let stub = stub_crate(&self.0.join(root), policy).unwrap();
+        stub.files
+            .into_iter()
+            .map(|(p, f)| (p.strip_prefix(&self.0).unwrap().display().to_string(), f.text))
+            .collect()
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn one(src: &str) -> String {
+    let f = Fixture::new(&[("lib.rs", src)]);
+    f.stub("lib.rs", SpanPolicy::Anchored).remove("lib.rs").unwrap()
+}
+
+#[test]
+fn private_and_public_non_generic_bodies_are_replaced() {
+    let out = one("pub fn a() -> u32 { secret() }\nfn secret() -> u32 {\n    let f = |x| x + 1;\n    f(1)\n}\n");
+    assert_eq!(out.matches(STUB_BODY).count(), 2, "{out}");
+    assert!(!out.contains("secret() }"), "{out}");
+}
+
+#[test]
+fn observable_items_stay_byte_identical() {
+    let kept = [
+        "pub fn g<T: Clone>(t: &T) -> T { t.clone() }",
+        "#[inline]\npub fn i() -> u8 { 1 }",
+        "pub const fn c() -> u8 { 2 }",
+        "pub async fn a() -> u8 { 3 }",
+        "pub fn it() -> impl Iterator<Item = u8> { 0..3 }",
+        "pub trait T { fn d(&self) -> u8 { 4 } }",
+        "pub struct S<X>(X);\nimpl<X: Copy> S<X> { pub fn get(&self) -> X { self.0 } }",
+        "pub static TABLE: [u8; 2] = [1, 2];",
+        "pub const K: u32 = 7 * 6;",
+        "macro_rules! m { () => { 1 } }",
+        "pub struct P { secret: u64, pub open: u8 }",
+        "extern \"C\" { fn abs(x: i32) -> i32; }",
+    ];
+    for src in kept {
+        assert_eq!(one(src), src, "must be kept verbatim");
+    }
+}
+
+#[test]
+fn methods_of_concrete_impls_are_replaced_unless_observable() {
+    let src = "pub struct S;\nimpl S {\n    pub fn plain(&self) -> u8 { 1 }\n    #[inline] pub fn hot(&self) -> u8 { 2 }\n    pub fn gen<T>(&self, t: T) -> T { t }\n}\nimpl Clone for S { fn clone(&self) -> S { S } }\n";
+    let out = one(src);
+    assert!(out.contains(&format!("pub fn plain(&self) -> u8 {STUB_BODY}")), "{out}");
+    assert!(out.contains("#[inline] pub fn hot(&self) -> u8 { 2 }"), "{out}");
+    assert!(out.contains("pub fn gen<T>(&self, t: T) -> T { t }"), "{out}");
+    assert!(out.contains(&format!("fn clone(&self) -> S {STUB_BODY}")), "{out}");
+}
+
+#[test]
+fn module_files_are_followed_with_path_attributes() {
+    let f = Fixture::new(&[
+        ("src/lib.rs", "mod a;\n#[path = \"other/b_impl.rs\"]\nmod b;\nmod inline { mod c; }\n#[cfg_attr(unix, path = \"os/unix.rs\")]\n#[cfg_attr(windows, path = \"os/windows.rs\")]\nmod os;\n"),
+        ("src/a.rs", "mod nested;\npub fn a() -> u8 { 1 }\n"),
+        ("src/a/nested.rs", "pub fn n() -> u8 { 1 }\n"),
+        ("src/other/b_impl.rs", "pub fn b() -> u8 { 1 }\n"),
+        ("src/inline/c.rs", "pub fn c() -> u8 { 1 }\n"),
+        ("src/os/unix.rs", "pub fn u() -> u8 { 1 }\n"),
+        ("src/os/windows.rs", "pub fn w() -> u8 { 1 }\n"),
+    ]);
+    let files = f.stub("src/lib.rs", SpanPolicy::Anchored);
+    let names: Vec<&str> = files.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        ["src/a.rs", "src/a/nested.rs", "src/inline/c.rs", "src/lib.rs", "src/os/unix.rs", "src/os/windows.rs", "src/other/b_impl.rs"]
+    );
+    for (name, text) in &files {
+        if name != "src/lib.rs" {
+            assert!(text.contains(STUB_BODY), "{name}: {text}");
+        }
+    }
+}
+
+#[test]
+fn anchored_policy_keeps_kept_code_on_its_line_compact_does_not() {
+    let src = "fn private() {\n    let a = 1;\n    let b = 2;\n    let _ = a + b;\n}\npub fn g<T: std::fmt::Debug>(t: T) -> String { format!(\"{t:?} {}\", line!()) }\n";
+    let f = Fixture::new(&[("lib.rs", src)]);
+    let anchored = f.stub("lib.rs", SpanPolicy::Anchored).remove("lib.rs").unwrap();
+    let compact = f.stub("lib.rs", SpanPolicy::Compact).remove("lib.rs").unwrap();
+    let line_of_g = |s: &str| s.lines().position(|l| l.starts_with("pub fn g")).unwrap();
+    assert_eq!(line_of_g(&anchored), line_of_g(src));
+    assert!(line_of_g(&compact) < line_of_g(src));
+}
+
+#[test]
+fn edits_inside_a_private_body_leave_the_stub_unchanged() {
+    let before = "pub fn api() -> u8 { helper() }\nfn helper() -> u8 {\n    1\n}\n";
+    let after = "pub fn api() -> u8 { helper() }\nfn helper() -> u8 {\n    // changed\n    let pad = [0u8; 4];\n    let f = || pad.len() as u8;\n    f() - 3\n}\n";
+    assert_eq!(one(before), one(after));
+}
+
+#[test]
+fn syntax_errors_name_file_line_and_column() {
+    let f = Fixture::new(&[("lib.rs", "pub fn ok() {}\n\nfn broken( {\n")]);
+    let err = stub_crate(&f.0.join("lib.rs"), SpanPolicy::Anchored).unwrap_err().to_string();
+    assert!(err.contains("lib.rs:3:"), "{err}");
+    assert!(err.contains("syntax error"), "{err}");
+}
+
+#[test]
+fn a_missing_module_file_is_named_with_its_line() {
+    let f = Fixture::new(&[("lib.rs", "pub fn ok() {}\nmod gone;\n")]);
+    let err = stub_crate(&f.0.join("lib.rs"), SpanPolicy::Anchored).unwrap_err().to_string();
+    assert!(err.contains("lib.rs:2: `mod gone;` has no source file"), "{err}");
+}
+
+#[test]
+fn cfg_gated_missing_modules_are_ignored() {
+    let f = Fixture::new(&[("lib.rs", "#[cfg(windows)]\nmod win;\npub fn ok() {}\n")]);
+    assert!(stub_crate(&f.0.join("lib.rs"), SpanPolicy::Anchored).is_ok());
+}
+
+#[test]
+fn unknown_attribute_macros_keep_the_body() {
+    let out = one("#[my_macros::trace]\npub fn f() -> u8 { 1 }\n");
+    assert!(!out.contains(STUB_BODY), "{out}");
+}
+
+#[test]
+fn shebang_and_bom_keep_offsets_aligned() {
+    let out = one("\u{feff}#!/usr/bin/env run\nfn f() -> u8 { 1 }\n");
+    assert!(out.starts_with("\u{feff}#!/usr/bin/env run\nfn f() -> u8 "), "{out}");
+    assert!(out.contains(STUB_BODY));
+}

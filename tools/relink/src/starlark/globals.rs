@@ -56,7 +56,7 @@ fn err(e: anyhow::Error) -> starlark::Error {
 fn rule_api(builder: &mut GlobalsBuilder) {
     /// Declare a rule (Bazel's `rule()`); assign it to a global of a .bzl file.
     fn rule<'v>(
-        #[starlark(require = named)] implementation: Value<'v>,
+        implementation: Value<'v>,
         #[starlark(require = named)] attrs: Option<Value<'v>>,
         #[starlark(require = named, default = false)] executable: bool,
         #[starlark(require = named, default = false)] test: bool,

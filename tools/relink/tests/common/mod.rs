@@ -1,0 +1,184 @@
+//! Helpers for relink's integration tests: scratch workspaces, a private cache, running the
+//! `relink` binary, and reading its execution log.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The repository root (rules/, examples/).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+/// A scratch directory removed on drop.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    /// A fresh, empty scratch directory named after `tag`.
+    pub fn new(tag: &str) -> Scratch {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "relink-it-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if std::env::var_os("RELINK_KEEP_TEST_DIRS").is_none() {
+            let _ = Command::new("chmod").args(["-R", "u+w"]).arg(&self.0).status();
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// Copy a directory tree (skipping relink-bin).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "relink-bin" {
+            continue;
+        }
+        let dest = to.join(&name);
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), dest).unwrap();
+        }
+    }
+}
+
+/// A workspace copy with its own cache.
+pub struct Ws {
+    pub dir: PathBuf,
+    pub cache: PathBuf,
+    _scratch: Scratch,
+}
+
+impl Ws {
+    /// Copy `source` (a workspace directory) into a scratch dir.
+    pub fn copy_of(source: &Path, tag: &str) -> Ws {
+        let scratch = Scratch::new(tag);
+        let dir = scratch.0.join("ws");
+        copy_tree(source, &dir);
+        let cache = scratch.0.join("cache");
+        Ws { dir, cache, _scratch: scratch }
+    }
+
+    /// Run relink with `args` in the workspace.
+    pub fn relink(&self, args: &[&str]) -> Output {
+        self.relink_with_cache(args, &self.cache)
+    }
+
+    /// Run relink with another cache directory.
+    pub fn relink_with_cache(&self, args: &[&str], cache: &Path) -> Output {
+        relink_command(&self.dir, cache).args(args).output().expect("relink runs")
+    }
+
+    /// Run relink and require success; returns the execution log entries.
+    pub fn build_ok(&self, args: &[&str]) -> Vec<LogEntry> {
+        let log = self.dir.join("..").join(format!("log-{}.jsonl", LOGS.fetch_add(1, Ordering::Relaxed)));
+        let mut full = vec![args[0], "--execution-log", log.to_str().unwrap()];
+        full.extend_from_slice(&args[1..]);
+        let out = self.relink(&full);
+        assert!(out.status.success(), "relink {:?} failed:\n{}", args, String::from_utf8_lossy(&out.stderr));
+        read_log(&log)
+    }
+
+    /// Path of a file in the workspace.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    /// Replace `from` by `to` in a workspace file (which must contain it).
+    pub fn edit(&self, rel: &str, from: &str, to: &str) {
+        let path = self.path(rel);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{rel} does not contain {from:?}");
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    }
+}
+
+static LOGS: AtomicUsize = AtomicUsize::new(0);
+
+/// A `relink` command for `dir` using `cache`.
+pub fn relink_command(dir: &Path, cache: &Path) -> Command {
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_relink"));
+    let builder = exe.with_file_name("relink-builder");
+    assert!(
+        builder.is_file(),
+        "{} is missing: build the workspace first (cargo build --workspace)",
+        builder.display()
+    );
+    let mut cmd = Command::new(exe);
+    cmd.current_dir(dir).env("RELINK_CACHE", cache).env("RELINK_BUILDER", builder);
+    cmd
+}
+
+/// One line of the execution log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    pub mnemonic: String,
+    pub target: String,
+    pub cache: String,
+    pub outputs: Vec<String>,
+}
+
+/// Parse an execution log.
+pub fn read_log(path: &Path) -> Vec<LogEntry> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            for key in ["mnemonic", "target", "cache", "duration_ms", "outputs"] {
+                assert!(v.get(key).is_some(), "log line lacks {key}: {line}");
+            }
+            LogEntry {
+                mnemonic: v["mnemonic"].as_str().unwrap().to_string(),
+                target: v["target"].as_str().unwrap().to_string(),
+                cache: v["cache"].as_str().unwrap().to_string(),
+                outputs: v["outputs"].as_array().unwrap().iter().map(|o| o.as_str().unwrap().to_string()).collect(),
+            }
+        })
+        .collect()
+}
+
+/// (mnemonic, target) of every action that ran (cache miss), sorted.
+pub fn executed(log: &[LogEntry]) -> Vec<(String, String)> {
+    let mut v: Vec<_> = log.iter().filter(|e| e.cache == "miss").map(|e| (e.mnemonic.clone(), e.target.clone())).collect();
+    v.sort();
+    v
+}
+
+/// Pairs from string slices, sorted.
+pub fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut v: Vec<_> = items.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    v.sort();
+    v
+}
+
+/// blake3 of every file under `dir`, by relative path.
+pub fn digests_under(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    fn walk(root: &Path, dir: &Path, out: &mut std::collections::BTreeMap<String, String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                walk(root, &e.path(), out);
+            } else {
+                let rel = e.path().strip_prefix(root).unwrap().display().to_string();
+                out.insert(rel, blake3::hash(&std::fs::read(e.path()).unwrap()).to_hex().to_string());
+            }
+        }
+    }
+    walk(dir, dir, &mut out);
+    out
+}

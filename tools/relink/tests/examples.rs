@@ -1,0 +1,157 @@
+//! The rules on the examples workspace: early cutoff, ABI-changing edits, determinism across
+//! workspace roots, the artifact table, and user-facing errors.
+
+mod common;
+
+use common::*;
+
+fn examples() -> Ws {
+    Ws::copy_of(&repo_root().join("examples"), "examples")
+}
+
+fn run_app(ws: &Ws) -> String {
+    let out = std::process::Command::new(ws.path("relink-bin/app/app")).output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn private_edit_relinks_instead_of_rebuilding() {
+    let ws = examples();
+    ws.build_ok(&["build", "//..."]);
+    assert_eq!(run_app(&ws), "hello from App\nvalue=3\nlargest=Some(9)\n");
+
+    // A private body at the bottom of the chain: a closure, an anonymous const, more lines.
+    ws.edit("chain/base/lib.rs", "fn step_size() -> u64 {\n    1\n}", "fn step_size() -> u64 {\n    let pad = [0u8; 16];\n    let ten = |x: usize| (x - 6) as u64;\n    ten(pad.len())\n}");
+    let log = ws.build_ok(&["build", "//..."]);
+    assert_eq!(
+        executed(&log),
+        pairs(&[
+            ("RustCompile", "//chain/base:base"),
+            ("RustInterface", "//chain/base:base"),
+            // The unit test recompiles the edited sources themselves.
+            ("RustCompileNoLink", "//chain/base:base_test"),
+            ("RustLink", "//chain/base:base_test"),
+            ("RustLink", "//app:app"),
+            ("RustLink", "//app:app_test"),
+        ]),
+        "only the edited crate compiles; dependents relink"
+    );
+    assert_eq!(run_app(&ws), "hello from App\nvalue=30\nlargest=Some(9)\n", "the relinked binary has the new behaviour");
+
+    let explain = ws.relink(&["explain"]);
+    let text = String::from_utf8_lossy(&explain.stdout);
+    assert!(text.contains("RustLink //app:app\n    changed: relink-out/fastbuild/bin/chain/base/libbase-base.rlib"), "{text}");
+
+    // A clean build from scratch gives byte-identical outputs.
+    let incremental = digests_under(&ws.path("relink-bin"));
+    std::fs::remove_dir_all(ws.path("relink-bin")).unwrap();
+    let fresh_cache = ws.dir.join("../fresh-cache");
+    let out = ws.relink_with_cache(&["build", "//..."], &fresh_cache);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(digests_under(&ws.path("relink-bin")), incremental);
+}
+
+#[test]
+fn abi_changing_edit_rebuilds_exactly_the_dependents() {
+    let ws = examples();
+    ws.build_ok(&["build", "//..."]);
+    ws.edit("chain/base/lib.rs", "pub fn new() -> Self {", "pub fn new() -> Self {\n        Self::starting_at(0)\n    }\n\n    /// A counter at `total`.\n    pub fn starting_at(total: u64) -> Self {\n        let _ = total;");
+    let log = ws.build_ok(&["build", "//..."]);
+    let ran = executed(&log);
+    for must in [
+        ("RustInterface", "//chain/base:base"),
+        ("RustCompile", "//chain/base:base"),
+        ("RustInterface", "//chain/middle:middle"),
+        ("RustCompile", "//chain/middle:middle"),
+        ("RustCompileNoLink", "//app:app"),
+        ("RustCompileNoLink", "//app:app_test"),
+        ("RustLink", "//app:app"),
+    ] {
+        assert!(ran.contains(&(must.0.to_string(), must.1.to_string())), "{must:?} must run: {ran:?}");
+    }
+    for unaffected in ["//generic:generic", "//macros:hello_macro"] {
+        assert!(!ran.iter().any(|(_, t)| t == unaffected), "{unaffected} must not rebuild: {ran:?}");
+    }
+    // middle's interface did not change (its own stub is the same), so nothing keyed on it
+    // alone re-ran beyond what base's interface forced.
+    assert_eq!(run_app(&ws), "hello from App\nvalue=3\nlargest=Some(9)\n");
+}
+
+#[test]
+fn outputs_do_not_depend_on_the_workspace_directory() {
+    let a = examples();
+    let b = examples();
+    a.build_ok(&["build", "//..."]);
+    b.build_ok(&["build", "//..."]);
+    assert_ne!(a.dir, b.dir);
+    assert_eq!(digests_under(&a.path("relink-bin")), digests_under(&b.path("relink-bin")));
+}
+
+#[test]
+fn compile_actions_never_take_real_rlibs() {
+    let ws = examples();
+    let out = ws.relink(&["aquery", "//..."]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut seen = std::collections::BTreeSet::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let mnemonic = v["mnemonic"].as_str().unwrap().to_string();
+        let inputs: Vec<&str> = v["inputs"].as_array().unwrap().iter().map(|i| i.as_str().unwrap()).collect();
+        let real_rlibs: Vec<&&str> = inputs.iter().filter(|i| i.ends_with(".rlib") && !i.contains("/_iface/")).collect();
+        match mnemonic.as_str() {
+            "RustInterface" | "RustCompile" | "RustCompileNoLink" => {
+                assert!(real_rlibs.is_empty(), "{mnemonic} of {} takes real rlibs {real_rlibs:?}", v["target"])
+            }
+            "RustLink" if v["target"] == "//app:app" => assert_eq!(real_rlibs.len(), 3, "app links base, middle, generic"),
+            _ => {}
+        }
+        seen.insert(mnemonic);
+    }
+    for m in ["RustInterface", "RustCompile", "RustCompileNoLink", "RustLink"] {
+        assert!(seen.contains(m), "no {m} action in the examples");
+    }
+}
+
+#[test]
+fn tests_run_and_passing_results_are_cached() {
+    let ws = examples();
+    let out = ws.relink(&["test", "//..."]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("PASSED //app:app_test"), "{stdout}");
+    assert!(stdout.contains("PASSED //chain/base:base_test"), "{stdout}");
+    assert!(stdout.contains("2 passed, 0 failed"), "{stdout}");
+    let again = ws.relink(&["test", "//..."]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("PASSED //app:app_test (cached)"));
+
+    ws.edit("app/tests/app_test.rs", "\"value=2\"", "\"value=7\"");
+    let failing = ws.relink(&["test", "//app:app_test"]);
+    assert!(!failing.status.success());
+    let stdout = String::from_utf8_lossy(&failing.stdout);
+    assert!(stdout.contains("FAILED //app:app_test") && stdout.contains("0 passed, 1 failed"), "{stdout}");
+}
+
+#[test]
+fn run_passes_arguments_and_exit_code() {
+    let ws = examples();
+    let out = ws.relink(&["run", "//app"]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello from App\nvalue=3\nlargest=Some(9)\n");
+}
+
+#[test]
+fn compile_errors_show_user_paths_and_bad_attributes_the_build_line() {
+    let ws = examples();
+    ws.edit("chain/middle/lib.rs", "let mut last = 0;", "let mut last: u64 = \"not a number\";");
+    let out = ws.relink(&["build", "//chain/middle"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--> chain/middle/lib.rs:"), "rustc's diagnostic with the workspace path:\n{err}");
+    assert!(!err.contains("--> /"), "no absolute sandbox path in diagnostics:\n{err}");
+
+    ws.edit("generic/BUILD.bazel", "srcs = [\"lib.rs\"],", "srcs = \"lib.rs\",");
+    let out = ws.relink(&["build", "//generic"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("generic/BUILD.bazel:3: attribute `srcs` of rust_library(): expected a list of labels"), "{err}");
+}

@@ -1,0 +1,123 @@
+//! Rule-API tests: small Starlark fixtures built with relink.
+
+mod common;
+
+use common::*;
+
+fn fixture() -> Ws {
+    Ws::copy_of(&repo_root().join("tools/relink/tests/fixtures/rule_api"), "ruleapi")
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn providers_and_depsets_flow_in_bazel_order() {
+    let ws = fixture();
+    ws.build_ok(&["build", "//:post", "//:pre", "//:topo", "//:copies"]);
+    let read = |f: &str| std::fs::read_to_string(ws.path("relink-bin").join(f)).unwrap();
+    assert_eq!(read("post.txt"), "a,b,c,d");
+    assert_eq!(read("pre.txt"), "d,b,a,c");
+    assert_eq!(read("topo.txt"), "d,b,c,a");
+    assert_eq!(read("copies.out"), "input-content\n");
+}
+
+#[test]
+fn second_build_is_all_cache_hits() {
+    let ws = fixture();
+    let first = ws.build_ok(&["build", "//:post", "//:copies"]);
+    assert!(first.iter().all(|e| e.cache == "miss"));
+    let second = ws.build_ok(&["build", "//:post", "//:copies"]);
+    assert_eq!(second.len(), first.len());
+    assert!(second.iter().all(|e| e.cache == "hit"), "{second:?}");
+}
+
+#[test]
+fn reading_an_undeclared_input_fails() {
+    let ws = fixture();
+    let out = ws.relink(&["build", "//:reads_undeclared"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("secret.txt: No such file"), "{err}");
+    assert!(err.contains("Shell of //:reads_undeclared failed"), "{err}");
+    assert!(err.contains("Reproduce with:"), "{err}");
+}
+
+#[test]
+fn writes_outside_declared_outputs_leave_no_trace() {
+    let ws = fixture();
+    ws.build_ok(&["build", "//:writes_outside"]);
+    assert!(!ws.path("leaked.txt").exists());
+    assert!(!ws.path("relink-bin/stray.txt").exists());
+    let leaked = std::process::Command::new("grep")
+        .args(["-rl", "leaked-by-relink-test"])
+        .arg(&ws.cache)
+        .output()
+        .unwrap();
+    assert!(leaked.stdout.is_empty(), "stray output reached the cache: {}", String::from_utf8_lossy(&leaked.stdout));
+}
+
+#[test]
+fn a_missing_declared_output_names_the_action() {
+    let ws = fixture();
+    let out = ws.relink(&["build", "//:no_output"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("Shell of //:no_output did not create its declared output relink-out/fastbuild/bin/no_output.out"), "{}", stderr(&out));
+}
+
+#[test]
+fn bad_build_files_give_file_and_line() {
+    let ws = fixture();
+    let cases = [
+        ("//errors/bad_attr:x", "errors/bad_attr/BUILD.bazel:3", "unknown attribute `colour`"),
+        ("//errors/missing_dep:x", "errors/missing_dep/BUILD.bazel:5", "no such target `//errors/missing_dep:does_not_exist`"),
+        ("//errors/cycle:x", "errors/cycle/BUILD.bazel:3", "dependency cycle: //errors/cycle:x -> //errors/cycle:y -> //errors/cycle:x"),
+        ("//errors/wrong_type:x", "errors/wrong_type/BUILD.bazel:3", "attribute `value` of node(): expected string, got list"),
+    ];
+    for (target, location, message) in cases {
+        let out = ws.relink(&["build", target]);
+        assert!(!out.status.success(), "{target} should fail");
+        let err = stderr(&out);
+        assert!(err.contains(location), "{target}: no {location} in:\n{err}");
+        assert!(err.contains(message), "{target}: no {message:?} in:\n{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn a_flipped_byte_in_the_store_is_detected_and_rebuilt() {
+    use std::os::unix::fs::PermissionsExt;
+    let ws = fixture();
+    ws.build_ok(&["build", "//:copies"]);
+    let digest = blake3::hash(b"input-content\n").to_hex().to_string();
+    let blob = ws.cache.join("cas").join(&digest[..2]).join(&digest);
+    assert!(blob.is_file(), "the output is stored by content at {}", blob.display());
+    std::fs::set_permissions(&blob, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(&blob, b"inpuT-content\n").unwrap();
+    let log = ws.build_ok(&["build", "//:copies"]);
+    assert_eq!(executed(&log), pairs(&[("Shell", "//:copies")]), "the corrupted entry must be rebuilt");
+    assert_eq!(std::fs::read_to_string(ws.path("relink-bin/copies.out")).unwrap(), "input-content\n");
+}
+
+#[test]
+fn two_builds_at_once_both_succeed() {
+    let ws = fixture();
+    let spawn = || relink_command(&ws.dir, &ws.cache).args(["build", "//:post", "//:pre", "//:topo", "//:copies"]).spawn().unwrap();
+    let (a, b) = (spawn(), spawn());
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+    }
+    assert_eq!(std::fs::read_to_string(ws.path("relink-bin/post.txt")).unwrap(), "a,b,c,d");
+}
+
+#[test]
+fn query_lists_targets_with_kinds() {
+    let ws = fixture();
+    let out = ws.relink(&["query", "//:all"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("//:post (node) deps: [//:b, //:c]"), "{text}");
+    assert!(text.contains("//:inputs (filegroup)"), "{text}");
+}
