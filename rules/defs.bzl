@@ -4,12 +4,14 @@ load("//rules:toolchain.bzl", _RustToolchainInfo = "RustToolchainInfo", _rust_to
 load("//rules/private:providers.bzl", _RustInfo = "RustInfo")
 load(
     "//rules/private:rules.bzl",
+    _cargo_build_script = "cargo_build_script",
     _rust_binary = "rust_binary",
     _rust_library = "rust_library",
     _rust_proc_macro = "rust_proc_macro",
     _rust_test = "rust_test",
 )
 
+cargo_build_script = _cargo_build_script
 rust_library = _rust_library
 rust_binary = _rust_binary
 rust_test = _rust_test

@@ -29,8 +29,12 @@ def crate_args(ctx, crate, deps):
     args.add_all(crate.rustc_flags, format_each = "--rustc-flag=%s")
     args.add_all(["%s=%s" % (k, v) for k, v in crate.rustc_env.items()], before_each = "--env")
     args.add_all(crate.srcs, before_each = "--src")
+    if crate.build_script:
+        args.add("--out-dir-env", crate.build_script.out_dir.path)
+        args.add("--flags-file", crate.build_script.flags)
+        args.add("--env-file", crate.build_script.env)
     for dep in deps:
-        args.add("--extern", "%s=%s" % (dep.crate_name, dep.interface.path))
+        args.add("--extern", "%s=%s" % (crate.aliases.get(dep.label, dep.crate_name), dep.interface.path))
     args.add_all(dependency_files("RustCompile", deps), before_each = "--dep")
     return args
 
@@ -39,7 +43,11 @@ def _builder(ctx):
 
 def _compile_inputs(ctx, crate, deps, mnemonic):
     tc = ctx.attr._toolchain[RustToolchainInfo]
-    return depset(crate.srcs + crate.compile_data, transitive = [dependency_files(mnemonic, deps), tc.files])
+    extra = []
+    if crate.build_script:
+        bs = crate.build_script
+        extra = [bs.out_dir, bs.flags, bs.env]
+    return depset(crate.srcs + crate.compile_data + extra, transitive = [dependency_files(mnemonic, deps), tc.files])
 
 def emit_interface(ctx, crate, deps, out):
     """RustInterface: the stub of `crate` compiled with -Zno-codegen into `out`."""
@@ -88,6 +96,34 @@ def emit_compile_no_link(ctx, crate, deps, out_dir):
         progress_message = "Compiling %s" % ctx.label,
     )
 
+def emit_build_script_run(ctx, script, crate, info, links, features, env, inputs, dep_env_files):
+    """CargoBuildScriptRun: run the compiled build script, record its directives."""
+    tc = ctx.attr._toolchain[RustToolchainInfo]
+    args = ctx.actions.args()
+    args.add("--script", script)
+    args.add("--package", crate.name)
+    args.add("--manifest-dir", crate.package_dir)
+    args.add("--out-dir", info.out_dir.path)
+    args.add("--rustc", tc.rustc_path)
+    args.add("--opt-level", "3" if ctx.var.get("COMPILATION_MODE", "fastbuild") == "opt" else "0")
+    if links:
+        args.add("--links", links)
+    args.add_all(features, before_each = "--feature")
+    args.add_all(["%s=%s" % (k, v) for k, v in env.items()], before_each = "--env")
+    args.add_all(dep_env_files, before_each = "--dep-env-file")
+    args.add("--flags-out", info.flags)
+    args.add("--env-out", info.env)
+    args.add("--dep-env-out", info.dep_env)
+    ctx.actions.run(
+        mnemonic = "CargoBuildScriptRun",
+        executable = _builder(ctx),
+        arguments = ["build-script", args],
+        inputs = depset([script] + inputs + dep_env_files, transitive = [tc.files]),
+        outputs = [info.out_dir, info.flags, info.env, info.dep_env],
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin"},
+        progress_message = "Running the build script of %s" % ctx.label,
+    )
+
 def emit_link(ctx, crate, deps, no_link_dir, out):
     """RustLink: -Zlink-only of `no_link_dir` with the real rlibs of every dependency."""
     tc = ctx.attr._toolchain[RustToolchainInfo]
@@ -99,7 +135,7 @@ def emit_link(ctx, crate, deps, no_link_dir, out):
         mnemonic = "RustLink",
         executable = _builder(ctx),
         arguments = ["link", args],
-        inputs = depset([no_link_dir], transitive = [dependency_files("RustLink", deps), tc.files]),
+        inputs = depset([no_link_dir] + ([crate.build_script.out_dir, crate.build_script.flags, crate.build_script.env] if crate.build_script else []), transitive = [dependency_files("RustLink", deps), tc.files]),
         outputs = [out],
         env = crate.env,
         progress_message = "Linking %s" % ctx.label,

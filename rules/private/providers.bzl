@@ -1,5 +1,15 @@
 """Providers of the Rust rules."""
 
+BuildScriptInfo = provider(
+    doc = "What a Cargo build script produced for its crate.",
+    fields = {
+        "out_dir": "File (directory): OUT_DIR.",
+        "flags": "File: rustc flags (--cfg, -l, -L), one per line.",
+        "env": "File: KEY=VALUE lines for rustc's environment (cargo:rustc-env).",
+        "dep_env": "File: DEP_<LINKS>_<KEY>=VALUE lines for dependents' build scripts.",
+    },
+)
+
 RustInfo = provider(
     doc = "A compiled Rust crate, as its dependents see it.",
     fields = {

@@ -1,7 +1,7 @@
 """Implementations and declarations of rust_library, rust_binary, rust_test, rust_proc_macro."""
 
-load("//rules/private:actions.bzl", "emit_compile", "emit_compile_no_link", "emit_interface", "emit_link")
-load("//rules/private:providers.bzl", "RustInfo")
+load("//rules/private:actions.bzl", "emit_build_script_run", "emit_compile", "emit_compile_no_link", "emit_interface", "emit_link")
+load("//rules/private:providers.bzl", "BuildScriptInfo", "RustInfo")
 
 def _crate_name(ctx):
     return ctx.attr.crate_name or ctx.label.name.replace("-", "_")
@@ -28,17 +28,31 @@ def _crate(ctx, crate_type, srcs = None, root_defaults = ["lib.rs"], name = None
         compile_data = ctx.files.compile_data,
         edition = ctx.attr.edition,
         metadata = str(ctx.label),
-        package_dir = ctx.label.workspace_root + ("/" if ctx.label.workspace_root else "") + ctx.label.package,
+        package_dir = (ctx.label.workspace_root + ("/" if ctx.label.workspace_root else "") + ctx.label.package) or ".",
         features = ctx.attr.crate_features,
         rustc_flags = ctx.attr.rustc_flags,
         rustc_env = ctx.attr.rustc_env,
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin"},
+        build_script = ctx.attr.build_script[BuildScriptInfo] if getattr(ctx.attr, "build_script", None) else None,
+        aliases = {_normalize(k): v for k, v in ctx.attr.aliases.items()},
     )
 
+def _normalize(label_string):
+    return str(Label(label_string))
+
 def _dep_infos(ctx):
-    deps = [d[RustInfo] for d in ctx.attr.deps]
-    deps += [d[RustInfo] for d in getattr(ctx.attr, "proc_macro_deps", [])]
-    return deps
+    return [_with_label(d) for d in ctx.attr.deps + getattr(ctx.attr, "proc_macro_deps", [])]
+
+def _with_label(target):
+    info = target[RustInfo]
+    return struct(
+        label = str(target.label),
+        crate_name = info.crate_name,
+        interface = info.interface,
+        transitive_interfaces = info.transitive_interfaces,
+        transitive_rlibs = info.transitive_rlibs,
+        transitive_link_pairs = info.transitive_link_pairs,
+    )
 
 def _use_stub(ctx):
     """Interfaces from stubs: in fastbuild/dbg, unless disabled (--define=relink_cutoff=0)."""
@@ -113,12 +127,14 @@ def _rust_test_impl(ctx):
         deps = lib.deps + deps
     else:
         crate = _crate(ctx, "test", root_defaults = ["main.rs", "lib.rs", ctx.label.name + ".rs"])
-    binary = ctx.actions.declare_file(ctx.label.name + (".bin" if ctx.attr.env else ""))
+    # Like Cargo, test binaries sit in deps/ one level below the package's binaries, so tests
+    # that find a binary at current_exe()/../NAME (ripgrep's) work.
+    binary = ctx.actions.declare_file("deps/" + ctx.label.name + (".bin" if ctx.attr.env else ""))
     _link_crate(ctx, crate, deps, binary)
     runfiles = ctx.runfiles(files = ctx.files.data + [binary])
     if not ctx.attr.env:
         return [DefaultInfo(files = depset([binary]), executable = binary, runfiles = runfiles)]
-    launcher = ctx.actions.declare_file(ctx.label.name)
+    launcher = ctx.actions.declare_file("deps/" + ctx.label.name)
     exports = "\n".join(["export %s='%s'" % (k, v.replace("'", "'\\''")) for k, v in ctx.attr.env.items()])
     ctx.actions.write(
         output = launcher,
@@ -126,6 +142,31 @@ def _rust_test_impl(ctx):
         is_executable = True,
     )
     return [DefaultInfo(files = depset([launcher]), executable = launcher, runfiles = runfiles)]
+
+def _cargo_build_script_impl(ctx):
+    crate = _crate(ctx, "bin", root_defaults = ["build.rs"], name = "build_script_build")
+    deps = _dep_infos(ctx)
+    script = ctx.actions.declare_file(ctx.label.name + "_/build_script_build")
+    _link_crate(ctx, crate, deps, script)
+    info = BuildScriptInfo(
+        out_dir = ctx.actions.declare_directory(ctx.label.name + ".out_dir"),
+        flags = ctx.actions.declare_file(ctx.label.name + ".flags"),
+        env = ctx.actions.declare_file(ctx.label.name + ".env"),
+        dep_env = ctx.actions.declare_file(ctx.label.name + ".dep_env"),
+    )
+    run_crate = struct(name = ctx.attr.package_name or ctx.label.name, package_dir = crate.package_dir)
+    emit_build_script_run(
+        ctx,
+        script = script,
+        crate = run_crate,
+        info = info,
+        links = ctx.attr.links,
+        features = ctx.attr.crate_features,
+        env = ctx.attr.build_script_env,
+        inputs = ctx.files.data + ctx.files.srcs,
+        dep_env_files = [d[BuildScriptInfo].dep_env for d in ctx.attr.link_deps],
+    )
+    return [info, DefaultInfo(files = depset([info.flags, info.env]))]
 
 # Unit tests (`rust_test(crate = ":lib")`) recompile a library's sources: the library
 # exports them through this private provider.
@@ -149,6 +190,8 @@ _COMMON_ATTRS = {
     "data": attr.label_list(doc = "Files needed at run time.", allow_files = True),
     "compile_data": attr.label_list(doc = "Files needed at compile time (`include_str!`).", allow_files = True),
     "stub_interface": attr.bool(doc = "Derive the interface from a stub (early cutoff). False for crates that never change (third party).", default = True),
+    "aliases": attr.string_dict(doc = "Renamed dependencies: absolute dependency label -> the name the crate uses (`package =` in Cargo.toml)."),
+    "build_script": attr.label(doc = "A cargo_build_script whose OUT_DIR, cfgs and env this crate compiles with.", providers = [BuildScriptInfo]),
     "_toolchain": attr.label(default = "@relink_toolchain//:toolchain"),
 }
 
@@ -169,6 +212,17 @@ rust_binary = rule(
     doc = "A Rust binary: compiled against dependency interfaces, linked with their real rlibs.",
     attrs = _COMMON_ATTRS,
     executable = True,
+)
+
+cargo_build_script = rule(
+    implementation = _cargo_build_script_impl,
+    doc = "Compiles a Cargo build script with its build-dependencies and runs it (CargoBuildScriptRun).",
+    attrs = dict(_COMMON_ATTRS, **{
+        "package_name": attr.string(doc = "The Cargo package name."),
+        "links": attr.string(doc = "The package's `links` value."),
+        "link_deps": attr.label_list(doc = "Build scripts of dependencies with `links`, whose DEP_* metadata this script sees.", providers = [BuildScriptInfo]),
+        "build_script_env": attr.string_dict(doc = "Environment of the script run (CARGO_PKG_*)."),
+    }),
 )
 
 rust_test = rule(

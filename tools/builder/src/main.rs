@@ -32,6 +32,8 @@ enum Verb {
     Link(verbs::link::LinkArgs),
     /// Write a crate's stub sources to a directory (debugging, tests).
     Stub(verbs::stub::StubArgs),
+    /// Run a Cargo build script and record its directives for the crate's compile.
+    BuildScript(verbs::build_script::BuildScriptArgs),
 }
 
 /// Expand `@file` arguments (one argument per line).
@@ -57,6 +59,7 @@ fn main() {
             Verb::Compile(a) => verbs::compile::run(a),
             Verb::Link(a) => verbs::link::run(a),
             Verb::Stub(a) => verbs::stub::run(a),
+            Verb::BuildScript(a) => verbs::build_script::run(a),
         }
     });
     if let Err(err) = result {

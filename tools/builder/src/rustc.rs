@@ -138,13 +138,14 @@ impl CrateOpts {
         Ok(flags)
     }
 
-    /// Flags written by build scripts, one per line.
+    /// Flags written by build scripts, one per line (`${pwd}` is the working directory).
     pub fn flags_from_files(&self) -> Result<Vec<String>> {
+        let cwd = std::env::current_dir()?.display().to_string();
         let mut flags = Vec::new();
         for file in &self.flags_files {
             let text = std::fs::read_to_string(file)
                 .with_context(|| format!("cannot read flags file {}", file.display()))?;
-            flags.extend(text.lines().filter(|l| !l.is_empty()).map(str::to_string));
+            flags.extend(text.lines().filter(|l| !l.is_empty()).map(|l| l.replace("${pwd}", &cwd)));
         }
         Ok(flags)
     }

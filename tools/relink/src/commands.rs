@@ -28,6 +28,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         CommandKind::Query { opts, pattern } => query_command(&opts, &pattern).map(|_| 0),
         CommandKind::Aquery { opts, pattern } => aquery_command(&opts, &pattern).map(|_| 0),
         CommandKind::Clean { expunge, cache_dir } => clean_command(expunge, cache_dir).map(|_| 0),
+        CommandKind::Import { opts } => import_command(&opts).map(|_| 0),
     }
 }
 
@@ -429,6 +430,18 @@ fn aquery_command(opts: &BuildOpts, pattern: &str) -> Result<()> {
         println!("{line}");
     }
     Ok(())
+}
+
+fn import_command(opts: &crate::import::ImportOpts) -> Result<()> {
+    let cwd = std::env::current_dir()?;
+    let has_marker = ["MODULE.bazel", "WORKSPACE", "WORKSPACE.bazel"].iter().any(|m| cwd.join(m).is_file());
+    if !has_marker {
+        // A Cargo workspace becomes a Bazel workspace (bzlmod and WORKSPACE mode) at its root.
+        std::fs::write(cwd.join("MODULE.bazel"), "bazel_dep(name = \"rules_relink\", version = \"0.1.0\")\n")?;
+        std::fs::write(cwd.join("WORKSPACE"), "")?;
+    }
+    let ws = Workspace::find(&cwd)?;
+    crate::import::run(&ws.root, opts)
 }
 
 fn clean_command(expunge: bool, cache_dir: Option<PathBuf>) -> Result<()> {

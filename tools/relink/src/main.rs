@@ -9,6 +9,7 @@ mod action;
 mod analysis;
 mod commands;
 mod exec;
+mod import;
 mod label;
 mod loading;
 mod repos;
@@ -90,6 +91,12 @@ pub enum CommandKind {
         #[command(flatten)]
         opts: BuildOpts,
         pattern: String,
+    },
+    /// Generate BUILD files from a Cargo workspace: vendor registry crates (checked against
+    /// Cargo.lock) and describe workspace members.
+    Import {
+        #[command(flatten)]
+        opts: import::ImportOpts,
     },
     /// Remove relink-bin/ and this workspace's build records (the shared cache stays).
     Clean {

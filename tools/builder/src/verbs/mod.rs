@@ -1,4 +1,5 @@
 //! The builder's verbs, one module each.
+pub mod build_script;
 pub mod compile;
 pub mod interface;
 pub mod link;

@@ -1,0 +1,198 @@
+//! The parts of `cargo metadata --format-version 1` the importer uses.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+/// A package of the resolved graph.
+#[derive(Deserialize, Debug, Clone)]
+pub struct Package {
+    pub id: String,
+    pub name: String,
+    pub version: String,
+    pub source: Option<String>,
+    pub manifest_path: PathBuf,
+    pub edition: String,
+    pub links: Option<String>,
+    pub targets: Vec<Target>,
+    #[serde(default)]
+    pub authors: Vec<String>,
+    pub description: Option<String>,
+    pub license: Option<String>,
+    pub repository: Option<String>,
+    pub homepage: Option<String>,
+}
+
+impl Package {
+    /// The package directory.
+    pub fn dir(&self) -> &Path {
+        self.manifest_path.parent().expect("manifest in a directory")
+    }
+
+    /// The library target (lib or proc-macro), if any.
+    pub fn lib(&self) -> Option<&Target> {
+        self.targets.iter().find(|t| t.is_lib() || t.is_proc_macro())
+    }
+
+    /// The build script target, if any.
+    pub fn build_script(&self) -> Option<&Target> {
+        self.targets.iter().find(|t| t.kind.iter().any(|k| k == "custom-build"))
+    }
+
+    /// Whether it comes from a registry.
+    pub fn is_registry(&self) -> bool {
+        self.source.as_deref().is_some_and(|s| s.starts_with("registry+") || s.starts_with("sparse+"))
+    }
+}
+
+/// A target of a package.
+#[derive(Deserialize, Debug, Clone)]
+pub struct Target {
+    pub name: String,
+    pub kind: Vec<String>,
+    pub src_path: PathBuf,
+    pub edition: String,
+    #[serde(default)]
+    pub required_features: Vec<String>,
+    #[serde(default = "yes")]
+    pub test: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Target {
+    /// A `lib`/`rlib` library.
+    pub fn is_lib(&self) -> bool {
+        self.kind.iter().any(|k| k == "lib" || k == "rlib")
+    }
+    /// A proc-macro library.
+    pub fn is_proc_macro(&self) -> bool {
+        self.kind.iter().any(|k| k == "proc-macro")
+    }
+    /// Whether the target has the given kind.
+    pub fn has_kind(&self, kind: &str) -> bool {
+        self.kind.iter().any(|k| k == kind)
+    }
+}
+
+/// A resolved dependency edge.
+#[derive(Deserialize, Debug, Clone)]
+pub struct NodeDep {
+    /// Extern crate name as the dependent uses it (renames applied).
+    pub name: String,
+    pub pkg: String,
+    pub dep_kinds: Vec<DepKind>,
+}
+
+/// Kind of a dependency edge: normal (`None`), `build` or `dev`.
+#[derive(Deserialize, Debug, Clone)]
+pub struct DepKind {
+    pub kind: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+struct Node {
+    id: String,
+    deps: Vec<NodeDep>,
+    features: Vec<String>,
+}
+
+#[derive(Deserialize, Debug)]
+struct Resolve {
+    nodes: Vec<Node>,
+}
+
+#[derive(Deserialize, Debug)]
+struct Raw {
+    packages: Vec<Package>,
+    workspace_members: Vec<String>,
+    resolve: Resolve,
+}
+
+/// The resolved graph.
+pub struct Metadata {
+    pub packages: HashMap<String, Package>,
+    pub members: Vec<String>,
+    deps: HashMap<String, Vec<NodeDep>>,
+    features: HashMap<String, Vec<String>>,
+}
+
+fn host_triple() -> Result<String> {
+    let out = Command::new("rustc").arg("-vV").output().context("cannot run rustc -vV")?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+        .context("rustc -vV names no host")
+}
+
+impl Metadata {
+    /// Run `cargo metadata` for `manifest` resolved for the host platform.
+    pub fn load(manifest: &Path) -> Result<Metadata> {
+        let host = host_triple()?;
+        let out = Command::new("cargo")
+            .args(["metadata", "--format-version", "1", "--filter-platform", &host, "--manifest-path"])
+            .arg(manifest)
+            .output()
+            .context("cannot run `cargo metadata` (is cargo installed?)")?;
+        if !out.status.success() {
+            bail!("`cargo metadata` failed for {}:\n{}", manifest.display(), String::from_utf8_lossy(&out.stderr));
+        }
+        Self::parse(&out.stdout)
+    }
+
+    /// Parse `cargo metadata` JSON.
+    pub fn parse(json: &[u8]) -> Result<Metadata> {
+        let raw: Raw = serde_json::from_slice(json).context("unexpected `cargo metadata` output")?;
+        let mut deps = HashMap::new();
+        let mut features = HashMap::new();
+        for node in raw.resolve.nodes {
+            deps.insert(node.id.clone(), node.deps);
+            features.insert(node.id, node.features);
+        }
+        let packages = raw.packages.into_iter().map(|p| (p.id.clone(), p)).collect();
+        Ok(Metadata { packages, members: raw.workspace_members, deps, features })
+    }
+
+    /// Packages in the resolved graph that are not workspace members, sorted by name.
+    pub fn third_party(&self) -> Vec<&Package> {
+        let mut v: Vec<&Package> = self
+            .packages
+            .values()
+            .filter(|p| self.deps.contains_key(&p.id) && !self.members.contains(&p.id))
+            .collect();
+        v.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
+        v
+    }
+
+    /// Workspace members.
+    pub fn members(&self) -> Vec<&Package> {
+        self.members.iter().filter_map(|id| self.packages.get(id)).collect()
+    }
+
+    /// Resolved features of a package.
+    pub fn features(&self, pkg: &Package) -> Vec<String> {
+        let mut f = self.features.get(&pkg.id).cloned().unwrap_or_default();
+        f.sort();
+        f
+    }
+
+    /// Dependencies of `pkg` of one kind (`None` normal, `Some("build")`, `Some("dev")`).
+    pub fn deps_of(&self, pkg: &Package, kind: Option<&str>) -> Vec<(&NodeDep, &Package)> {
+        let mut out: Vec<(&NodeDep, &Package)> = self
+            .deps
+            .get(&pkg.id)
+            .map(|v| v.as_slice())
+            .unwrap_or(&[])
+            .iter()
+            .filter(|d| d.dep_kinds.iter().any(|k| k.kind.as_deref() == kind))
+            .filter_map(|d| self.packages.get(&d.pkg).map(|p| (d, p)))
+            .collect();
+        out.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        out
+    }
+}

@@ -1,0 +1,101 @@
+//! `relink import`: turn a Cargo workspace (Cargo.toml + Cargo.lock) into BUILD files.
+//!
+//! `cargo metadata --filter-platform <host>` gives the resolved graph with Cargo's features.
+//! Every registry package is vendored from its `.crate` file after checking the sha256 that
+//! Cargo.lock pins, into `third_party/crates/NAME-VERSION/`, with a generated BUILD.bazel.
+//! Workspace members get a generated BUILD.bazel next to their Cargo.toml (unless
+//! `--no-members`): libraries (stubbed interfaces), binaries, build scripts, unit and
+//! integration tests.
+
+mod generate;
+mod metadata;
+mod vendor;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+pub use metadata::Metadata;
+
+/// Options of `relink import`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ImportOpts {
+    /// Where third-party crates are vendored, relative to the workspace root.
+    #[arg(long, default_value = "third_party/crates")]
+    pub vendor_dir: String,
+    /// Do not generate BUILD files for workspace members (write them by hand).
+    #[arg(long)]
+    pub no_members: bool,
+    /// The Cargo manifest (default: Cargo.toml at the workspace root).
+    #[arg(long)]
+    pub manifest_path: Option<PathBuf>,
+}
+
+/// Run the import in the workspace rooted at `root`.
+pub fn run(root: &Path, opts: &ImportOpts) -> Result<()> {
+    let start = Instant::now();
+    let manifest = opts.manifest_path.clone().unwrap_or_else(|| root.join("Cargo.toml"));
+    if !manifest.is_file() {
+        bail!("{} does not exist: `relink import` reads a Cargo workspace", manifest.display());
+    }
+    fetch(&manifest)?;
+    let meta = Metadata::load(&manifest)?;
+    let lock = vendor::LockFile::read(&manifest.with_file_name("Cargo.lock"))?;
+    let vendor_root = root.join(&opts.vendor_dir);
+    let mut vendored = 0usize;
+    let mut kept = BTreeSet::new();
+    for pkg in meta.third_party() {
+        let dir_name = format!("{}-{}", pkg.name, pkg.version);
+        let dest = vendor_root.join(&dir_name);
+        let checksum = lock.checksum(&pkg.name, &pkg.version).with_context(|| {
+            format!("crate `{}` {}: Cargo.lock has no checksum for it (run `cargo generate-lockfile`)", pkg.name, pkg.version)
+        })?;
+        if vendor::vendor_package(pkg, checksum, &dest)? {
+            vendored += 1;
+        }
+        let build = generate::third_party_build_file(&meta, pkg, root, &opts.vendor_dir)?;
+        write_if_changed(&dest.join("BUILD.bazel"), &build)?;
+        kept.insert(dir_name);
+    }
+    let removed = vendor::remove_stale(&vendor_root, &kept)?;
+    let mut members = 0;
+    if !opts.no_members {
+        for pkg in meta.members() {
+            let dir = pkg.dir();
+            let build = generate::member_build_file(&meta, pkg, root, &opts.vendor_dir)?;
+            write_if_changed(&dir.join("BUILD.bazel"), &build)?;
+            members += 1;
+        }
+    }
+    eprintln!(
+        "relink import: {} third-party crates ({} newly vendored, {} removed), {} workspace members, in {:.2} s",
+        kept.len(),
+        vendored,
+        removed,
+        members,
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Download what Cargo.lock pins (no-op when everything is in Cargo's cache).
+fn fetch(manifest: &Path) -> Result<()> {
+    let status = std::process::Command::new("cargo")
+        .args(["fetch", "--quiet", "--manifest-path"])
+        .arg(manifest)
+        .status()
+        .context("cannot run `cargo fetch`")?;
+    if !status.success() {
+        bail!("`cargo fetch` failed for {}", manifest.display());
+    }
+    Ok(())
+}
+
+fn write_if_changed(path: &Path, text: &str) -> Result<()> {
+    if std::fs::read_to_string(path).ok().as_deref() == Some(text) {
+        return Ok(());
+    }
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
