@@ -129,18 +129,21 @@ def _rust_test_impl(ctx):
         crate = _crate(ctx, "test", root_defaults = ["main.rs", "lib.rs", ctx.label.name + ".rs"])
     # Like Cargo, test binaries sit in deps/ one level below the package's binaries, so tests
     # that find a binary at current_exe()/../NAME (ripgrep's) work.
-    binary = ctx.actions.declare_file("deps/" + ctx.label.name + (".bin" if ctx.attr.env else ""))
+    needs_launcher = bool(ctx.attr.env) or ctx.attr.run_in_package_dir
+    binary = ctx.actions.declare_file("deps/" + ctx.label.name + (".bin" if needs_launcher else ""))
     _link_crate(ctx, crate, deps, binary)
     runfiles = ctx.runfiles(files = ctx.files.data + [binary])
-    if not ctx.attr.env:
+    if not needs_launcher:
         return [DefaultInfo(files = depset([binary]), executable = binary, runfiles = runfiles)]
     launcher = ctx.actions.declare_file("deps/" + ctx.label.name)
-    exports = "\n".join(["export %s='%s'" % (k, v.replace("'", "'\\''")) for k, v in ctx.attr.env.items()])
-    ctx.actions.write(
-        output = launcher,
-        content = "#!/bin/sh\n%s\nexec \"$(dirname \"$0\")/%s\" \"$@\"\n" % (exports, binary.basename),
-        is_executable = True,
-    )
+    lines = ["#!/bin/sh", "exe=\"$(cd \"$(dirname \"$0\")\" && pwd)/%s\"" % binary.basename]
+    lines += ["export %s='%s'" % (k, v.replace("'", "'\\''")) for k, v in ctx.attr.env.items()]
+    if ctx.attr.run_in_package_dir:
+        # Like `cargo test`: the working directory is the package directory.
+        lines.append("cd '%s' || exit 1" % crate.package_dir)
+        lines.append("export CARGO_MANIFEST_DIR=\"$(pwd)\"")
+    lines.append("exec \"$exe\" \"$@\"")
+    ctx.actions.write(output = launcher, content = "\n".join(lines) + "\n", is_executable = True)
     return [DefaultInfo(files = depset([launcher]), executable = launcher, runfiles = runfiles)]
 
 def _cargo_build_script_impl(ctx):
@@ -231,6 +234,7 @@ rust_test = rule(
     attrs = dict(_COMMON_ATTRS, **{
         "crate": attr.label(doc = "A rust_library whose sources are compiled with --test.", providers = [RustInfo]),
         "env": attr.string_dict(doc = "Environment variables for the test run."),
+        "run_in_package_dir": attr.bool(doc = "Run the test with the package directory as working directory, as `cargo test` does (set by `relink import`)."),
     }),
     test = True,
 )
