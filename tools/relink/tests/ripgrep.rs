@@ -1,0 +1,65 @@
+//! ripgrep 15.2.0, assembled from crates.io in its upstream layout, imported with
+//! `relink import`, built and tested with relink; a private edit in globset relinks rg.
+//! Needs the crates.io registry (the assembly downloads pinned, checksummed .crate files).
+
+mod common;
+
+use common::*;
+
+fn ripgrep() -> (Scratch, Ws) {
+    let scratch = Scratch::new("ripgrep");
+    let dir = scratch.0.join("ripgrep");
+    let status = std::process::Command::new("bash")
+        .arg(repo_root().join("bench/ripgrep_workspace.sh"))
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "assembling the ripgrep workspace failed");
+    let ws = Ws::copy_of(&dir, "ripgrep-ws");
+    (scratch, ws)
+}
+
+#[test]
+fn ripgrep_imports_builds_tests_and_relinks_after_a_private_edit() {
+    let (_keep, ws) = ripgrep();
+    let import = ws.relink(&["import"]);
+    assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+    assert!(ws.path("third_party/crates/regex-automata-0.4.15/BUILD.bazel").is_file());
+    assert!(ws.path("crates/globset/BUILD.bazel").is_file());
+
+    // rg searches a real directory like grep does.
+    ws.build_ok(&["build", "//:rg"]);
+    let rg = ws.path("relink-bin/rg");
+    let out = std::process::Command::new(&rg)
+        .args(["-c", "fn new_regex", "crates/globset/src"])
+        .current_dir(&ws.dir)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "crates/globset/src/lib.rs:2\n");
+
+    // The members' unit tests and the integration suites (ripgrep's runs rg) pass.
+    let test = ws.relink(&["test", "//..."]);
+    let stdout = String::from_utf8_lossy(&test.stdout);
+    assert!(test.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&test.stderr));
+    assert!(stdout.contains("PASSED //:integration"), "{stdout}");
+    assert!(stdout.contains("PASSED //crates/ignore:ignore_test"), "{stdout}");
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+
+    // A private body edit in globset: only globset compiles, rg relinks.
+    ws.edit("crates/globset/src/lib.rs", ".nfa_size_limit(Some(10 * (1 << 20)))", ".nfa_size_limit(Some(12 * (1 << 20)))");
+    let log = ws.build_ok(&["build", "//:rg"]);
+    assert_eq!(
+        executed(&log),
+        pairs(&[
+            ("RustCompile", "//crates/globset:globset"),
+            ("RustInterface", "//crates/globset:globset"),
+            ("RustLink", "//:rg"),
+        ])
+    );
+    let out = std::process::Command::new(&rg).args(["-c", "nfa_size_limit", "crates/globset/src/lib.rs"]).current_dir(&ws.dir).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "2\n");
+
+    // Re-import with an unchanged Cargo.lock vendors nothing.
+    let again = ws.relink(&["import"]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("(0 newly vendored, 0 removed)"));
+}
