@@ -8,9 +8,10 @@
 
 pub mod keep;
 mod modules;
+mod references;
 mod splice;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -31,6 +32,8 @@ pub struct StubbedFile {
     pub text: String,
     /// Number of bodies replaced.
     pub stubbed: usize,
+    /// Number of private functions dropped (no kept code names them).
+    pub removed: usize,
     /// Kept bodies with their (1-based) line and reason.
     pub kept: Vec<(usize, KeepReason)>,
 }
@@ -62,14 +65,36 @@ pub fn stub_crate(crate_root: &Path, policy: SpanPolicy) -> Result<CrateStub> {
         .flat_map(|file| modules::macro_rules_definitions(&file.ast))
         .collect();
     let safe_macros = keep::local_expression_only_macros(&macros);
+    let plans: Vec<splice::Plan> = parsed
+        .iter()
+        .map(|file| {
+            let mut plan = splice::Plan::default();
+            plan_items(&file.ast.items, &safe_macros, &mut plan);
+            plan
+        })
+        .collect();
+    // Names that kept code mentions once every removable function is gone.
+    let mut mentioned = BTreeSet::new();
+    let mut removal_allowed = true;
+    for (file, plan) in parsed.iter().zip(&plans) {
+        let text = plan.render(&file.source, policy, &|_| true)?;
+        match references::mentioned_names(&text) {
+            Some(names) => mentioned.extend(names),
+            None => removal_allowed = false,
+        }
+    }
+    if mentioned.contains("paste") || mentioned.contains("concat_idents") {
+        // Identifiers may be synthesized: no name can be proven unused.
+        removal_allowed = false;
+    }
+    let drop = |name: &str| removal_allowed && !mentioned.contains(name);
     let mut stub = CrateStub::default();
-    for file in &parsed {
-        let mut plan = splice::Plan::default();
-        plan_items(&file.ast.items, &safe_macros, &mut plan);
-        let text = plan.render(&file.source, policy)?;
+    for (file, plan) in parsed.iter().zip(&plans) {
+        let text = plan.render(&file.source, policy, &drop)?;
+        let removed = plan.removable.iter().filter(|(_, n)| drop(n)).count();
         stub.files.insert(
             file.path.clone(),
-            StubbedFile { text, stubbed: plan.replacements.len(), kept: plan.kept_lines() },
+            StubbedFile { text, stubbed: plan.replacements.len(), removed, kept: plan.kept_lines() },
         );
     }
     Ok(stub)
@@ -83,6 +108,9 @@ fn plan_items(items: &[syn::Item], safe: &std::collections::BTreeSet<String>, pl
                 let reason = keep::signature_keep_reason(&f.attrs, &f.sig)
                     .or_else(|| keep::body_keep_reason(&f.block, safe));
                 plan.function(item.span(), f.block.span(), reason);
+                if reason.is_none() && references::droppable(&f.vis, &f.attrs) {
+                    plan.removable(item.span(), f.sig.ident.to_string());
+                }
             }
             syn::Item::Impl(imp) => plan_impl(imp, safe, plan),
             syn::Item::Mod(m) => match &m.content {
@@ -126,6 +154,10 @@ fn plan_impl(imp: &syn::ItemImpl, safe: &std::collections::BTreeSet<String>, pla
                     .or_else(|| keep::signature_keep_reason(&m.attrs, &m.sig))
                     .or_else(|| keep::body_keep_reason(&m.block, safe));
                 plan.function(impl_item.span(), m.block.span(), reason);
+                // Only inherent methods: a trait impl must keep every method.
+                if reason.is_none() && imp.trait_.is_none() && references::droppable(&m.vis, &m.attrs) {
+                    plan.removable(impl_item.span(), m.sig.ident.to_string());
+                }
             }
             _ => plan.anchor(impl_item.span()),
         }
@@ -137,9 +169,10 @@ pub fn explain(stub: &CrateStub) -> String {
     let mut out = String::new();
     for (path, file) in &stub.files {
         out.push_str(&format!(
-            "{}: {} bodies replaced, {} kept\n",
+            "{}: {} bodies replaced, {} private functions dropped, {} kept\n",
             path.display(),
             file.stubbed,
+            file.removed,
             file.kept.len()
         ));
         for (line, reason) in &file.kept {

@@ -31,13 +31,16 @@ impl std::str::FromStr for SpanPolicy {
     }
 }
 
-/// What to do to one file: bodies to replace and kept items to anchor.
+/// What to do to one file: bodies to replace, kept items to anchor, and private functions
+/// that may be dropped altogether.
 #[derive(Default)]
 pub struct Plan {
     /// Byte ranges of bodies (braces included) to replace, with their 1-based start line.
     pub replacements: Vec<Range<usize>>,
     anchors: Vec<usize>,
     kept: Vec<(usize, KeepReason)>,
+    /// Private functions (whole item ranges, attributes included) with their names.
+    pub removable: Vec<(Range<usize>, String)>,
 }
 
 impl Plan {
@@ -52,6 +55,12 @@ impl Plan {
         }
     }
 
+    /// A private function (already stubbed) that no dependent can name: dropped from the stub
+    /// when no kept code mentions its name.
+    pub fn removable(&mut self, item: proc_macro2::Span, name: String) {
+        self.removable.push((item.byte_range(), name));
+    }
+
     /// Kept code whose line numbers must be preserved under [`SpanPolicy::Anchored`].
     pub fn anchor(&mut self, item: proc_macro2::Span) {
         self.anchors.push(item.byte_range().start);
@@ -62,10 +71,26 @@ impl Plan {
         self.kept.clone()
     }
 
-    /// Produce the stub text.
-    pub fn render(&self, source: &str, policy: SpanPolicy) -> Result<String> {
-        let mut replacements = self.replacements.clone();
-        replacements.sort_by_key(|r| r.start);
+    /// Produce the stub text, dropping the removable functions named in `drop`.
+    pub fn render(&self, source: &str, policy: SpanPolicy, drop: &dyn Fn(&str) -> bool) -> Result<String> {
+        let removed: Vec<Range<usize>> = self
+            .removable
+            .iter()
+            .filter(|(_, name)| drop(name))
+            .map(|(r, _)| whole_lines(source, r.clone()))
+            .collect();
+        let inside_removed = |r: &Range<usize>| removed.iter().any(|d| d.start <= r.start && r.end <= d.end);
+        // (range, replacement text)
+        let mut replacements: Vec<(Range<usize>, &str)> = self
+            .replacements
+            .iter()
+            .filter(|r| !inside_removed(r))
+            .map(|r| (r.clone(), STUB_BODY))
+            .chain(removed.iter().map(|r| (r.clone(), "")))
+            .collect();
+        replacements.sort_by_key(|(r, _)| r.start);
+        let replacements_text: Vec<&str> = replacements.iter().map(|(_, t)| *t).collect();
+        let replacements: Vec<Range<usize>> = replacements.into_iter().map(|(r, _)| r).collect();
         for pair in replacements.windows(2) {
             if pair[0].end > pair[1].start {
                 bail!("internal error: overlapping stub replacements {:?} and {:?}", pair[0], pair[1]);
@@ -92,7 +117,7 @@ impl Plan {
             out.push_str(segment);
             cursor = pos;
             if is_replacement {
-                out.push_str(STUB_BODY);
+                out.push_str(replacements_text[index]);
                 cursor = replacements[index].end;
             } else {
                 let original_line = source[..pos].matches('\n').count();
@@ -106,6 +131,19 @@ impl Plan {
         out.push_str(&source[cursor..]);
         Ok(out)
     }
+}
+
+/// Widen a removed item to its whole lines (leading indentation, trailing newline) when
+/// nothing else shares them, so that dropping it leaves no trace in the text.
+fn whole_lines(source: &str, range: Range<usize>) -> Range<usize> {
+    let line_start = source[..range.start].rfind('\n').map_or(0, |i| i + 1);
+    let start = if source[line_start..range.start].trim().is_empty() { line_start } else { range.start };
+    let rest = &source[range.end..];
+    let end = match rest.find('\n') {
+        Some(i) if rest[..i].trim().is_empty() => range.end + i + 1,
+        _ => range.end,
+    };
+    start..end
 }
 
 /// Line starts of anchors that can be padded: no replacement may touch the text between the

@@ -45,9 +45,9 @@ fn one(src: &str) -> String {
 
 #[test]
 fn private_and_public_non_generic_bodies_are_replaced() {
-    let out = one("pub fn a() -> u32 { secret() }\nfn secret() -> u32 {\n    let f = |x| x + 1;\n    f(1)\n}\n");
+    let out = one("pub fn a() -> u32 { secret() }\npub(crate) fn secret() -> u32 {\n    let f = |x| x + 1;\n    f(1)\n}\npub fn b() {}\n");
     assert_eq!(out.matches(STUB_BODY).count(), 2, "{out}");
-    assert!(!out.contains("secret() }"), "{out}");
+    assert!(!out.contains("secret"), "an unreferenced private fn is dropped: {out}");
 }
 
 #[test]
@@ -152,7 +152,34 @@ fn unknown_attribute_macros_keep_the_body() {
 
 #[test]
 fn shebang_and_bom_keep_offsets_aligned() {
-    let out = one("\u{feff}#!/usr/bin/env run\nfn f() -> u8 { 1 }\n");
-    assert!(out.starts_with("\u{feff}#!/usr/bin/env run\nfn f() -> u8 "), "{out}");
+    let out = one("\u{feff}#!/usr/bin/env run\npub fn f() -> u8 { 1 }\n");
+    assert!(out.starts_with("\u{feff}#!/usr/bin/env run\npub fn f() -> u8 "), "{out}");
     assert!(out.contains(STUB_BODY));
+}
+
+#[test]
+fn unreferenced_private_functions_are_dropped_and_adding_one_keeps_the_stub() {
+    let before = "pub fn api() -> u8 { helper() }\nfn helper() -> u8 { 1 }\npub fn g<T>(t: T) -> T { kept_helper(); t }\nfn kept_helper() {}\n";
+    let after = "pub fn api() -> u8 { helper() + extra() }\nfn helper() -> u8 { 1 }\nfn extra() -> u8 {\n    2\n}\npub fn g<T>(t: T) -> T { kept_helper(); t }\nfn kept_helper() {}\n";
+    let a = one(before);
+    assert!(!a.contains("fn helper"), "unreferenced private fn dropped: {a}");
+    assert!(a.contains("fn kept_helper"), "named by a kept generic body: {a}");
+    assert!(a.contains("pub fn api"));
+    assert_eq!(a.lines().position(|l| l.starts_with("pub fn g")), Some(2), "anchored line kept: {a}");
+    let b = one(after);
+    // Adding a private helper moves `g` down two lines (anchored), so compare under compact.
+    let compact = |src: &str| {
+        let f = Fixture::new(&[("lib.rs", src)]);
+        f.stub("lib.rs", SpanPolicy::Compact).remove("lib.rs").unwrap()
+    };
+    assert_eq!(compact(before), compact(after));
+    assert!(!b.contains("fn extra"));
+}
+
+#[test]
+fn names_in_string_literals_and_macros_keep_private_functions() {
+    let out = one("#[derive(Serialize)]\npub struct S { #[serde(serialize_with = \"ser\")] x: u8 }\nfn ser() {}\nmacro_rules! m { () => { mac_helper() } }\nfn mac_helper() {}\n#[no_mangle]\nextern \"C\" fn exported() {}\n");
+    assert!(out.contains("fn ser"), "{out}");
+    assert!(out.contains("fn mac_helper"), "{out}");
+    assert!(out.contains("fn exported"), "{out}");
 }
