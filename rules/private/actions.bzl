@@ -29,6 +29,7 @@ def crate_args(ctx, crate, deps):
     args.add_all(crate.rustc_flags, format_each = "--rustc-flag=%s")
     args.add_all(["%s=%s" % (k, v) for k, v in crate.rustc_env.items()], before_each = "--env")
     args.add_all(crate.srcs, before_each = "--src")
+    args.add_all(crate.compile_data, before_each = "--data")
     if crate.build_script:
         args.add("--out-dir-env", crate.build_script.out_dir.path)
         args.add("--flags-file", crate.build_script.flags)
@@ -54,6 +55,9 @@ def emit_interface(ctx, crate, deps, out):
     args = crate_args(ctx, crate, deps)
     args.add("--out", out)
     args.add("--stub")
+    args.add("--span-policy", ctx.var.get("relink_span_policy", "anchored"))
+    if ctx.var.get("relink_audit", "0") == "1":
+        args.add("--audit")
     ctx.actions.run(
         mnemonic = "RustInterface",
         executable = _builder(ctx),

@@ -60,6 +60,9 @@ def _use_stub(ctx):
         return False
     if ctx.var.get("relink_cutoff", "1") == "0":
         return False
+    if ctx.var.get("relink_stub_all", "0") == "1":
+        # Stub third-party crates too (differential tests of the stubber on real crates).
+        return True
     return ctx.attr.stub_interface
 
 def _out_name(crate_name, ctx, ext):

@@ -71,10 +71,13 @@ pub struct CrateOpts {
     /// Extra rustc flags from the user (`rustc_flags`).
     #[arg(long = "rustc-flag", allow_hyphen_values = true)]
     pub rustc_flags: Vec<String>,
-    /// All source files of the crate (copied next to the stub so `include_str!` and
-    /// unreached modules resolve).
+    /// All source files of the crate (visible next to the stub so unreached modules and
+    /// `include!` resolve).
     #[arg(long = "src")]
     pub srcs: Vec<PathBuf>,
+    /// Compile-time data files (`include_bytes!`, `include_str!`), visible next to the stub.
+    #[arg(long = "data")]
+    pub data: Vec<PathBuf>,
 }
 
 impl CrateOpts {

@@ -30,12 +30,25 @@ pub fn relative(path: &Path) -> PathBuf {
         .collect()
 }
 
-/// Write `data` to `path`, creating parent directories.
+/// Write `data` to `path`, creating parent directories. An existing file or link at `path`
+/// is removed first: a write never goes through a link to the sources.
 pub fn write_file(path: &Path, data: &[u8]) -> Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     }
+    if std::fs::symlink_metadata(path).is_ok() {
+        std::fs::remove_file(path).with_context(|| format!("cannot replace {}", path.display()))?;
+    }
     std::fs::write(path, data).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Link `to` to the file `from` (an absolute symbolic link), creating parent directories.
+pub fn link_file(from: &Path, to: &Path) -> Result<()> {
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let target = std::fs::canonicalize(from).with_context(|| format!("{} does not exist", from.display()))?;
+    std::os::unix::fs::symlink(&target, to).with_context(|| format!("cannot link {}", to.display()))
 }
 
 /// Copy a file (following symlinks), creating parent directories.

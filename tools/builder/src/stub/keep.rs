@@ -69,17 +69,22 @@ const EXPRESSION_ONLY_MACROS: &[&str] = &[
 /// Whether the last segment of a path names an expression-only macro.
 fn is_expression_only_macro(path: &syn::Path, local_safe_macros: &BTreeSet<String>) -> bool {
     let Some(last) = path.segments.last() else { return false };
-    let name = last.ident.to_string();
+    let first = path.segments[0].ident.to_string();
+    let prefix = (path.segments.len() > 1).then_some(first.as_str());
+    is_expression_only_name(prefix, &last.ident.to_string(), local_safe_macros)
+}
+
+/// Whether macro `name` (called as `prefix::name!` or plain `name!`) is expression-only.
+fn is_expression_only_name(prefix: Option<&str>, name: &str, local_safe_macros: &BTreeSet<String>) -> bool {
     // A crate-local macro_rules that we analysed wins over a same-named well-known macro.
-    if local_safe_macros.contains(&name) {
+    if local_safe_macros.contains(name) {
         return true;
     }
-    let leading = path.segments.len() == 1
-        || matches!(
-            path.segments[0].ident.to_string().as_str(),
-            "std" | "core" | "alloc" | "log" | "tracing" | "anyhow"
-        );
-    leading && EXPRESSION_ONLY_MACROS.contains(&name.as_str())
+    let known_prefix = match prefix {
+        None => true,
+        Some(p) => matches!(p, "std" | "core" | "alloc" | "log" | "tracing" | "anyhow"),
+    };
+    known_prefix && EXPRESSION_ONLY_MACROS.contains(&name)
 }
 
 /// Whether an attribute list makes the function `#[inline]` (directly or through `cfg_attr`).
@@ -264,11 +269,8 @@ fn transcriber_is_expression_only(tokens: &proc_macro2::TokenStream, safe: &BTre
                 }
                 let is_call = matches!(trees.get(i + 1), Some(TokenTree::Punct(p)) if p.as_char() == '!')
                     && matches!(trees.get(i + 2), Some(TokenTree::Group(_)));
-                if is_call {
-                    let path: syn::Path = syn::parse_str(&word).expect("an identifier is a path");
-                    if !is_expression_only_macro(&path, safe) {
-                        return false;
-                    }
+                if is_call && !is_expression_only_name(None, &word, safe) {
+                    return false;
                 }
             }
             TokenTree::Group(group) => {
@@ -347,6 +349,9 @@ mod tests {
             ("calls_bad".to_string(), parse("() => { emits_impl!() }")),
         ];
         let safe = local_expression_only_macros(&macros);
+        // Keywords before `!` inside a transcriber (`$crate`, `self`) must not panic.
+        let odd = vec![("kw".to_string(), parse("() => { match!(x) ; self!() }"))];
+        assert!(!local_expression_only_macros(&odd).contains("kw"));
         assert!(safe.contains("helper"));
         assert!(safe.contains("outer"));
         assert!(!safe.contains("emits_impl"));

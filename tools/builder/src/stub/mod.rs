@@ -22,8 +22,31 @@ pub use splice::SpanPolicy;
 
 /// The body that replaces an unobservable one. It is never compiled to code: the interface is
 /// built with `-Zno-codegen` and dependents never instantiate non-generic, non-inline functions.
-/// If a rule is ever wrong, this panics loudly instead of hanging or returning garbage.
-pub const STUB_BODY: &str = "{ panic!(\"rules_relink: interface stub body reached; please report this bug\") }";
+///
+/// It must instantiate no generic code at all: with shared generics (rustc's default at
+/// opt-level 0) the interface advertises every generic instance the stub needs, dependents
+/// link to those, and the real rlib must have each one. Hence:
+/// * it calls a nested `extern "C" fn() -> !`, a call that cannot unwind, so the body has no
+///   cleanup path and drops none of the function's parameters (a `panic!()` body would
+///   instantiate their drop glue, which the real body, moving them, may never need);
+/// * the nested function calls `::std::process::abort()`: an absolute path no crate-local
+///   macro or item can shadow (a crate may define its own `panic!`), and a non-generic
+///   function (`panic!`'s `format_args!` instantiates `Arguments::new_const::<N>`).
+///
+/// If a keep rule is ever wrong and the body runs, the process aborts: loud, never silent.
+pub const STUB_BODY: &str =
+    "{ extern \"C\" fn __relink_stub() -> ! { ::std::process::abort() } __relink_stub() }";
+
+/// The stub body for `no_std` crates (no `::std` to call): never returns, instantiates nothing.
+pub const STUB_BODY_NO_STD: &str = "{ extern \"C\" fn __relink_stub() -> ! { loop {} } __relink_stub() }";
+
+/// Whether the crate root can be `no_std` (`#![no_std]`, also behind `cfg_attr`).
+fn may_be_no_std(root: &syn::File) -> bool {
+    root.attrs.iter().any(|a| {
+        use quote::ToTokens;
+        a.meta.to_token_stream().to_string().split(|c: char| !(c.is_alphanumeric() || c == '_')).any(|w| w == "no_std")
+    })
+}
 
 /// One source file of the crate after stubbing.
 #[derive(Debug)]
@@ -65,10 +88,11 @@ pub fn stub_crate(crate_root: &Path, policy: SpanPolicy) -> Result<CrateStub> {
         .flat_map(|file| modules::macro_rules_definitions(&file.ast))
         .collect();
     let safe_macros = keep::local_expression_only_macros(&macros);
+    let body = if parsed.first().is_some_and(|root| may_be_no_std(&root.ast)) { STUB_BODY_NO_STD } else { STUB_BODY };
     let plans: Vec<splice::Plan> = parsed
         .iter()
         .map(|file| {
-            let mut plan = splice::Plan::default();
+            let mut plan = splice::Plan::new(body);
             plan_items(&file.ast.items, &safe_macros, &mut plan);
             plan
         })
@@ -100,9 +124,44 @@ pub fn stub_crate(crate_root: &Path, policy: SpanPolicy) -> Result<CrateStub> {
     Ok(stub)
 }
 
-/// Walk items, recording which bodies to replace and which kept code to anchor.
+/// Whether an item exists only in `cfg(test)` builds (exactly `#[cfg(test)]`): the library
+/// build that dependents see never contains it.
+fn is_test_only(attrs: &[syn::Attribute]) -> bool {
+    attrs.iter().any(|a| {
+        a.path().is_ident("cfg") && matches!(&a.meta, syn::Meta::List(l) if l.tokens.to_string() == "test")
+    })
+}
+
+fn item_attrs(item: &syn::Item) -> &[syn::Attribute] {
+    match item {
+        syn::Item::Const(i) => &i.attrs,
+        syn::Item::Enum(i) => &i.attrs,
+        syn::Item::ExternCrate(i) => &i.attrs,
+        syn::Item::Fn(i) => &i.attrs,
+        syn::Item::ForeignMod(i) => &i.attrs,
+        syn::Item::Impl(i) => &i.attrs,
+        syn::Item::Macro(i) => &i.attrs,
+        syn::Item::Mod(i) => &i.attrs,
+        syn::Item::Static(i) => &i.attrs,
+        syn::Item::Struct(i) => &i.attrs,
+        syn::Item::Trait(i) => &i.attrs,
+        syn::Item::TraitAlias(i) => &i.attrs,
+        syn::Item::Type(i) => &i.attrs,
+        syn::Item::Union(i) => &i.attrs,
+        syn::Item::Use(i) => &i.attrs,
+        _ => &[],
+    }
+}
+
+/// Walk items, recording which bodies to replace, which kept code to anchor and which
+/// items to drop.
 fn plan_items(items: &[syn::Item], safe: &std::collections::BTreeSet<String>, plan: &mut splice::Plan) {
     for item in items {
+        if is_test_only(item_attrs(item)) {
+            // A `mod tests;` declaration must go too: its file is then never read.
+            plan.drop_item(item.span());
+            continue;
+        }
         match item {
             syn::Item::Fn(f) => {
                 let reason = keep::signature_keep_reason(&f.attrs, &f.sig)
@@ -121,17 +180,17 @@ fn plan_items(items: &[syn::Item], safe: &std::collections::BTreeSet<String>, pl
                 None => {}
             },
             syn::Item::Trait(t) => {
-                plan.anchor(item.span());
                 for trait_item in &t.items {
                     if let syn::TraitItem::Fn(syn::TraitItemFn { default: Some(body), .. }) = trait_item {
                         plan.function(trait_item.span(), body.span(), Some(KeepReason::TraitDefault));
                     }
                 }
             }
-            syn::Item::Macro(_)
-            | syn::Item::Const(_)
-            | syn::Item::Static(_)
-            | syn::Item::Verbatim(_) => plan.anchor(item.span()),
+            // Item macros may expand to functions that run in dependents.
+            syn::Item::Macro(m) if !m.mac.path.is_ident("macro_rules") => plan.anchor(item.span()),
+            syn::Item::Verbatim(_) => plan.anchor(item.span()),
+            // macro_rules expand at their call sites; consts, statics and type definitions
+            // carry no line information into dependents' code.
             _ => {}
         }
     }
@@ -159,7 +218,7 @@ fn plan_impl(imp: &syn::ItemImpl, safe: &std::collections::BTreeSet<String>, pla
                     plan.removable(impl_item.span(), m.sig.ident.to_string());
                 }
             }
-            _ => plan.anchor(impl_item.span()),
+            _ => {}
         }
     }
 }

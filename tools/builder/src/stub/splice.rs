@@ -4,7 +4,7 @@ use std::ops::Range;
 
 use anyhow::{bail, Result};
 
-use super::{KeepReason, STUB_BODY};
+use super::KeepReason;
 
 /// How replaced bodies affect the position of the code that follows them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,17 +33,25 @@ impl std::str::FromStr for SpanPolicy {
 
 /// What to do to one file: bodies to replace, kept items to anchor, and private functions
 /// that may be dropped altogether.
-#[derive(Default)]
 pub struct Plan {
+    /// The text that replaces a body.
+    body: &'static str,
     /// Byte ranges of bodies (braces included) to replace, with their 1-based start line.
     pub replacements: Vec<Range<usize>>,
     anchors: Vec<usize>,
     kept: Vec<(usize, KeepReason)>,
     /// Private functions (whole item ranges, attributes included) with their names.
     pub removable: Vec<(Range<usize>, String)>,
+    /// Items dropped unconditionally.
+    dropped: Vec<Range<usize>>,
 }
 
 impl Plan {
+    /// An empty plan whose replaced bodies become `body`.
+    pub fn new(body: &'static str) -> Plan {
+        Plan { body, replacements: Vec::new(), anchors: Vec::new(), kept: Vec::new(), removable: Vec::new(), dropped: Vec::new() }
+    }
+
     /// A function: replace its body unless a keep reason was found.
     pub fn function(&mut self, item: proc_macro2::Span, body: proc_macro2::Span, reason: Option<KeepReason>) {
         match reason {
@@ -53,6 +61,11 @@ impl Plan {
                 self.anchor(item);
             }
         }
+    }
+
+    /// An item that does not exist in the library build (`#[cfg(test)]`): always dropped.
+    pub fn drop_item(&mut self, item: proc_macro2::Span) {
+        self.dropped.push(item.byte_range());
     }
 
     /// A private function (already stubbed) that no dependent can name: dropped from the stub
@@ -77,7 +90,9 @@ impl Plan {
             .removable
             .iter()
             .filter(|(_, name)| drop(name))
-            .map(|(r, _)| whole_lines(source, r.clone()))
+            .map(|(r, _)| r.clone())
+            .chain(self.dropped.iter().cloned())
+            .map(|r| whole_lines(source, r))
             .collect();
         let inside_removed = |r: &Range<usize>| removed.iter().any(|d| d.start <= r.start && r.end <= d.end);
         // (range, replacement text)
@@ -85,7 +100,7 @@ impl Plan {
             .replacements
             .iter()
             .filter(|r| !inside_removed(r))
-            .map(|r| (r.clone(), STUB_BODY))
+            .map(|r| (r.clone(), self.body))
             .chain(removed.iter().map(|r| (r.clone(), "")))
             .collect();
         replacements.sort_by_key(|(r, _)| r.start);
@@ -139,10 +154,21 @@ fn whole_lines(source: &str, range: Range<usize>) -> Range<usize> {
     let line_start = source[..range.start].rfind('\n').map_or(0, |i| i + 1);
     let start = if source[line_start..range.start].trim().is_empty() { line_start } else { range.start };
     let rest = &source[range.end..];
-    let end = match rest.find('\n') {
+    let mut end = match rest.find('\n') {
         Some(i) if rest[..i].trim().is_empty() => range.end + i + 1,
         _ => range.end,
     };
+    // An item set off by blank lines on both sides takes one of them along, so that the
+    // text reads as if it had never been written.
+    let blank_before = source[..start].ends_with("\n\n") || start == 0;
+    let after = &source[end..];
+    if blank_before && start == line_start {
+        if let Some(i) = after.find('\n') {
+            if after[..i].trim().is_empty() {
+                end += i + 1;
+            }
+        }
+    }
     start..end
 }
 

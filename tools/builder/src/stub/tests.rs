@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::{stub_crate, SpanPolicy, STUB_BODY};
+use super::{stub_crate, SpanPolicy, STUB_BODY, STUB_BODY_NO_STD};
 
 /// A scratch crate made of `files` (path, text); the first is the root.
 struct Fixture(PathBuf);
@@ -148,6 +148,20 @@ fn cfg_gated_missing_modules_are_ignored() {
 fn unknown_attribute_macros_keep_the_body() {
     let out = one("#[my_macros::trace]\npub fn f() -> u8 { 1 }\n");
     assert!(!out.contains(STUB_BODY), "{out}");
+}
+
+#[test]
+fn no_std_crates_get_a_body_without_std() {
+    let out = one("#![cfg_attr(not(feature = \"std\"), no_std)]\npub fn f() -> u8 { 1 }\n");
+    assert!(out.contains(STUB_BODY_NO_STD), "{out}");
+    assert!(!out.contains("::std"), "{out}");
+}
+
+#[test]
+fn stub_bodies_name_nothing_a_crate_can_shadow() {
+    // A crate defining its own `panic!` (anstream does) must not change the stub body.
+    assert!(!STUB_BODY.contains("panic!") && STUB_BODY.contains("::std::process::abort()"));
+    assert!(STUB_BODY.contains("extern \"C\" fn"), "the stub body must not unwind");
 }
 
 #[test]

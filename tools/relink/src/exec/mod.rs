@@ -335,7 +335,10 @@ impl Sandbox {
     }
 
     fn remove(&self) {
-        let _ = fs::remove_dir_all(&self.root);
+        // RELINK_KEEP_SANDBOXES=1 keeps every sandbox for inspection.
+        if std::env::var_os("RELINK_KEEP_SANDBOXES").is_none() {
+            let _ = fs::remove_dir_all(&self.root);
+        }
     }
 }
 
