@@ -1,0 +1,95 @@
+//! Differential test on real crates: every crate of ripgrep's graph (globset, grep-*,
+//! ignore, regex-syntax, memchr, bstr, serde with derive, ...) compiled against stub
+//! interfaces, audited, linked with the real rlibs, versus the same graph with interfaces
+//! taken from the real compiles (`relink_cutoff=0`, what today's rules do): the crates' own
+//! test suites give the same results and `rg` prints the same output. The derive-heavy
+//! graph (serde_derive, clap_derive users) prints what `cargo run` prints.
+
+mod common;
+
+use common::*;
+
+const STUB_ALL: &[&str] = &["--define", "relink_stub_all=1", "--define", "relink_audit=1"];
+const NO_CUTOFF: &[&str] = &["--define", "relink_cutoff=0"];
+
+fn with(cmd: &str, defines: &[&str], rest: &[&str]) -> Vec<String> {
+    let mut v = vec![cmd.to_string()];
+    v.extend(defines.iter().map(|s| s.to_string()));
+    v.extend(rest.iter().map(|s| s.to_string()));
+    v
+}
+
+fn run(ws: &Ws, args: &[String]) -> std::process::Output {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    ws.relink(&refs)
+}
+
+/// PASSED/FAILED lines of `relink test`, without timings.
+fn outcomes(stdout: &str) -> Vec<String> {
+    let mut v: Vec<String> = stdout
+        .lines()
+        .filter(|l| l.starts_with("PASSED") || l.starts_with("FAILED"))
+        .map(|l| l.split(" (").next().unwrap().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+/// rg over the workspace's own sources with a few option sets.
+fn rg_outputs(ws: &Ws) -> Vec<String> {
+    let rg = ws.path("relink-bin/rg");
+    let cases: &[&[&str]] = &[
+        &["-n", "fn new_regex", "crates"],
+        &["-c", "-i", "glob", "crates/globset/src"],
+        &["--files", "-g", "*.toml", "crates"],
+        &["-w", "-o", "Searcher", "crates/grep-searcher/src/lib.rs"],
+        &["--vimgrep", "unsafe", "crates/grep-cli/src"],
+        &["-l", "--type", "rust", "impl.*Sink", "crates"],
+    ];
+    cases
+        .iter()
+        .map(|args| {
+            let out = std::process::Command::new(&rg).args(*args).current_dir(&ws.dir).output().unwrap();
+            let mut lines: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
+            lines.sort();
+            format!("{:?} -> {}\n{}", args, out.status, lines.join("\n"))
+        })
+        .collect()
+}
+
+#[test]
+fn ripgrep_with_every_crate_stubbed_behaves_like_no_cutoff() {
+    let scratch = Scratch::new("differential");
+    let dir = scratch.0.join("ripgrep");
+    let status = std::process::Command::new("bash").arg(repo_root().join("bench/ripgrep_workspace.sh")).arg(&dir).status().unwrap();
+    assert!(status.success());
+    let ws = Ws::copy_of(&dir, "differential-ws");
+    assert!(ws.relink(&["import"]).status.success());
+
+    let stubbed = run(&ws, &with("test", STUB_ALL, &["//..."]));
+    let stderr = String::from_utf8_lossy(&stubbed.stderr);
+    assert!(stubbed.status.success(), "{}\n{stderr}", String::from_utf8_lossy(&stubbed.stdout));
+    assert!(!stderr.contains("using the real sources as interface"), "every crate must stub:\n{stderr}");
+    let audited = stderr.lines().filter(|l| l.starts_with("rules_relink: audit:")).count();
+    assert!(audited >= 30, "the libraries are audited ({audited}):\n{stderr}");
+    let stubbed_rg = rg_outputs(&ws);
+
+    let real = run(&ws, &with("test", NO_CUTOFF, &["//..."]));
+    assert!(real.status.success(), "{}", String::from_utf8_lossy(&real.stderr));
+    assert_eq!(outcomes(&String::from_utf8_lossy(&stubbed.stdout)), outcomes(&String::from_utf8_lossy(&real.stdout)));
+    assert_eq!(outcomes(&String::from_utf8_lossy(&real.stdout)).len(), 12);
+    assert_eq!(stubbed_rg, rg_outputs(&ws), "rg behaves the same with every crate stubbed");
+}
+
+#[test]
+fn derive_graph_with_every_crate_stubbed_prints_what_cargo_prints() {
+    let ws = Ws::copy_of(&repo_root().join("tools/relink/tests/fixtures/cargo_derive"), "differential-derive");
+    assert!(ws.relink(&["import"]).status.success());
+    let out = run(&ws, &with("build", STUB_ALL, &["//:derive_demo"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("using the real sources as interface"), "{stderr}");
+    assert!(stderr.contains("rules_relink: audit: `serde_json`"), "{stderr}");
+    let run = std::process::Command::new(ws.path("relink-bin/derive_demo")).args(["--name", "y", "--rounds", "3"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "{\"name\":\"y\",\"rounds\":3,\"compressed_len\":217}\n");
+}
