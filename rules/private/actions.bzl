@@ -72,6 +72,10 @@ def emit_compile(ctx, crate, deps, rlib, interface = None):
     """RustCompile: the real rlib, against dependency interfaces (and the interface too, unstubbed)."""
     args = crate_args(ctx, crate, deps)
     args.add("--out", rlib)
+    incremental = ctx.var.get("relink_incremental_dir", "")
+    if incremental and crate.stubbed:
+        # Local-only speedup for crates being edited (relink build --rustc-incremental).
+        args.add("--incremental-dir", incremental)
     outputs = [rlib]
     if interface:
         args.add("--interface-out", interface)

@@ -34,6 +34,7 @@ def _crate(ctx, crate_type, srcs = None, root_defaults = ["lib.rs"], name = None
         rustc_env = ctx.attr.rustc_env,
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin"},
         build_script = ctx.attr.build_script[BuildScriptInfo] if getattr(ctx.attr, "build_script", None) else None,
+        stubbed = _use_stub(ctx),
         aliases = {_normalize(k): v for k, v in ctx.attr.aliases.items()},
     )
 

@@ -73,6 +73,11 @@ fn open_session(opts: &BuildOpts) -> Result<Session> {
         let (k, v) = d.split_once('=').ok_or_else(|| anyhow!("--define takes KEY=VALUE, got `{d}`"))?;
         defines.insert(k.to_string(), v.to_string());
     }
+    if opts.rustc_incremental {
+        let dir = state_dir(&cache, &ws).join("incremental");
+        std::fs::create_dir_all(&dir)?;
+        defines.insert("relink_incremental_dir".to_string(), dir.display().to_string());
+    }
     let config = Config { compilation_mode: opts.compilation_mode.clone(), defines };
     Ok(Session { loader: Loader::new(ws)?, cache, config, cwd_package })
 }

@@ -45,6 +45,11 @@ pub struct BuildOpts {
     /// Cache directory (default: $RELINK_CACHE, else ~/.cache/relink).
     #[arg(long)]
     pub cache_dir: Option<std::path::PathBuf>,
+    /// Let the real compiles of workspace crates (those with stubbed interfaces) use rustc's
+    /// incremental cache, kept in the relink cache per workspace. Local only: such outputs
+    /// are cached under their own keys and never match a clean build's bytes.
+    #[arg(long)]
+    pub rustc_incremental: bool,
 }
 
 /// The commands.

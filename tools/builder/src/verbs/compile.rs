@@ -33,6 +33,10 @@ pub struct CompileArgs {
     /// Binary, test or proc macro: compile with `-Zno-link` into this directory.
     #[arg(long)]
     pub no_link_dir: Option<PathBuf>,
+    /// Use rustc's incremental cache under this directory (outside the sandbox; local only,
+    /// never shared: outputs may differ from a non-incremental compile's in layout).
+    #[arg(long)]
+    pub incremental_dir: Option<PathBuf>,
 }
 
 /// Run the verb.
@@ -41,6 +45,11 @@ pub fn run(args: &CompileArgs) -> Result<()> {
     let deps = DepSetup::new(&args.krate)?;
     let mut flags = args.krate.compile_flags(&deps)?;
     flags.extend(CrateOpts::remap_flags(&cwd));
+    if let Some(dir) = &args.incremental_dir {
+        // One directory per crate and configuration, keyed like -C metadata.
+        let key: String = args.krate.metadata.chars().map(|c| if c.is_alphanumeric() { c } else { '_' }).collect();
+        flags.push(format!("-Cincremental={}", dir.join(format!("{key}-{}", args.krate.opt_level)).display()));
+    }
     let env = args.krate.environment(&cwd)?;
     match (&args.out, &args.no_link_dir) {
         (Some(out), None) => compile_library(args, out, flags, &env),
