@@ -39,16 +39,26 @@ def crate_args(ctx, crate, deps):
     args.add_all(dependency_files("RustCompile", deps), before_each = "--dep")
     return args
 
-def _builder(ctx):
-    return ctx.attr._toolchain[RustToolchainInfo].builder
+def _run_builder(ctx, mnemonic, verb, args, inputs, outputs, env, message):
+    """Run one relink-builder verb as an action of kind `mnemonic`."""
+    ctx.actions.run(
+        mnemonic = mnemonic,
+        executable = ctx.attr._toolchain[RustToolchainInfo].builder,
+        arguments = [verb, args],
+        inputs = inputs,
+        outputs = outputs,
+        env = env,
+        progress_message = message % ctx.label,
+    )
 
 def _compile_inputs(ctx, crate, deps, mnemonic):
     tc = ctx.attr._toolchain[RustToolchainInfo]
-    extra = []
-    if crate.build_script:
-        bs = crate.build_script
-        extra = [bs.out_dir, bs.flags, bs.env]
-    return depset(crate.srcs + crate.compile_data + extra, transitive = [dependency_files(mnemonic, deps), tc.files])
+    return depset(crate.srcs + crate.compile_data + _build_script_files(crate), transitive = [dependency_files(mnemonic, deps), tc.files])
+
+def _build_script_files(crate):
+    """What the crate's build script produced (OUT_DIR, flags, env), if it has one."""
+    bs = crate.build_script
+    return [bs.out_dir, bs.flags, bs.env] if bs else []
 
 def emit_interface(ctx, crate, deps, out):
     """RustInterface: the stub of `crate` compiled with -Zno-codegen into `out`."""
@@ -58,15 +68,7 @@ def emit_interface(ctx, crate, deps, out):
     args.add("--span-policy", ctx.var.get("relink_span_policy", "anchored"))
     if ctx.var.get("relink_audit", "0") == "1":
         args.add("--audit")
-    ctx.actions.run(
-        mnemonic = "RustInterface",
-        executable = _builder(ctx),
-        arguments = ["interface", args],
-        inputs = _compile_inputs(ctx, crate, deps, "RustInterface"),
-        outputs = [out],
-        env = crate.env,
-        progress_message = "Extracting the interface of %s" % ctx.label,
-    )
+    _run_builder(ctx, "RustInterface", "interface", args, _compile_inputs(ctx, crate, deps, "RustInterface"), [out], crate.env, "Extracting the interface of %s")
 
 def emit_compile(ctx, crate, deps, rlib, interface = None):
     """RustCompile: the real rlib, against dependency interfaces (and the interface too, unstubbed)."""
@@ -80,29 +82,13 @@ def emit_compile(ctx, crate, deps, rlib, interface = None):
     if interface:
         args.add("--interface-out", interface)
         outputs.append(interface)
-    ctx.actions.run(
-        mnemonic = "RustCompile",
-        executable = _builder(ctx),
-        arguments = ["compile", args],
-        inputs = _compile_inputs(ctx, crate, deps, "RustCompile"),
-        outputs = outputs,
-        env = crate.env,
-        progress_message = "Compiling %s" % ctx.label,
-    )
+    _run_builder(ctx, "RustCompile", "compile", args, _compile_inputs(ctx, crate, deps, "RustCompile"), outputs, crate.env, "Compiling %s")
 
 def emit_compile_no_link(ctx, crate, deps, out_dir):
     """RustCompileNoLink: a binary, test or proc macro compiled with -Zno-link into `out_dir`."""
     args = crate_args(ctx, crate, deps)
     args.add("--no-link-dir", out_dir.path)
-    ctx.actions.run(
-        mnemonic = "RustCompileNoLink",
-        executable = _builder(ctx),
-        arguments = ["compile", args],
-        inputs = _compile_inputs(ctx, crate, deps, "RustCompileNoLink"),
-        outputs = [out_dir],
-        env = crate.env,
-        progress_message = "Compiling %s" % ctx.label,
-    )
+    _run_builder(ctx, "RustCompileNoLink", "compile", args, _compile_inputs(ctx, crate, deps, "RustCompileNoLink"), [out_dir], crate.env, "Compiling %s")
 
 def emit_build_script_run(ctx, script, crate, info, links, features, env, inputs, dep_env_files):
     """CargoBuildScriptRun: run the compiled build script, record its directives."""
@@ -122,15 +108,7 @@ def emit_build_script_run(ctx, script, crate, info, links, features, env, inputs
     args.add("--flags-out", info.flags)
     args.add("--env-out", info.env)
     args.add("--dep-env-out", info.dep_env)
-    ctx.actions.run(
-        mnemonic = "CargoBuildScriptRun",
-        executable = _builder(ctx),
-        arguments = ["build-script", args],
-        inputs = depset([script] + inputs + dep_env_files, transitive = [tc.files]),
-        outputs = [info.out_dir, info.flags, info.env, info.dep_env],
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin"},
-        progress_message = "Running the build script of %s" % ctx.label,
-    )
+    _run_builder(ctx, "CargoBuildScriptRun", "build-script", args, depset([script] + inputs + dep_env_files, transitive = [tc.files]), [info.out_dir, info.flags, info.env, info.dep_env], {"PATH": "/usr/local/bin:/usr/bin:/bin"}, "Running the build script of %s")
 
 def emit_link(ctx, crate, deps, no_link_dir, out):
     """RustLink: -Zlink-only of `no_link_dir` with the real rlibs of every dependency."""
@@ -139,12 +117,4 @@ def emit_link(ctx, crate, deps, no_link_dir, out):
     args.add("--rlink-dir", no_link_dir.path)
     args.add_all(depset(transitive = [d.transitive_link_pairs for d in deps]), before_each = "--link-dep")
     args.add("--out", out)
-    ctx.actions.run(
-        mnemonic = "RustLink",
-        executable = _builder(ctx),
-        arguments = ["link", args],
-        inputs = depset([no_link_dir] + ([crate.build_script.out_dir, crate.build_script.flags, crate.build_script.env] if crate.build_script else []), transitive = [dependency_files("RustLink", deps), tc.files]),
-        outputs = [out],
-        env = crate.env,
-        progress_message = "Linking %s" % ctx.label,
-    )
+    _run_builder(ctx, "RustLink", "link", args, depset([no_link_dir] + _build_script_files(crate), transitive = [dependency_files("RustLink", deps), tc.files]), [out], crate.env, "Linking %s")

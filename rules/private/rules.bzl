@@ -39,7 +39,15 @@ def _crate(ctx, crate_type, srcs = None, root_defaults = ["lib.rs"], name = None
     )
 
 def _normalize(label_string):
-    return str(Label(label_string))
+    """`//p:n`, `@//p:n` and `@@//p:n` (how Bazel versions print main-repo labels) alike."""
+    s = label_string
+    if s.startswith("@@//"):
+        s = s[2:]
+    elif s.startswith("@//"):
+        s = s[1:]
+    if s.startswith("//") and ":" not in s:
+        s = s + ":" + s.split("/")[-1]
+    return s
 
 def _dep_infos(ctx):
     return [_with_label(d) for d in ctx.attr.deps + getattr(ctx.attr, "proc_macro_deps", [])]
@@ -47,7 +55,7 @@ def _dep_infos(ctx):
 def _with_label(target):
     info = target[RustInfo]
     return struct(
-        label = str(target.label),
+        label = _normalize(str(target.label)),
         crate_name = info.crate_name,
         interface = info.interface,
         transitive_interfaces = info.transitive_interfaces,

@@ -86,15 +86,5 @@ fn toolchain_repo(cache_root: &Path) -> Result<PathBuf> {
     }
 }
 
-/// BUILD file of `@relink_toolchain` (kept identical to the one `rules/repositories.bzl` writes).
-const TOOLCHAIN_BUILD: &str = r#"load("@rules_relink//rules:toolchain.bzl", "rust_toolchain")
-
-package(default_visibility = ["//visibility:public"])
-
-rust_toolchain(
-    name = "toolchain",
-    builder = "relink-builder",
-    sysroot = "sysroot",
-    version_stamp = "rustc_version.txt",
-)
-"#;
+/// BUILD file of `@relink_toolchain`: the very file `rules/repositories.bzl` writes for Bazel.
+const TOOLCHAIN_BUILD: &str = include_str!("../../../rules/private/toolchain_repo.BUILD");

@@ -125,6 +125,21 @@ def _mapped(values, map_each, uniquify):
         out = unique
     return out
 
+def _start_values(items, arg_name_or_values, values, map_each, uniquify, omit_if_empty):
+    """Shared start of add_all/add_joined: append the optional name; return the mapped values,
+    or None when they are empty and omitted."""
+    name = None
+    if values == _UNSET:
+        values = arg_name_or_values
+    else:
+        name = arg_name_or_values
+    mapped = _mapped(values, map_each, uniquify)
+    if not mapped and omit_if_empty:
+        return None
+    if name != None:
+        items.append(name)
+    return mapped
+
 def _args_new():
     items = []
     opts = {"param_file": None, "format": "shell"}
@@ -140,16 +155,9 @@ def _args_new():
         return args
 
     def add_all(arg_name_or_values, values = _UNSET, map_each = None, format_each = None, before_each = None, omit_if_empty = True, uniquify = False, expand_directories = True, terminate_with = None, allow_closure = False):
-        name = None
-        if values == _UNSET:
-            values = arg_name_or_values
-        else:
-            name = arg_name_or_values
-        mapped = _mapped(values, map_each, uniquify)
-        if not mapped and omit_if_empty:
+        mapped = _start_values(items, arg_name_or_values, values, map_each, uniquify, omit_if_empty)
+        if mapped == None:
             return args
-        if name != None:
-            items.append(name)
         for v in mapped:
             if before_each != None:
                 items.append(before_each)
@@ -159,16 +167,9 @@ def _args_new():
         return args
 
     def add_joined(arg_name_or_values, values = _UNSET, join_with = "", map_each = None, format_each = None, format_joined = None, omit_if_empty = True, uniquify = False, expand_directories = True, allow_closure = False):
-        name = None
-        if values == _UNSET:
-            values = arg_name_or_values
-        else:
-            name = arg_name_or_values
-        mapped = _mapped(values, map_each, uniquify)
-        if not mapped and omit_if_empty:
+        mapped = _start_values(items, arg_name_or_values, values, map_each, uniquify, omit_if_empty)
+        if mapped == None:
             return args
-        if name != None:
-            items.append(name)
         joined = join_with.join([format_each % v if format_each else v for v in mapped])
         items.append(format_joined % joined if format_joined else joined)
         return args
