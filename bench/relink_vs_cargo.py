@@ -28,10 +28,12 @@ REPO = Path(__file__).resolve().parent.parent
 RELINK = REPO / "target" / "release" / "relink"
 COMPILE_MNEMONICS = {"RustInterface", "RustCompile", "RustCompileNoLink"}
 
+# Each edit writes a value unique to the iteration, so that no run can hit a cached result.
 EDITS = {
-    "globset": ("crates/globset/src/lib.rs", r"nfa_size_limit\(Some\((\d+) \* \(1 << 20\)\)\)"),
-    "grep-searcher": ("crates/grep-searcher/src/line_buffer.rs", r"configured allocation limit \(\{\}\) exceeded( *)"),
+    "globset": ("crates/globset/src/lib.rs", r"nfa_size_limit\(Some\(\d+ \* \(1 << 20\)\)\)", "nfa_size_limit(Some({n} * (1 << 20)))"),
+    "grep-searcher": ("crates/grep-searcher/src/line_buffer.rs", r"configured allocation limit \(\{\}\) exceeded[^\"]*", "configured allocation limit ({{}}) exceeded (edit {n})"),
 }
+EDIT_COUNTER = [int(time.time()) % 1_000_000]
 
 
 def run(cmd, cwd, env=None, check=True):
@@ -80,14 +82,14 @@ def cargo_compiles(stderr):
     return len(re.findall(r"^\s+Compiling ", stderr, re.M))
 
 
-def toggle_edit(ws, which, iteration):
-    path, pattern = EDITS[which]
+def toggle_edit(ws, which):
+    """Apply an ABI-preserving edit of a private body with a never-seen-before value."""
+    path, pattern, template = EDITS[which]
     file = ws / path
     text = file.read_text()
-    if which == "globset":
-        new = re.sub(pattern, f"nfa_size_limit(Some({10 + iteration % 7} * (1 << 20)))", text, count=1)
-    else:
-        new = re.sub(pattern, "configured allocation limit ({}) exceeded" + " " * (iteration % 3), text, count=1)
+    EDIT_COUNTER[0] += 1
+    new = re.sub(pattern, template.format(n=EDIT_COUNTER[0]), text, count=1)
+    assert new != text, f"the {which} edit did not apply"
     file.write_text(new)
 
 
@@ -144,7 +146,7 @@ def main():
     if "edit" in scenarios:
         for which in EDITS:
             for i in range(args.runs):
-                toggle_edit(ws, which, i + 1)
+                toggle_edit(ws, which)
                 log = work / "edit.jsonl"
                 t, _, _ = relink(ws, cache, "build", "//:rg", log=log)
                 res.add(f"edit-{which}/relink", t, relink_counts(log)[0])
@@ -165,7 +167,7 @@ def main():
         relink(ws, cache, "test", "//...")
         cargo(ws, target, "test", "--workspace", "--lib", "--bins", "--tests", "--no-run")
         for i in range(args.runs):
-            toggle_edit(ws, "globset", 100 + i)
+            toggle_edit(ws, "globset")
             log = work / "test.jsonl"
             t, _, _ = relink(ws, cache, "test", "//...", log=log)
             res.add("test/relink", t, relink_counts(log)[0])

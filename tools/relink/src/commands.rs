@@ -156,13 +156,24 @@ fn exec_options<'a>(session: &'a Session, opts: &BuildOpts) -> ExecOptions<'a> {
     }
 }
 
+/// `RELINK_TIMING=1` prints how long each phase took.
+fn phase(name: &str, since: &mut Instant) {
+    if std::env::var_os("RELINK_TIMING").is_some() {
+        eprintln!("relink: {name}: {:.3} s", since.elapsed().as_secs_f64());
+    }
+    *since = Instant::now();
+}
+
 fn build<'s>(session: &'s Session, opts: &BuildOpts, patterns: &[String], log: &mut ExecutionLog) -> Result<(Analyzer<'s>, Built)> {
+    let mut t = Instant::now();
     let labels = expand_patterns(session, patterns)?;
     let (analyzer, targets) = analyze_all(session, &labels)?;
+    phase("loading and analysis", &mut t);
     let paths = requested_paths(&targets, false);
     let graph = analyzer.graph.borrow();
     let needed = exec::needed_actions(&graph, &paths);
     let result = exec::execute(&graph, &needed, &exec_options(session, opts));
+    phase("execution", &mut t);
     let outcomes = match result {
         Ok(o) => o,
         Err(e) => {
@@ -172,6 +183,7 @@ fn build<'s>(session: &'s Session, opts: &BuildOpts, patterns: &[String], log: &
     };
     log.record(&graph.actions, &outcomes)?;
     materialize_outputs(session, &paths, &outcomes)?;
+    phase("outputs and log", &mut t);
     drop(graph);
     Ok((analyzer, Built { targets, outcomes }))
 }
@@ -288,7 +300,9 @@ impl ExecutionLog {
 
 fn build_command(opts: &BuildOpts, patterns: &[String], tests: bool) -> Result<bool> {
     let start = Instant::now();
+    let mut t = Instant::now();
     let session = open_session(opts)?;
+    phase("workspace and toolchain", &mut t);
     let mut log = ExecutionLog::open(&session, opts.execution_log.as_deref())?;
     let (analyzer, built) = match build(&session, opts, patterns, &mut log) {
         Ok(b) => b,

@@ -1,0 +1,16 @@
+//! The examples on real Bazel 4.2.3 (installed from Debian's bazel-bootstrap when missing):
+//! build, test, a private edit that only recompiles the edited crate and relinks, and
+//! identical outputs from two workspace directories. See tests/bazel/examples_on_bazel.sh.
+
+mod common;
+
+#[test]
+fn examples_build_test_and_relink_on_bazel() {
+    let script = common::repo_root().join("tests/bazel/examples_on_bazel.sh");
+    let builder = std::path::PathBuf::from(env!("CARGO_BIN_EXE_relink")).with_file_name("relink-builder");
+    let out = std::process::Command::new("bash").arg(&script).env("RELINK_BUILDER", &builder).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("bazel examples: OK"), "{stdout}");
+}
