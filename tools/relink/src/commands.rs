@@ -455,9 +455,16 @@ fn import_command(opts: &crate::import::ImportOpts) -> Result<()> {
     let cwd = std::env::current_dir()?;
     let has_marker = ["MODULE.bazel", "WORKSPACE", "WORKSPACE.bazel"].iter().any(|m| cwd.join(m).is_file());
     if !has_marker {
-        // A Cargo workspace becomes a Bazel workspace (bzlmod and WORKSPACE mode) at its root.
-        std::fs::write(cwd.join("MODULE.bazel"), "bazel_dep(name = \"rules_relink\", version = \"0.1.0\")\n")?;
-        std::fs::write(cwd.join("WORKSPACE"), "")?;
+        // A Cargo workspace becomes a Bazel workspace at its root (WORKSPACE mode; bzlmod
+        // users add `bazel_dep(name = "rules_relink")` and the extension themselves).
+        let rules = crate::repos::rules_dir()?;
+        std::fs::write(
+            cwd.join("WORKSPACE"),
+            format!(
+                "# Written by `relink import`. relink reads the workspace name only; Bazel reads it all.\nworkspace(name = \"imported\")\n\nlocal_repository(name = \"rules_relink\", path = \"{}\")\n\nload(\"@rules_relink//rules:repositories.bzl\", \"relink_register_toolchains\")\n\nrelink_register_toolchains()\n",
+                rules.display()
+            ),
+        )?;
     }
     let ws = Workspace::find(&cwd)?;
     crate::import::run(&ws.root, opts)

@@ -12,7 +12,8 @@ use crate::workspace::Workspace;
 
 /// Where the rules of this relink build live (the repository it was built from), unless
 /// `RELINK_RULES_DIR` says otherwise.
-fn rules_dir() -> Result<PathBuf> {
+/// The rules_relink checkout relink uses for `@rules_relink`.
+pub fn rules_dir() -> Result<PathBuf> {
     if let Ok(dir) = std::env::var("RELINK_RULES_DIR") {
         return Ok(PathBuf::from(dir));
     }

@@ -14,3 +14,18 @@ fn examples_build_test_and_relink_on_bazel() {
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("bazel examples: OK"), "{stdout}");
 }
+
+#[test]
+fn ripgrep_builds_tests_and_relinks_on_bazel() {
+    let script = common::repo_root().join("tests/bazel/ripgrep_on_bazel.sh");
+    let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_relink"));
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .env("RELINK", &exe)
+        .env("RELINK_BUILDER", exe.with_file_name("relink-builder"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("bazel ripgrep: OK"), "{stdout}");
+}

@@ -149,7 +149,7 @@ impl Ctx<'_> {
             .collect();
         let _ = write!(
             out,
-            "\ncargo_build_script(\n    name = \"build_script\",\n    package_name = {},\n    srcs = glob([\"**/*.rs\"]),\n    crate_root = {},\n    edition = {},\n    crate_features = {},\n    deps = {},\n    proc_macro_deps = {},\n    aliases = {},\n    links = {},\n    link_deps = {},\n    build_script_env = {},\n    data = glob([\"**\"], exclude = [\"BUILD.bazel\", \"target/**\"]),\n    rustc_flags = {},\n)\n",
+            "\ncargo_build_script(\n    name = \"build_script\",\n    package_name = {},\n    srcs = glob([\"**/*.rs\"]),\n    crate_root = {},\n    edition = {},\n    crate_features = {},\n    deps = {},\n    proc_macro_deps = {},\n    aliases = {},\n    links = {},\n    link_deps = {},\n    build_script_env = {},\n    data = glob([\"**\"], exclude = [\"BUILD.bazel\", \"target/**\", \"bazel-*/**\", \"relink-bin/**\"]),\n    rustc_flags = {},\n)\n",
             quote(&pkg.name),
             quote(&rel(pkg, &script.src_path)?),
             quote(&script.edition),
@@ -181,7 +181,7 @@ impl Ctx<'_> {
     ) {
         let _ = write!(
             out,
-            "\n{rule}(\n    name = {},\n    crate_name = {},\n    srcs = glob([\"**/*.rs\"], exclude = [\"target/**\"]),\n    crate_root = {},\n    edition = {},\n    crate_features = {},\n    deps = {},\n    proc_macro_deps = {},\n    aliases = {},\n{}    compile_data = glob([\"**\"], exclude = [\"**/*.rs\", \"BUILD.bazel\", \"target/**\"]),\n    rustc_env = {},\n    rustc_flags = {},\n{extra})\n",
+            "\n{rule}(\n    name = {},\n    crate_name = {},\n    srcs = glob([\"**/*.rs\"], exclude = [\"target/**\", \"bazel-*/**\", \"relink-bin/**\"]),\n    crate_root = {},\n    edition = {},\n    crate_features = {},\n    deps = {},\n    proc_macro_deps = {},\n    aliases = {},\n{}    compile_data = glob([\"**\"], exclude = [\"**/*.rs\", \"BUILD.bazel\", \"target/**\", \"bazel-*/**\", \"relink-bin/**\"]),\n    rustc_env = {},\n    rustc_flags = {},\n{extra})\n",
             quote(name),
             quote(crate_name),
             quote(root_file),
@@ -235,7 +235,7 @@ pub fn member_build_file(meta: &Metadata, pkg: &Package, root: &Path, vendor_dir
         let root_file = rel(pkg, &lib.src_path)?;
         ctx.crate_target(&mut out, rule, &pkg.name, &crate_name(lib), &root_file, &lib.edition, pkg, &normal, has_bs, "");
         if lib.test && lib.is_lib() {
-            let extra = format!("    crate = \":{}\",\n    data = glob([\"**\"], exclude = [\"BUILD.bazel\", \"target/**\"]),\n{CARGO_TEST}", pkg.name);
+            let extra = format!("    crate = \":{}\",\n    data = glob([\"**\"], exclude = [\"BUILD.bazel\", \"target/**\", \"bazel-*/**\", \"relink-bin/**\"]),\n{CARGO_TEST}", pkg.name);
             let unit_deps = Deps { libs: dev_only(&with_dev.libs, &normal.libs), proc_macros: dev_only(&with_dev.proc_macros, &normal.proc_macros), aliases: with_dev.aliases.clone() };
             ctx.crate_target(&mut out, "rust_test", &format!("{}_test", pkg.name), &crate_name(lib), &root_file, &lib.edition, pkg, &unit_deps, has_bs, &extra);
         }
@@ -253,7 +253,7 @@ pub fn member_build_file(meta: &Metadata, pkg: &Package, root: &Path, vendor_dir
     let bins: Vec<String> = pkg.targets.iter().filter(|t| t.has_kind("bin") && enabled(t)).map(|t| format!(":{}", t.name)).collect();
     for target in pkg.targets.iter().filter(|t| t.has_kind("test") && enabled(t)) {
         // Integration tests may run the package's binaries (found beside the test binary's deps/).
-        let extra = format!("    data = {} + glob([\"**\"], exclude = [\"BUILD.bazel\", \"target/**\"]),\n{CARGO_TEST}", list(&bins));
+        let extra = format!("    data = {} + glob([\"**\"], exclude = [\"BUILD.bazel\", \"target/**\", \"bazel-*/**\", \"relink-bin/**\"]),\n{CARGO_TEST}", list(&bins));
         ctx.crate_target(&mut out, "rust_test", &target.name, &crate_name(target), &rel(pkg, &target.src_path)?, &target.edition, pkg, &with_dev, has_bs, &extra);
     }
     Ok(out)

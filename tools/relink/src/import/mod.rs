@@ -60,6 +60,7 @@ pub fn run(root: &Path, opts: &ImportOpts) -> Result<()> {
         kept.insert(dir_name);
     }
     let removed = vendor::remove_stale(&vendor_root, &kept)?;
+    write_bazelignore(root)?;
     let mut members = 0;
     if !opts.no_members {
         for pkg in meta.members() {
@@ -78,6 +79,22 @@ pub fn run(root: &Path, opts: &ImportOpts) -> Result<()> {
         start.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Keep Bazel out of build outputs and convenience links (`bazel-*`, `relink-bin`, `target`),
+/// which `glob()` would otherwise descend into. Existing entries are kept.
+fn write_bazelignore(root: &Path) -> Result<()> {
+    let path = root.join(".bazelignore");
+    let existing = std::fs::read_to_string(&path).unwrap_or_default();
+    let base = root.file_name().map(|n| format!("bazel-{}", n.to_string_lossy())).unwrap_or_default();
+    let mut text = existing.clone();
+    for entry in ["target", "relink-bin", "bazel-bin", "bazel-out", "bazel-testlogs", base.as_str()] {
+        if !entry.is_empty() && !existing.lines().any(|l| l.trim() == entry) {
+            text.push_str(entry);
+            text.push('\n');
+        }
+    }
+    write_if_changed(&path, &text)
 }
 
 /// Download what Cargo.lock pins (no-op when everything is in Cargo's cache).

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# ripgrep 15.2.0 (assembled from crates.io, imported with `relink import`) on Bazel 4.2.3:
+# build rg, run all tests, and a private edit in globset that only recompiles globset and
+# relinks rg. Prints "bazel ripgrep: OK" on success.
+set -euo pipefail
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+RELINK=${RELINK:-$REPO/target/debug/relink}
+export RELINK_BUILDER=${RELINK_BUILDER:-$REPO/target/debug/relink-builder}
+command -v bazel >/dev/null || { apt-get update -qq >/dev/null && apt-get install -y -qq bazel-bootstrap >/dev/null; }
+WORK=$(mktemp -d)
+trap '(cd "$WORK/ripgrep" 2>/dev/null && bazel shutdown >/dev/null 2>&1 || true); chmod -R u+w "$WORK"; rm -rf "$WORK"' EXIT
+FLAGS=(--spawn_strategy=linux-sandbox --color=no --curses=no --show_progress_rate_limit=60)
+
+bash "$REPO/bench/ripgrep_workspace.sh" "$WORK/ripgrep" >/dev/null
+cd "$WORK/ripgrep"
+RELINK_CACHE="$WORK/relink-cache" "$RELINK" import
+printf '\nlocal_repository(name = "remote_coverage_tools", path = "%s")\n' "$REPO/tests/bazel/offline_coverage_tools" >> WORKSPACE
+bazel build "${FLAGS[@]}" //:rg 2>&1 | tail -1
+[ "$(./bazel-bin/rg -c 'fn new_regex' crates/globset/src/lib.rs)" = "2" ] || { echo "rg gives a wrong count" >&2; exit 1; }
+bazel test "${FLAGS[@]}" //... 2>&1 | grep -E "Executed|FAILED" | tee "$WORK/test.txt"
+grep -q "Executed 12 out of 12 tests: 12 tests pass." "$WORK/test.txt" || { echo "ripgrep tests failed on Bazel" >&2; exit 1; }
+
+sed -i 's/\.nfa_size_limit(Some(10 \* (1 << 20)))/.nfa_size_limit(Some(12 * (1 << 20)))/' crates/globset/src/lib.rs
+bazel build "${FLAGS[@]}" --execution_log_json_file="$WORK/edit.json" //:rg 2>&1 | tail -1
+ran=$(python3 - "$WORK/edit.json" <<'PY'
+import json, sys
+text = open(sys.argv[1]).read(); dec = json.JSONDecoder(); i = 0; out = []
+while i < len(text):
+    while i < len(text) and text[i].isspace(): i += 1
+    if i >= len(text): break
+    obj, i = dec.raw_decode(text, i)
+    outputs = [o["path"] if isinstance(o, dict) else o for o in obj.get("listedOutputs", [])]
+    out.append(f"{obj.get('mnemonic')} {outputs[0].split('/bin/', 1)[-1] if outputs else '?'}")
+print("\n".join(sorted(out)))
+PY
+)
+echo "executed after the globset edit:"; echo "$ran" | sed 's/^/  /'
+expected=$(printf '%s\n' "RustCompile crates/globset/libglobset-globset.rlib" "RustInterface crates/globset/_iface/libglobset-globset.rlib" "RustLink rg" | sort)
+[ "$ran" = "$expected" ] || { echo "expected only globset's compile and interface and rg's link" >&2; exit 1; }
+echo "bazel ripgrep: OK"
