@@ -221,6 +221,9 @@ struct ExecutionLog {
 struct ActionRecord {
     key: String,
     inputs: BTreeMap<String, String>,
+    /// Output file -> digest.
+    #[serde(default)]
+    outputs: BTreeMap<String, String>,
 }
 
 #[derive(Serialize, Deserialize, Clone)]
@@ -230,6 +233,9 @@ struct ExplainEntry {
     cache: String,
     /// Inputs whose digest changed since the previous run of this action (or why it ran).
     changed: Vec<String>,
+    /// The action ran but produced byte-identical outputs: everything keyed on them is cut off.
+    #[serde(default)]
+    outputs_unchanged: bool,
 }
 
 impl ExecutionLog {
@@ -278,8 +284,20 @@ impl ExecutionLog {
                     }
                 }
             };
-            self.entries.push(ExplainEntry { mnemonic: o.mnemonic.clone(), target: o.target.clone(), cache: o.cache.to_string(), changed });
-            self.current.insert(id, ActionRecord { key: o.key.clone(), inputs: o.inputs.clone() });
+            let outputs: BTreeMap<String, String> = o
+                .result
+                .iter()
+                .flat_map(|r| r.files.iter().map(|f| (f.path.clone(), f.digest.clone())))
+                .collect();
+            let outputs_unchanged = o.cache == "miss" && self.previous.get(&id).is_some_and(|p| !p.outputs.is_empty() && p.outputs == outputs);
+            self.entries.push(ExplainEntry {
+                mnemonic: o.mnemonic.clone(),
+                target: o.target.clone(),
+                cache: o.cache.to_string(),
+                changed,
+                outputs_unchanged,
+            });
+            self.current.insert(id, ActionRecord { key: o.key.clone(), inputs: o.inputs.clone(), outputs });
         }
         Ok(())
     }
@@ -415,6 +433,9 @@ fn explain_command(label: Option<&str>, cache_dir: Option<PathBuf>) -> Result<i3
         println!("{} {}", e.mnemonic, e.target);
         for c in &e.changed {
             println!("    changed: {c}");
+        }
+        if e.outputs_unchanged {
+            println!("    output unchanged: actions that take it were not re-run (early cutoff)");
         }
     }
     Ok(0)

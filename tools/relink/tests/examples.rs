@@ -42,6 +42,10 @@ fn private_edit_relinks_instead_of_rebuilding() {
     let explain = ws.relink(&["explain"]);
     let text = String::from_utf8_lossy(&explain.stdout);
     assert!(text.contains("RustLink //app:app\n    changed: relink-out/fastbuild/bin/chain/base/libbase-base.rlib"), "{text}");
+    assert!(
+        text.contains("RustInterface //chain/base:base\n    changed: chain/base/lib.rs\n    output unchanged: actions that take it were not re-run (early cutoff)"),
+        "{text}"
+    );
 
     // A clean build from scratch gives byte-identical outputs.
     let incremental = digests_under(&ws.path("relink-bin"));
