@@ -330,6 +330,9 @@ fn build_command(opts: &BuildOpts, patterns: &[String], tests: bool) -> Result<b
         }
     };
     let executed = built.outcomes.values().filter(|o| o.cache == "miss").count();
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        eprint!("\r\x1b[K");
+    }
     eprintln!(
         "relink: {} targets, {} actions: {} executed, {} cache hits ({:.2} s)",
         built.targets.len(),

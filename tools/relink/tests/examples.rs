@@ -159,3 +159,17 @@ fn compile_errors_show_user_paths_and_bad_attributes_the_build_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("generic/BUILD.bazel:3: attribute `srcs` of rust_library(): expected a list of labels"), "{err}");
 }
+
+#[test]
+fn opt_builds_use_real_metadata_interfaces_and_run_correctly() {
+    let ws = examples();
+    let log = ws.build_ok(&["build", "-c", "opt", "//app"]);
+    assert!(!log.iter().any(|e| e.mnemonic == "RustInterface"), "no stubs in opt: {log:?}");
+    assert!(log.iter().all(|e| e.outputs.iter().all(|o| o.starts_with("relink-out/opt/"))));
+    assert_eq!(run_app(&ws), "hello from App\nvalue=3\nlargest=Some(9)\n");
+    // In opt every body may be inlined across crates: a private edit rebuilds dependents.
+    ws.edit("chain/base/lib.rs", "fn step_size() -> u64 {\n    1\n}", "fn step_size() -> u64 {\n    2\n}");
+    let log = ws.build_ok(&["build", "-c", "opt", "//app"]);
+    assert!(executed(&log).contains(&("RustCompile".to_string(), "//chain/middle:middle".to_string())));
+    assert_eq!(run_app(&ws), "hello from App\nvalue=6\nlargest=Some(9)\n");
+}

@@ -163,7 +163,7 @@ fn worker(
             Ok(outcome) => {
                 s.done += 1;
                 if opts.progress && outcome.cache == "miss" {
-                    eprintln!("[{}/{}] {} {}", s.done, total, outcome.mnemonic, outcome.target);
+                    progress_line(s.done, total, &outcome);
                 }
                 s.outcomes.insert(index, outcome);
                 for &d in dependents.get(&index).map(Vec::as_slice).unwrap_or(&[]) {
@@ -181,6 +181,20 @@ fn worker(
             }
         }
         wake.notify_all();
+    }
+}
+
+/// `[12/40] RustCompile //a:b`: rewritten in place on a terminal, one line each otherwise.
+fn progress_line(done: usize, total: usize, outcome: &Outcome) {
+    use std::io::IsTerminal;
+    let line = format!("[{done}/{total}] {} {}", outcome.mnemonic, outcome.target);
+    if std::io::stderr().is_terminal() {
+        eprint!("\r\x1b[K{line}");
+        if done == total {
+            eprintln!();
+        }
+    } else {
+        eprintln!("{line}");
     }
 }
 
