@@ -2,7 +2,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -47,12 +47,19 @@ pub struct TargetDecl {
 
 /// An evaluated package.
 pub struct Package {
-    pub base: Label,
     pub targets: BTreeMap<String, TargetDecl>,
     /// Execroot-relative path of the BUILD file.
     pub build_file: String,
-    /// Directory on disk.
-    pub dir: PathBuf,
+}
+
+/// A rule call recorded during a BUILD file's evaluation; its attributes sit in module
+/// variable `var` until the module is frozen.
+struct PendingTarget {
+    name: String,
+    kind: String,
+    rule_id: u64,
+    var: String,
+    location: String,
 }
 
 /// Per-evaluation context reachable from native functions through `eval.extra`.
@@ -62,7 +69,7 @@ struct EvalContext<'a> {
     /// Package whose BUILD file (or whose .bzl file) is evaluated.
     base: Label,
     is_build: bool,
-    pending: RefCell<Vec<(String, String, u64, String, String)>>,
+    pending: RefCell<Vec<PendingTarget>>,
 }
 
 fn eval_context<'a>(eval: &'a Evaluator<'_, '_, '_>) -> Result<&'a EvalContext<'a>> {
@@ -123,12 +130,12 @@ pub fn instantiate_rule<'v>(
     }
     let name = name.ok_or_else(|| anyhow!("{loc}: {kind}() needs a `name`"))?;
     let mut pending = ctx.pending.borrow_mut();
-    if pending.iter().any(|(n, ..)| *n == name) {
+    if pending.iter().any(|p| p.name == name) {
         bail!("{loc}: target `{name}` is declared twice in this package");
     }
     let var = format!("__relink_target_{}", pending.len());
     eval.module().set(&var, eval.heap().alloc(AllocDict(attrs)));
-    pending.push((name, kind.to_string(), rule_id, var, loc));
+    pending.push(PendingTarget { name, kind: kind.to_string(), rule_id, var, location: loc });
     Ok(())
 }
 
@@ -248,11 +255,10 @@ impl Loader {
         display: &str,
         content: String,
         is_build: bool,
-    ) -> Result<(FrozenModule, Vec<(String, String, u64, String, String)>)> {
+    ) -> Result<(FrozenModule, Vec<PendingTarget>)> {
         Module::with_temp_heap(|module| self.eval_file_in(label, display, content, is_build, module))
     }
 
-    #[allow(clippy::type_complexity)]
     fn eval_file_in(
         &self,
         label: &Label,
@@ -260,7 +266,7 @@ impl Loader {
         content: String,
         is_build: bool,
         module: Module<'_>,
-    ) -> Result<(FrozenModule, Vec<(String, String, u64, String, String)>)> {
+    ) -> Result<(FrozenModule, Vec<PendingTarget>)> {
         let base = Label::package_base(&label.repo, &label.package);
         module.import_public_symbols(&self.prelude);
         let ast = AstModule::parse(display, content, &dialect()).map_err(|e| anyhow!("{e}"))?;
@@ -297,12 +303,12 @@ impl Loader {
         let display = self.workspace.display_path(&build_label);
         let (module, pending) = self.eval_file(&build_label, &display, content, true)?;
         let mut targets = BTreeMap::new();
-        for (name, kind, rule_id, var, location) in pending {
-            let attrs = module.get_any_visibility(&var).map(|(v, _)| v).map_err(|e| anyhow!("{e}"))?;
-            let label = Label { name: name.clone(), ..base.clone() };
-            targets.insert(name, TargetDecl { label, kind, rule_id, attrs, location });
+        for p in pending {
+            let attrs = module.get_any_visibility(&p.var).map(|(v, _)| v).map_err(|e| anyhow!("{e}"))?;
+            let label = Label { name: p.name.clone(), ..base.clone() };
+            targets.insert(p.name, TargetDecl { label, kind: p.kind, rule_id: p.rule_id, attrs, location: p.location });
         }
-        let pkg = Rc::new(Package { base, targets, build_file: display, dir });
+        let pkg = Rc::new(Package { targets, build_file: display });
         self.packages.borrow_mut().insert(key, pkg.clone());
         Ok(pkg)
     }

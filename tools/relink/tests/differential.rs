@@ -59,11 +59,7 @@ fn rg_outputs(ws: &Ws) -> Vec<String> {
 
 #[test]
 fn ripgrep_with_every_crate_stubbed_behaves_like_no_cutoff() {
-    let scratch = Scratch::new("differential");
-    let dir = scratch.0.join("ripgrep");
-    let status = std::process::Command::new("bash").arg(repo_root().join("bench/ripgrep_workspace.sh")).arg(&dir).status().unwrap();
-    assert!(status.success());
-    let ws = Ws::copy_of(&dir, "differential-ws");
+    let (_keep, ws) = ripgrep_workspace("differential");
     assert!(ws.relink(&["import"]).status.success());
 
     let stubbed = run(&ws, &with("test", STUB_ALL, &["//..."]));

@@ -167,11 +167,7 @@ fn abi_changing_edits_change_the_interface_and_preserving_ones_mostly_do_not() {
     let kinds = |k: Kind| corpus.iter().filter(|e| e.kind == k).count();
     assert!(kinds(Kind::Preserving) >= 12 && kinds(Kind::Changing) >= 12, "at least 12 edit kinds each");
 
-    let scratch = Scratch::new("corpus");
-    let dir = scratch.0.join("ripgrep");
-    let status = std::process::Command::new("bash").arg(repo_root().join("bench/ripgrep_workspace.sh")).arg(&dir).status().unwrap();
-    assert!(status.success());
-    let ws = Ws::copy_of(&dir, "corpus-ws");
+    let (_keep, ws) = ripgrep_workspace("corpus");
     assert!(ws.relink(&["import"]).status.success());
 
     let (anchored_kept, total) = run_corpus(&ws, "anchored");

@@ -6,22 +6,9 @@ mod common;
 
 use common::*;
 
-fn ripgrep() -> (Scratch, Ws) {
-    let scratch = Scratch::new("ripgrep");
-    let dir = scratch.0.join("ripgrep");
-    let status = std::process::Command::new("bash")
-        .arg(repo_root().join("bench/ripgrep_workspace.sh"))
-        .arg(&dir)
-        .status()
-        .unwrap();
-    assert!(status.success(), "assembling the ripgrep workspace failed");
-    let ws = Ws::copy_of(&dir, "ripgrep-ws");
-    (scratch, ws)
-}
-
 #[test]
 fn ripgrep_imports_builds_tests_and_relinks_after_a_private_edit() {
-    let (_keep, ws) = ripgrep();
+    let (_keep, ws) = ripgrep_workspace("ripgrep");
     let import = ws.relink(&["import"]);
     assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
     assert!(ws.path("third_party/crates/regex-automata-0.4.15/BUILD.bazel").is_file());

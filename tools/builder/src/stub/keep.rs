@@ -273,10 +273,8 @@ fn transcriber_is_expression_only(tokens: &proc_macro2::TokenStream, safe: &BTre
                     return false;
                 }
             }
-            TokenTree::Group(group) => {
-                if !transcriber_is_expression_only(&group.stream(), safe) {
-                    return false;
-                }
+            TokenTree::Group(group) if !transcriber_is_expression_only(&group.stream(), safe) => {
+                return false;
             }
             _ => {}
         }

@@ -206,19 +206,16 @@ fn plan_impl(imp: &syn::ItemImpl, safe: &std::collections::BTreeSet<String>, pla
         None
     };
     for impl_item in &imp.items {
-        match impl_item {
-            syn::ImplItem::Fn(m) => {
-                let reason = whole_impl_kept
-                    .or_else(|| m.defaultness.map(|_| KeepReason::Generic))
-                    .or_else(|| keep::signature_keep_reason(&m.attrs, &m.sig))
-                    .or_else(|| keep::body_keep_reason(&m.block, safe));
-                plan.function(impl_item.span(), m.block.span(), reason);
-                // Only inherent methods: a trait impl must keep every method.
-                if reason.is_none() && imp.trait_.is_none() && references::droppable(&m.vis, &m.attrs) {
-                    plan.removable(impl_item.span(), m.sig.ident.to_string());
-                }
+        if let syn::ImplItem::Fn(m) = impl_item {
+            let reason = whole_impl_kept
+                .or_else(|| m.defaultness.map(|_| KeepReason::Generic))
+                .or_else(|| keep::signature_keep_reason(&m.attrs, &m.sig))
+                .or_else(|| keep::body_keep_reason(&m.block, safe));
+            plan.function(impl_item.span(), m.block.span(), reason);
+            // Only inherent methods: a trait impl must keep every method.
+            if reason.is_none() && imp.trait_.is_none() && references::droppable(&m.vis, &m.attrs) {
+                plan.removable(impl_item.span(), m.sig.ident.to_string());
             }
-            _ => {}
         }
     }
 }

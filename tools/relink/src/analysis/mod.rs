@@ -70,7 +70,6 @@ pub struct Configured {
     pub default_files: Vec<FileValue>,
     pub executable: Option<FileValue>,
     pub runfiles: Vec<FileValue>,
-    pub location: String,
     /// Labels of the targets it depends on.
     pub deps: Vec<Label>,
 }
@@ -146,7 +145,6 @@ impl<'l> Analyzer<'l> {
             default_files: vec![file],
             executable: None,
             runfiles: Vec::new(),
-            location: String::new(),
             deps: Vec::new(),
         })
     }
@@ -229,7 +227,7 @@ impl<'l> Analyzer<'l> {
         let deps = std::mem::take(&mut deps_of);
         let target = TargetValue { label: decl.label.clone(), providers: Arc::new(providers), heap: frozen.frozen_heap().dupe() };
         let (default_files, executable, runfiles) = default_info_parts(&target)?;
-        Ok(Configured { target, kind: decl.kind.clone(), is_test, default_files, executable, runfiles, location: decl.location.clone(), deps })
+        Ok(Configured { target, kind: decl.kind.clone(), is_test, default_files, executable, runfiles, deps })
     }
 
     fn resolve_select<'v>(&self, value: Value<'v>, decl: &TargetDecl, heap: Heap<'v>) -> Result<Value<'v>> {

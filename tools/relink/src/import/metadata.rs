@@ -15,7 +15,6 @@ pub struct Package {
     pub version: String,
     pub source: Option<String>,
     pub manifest_path: PathBuf,
-    pub edition: String,
     pub links: Option<String>,
     pub targets: Vec<Target>,
     #[serde(default)]

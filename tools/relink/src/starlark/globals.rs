@@ -247,8 +247,3 @@ pub fn expect_str<'v>(value: Value<'v>, what: &str) -> anyhow::Result<String> {
         .map(str::to_string)
         .ok_or_else(|| anyhow!("{what}: expected a string, got {} `{}`", value.get_type(), value))
 }
-
-/// Whether a value is `None`.
-pub fn is_none(value: Value<'_>) -> bool {
-    value.is_none()
-}

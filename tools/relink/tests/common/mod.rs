@@ -182,3 +182,14 @@ pub fn digests_under(dir: &Path) -> std::collections::BTreeMap<String, String> {
     walk(dir, dir, &mut out);
     out
 }
+
+/// ripgrep 15.2.0 assembled from crates.io (bench/ripgrep_workspace.sh) in a scratch
+/// workspace with its own cache, not yet imported. Keep the Scratch alive with the Ws.
+pub fn ripgrep_workspace(tag: &str) -> (Scratch, Ws) {
+    let scratch = Scratch::new(tag);
+    let dir = scratch.0.join("ripgrep");
+    let status = Command::new("bash").arg(repo_root().join("bench/ripgrep_workspace.sh")).arg(&dir).status().unwrap();
+    assert!(status.success(), "assembling the ripgrep workspace failed");
+    let ws = Ws::copy_of(&dir, &format!("{tag}-ws"));
+    (scratch, ws)
+}
