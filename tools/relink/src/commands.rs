@@ -481,12 +481,14 @@ fn import_command(opts: &crate::import::ImportOpts) -> Result<()> {
     if !has_marker {
         // A Cargo workspace becomes a Bazel workspace at its root (WORKSPACE mode; bzlmod
         // users add `bazel_dep(name = "rules_relink")` and the extension themselves).
-        let rules = crate::repos::rules_dir()?;
+        let rules = crate::repos::rules_dir(&cache_root(None))?;
+        let builder = crate::repos::builder()?;
         std::fs::write(
             cwd.join("WORKSPACE"),
             format!(
-                "# Written by `relink import`. relink reads the workspace name only; Bazel reads it all.\nworkspace(name = \"imported\")\n\nlocal_repository(name = \"rules_relink\", path = \"{}\")\n\nload(\"@rules_relink//rules:repositories.bzl\", \"relink_register_toolchains\")\n\nrelink_register_toolchains()\n",
-                rules.display()
+                "# Written by `relink import`. relink reads the workspace name only; Bazel reads it all.\nworkspace(name = \"imported\")\n\nlocal_repository(name = \"rules_relink\", path = \"{}\")\n\nload(\"@rules_relink//rules:repositories.bzl\", \"relink_register_toolchains\")\n\n# The relink-builder next to the relink that imported this workspace; remove `builder`\n# to let Bazel build it with cargo from the rules' sources.\nrelink_register_toolchains(builder = \"{}\")\n",
+                rules.display(),
+                builder.display()
             ),
         )?;
     }

@@ -173,3 +173,15 @@ fn opt_builds_use_real_metadata_interfaces_and_run_correctly() {
     assert!(executed(&log).contains(&("RustCompile".to_string(), "//chain/middle:middle".to_string())));
     assert_eq!(run_app(&ws), "hello from App\nvalue=6\nlargest=Some(9)\n");
 }
+
+#[test]
+fn the_rules_embedded_in_relink_build_the_examples() {
+    let ws = examples();
+    let out = relink_command(&ws.dir, &ws.cache).env("RELINK_EMBEDDED_RULES", "1").args(["build", "//app"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let unpacked = std::fs::read_dir(ws.cache.join("repos")).unwrap().filter_map(|e| e.ok()).any(|e| {
+        e.file_name().to_string_lossy().starts_with("rules_relink-") && e.path().join("rules/private/rules.bzl").is_file()
+    });
+    assert!(unpacked, "the embedded rules were unpacked into the cache");
+    assert_eq!(run_app(&ws), "hello from App\nvalue=3\nlargest=Some(9)\n");
+}
