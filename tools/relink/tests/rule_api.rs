@@ -121,3 +121,14 @@ fn query_lists_targets_with_kinds() {
     assert!(text.contains("//:post (node) deps: [//:b, //:c]"), "{text}");
     assert!(text.contains("//:inputs (filegroup)"), "{text}");
 }
+
+#[test]
+fn symlink_actions_copy_source_and_derived_files() {
+    let ws = fixture();
+    let log = ws.build_ok(&["build", "//:copy_source", "//:copy_derived"]);
+    // Only the producer of the copied derived file runs besides the copies themselves.
+    assert_eq!(executed(&log), pairs(&[("FileWrite", "//:post"), ("Symlink", "//:copy_derived"), ("Symlink", "//:copy_source")]));
+    let read = |f: &str| std::fs::read_to_string(ws.path("relink-bin").join(f)).unwrap();
+    assert_eq!(read("copy_source.copy"), "input-content\n");
+    assert_eq!(read("copy_derived.copy"), "a,b,c,d");
+}

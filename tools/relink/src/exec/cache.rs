@@ -86,7 +86,7 @@ impl Cache {
                 true
             }
             _ => {
-                let _ = make_writable_and_remove(&path);
+                let _ = fs::remove_file(&path);
                 false
             }
         }
@@ -176,11 +176,6 @@ fn finish_blob(path: &Path, executable: bool) -> Result<()> {
 fn pin_mtime(path: &Path) -> Result<()> {
     let file = fs::File::options().read(true).open(path)?;
     file.set_modified(SystemTime::UNIX_EPOCH + BLOB_EPOCH)?;
-    Ok(())
-}
-
-fn make_writable_and_remove(path: &Path) -> Result<()> {
-    fs::remove_file(path)?;
     Ok(())
 }
 

@@ -149,8 +149,8 @@ fn worker(
                 }
                 if let Some(i) = s.ready.pop_front() {
                     s.running += 1;
-                    let prepared = input_digests(graph, i, &s.outcomes, sources, opts.workspace)
-                        .and_then(|d| Ok((d, derived_files(graph, i, &s.outcomes)?)));
+                    let prepared = derived_files(graph, i, &s.outcomes)
+                        .and_then(|derived| Ok((input_digests(graph, i, &derived, sources, opts.workspace)?, derived)));
                     break (i, prepared);
                 }
                 s = wake.wait(s).unwrap();
@@ -201,17 +201,14 @@ fn progress_line(done: usize, total: usize, outcome: &Outcome) {
 fn input_digests(
     graph: &ActionGraph,
     index: usize,
-    outcomes: &HashMap<usize, Outcome>,
+    derived: &DerivedFiles,
     sources: &SourceDigests,
     ws: &Workspace,
 ) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for path in &graph.actions[index].inputs {
-        let digest = match graph.producer_of(path) {
-            Some(p) => {
-                let result = outcomes.get(&p).and_then(|o| o.result.as_ref()).ok_or_else(|| anyhow!("internal: {path} not built"))?;
-                derived_digest(result, path)?
-            }
+        let digest = match derived.get(path) {
+            Some(files) => derived_digest(path, files),
             None => sources.get(ws, path)?,
         };
         out.insert(path.clone(), digest);
@@ -220,21 +217,14 @@ fn input_digests(
 }
 
 /// Digest of a derived file, or of a declared directory (its listing).
-fn derived_digest(result: &ActionResult, path: &str) -> Result<String> {
-    if let Some(f) = result.files.iter().find(|f| f.path == path) {
-        return Ok(f.digest.clone());
+fn derived_digest(path: &str, files: &[OutputFile]) -> String {
+    match files {
+        [file] if file.path == path => file.digest.clone(),
+        _ => {
+            let listing: Vec<String> = files.iter().map(|f| format!("{} {} {}", f.path, f.digest, f.executable)).collect();
+            digest_bytes(listing.join("\n").as_bytes())
+        }
     }
-    let prefix = format!("{path}/");
-    let listing: Vec<String> = result
-        .files
-        .iter()
-        .filter(|f| f.path.starts_with(&prefix))
-        .map(|f| format!("{} {} {}", f.path, f.digest, f.executable))
-        .collect();
-    if listing.is_empty() && !result.dirs.iter().any(|d| d == path) {
-        bail!("internal: {path} is not an output of its producer");
-    }
-    Ok(digest_bytes(listing.join("\n").as_bytes()))
 }
 
 /// The cache key of an action.
@@ -261,18 +251,16 @@ fn run_one(graph: &ActionGraph, index: usize, inputs: BTreeMap<String, String>, 
         Some(result) => (result, "hit"),
         None => {
             let result = match &action.kind {
-                ActionKind::Write { content, executable } => {
-                    let digest = opts.cache.store_bytes(content.as_bytes(), *executable)?;
-                    ActionResult { files: vec![OutputFile { path: action.outputs[0].path.clone(), digest, executable: *executable }], dirs: vec![] }
-                }
+                ActionKind::Write { content, executable } => single_output(action, content.as_bytes(), *executable, opts.cache)?,
                 ActionKind::Copy { executable } => {
+                    // The input is a stored blob (derived) or a file on disk (source): no sandbox.
                     let from = &action.inputs[0];
-                    let sandbox = Sandbox::create(opts)?;
-                    sandbox.materialize(graph, action, derived, opts)?;
-                    let data = fs::read(sandbox.root.join(from))?;
-                    sandbox.remove();
-                    let digest = opts.cache.store_bytes(&data, *executable)?;
-                    ActionResult { files: vec![OutputFile { path: action.outputs[0].path.clone(), digest, executable: *executable }], dirs: vec![] }
+                    let data = match derived.get(from).map(Vec::as_slice) {
+                        Some([file]) => fs::read(opts.cache.blob_path(&file.digest, file.executable))?,
+                        Some(_) => bail!("{} of {}: cannot copy the directory {from}", action.mnemonic, action.owner),
+                        None => fs::read(opts.workspace.exec_path_on_disk(from)?).with_context(|| format!("cannot read {from}"))?,
+                    };
+                    single_output(action, &data, *executable, opts.cache)?
                 }
                 ActionKind::Run { argv, env } => run_in_sandbox(graph, action, argv, env, derived, opts)?,
             };
@@ -290,6 +278,12 @@ fn run_one(graph: &ActionGraph, index: usize, inputs: BTreeMap<String, String>, 
         inputs,
         result: Some(result),
     })
+}
+
+/// Store `data` as the one output of `action`.
+fn single_output(action: &Action, data: &[u8], executable: bool, cache: &Cache) -> Result<ActionResult> {
+    let digest = cache.store_bytes(data, executable)?;
+    Ok(ActionResult { files: vec![OutputFile { path: action.outputs[0].path.clone(), digest, executable }], dirs: vec![] })
 }
 
 /// A fresh execroot holding exactly the declared inputs of one action.
@@ -393,7 +387,8 @@ fn run_in_sandbox(
     result
 }
 
-/// For each derived input path of action `index`, the output files it stands for.
+/// For each derived input path of action `index`, the output files it stands for: the file
+/// itself, or the files of a declared directory.
 fn derived_files(graph: &ActionGraph, index: usize, outcomes: &HashMap<usize, Outcome>) -> Result<DerivedFiles> {
     let mut map = HashMap::new();
     for path in &graph.actions[index].inputs {
@@ -403,7 +398,11 @@ fn derived_files(graph: &ActionGraph, index: usize, outcomes: &HashMap<usize, Ou
             Some(f) => vec![f.clone()],
             None => {
                 let prefix = format!("{path}/");
-                result.files.iter().filter(|f| f.path.starts_with(&prefix)).cloned().collect()
+                let files: Vec<OutputFile> = result.files.iter().filter(|f| f.path.starts_with(&prefix)).cloned().collect();
+                if files.is_empty() && !result.dirs.iter().any(|d| d == path) {
+                    bail!("internal: {path} is not an output of its producer");
+                }
+                files
             }
         };
         map.insert(path.clone(), files);
