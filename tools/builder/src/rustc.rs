@@ -141,6 +141,15 @@ impl CrateOpts {
         Ok(flags)
     }
 
+    /// Flags for `-Zlink-only`: the common ones, the user's, and the build script's (`-l`, `-L`,
+    /// link arguments); no crate type or dependencies (the rlink records those).
+    pub fn link_flags(&self) -> Result<Vec<String>> {
+        let mut flags = self.common_flags();
+        flags.extend(self.rustc_flags.iter().cloned());
+        flags.extend(self.flags_from_files()?);
+        Ok(flags)
+    }
+
     /// Flags written by build scripts, one per line (`${pwd}` is the working directory).
     pub fn flags_from_files(&self) -> Result<Vec<String>> {
         let cwd = std::env::current_dir()?.display().to_string();

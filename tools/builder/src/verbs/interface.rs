@@ -53,7 +53,7 @@ pub fn run(args: &InterfaceArgs) -> Result<()> {
             ),
         }
     }
-    let output = compile_hollow(args, &cwd, &deps, &args.krate.crate_root, None, &[])?;
+    let output = compile_hollow(args, &cwd, &deps, &args.krate.crate_root, None, &args.out, &[])?;
     rustc::check(&output, "interface compile of the real sources")
 }
 
@@ -86,7 +86,7 @@ fn try_stub(args: &InterfaceArgs, cwd: &Path, deps: &DepSetup) -> Result<StubOut
         util::write_file(&target, file.text.as_bytes())?;
     }
     let root = scratch.join(util::relative(&args.krate.crate_root));
-    let output = compile_hollow(args, cwd, deps, &root, Some(&scratch), &[])?;
+    let output = compile_hollow(args, cwd, deps, &root, Some(&scratch), &args.out, &[])?;
     if !output.status.success() {
         anyhow::bail!(
             "the stub did not compile:\n{}",
@@ -102,9 +102,9 @@ fn try_stub(args: &InterfaceArgs, cwd: &Path, deps: &DepSetup) -> Result<StubOut
 
 /// Mono items (generic instances) a compile of `root` collects, local stub helpers excluded.
 fn mono_items(args: &InterfaceArgs, cwd: &Path, deps: &DepSetup, root: &Path, stub_dir: Option<&Path>) -> Result<std::collections::BTreeSet<String>> {
-    let saved = std::fs::read(&args.out)?;
-    let output = compile_hollow(args, cwd, deps, root, stub_dir, &["-Zprint-mono-items=yes".to_string()])?;
-    std::fs::write(&args.out, saved)?;
+    let scratch_out = util::sibling(&args.out, "audit");
+    let output = compile_hollow(args, cwd, deps, root, stub_dir, &scratch_out, &["-Zprint-mono-items=yes".to_string()])?;
+    let _ = std::fs::remove_file(&scratch_out);
     rustc::check(&output, "audit compile")?;
     Ok(String::from_utf8_lossy(&output.stdout)
         .lines()
@@ -131,13 +131,14 @@ fn audit_instances(args: &InterfaceArgs, cwd: &Path, deps: &DepSetup, stub_root:
     Ok(())
 }
 
-/// `rustc -Zno-codegen` of `root` into `args.out`.
+/// `rustc -Zno-codegen` of `root` into `out`.
 fn compile_hollow(
     args: &InterfaceArgs,
     cwd: &Path,
     deps: &DepSetup,
     root: &Path,
     stub_dir: Option<&Path>,
+    out: &Path,
     extra_flags: &[String],
 ) -> Result<std::process::Output> {
     let mut flags = args.krate.compile_flags_with(deps, true)?;
@@ -153,7 +154,7 @@ fn compile_hollow(
         "-Zno-codegen".to_string(),
         "--cap-lints=allow".to_string(),
         "-o".to_string(),
-        args.out.display().to_string(),
+        out.display().to_string(),
         root.display().to_string(),
     ]);
     flags.extend(extra_flags.iter().cloned());

@@ -69,9 +69,7 @@ pub fn run(args: &LinkArgs) -> Result<()> {
     }
     std::fs::write(&rlink_path, &data)?;
 
-    let mut flags = args.krate.common_flags();
-    flags.extend(args.krate.rustc_flags.iter().cloned());
-    flags.extend(args.krate.flags_from_files()?);
+    let mut flags = args.krate.link_flags()?;
     flags.extend(CrateOpts::remap_flags(&cwd));
     flags.push("-Zlink-only".to_string());
     flags.push(rlink_path.display().to_string());

@@ -307,10 +307,7 @@ impl<'l> Analyzer<'l> {
                     }
                     return Ok(());
                 }
-                let text = value.unpack_str().ok_or_else(|| anyhow!("expected a label string, got {} `{}`", value.get_type(), value))?;
-                let dep = self.analyze(&Label::parse(text, &base)?)?;
-                module.frozen_heap().add_reference(&dep.target.heap);
-                out.deps.push(dep.target.label.clone());
+                let dep = self.dependency(value, &base, module, &mut out.deps)?;
                 out.attr.push((a.name.clone(), heap.alloc(dep.target.clone())));
                 let files: Vec<Value> = dep.default_files.iter().map(|f| heap.alloc(f.clone())).collect();
                 if a.single_file {
@@ -331,10 +328,7 @@ impl<'l> Analyzer<'l> {
                 let mut targets = Vec::new();
                 let mut files = Vec::new();
                 for item in items.iter() {
-                    let text = item.unpack_str().ok_or_else(|| anyhow!("expected label strings, got {} `{}`", item.get_type(), item))?;
-                    let dep = self.analyze(&Label::parse(text, &base)?)?;
-                    module.frozen_heap().add_reference(&dep.target.heap);
-                    out.deps.push(dep.target.label.clone());
+                    let dep = self.dependency(item, &base, module, &mut out.deps)?;
                     targets.push(heap.alloc(dep.target.clone()));
                     files.extend(dep.default_files.iter().map(|f| heap.alloc(f.clone())));
                 }
@@ -356,6 +350,16 @@ impl<'l> Analyzer<'l> {
             }
         }
         Ok(())
+    }
+
+    /// Analyse the dependency a label attribute names, keep its providers' heap alive for
+    /// `module`, and record it among the target's dependencies.
+    fn dependency<'v>(&self, value: Value<'v>, base: &Label, module: &Module<'v>, deps: &mut Vec<Label>) -> Result<Rc<Configured>> {
+        let text = value.unpack_str().ok_or_else(|| anyhow!("expected a label string, got {} `{}`", value.get_type(), value))?;
+        let dep = self.analyze(&Label::parse(text, base)?)?;
+        module.frozen_heap().add_reference(&dep.target.heap);
+        deps.push(dep.target.label.clone());
+        Ok(dep)
     }
 
     fn make_ctx<'v>(&self, module: &Module<'v>, decl: &TargetDecl, resolved: ResolvedAttrs<'v>) -> Result<Value<'v>> {
