@@ -37,12 +37,33 @@ pub enum KeepReason {
     UnknownMacro,
 }
 
+impl KeepReason {
+    /// A short human-readable name.
+    pub fn label(self) -> &'static str {
+        match self {
+            KeepReason::Const => "const fn",
+            KeepReason::Async => "async fn",
+            KeepReason::Generic => "generic",
+            KeepReason::ImplTraitReturn => "returns impl Trait",
+            KeepReason::Inline => "inline",
+            KeepReason::AttributeMacro => "attribute macro",
+            KeepReason::GenericImpl => "generic impl",
+            KeepReason::TraitDefault => "trait default method",
+            KeepReason::DefinesGlobalItem => "defines a global item",
+            KeepReason::UnknownMacro => "calls an unknown macro",
+        }
+    }
+}
+
 /// Attributes that are built into rustc (or are tool attributes) and never see the body as a macro.
 const BUILTIN_ATTRIBUTES: &[&str] = &[
     "allow", "automatically_derived", "cfg", "cfg_attr", "cold", "coverage", "deny", "deprecated",
     "doc", "expect", "export_name", "forbid", "ignore", "inline", "instruction_set", "link_name",
     "link_section", "must_use", "no_mangle", "optimize", "should_panic", "target_feature", "test",
-    "track_caller", "unsafe", "used", "warn", "no_coverage", "naked",
+    "track_caller", "unsafe", "used", "warn", "no_coverage", "naked", "derive", "repr",
+    "non_exhaustive", "path", "macro_export", "macro_use", "global_allocator", "panic_handler",
+    "proc_macro", "proc_macro_derive", "proc_macro_attribute", "no_implicit_prelude", "link",
+    "debugger_visualizer", "collapse_debuginfo", "no_mangle", "rustc_builtin_macro",
 ];
 
 /// Tool attribute namespaces (`#[rustfmt::skip]`, `#[clippy::...]`): inert.

@@ -6,8 +6,10 @@
 //! declarations (with `#[path]` and `cfg_attr(.., path = ..)` alternatives); a file the walk
 //! does not reach is left verbatim by the caller, which is always sound.
 
+pub mod diff;
 pub mod keep;
 mod modules;
+pub mod position;
 mod references;
 mod splice;
 
@@ -16,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use syn::spanned::Spanned;
+use syn::visit::Visit;
 
 pub use keep::KeepReason;
 pub use splice::SpanPolicy;
@@ -59,6 +62,11 @@ pub struct StubbedFile {
     pub removed: usize,
     /// Kept bodies with their (1-based) line and reason.
     pub kept: Vec<(usize, KeepReason)>,
+    /// (1-based) lines of code kept on its exact line and column because a compile-time value
+    /// can observe its position (see [`position`]).
+    pub exact_lines: Vec<usize>,
+    /// Bodies or items kept only so that an exact anchor on their line keeps its column.
+    pub kept_for_anchor: usize,
 }
 
 /// The stub of a whole crate: one entry per module file reached from the crate root.
@@ -89,11 +97,16 @@ pub fn stub_crate(crate_root: &Path, policy: SpanPolicy) -> Result<CrateStub> {
         .collect();
     let safe_macros = keep::local_expression_only_macros(&macros);
     let body = if parsed.first().is_some_and(|root| may_be_no_std(&root.ast)) { STUB_BODY_NO_STD } else { STUB_BODY };
+    let asts: Vec<&syn::File> = parsed.iter().map(|f| &f.ast).collect();
+    let facts = position::CrateFacts::collect(&asts, &macros);
     let plans: Vec<splice::Plan> = parsed
         .iter()
         .map(|file| {
             let mut plan = splice::Plan::new(body);
             plan_items(&file.ast.items, &safe_macros, &mut plan);
+            let mut scanner = position::Scanner::new(&facts, &plan.replacements);
+            scanner.visit_file(&file.ast);
+            plan.exact = scanner.found;
             plan
         })
         .collect();
@@ -101,8 +114,8 @@ pub fn stub_crate(crate_root: &Path, policy: SpanPolicy) -> Result<CrateStub> {
     let mut mentioned = BTreeSet::new();
     let mut removal_allowed = true;
     for (file, plan) in parsed.iter().zip(&plans) {
-        let text = plan.render(&file.source, policy, &|_| true)?;
-        match references::mentioned_names(&text) {
+        let rendered = plan.render(&file.source, policy, &|_| true)?;
+        match references::mentioned_names(&rendered.text) {
             Some(names) => mentioned.extend(names),
             None => removal_allowed = false,
         }
@@ -114,11 +127,19 @@ pub fn stub_crate(crate_root: &Path, policy: SpanPolicy) -> Result<CrateStub> {
     let drop = |name: &str| removal_allowed && !mentioned.contains(name);
     let mut stub = CrateStub::default();
     for (file, plan) in parsed.iter().zip(&plans) {
-        let text = plan.render(&file.source, policy, &drop)?;
-        let removed = plan.removable.iter().filter(|(_, n)| drop(n)).count();
+        let rendered = plan.render(&file.source, policy, &drop)?;
+        let mut exact_lines: Vec<usize> = plan.exact.iter().map(|&o| file.source[..o].matches('\n').count() + 1).collect();
+        exact_lines.dedup();
         stub.files.insert(
             file.path.clone(),
-            StubbedFile { text, stubbed: plan.replacements.len(), removed, kept: plan.kept_lines() },
+            StubbedFile {
+                text: rendered.text,
+                stubbed: rendered.replaced,
+                removed: rendered.removed,
+                kept: plan.kept_lines(),
+                exact_lines,
+                kept_for_anchor: rendered.kept_for_anchor,
+            },
         );
     }
     Ok(stub)
@@ -231,6 +252,12 @@ pub fn explain(stub: &CrateStub) -> String {
             file.removed,
             file.kept.len()
         ));
+        for line in &file.exact_lines {
+            out.push_str(&format!("  {}:{}: exact position (a compile-time value can observe it)\n", path.display(), line));
+        }
+        if file.kept_for_anchor > 0 {
+            out.push_str(&format!("  {}: {} bodies kept so that an exact anchor keeps its column\n", path.display(), file.kept_for_anchor));
+        }
         for (line, reason) in &file.kept {
             out.push_str(&format!("  {}:{}: kept ({:?})\n", path.display(), line, reason));
         }

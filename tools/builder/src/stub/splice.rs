@@ -36,9 +36,13 @@ impl std::str::FromStr for SpanPolicy {
 pub struct Plan {
     /// The text that replaces a body.
     body: &'static str,
-    /// Byte ranges of bodies (braces included) to replace, with their 1-based start line.
+    /// Byte ranges of bodies (braces included) to replace.
     pub replacements: Vec<Range<usize>>,
+    /// Starts of kept code whose *line* matters at run time (anchored policy only).
     anchors: Vec<usize>,
+    /// Offsets of tokens whose line *and column* a compile-time value can observe: honoured
+    /// under every policy (see [`super::position`]).
+    pub exact: Vec<usize>,
     kept: Vec<(usize, KeepReason)>,
     /// Private functions (whole item ranges, attributes included) with their names.
     pub removable: Vec<(Range<usize>, String)>,
@@ -46,10 +50,29 @@ pub struct Plan {
     dropped: Vec<Range<usize>>,
 }
 
+/// The stub text of one file and what went into it.
+pub struct Rendered {
+    pub text: String,
+    /// Bodies replaced.
+    pub replaced: usize,
+    /// Private functions dropped.
+    pub removed: usize,
+    /// Bodies or items kept only because replacing them would move an exact anchor's column.
+    pub kept_for_anchor: usize,
+}
+
 impl Plan {
     /// An empty plan whose replaced bodies become `body`.
     pub fn new(body: &'static str) -> Plan {
-        Plan { body, replacements: Vec::new(), anchors: Vec::new(), kept: Vec::new(), removable: Vec::new(), dropped: Vec::new() }
+        Plan {
+            body,
+            replacements: Vec::new(),
+            anchors: Vec::new(),
+            exact: Vec::new(),
+            kept: Vec::new(),
+            removable: Vec::new(),
+            dropped: Vec::new(),
+        }
     }
 
     /// A function: replace its body unless a keep reason was found.
@@ -85,67 +108,119 @@ impl Plan {
     }
 
     /// Produce the stub text, dropping the removable functions named in `drop`.
-    pub fn render(&self, source: &str, policy: SpanPolicy, drop: &dyn Fn(&str) -> bool) -> Result<String> {
-        let removed: Vec<Range<usize>> = self
+    ///
+    /// Every exact anchor ends up on its original line and column: a replaced body or removed
+    /// item on the anchor's own line, before it, is kept instead. Missing lines are restored
+    /// by newlines inserted right after the replacement that lost them (always between
+    /// tokens), just enough to bring the next anchor back to its line.
+    pub fn render(&self, source: &str, policy: SpanPolicy, drop: &dyn Fn(&str) -> bool) -> Result<Rendered> {
+        let mut candidates: Vec<Candidate> = self
             .removable
             .iter()
             .filter(|(_, name)| drop(name))
-            .map(|(r, _)| r.clone())
-            .chain(self.dropped.iter().cloned())
-            .map(|r| whole_lines(source, r))
+            .map(|(r, _)| Candidate::removal(source, r, true))
+            .chain(self.dropped.iter().map(|r| Candidate::removal(source, r, false)))
+            .chain(self.replacements.iter().map(|r| Candidate { range: r.clone(), text: self.body, private_fn: false, on: true }))
             .collect();
-        let inside_removed = |r: &Range<usize>| removed.iter().any(|d| d.start <= r.start && r.end <= d.end);
-        // (range, replacement text)
-        let mut replacements: Vec<(Range<usize>, &str)> = self
-            .replacements
-            .iter()
-            .filter(|r| !inside_removed(r))
-            .map(|r| (r.clone(), self.body))
-            .chain(removed.iter().map(|r| (r.clone(), "")))
-            .collect();
-        replacements.sort_by_key(|(r, _)| r.start);
-        let replacements_text: Vec<&str> = replacements.iter().map(|(_, t)| *t).collect();
-        let replacements: Vec<Range<usize>> = replacements.into_iter().map(|(r, _)| r).collect();
-        for pair in replacements.windows(2) {
-            if pair[0].end > pair[1].start {
-                bail!("internal error: overlapping stub replacements {:?} and {:?}", pair[0], pair[1]);
-            }
-        }
-        let anchors = match policy {
-            SpanPolicy::Compact => Vec::new(),
-            SpanPolicy::Anchored => valid_anchor_line_starts(source, &self.anchors, &replacements),
-        };
-        // Events: (position, is_replacement, index). Anchors sort before replacements.
-        let mut events: Vec<(usize, bool, usize)> = anchors.iter().map(|&a| (a, false, 0)).collect();
-        events.extend(replacements.iter().enumerate().map(|(i, r)| (r.start, true, i)));
-        events.sort();
-
-        let mut out = String::with_capacity(source.len());
-        let mut out_lines = 0usize;
-        let mut cursor = 0usize;
-        for (pos, is_replacement, index) in events {
-            if pos < cursor {
-                continue;
-            }
-            let segment = &source[cursor..pos];
-            out_lines += segment.matches('\n').count();
-            out.push_str(segment);
-            cursor = pos;
-            if is_replacement {
-                out.push_str(replacements_text[index]);
-                cursor = replacements[index].end;
-            } else {
-                let original_line = source[..pos].matches('\n').count();
-                if original_line > out_lines {
-                    let pad = original_line - out_lines;
-                    out.push_str(&"\n".repeat(pad));
-                    out_lines += pad;
+        let mut kept_for_anchor = 0;
+        let (edits, exact) = loop {
+            let removed: Vec<Range<usize>> =
+                candidates.iter().filter(|c| c.on && c.text.is_empty()).map(|c| c.range.clone()).collect();
+            let within = |r: &Range<usize>| removed.iter().any(|d| d != r && d.start <= r.start && r.end <= d.end);
+            let exact: Vec<usize> = self.exact.iter().copied().filter(|a| !removed.iter().any(|d| d.contains(a))).collect();
+            let mut changed = false;
+            for c in candidates.iter_mut().filter(|c| c.on && !within(&c.range)) {
+                if exact.iter().any(|&a| moves_column(source, &c.range, a)) {
+                    c.on = false;
+                    kept_for_anchor += 1;
+                    changed = true;
                 }
             }
+            if !changed {
+                let mut edits: Vec<&Candidate> = candidates.iter().filter(|c| c.on && !within(&c.range)).collect();
+                edits.sort_by_key(|c| c.range.start);
+                break (edits, exact);
+            }
+        };
+        for pair in edits.windows(2) {
+            if pair[0].range.end > pair[1].range.start {
+                bail!("internal error: overlapping stub replacements {:?} and {:?}", pair[0].range, pair[1].range);
+            }
         }
-        out.push_str(&source[cursor..]);
-        Ok(out)
+        let mut anchors = exact;
+        if policy == SpanPolicy::Anchored {
+            // A line anchor that an edit on its own line would move is not honoured: such code
+            // keeps its line only as far as the text allows (runtime locations only).
+            anchors.extend(self.anchors.iter().copied().filter(|&a| !edits.iter().any(|e| moves_column(source, &e.range, a))));
+        }
+        anchors.sort_unstable();
+        anchors.dedup();
+        let text = splice(source, &edits, &anchors);
+        Ok(Rendered {
+            text,
+            replaced: edits.iter().filter(|e| !e.text.is_empty()).count(),
+            removed: edits.iter().filter(|e| e.private_fn).count(),
+            kept_for_anchor,
+        })
     }
+}
+
+/// A possible edit: a body to replace or an item to remove.
+struct Candidate {
+    range: Range<usize>,
+    text: &'static str,
+    /// A removed private function (counted in the stub's report).
+    private_fn: bool,
+    /// Still applied (an exact anchor may veto it).
+    on: bool,
+}
+
+impl Candidate {
+    fn removal(source: &str, item: &Range<usize>, private_fn: bool) -> Candidate {
+        Candidate { range: whole_lines(source, item.clone()), text: "", private_fn, on: true }
+    }
+}
+
+/// Whether editing `range` changes the text between the start of `anchor`'s line and
+/// `anchor`, i.e. would move its column.
+fn moves_column(source: &str, range: &Range<usize>, anchor: usize) -> bool {
+    range.start < anchor && range.end > line_start(source, anchor)
+}
+
+/// Offset of the start of the line holding `offset`.
+fn line_start(source: &str, offset: usize) -> usize {
+    source[..offset].rfind('\n').map_or(0, |i| i + 1)
+}
+
+/// Apply `edits` (sorted, disjoint) and pad so that each anchor keeps its original line.
+fn splice(source: &str, edits: &[&Candidate], anchors: &[usize]) -> String {
+    let mut out = String::with_capacity(source.len());
+    let mut out_lines = 0usize;
+    let mut cursor = 0usize;
+    let mut next_anchor = 0usize;
+    for (i, edit) in edits.iter().enumerate() {
+        let segment = &source[cursor..edit.range.start];
+        out_lines += segment.matches('\n').count();
+        out.push_str(segment);
+        out.push_str(edit.text);
+        cursor = edit.range.end;
+        // Anchors up to here sit inside or before edits already written.
+        while next_anchor < anchors.len() && anchors[next_anchor] < cursor {
+            next_anchor += 1;
+        }
+        let next_edit = edits.get(i + 1).map_or(source.len(), |e| e.range.start);
+        if let Some(&anchor) = anchors.get(next_anchor).filter(|&&a| a < next_edit) {
+            let original_line = source[..anchor].matches('\n').count();
+            let line_here = out_lines + source[cursor..anchor].matches('\n').count();
+            if original_line > line_here {
+                let pad = original_line - line_here;
+                out.push_str(&"\n".repeat(pad));
+                out_lines += pad;
+            }
+        }
+    }
+    out.push_str(&source[cursor..]);
+    out
 }
 
 /// Widen a removed item to its whole lines (leading indentation, trailing newline) when
@@ -170,18 +245,4 @@ fn whole_lines(source: &str, range: Range<usize>) -> Range<usize> {
         }
     }
     start..end
-}
-
-/// Line starts of anchors that can be padded: no replacement may touch the text between the
-/// line start and the anchor (it would have to be split).
-fn valid_anchor_line_starts(source: &str, anchors: &[usize], replacements: &[Range<usize>]) -> Vec<usize> {
-    let mut starts: Vec<usize> = anchors
-        .iter()
-        .map(|&a| (a, source[..a].rfind('\n').map_or(0, |i| i + 1)))
-        .filter(|&(a, line_start)| !replacements.iter().any(|r| r.start < a && r.end > line_start))
-        .map(|(_, line_start)| line_start)
-        .collect();
-    starts.sort_unstable();
-    starts.dedup();
-    starts
 }

@@ -107,7 +107,7 @@ fn module_files_are_followed_with_path_attributes() {
 
 #[test]
 fn anchored_policy_keeps_kept_code_on_its_line_compact_does_not() {
-    let src = "fn private() {\n    let a = 1;\n    let b = 2;\n    let _ = a + b;\n}\npub fn g<T: std::fmt::Debug>(t: T) -> String { format!(\"{t:?} {}\", line!()) }\n";
+    let src = "fn private() {\n    let a = 1;\n    let b = 2;\n    let _ = a + b;\n}\npub fn g<T: std::fmt::Debug>(t: T) -> String { format!(\"{t:?}\") }\n";
     let f = Fixture::new(&[("lib.rs", src)]);
     let anchored = f.stub("lib.rs", SpanPolicy::Anchored).remove("lib.rs").unwrap();
     let compact = f.stub("lib.rs", SpanPolicy::Compact).remove("lib.rs").unwrap();
@@ -196,4 +196,98 @@ fn names_in_string_literals_and_macros_keep_private_functions() {
     assert!(out.contains("fn ser"), "{out}");
     assert!(out.contains("fn mac_helper"), "{out}");
     assert!(out.contains("fn exported"), "{out}");
+}
+
+/// Line and column of the first occurrence of `needle`, 1-based.
+fn position_of(text: &str, needle: &str) -> (usize, usize) {
+    let at = text.find(needle).unwrap_or_else(|| panic!("{needle:?} not in:\n{text}"));
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    (text[..at].matches('\n').count() + 1, at - line_start + 1)
+}
+
+fn both_policies(src: &str) -> [String; 2] {
+    let f = Fixture::new(&[("lib.rs", src)]);
+    [SpanPolicy::Anchored, SpanPolicy::Compact].map(|p| f.stub("lib.rs", p).remove("lib.rs").unwrap())
+}
+
+const SHIFTING_BODY: &str = "fn helper(x: u32) -> u32 {\n    let a = x + 1;\n    let b = a * 2;\n    b\n}\npub fn mix(x: u32) -> u32 { helper(x) }\n";
+
+#[test]
+fn compile_time_values_that_read_their_position_keep_line_and_column_under_both_policies() {
+    // (item, the token whose position a value observes)
+    let cases = [
+        ("pub const X: u32 = line!();", "line!"),
+        ("pub const COL: u32 = column!();", "column!"),
+        ("pub struct Arr { pub a: [u8; line!() as usize] }", "line!"),
+        ("pub const L: u32 = core::panic::Location::caller().line();", "core::panic"),
+        ("pub struct Foo;\nimpl Foo {\n    pub const A: u32 = line!();\n}", "line!"),
+        ("pub enum E { A = line!() as isize, B }", "line!"),
+        ("pub static S: u32 = line!();", "line!"),
+        ("pub fn f(x: [u8; line!() as usize]) -> u8 { x[0] }", "line!"),
+        ("pub struct K<const N: usize = { line!() as usize }>;", "line!"),
+        ("pub const C: u32 = ext::where_am_i();", "ext::"),
+        ("pub const D: usize = \"abc\".len();", ".len"),
+        ("#[derive(serde::Serialize)]\npub struct Ser { a: u8 }", "#[derive"),
+        ("#[my_macros::positioned]\npub struct Attr;", "#[my_macros"),
+        ("my_crate::make_consts!();", "my_crate"),
+        ("pub const fn k() -> u32 { line!() }", "line!"),
+    ];
+    for (case, probe) in cases {
+        let src = format!("{SHIFTING_BODY}{case}\n");
+        for out in both_policies(&src) {
+            assert_eq!(position_of(&out, probe), position_of(&src, probe), "{case}: moved in\n{out}");
+        }
+    }
+}
+
+#[test]
+fn position_free_items_need_no_anchor() {
+    let cases = [
+        "pub const N: usize = 4;",
+        "#[derive(Debug, Clone, PartialEq)]\npub struct Plain { pub a: [u8; N] }",
+        "pub const S: &str = concat!(\"a\", env!(\"X\"), stringify!(b));",
+        "pub const O: Option<u8> = Some(3);",
+        "pub const T: std::time::Duration = std::time::Duration::from_secs(5);",
+        "pub const H: u32 = local_helper(2);\nconst fn local_helper(x: u32) -> u32 { x }",
+        "pub fn g<T: Clone>(t: &T) -> T { assert!(true); t.clone() }",
+    ];
+    for case in cases {
+        let src = format!("{SHIFTING_BODY}{case}\n");
+        let probe = case.lines().next().unwrap();
+        let [_, compact] = both_policies(&src);
+        assert!(position_of(&compact, probe).0 < position_of(&src, probe).0, "{case}: needlessly anchored\n{compact}");
+    }
+}
+
+#[test]
+fn local_macros_and_track_caller_functions_are_analysed() {
+    let free = "macro_rules! sum { ($a:expr) => { $a + 1 } }\n";
+    let positioned = "macro_rules! here { () => { line!() } }\nmacro_rules! via { () => { here!() } }\n";
+    let tracked = "#[track_caller]\nconst fn loc() -> u32 { core::panic::Location::caller().line() }\n";
+    let moved = |prefix: &str, case: &str| {
+        let src = format!("{prefix}{SHIFTING_BODY}{case}\n");
+        let [_, compact] = both_policies(&src);
+        position_of(&compact, case) != position_of(&src, case)
+    };
+    assert!(moved(free, "pub const A: u32 = sum!(1);"), "a position-free local macro needs no anchor");
+    assert!(!moved(positioned, "pub const B: u32 = via!();"), "line!() reached through local macros");
+    assert!(!moved(tracked, "pub const C: u32 = loc();"), "a local #[track_caller] fn");
+}
+
+#[test]
+fn a_replaced_body_on_an_exact_anchors_line_is_kept_so_the_column_holds() {
+    let src = "fn a() -> u8 {\n    1\n}\npub fn b() -> u8 { 2 } pub const COL: u32 = column!();\n";
+    for out in both_policies(src) {
+        assert_eq!(position_of(&out, "pub const COL"), position_of(src, "pub const COL"), "{out}");
+        assert!(out.contains("pub fn b() -> u8 { 2 }"), "{out}");
+    }
+}
+
+#[test]
+fn padding_never_lands_inside_a_string_literal() {
+    let src = "fn a() -> u8 {\n    1\n}\npub const S: &str = \"one\ntwo\"; pub const X: u32 = line!();\n";
+    for out in both_policies(src) {
+        assert!(out.contains("\"one\ntwo\""), "the literal must stay intact:\n{out}");
+        assert_eq!(position_of(&out, "pub const X"), position_of(src, "pub const X"), "{out}");
+    }
 }
