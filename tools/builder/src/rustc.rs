@@ -116,14 +116,15 @@ impl CrateOpts {
     }
 
     /// Flags for a compile (not a link): crate type, test harness, dependencies, user flags.
-    pub fn compile_flags(&self, deps: &DepSetup) -> Result<Vec<String>> {
-        self.compile_flags_with(deps, false)
+    /// Paths are absolute (`execroot` joined): compiles run in the package directory.
+    pub fn compile_flags(&self, deps: &DepSetup, execroot: &Path) -> Result<Vec<String>> {
+        self.compile_flags_with(deps, false, execroot)
     }
 
     /// Like [`CrateOpts::compile_flags`]; with `force_externs`, every direct dependency is
     /// recorded in the metadata even if the (stubbed) code no longer uses it, so that the
     /// link of a dependent still pulls in every crate the real code needs.
-    pub fn compile_flags_with(&self, deps: &DepSetup, force_externs: bool) -> Result<Vec<String>> {
+    pub fn compile_flags_with(&self, deps: &DepSetup, force_externs: bool, execroot: &Path) -> Result<Vec<String>> {
         let mut flags = self.common_flags();
         flags.push(format!("--crate-type={}", self.crate_type_flag()));
         if self.crate_type == "test" {
@@ -135,10 +136,28 @@ impl CrateOpts {
         if force_externs {
             flags.push("-Zunstable-options".to_string());
         }
-        flags.extend(deps.flags(force_externs));
-        flags.extend(self.rustc_flags.iter().cloned());
+        flags.extend(deps.flags(force_externs, execroot));
+        flags.extend(absolute_search_paths(&self.rustc_flags, execroot));
         flags.extend(self.flags_from_files()?);
         Ok(flags)
+    }
+
+    /// Where a compile of this crate runs: its package directory, as Cargo runs tests and
+    /// build scripts. `CARGO_MANIFEST_DIR` is `/proc/self/cwd`, the same bytes in every
+    /// sandbox and checkout, which names the package directory for rustc (`include_str!`),
+    /// for proc macros, and for tests run from the package directory.
+    pub fn compile_dir(&self, execroot: &Path) -> Result<PathBuf> {
+        let dir = match &self.package_dir {
+            Some(p) if p.as_os_str() != "." => execroot.join(p),
+            _ => execroot.to_path_buf(),
+        };
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the package directory {}", dir.display()))?;
+        Ok(dir)
+    }
+
+    /// The rustc binary, absolute (compiles run in another directory than the execroot).
+    pub fn rustc_path(&self, execroot: &Path) -> PathBuf {
+        execroot.join(&self.rustc)
     }
 
     /// Flags for `-Zlink-only`: the common ones, the user's, and the build script's (`-l`, `-L`,
@@ -189,8 +208,8 @@ impl CrateOpts {
         if let Some(out_dir) = &self.out_dir_env {
             env.insert("OUT_DIR".into(), cwd.join(out_dir).display().to_string());
         }
-        if let Some(dir) = &self.package_dir {
-            env.insert("CARGO_MANIFEST_DIR".into(), cwd.join(dir).display().to_string());
+        if self.package_dir.is_some() {
+            env.insert("CARGO_MANIFEST_DIR".into(), MANIFEST_DIR.into());
         }
         env.entry("CARGO_PKG_NAME".into()).or_insert_with(|| self.crate_name.replace('_', "-"));
         env.entry("CARGO_CRATE_NAME".into()).or_insert_with(|| self.crate_name.clone());
@@ -200,6 +219,45 @@ impl CrateOpts {
     /// Remap flags so outputs never contain the absolute working directory.
     pub fn remap_flags(cwd: &Path) -> Vec<String> {
         vec![format!("--remap-path-prefix={}/=", cwd.display())]
+    }
+}
+
+/// `CARGO_MANIFEST_DIR` of every compile: the package directory rustc runs in, under a name
+/// that is the same in every sandbox and checkout (interfaces stay byte-identical).
+pub const MANIFEST_DIR: &str = "/proc/self/cwd";
+
+/// User flags with relative `-L` search paths made absolute (compiles run in the package
+/// directory, user paths are execroot-relative as in Bazel).
+fn absolute_search_paths(flags: &[String], execroot: &Path) -> Vec<String> {
+    let mut out = Vec::with_capacity(flags.len());
+    let mut next_is_path = false;
+    for flag in flags {
+        let fixed = if next_is_path {
+            next_is_path = false;
+            absolute_search_path(flag, execroot)
+        } else if flag == "-L" {
+            next_is_path = true;
+            flag.clone()
+        } else if let Some(value) = flag.strip_prefix("-L") {
+            format!("-L{}", absolute_search_path(value, execroot))
+        } else {
+            flag.clone()
+        };
+        out.push(fixed);
+    }
+    out
+}
+
+/// `[KIND=]PATH` with a relative PATH made absolute.
+fn absolute_search_path(value: &str, execroot: &Path) -> String {
+    let (kind, path) = match value.split_once('=') {
+        Some((k, p)) if matches!(k, "native" | "crate" | "dependency" | "framework" | "all") => (format!("{k}="), p),
+        _ => (String::new(), value),
+    };
+    if path.starts_with('/') {
+        value.to_string()
+    } else {
+        format!("{kind}{}", execroot.join(path).display())
     }
 }
 
@@ -248,29 +306,29 @@ impl DepSetup {
         Ok(DepSetup { externs, search_dirs, canonical_to_given })
     }
 
-    fn flags(&self, force: bool) -> Vec<String> {
+    fn flags(&self, force: bool, execroot: &Path) -> Vec<String> {
         let mut flags = Vec::new();
         let modifier = if force { "force:" } else { "" };
         for (name, path) in &self.externs {
-            flags.push(format!("--extern={modifier}{}={}", name, path.display()));
+            flags.push(format!("--extern={modifier}{}={}", name, execroot.join(path).display()));
         }
         for dir in &self.search_dirs {
-            let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-            flags.push(format!("-Ldependency={}", dir.display()));
+            flags.push(format!("-Ldependency={}", execroot.join(dir).display()));
         }
         flags
     }
 }
 
-/// Run rustc; on failure return an error that carries its stderr verbatim.
+/// Run rustc in `dir`; on failure return an error that carries its stderr verbatim.
 pub fn run(
     rustc: &Path,
     args: &[String],
     env: &BTreeMap<String, String>,
     timeout: Option<Duration>,
+    dir: &Path,
 ) -> Result<std::process::Output> {
     let mut cmd = Command::new(rustc);
-    cmd.args(args).env_clear().envs(env);
+    cmd.args(args).env_clear().envs(env).current_dir(dir);
     cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     let child = cmd.spawn().with_context(|| format!("cannot run {}", rustc.display()))?;
     let output = match timeout {

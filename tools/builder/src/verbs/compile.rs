@@ -43,7 +43,7 @@ pub struct CompileArgs {
 pub fn run(args: &CompileArgs) -> Result<()> {
     let cwd = std::env::current_dir()?;
     let deps = DepSetup::new(&args.krate)?;
-    let mut flags = args.krate.compile_flags(&deps)?;
+    let mut flags = args.krate.compile_flags(&deps, &cwd)?;
     flags.extend(CrateOpts::remap_flags(&cwd));
     if let Some(dir) = &args.incremental_dir {
         // One directory per crate and configuration, keyed like -C metadata.
@@ -52,7 +52,7 @@ pub fn run(args: &CompileArgs) -> Result<()> {
     }
     let env = args.krate.environment(&cwd)?;
     match (&args.out, &args.no_link_dir) {
-        (Some(out), None) => compile_library(args, out, flags, &env),
+        (Some(out), None) => compile_library(args, out, flags, &env, &cwd),
         (None, Some(dir)) => compile_no_link(args, dir, flags, &env, &cwd, &deps),
         _ => bail!("compile needs exactly one of --out (library) or --no-link-dir (binary, test, proc macro)"),
     }
@@ -63,14 +63,16 @@ fn compile_library(
     out: &Path,
     mut flags: Vec<String>,
     env: &std::collections::BTreeMap<String, String>,
+    cwd: &Path,
 ) -> Result<()> {
+    let out = &cwd.join(out);
     let rmeta = util::sibling(out, "rmeta");
     match &args.interface_out {
         Some(_) => flags.push(format!("--emit=link={},metadata={}", out.display(), rmeta.display())),
         None => flags.push(format!("--emit=link={}", out.display())),
     }
-    flags.push(args.krate.crate_root.display().to_string());
-    let output = rustc::run(&args.krate.rustc, &flags, env, None)?;
+    flags.push(cwd.join(&args.krate.crate_root).display().to_string());
+    let output = rustc::run(&args.krate.rustc_path(cwd), &flags, env, None, &args.krate.compile_dir(cwd)?)?;
     rustc::check(&output, &format!("compile of crate `{}`", args.krate.crate_name))?;
     if let Some(interface) = &args.interface_out {
         let data = std::fs::read(&rmeta).with_context(|| format!("rustc wrote no {}", rmeta.display()))?;
@@ -88,13 +90,14 @@ fn compile_no_link(
     cwd: &Path,
     deps: &DepSetup,
 ) -> Result<()> {
+    let dir = &cwd.join(dir);
     util::fresh_dir(dir)?;
     flags.extend([
         "-Zno-link".to_string(),
         format!("--out-dir={}", dir.display()),
-        args.krate.crate_root.display().to_string(),
+        cwd.join(&args.krate.crate_root).display().to_string(),
     ]);
-    let output = rustc::run(&args.krate.rustc, &flags, env, None)?;
+    let output = rustc::run(&args.krate.rustc_path(cwd), &flags, env, None, &args.krate.compile_dir(cwd)?)?;
     rustc::check(&output, &format!("compile of crate `{}`", args.krate.crate_name))?;
     let rlink_path = util::single_file_with_extension(dir, "rlink")?;
     let data = std::fs::read(&rlink_path)?;
@@ -115,21 +118,22 @@ pub fn normalize_rlink(
     deps: &DepSetup,
 ) -> Result<(Vec<u8>, Vec<String>)> {
     rlink::check_magic(data)?;
+    // The object directory first: it lies under the working directory too.
+    let obj = obj_dir.display().to_string();
+    let data = rlink::rewrite_strings(data, obj.as_bytes(), |s| {
+        if s == obj {
+            return Ok(Some(OBJ_DIR_PLACEHOLDER.to_string()));
+        }
+        Ok(s.strip_prefix(&format!("{obj}/")).map(|rest| format!("{OBJ_DIR_PLACEHOLDER}/{rest}")))
+    })?;
     let cwd_prefix = format!("{}/", cwd.display());
     let mut recorded = Vec::new();
-    let data = rlink::rewrite_strings(data, b"/", |s| {
+    let data = rlink::rewrite_strings(&data, b"/", |s| {
         if let Some(given) = deps.canonical_to_given.get(s) {
             recorded.push(given.clone());
             return Ok(Some(given.clone()));
         }
         Ok(s.strip_prefix(&cwd_prefix).map(str::to_string))
-    })?;
-    let obj = obj_dir.display().to_string();
-    let data = rlink::rewrite_strings(&data, obj.as_bytes(), |s| {
-        if s == obj {
-            return Ok(Some(OBJ_DIR_PLACEHOLDER.to_string()));
-        }
-        Ok(s.strip_prefix(&format!("{obj}/")).map(|rest| format!("{OBJ_DIR_PLACEHOLDER}/{rest}")))
     })?;
     if let Some((_, leftover)) = rlink::strings_starting_with(&data, cwd_prefix.as_bytes()).first() {
         bail!("the rlink still names a sandbox path after normalization: {leftover}");

@@ -141,11 +141,11 @@ fn compile_hollow(
     out: &Path,
     extra_flags: &[String],
 ) -> Result<std::process::Output> {
-    let mut flags = args.krate.compile_flags_with(deps, true)?;
+    let mut flags = args.krate.compile_flags_with(deps, true, cwd)?;
     flags.extend(CrateOpts::remap_flags(cwd));
     if let Some(dir) = stub_dir {
         // Stub paths read as the real sources in metadata, diagnostics and panic locations.
-        flags.push(format!("--remap-path-prefix={}/=", dir.display()));
+        flags.push(format!("--remap-path-prefix={}/=", cwd.join(dir).display()));
     }
     flags.extend([
         // No flag here may differ from the real compile in anything that decides which
@@ -154,10 +154,11 @@ fn compile_hollow(
         "-Zno-codegen".to_string(),
         "--cap-lints=allow".to_string(),
         "-o".to_string(),
-        out.display().to_string(),
-        root.display().to_string(),
+        cwd.join(out).display().to_string(),
+        cwd.join(root).display().to_string(),
     ]);
     flags.extend(extra_flags.iter().cloned());
     let env = args.krate.environment(cwd)?;
-    rustc::run(&args.krate.rustc, &flags, &env, Some(Duration::from_secs(args.timeout_secs)))
+    let timeout = Some(Duration::from_secs(args.timeout_secs));
+    rustc::run(&args.krate.rustc_path(cwd), &flags, &env, timeout, &args.krate.compile_dir(cwd)?)
 }

@@ -74,7 +74,7 @@ pub fn run(args: &LinkArgs) -> Result<()> {
     flags.push("-Zlink-only".to_string());
     flags.push(rlink_path.display().to_string());
     let env = args.krate.environment(&cwd)?;
-    let output = rustc::run(&args.krate.rustc, &flags, &env, None)?;
+    let output = rustc::run(&args.krate.rustc_path(&cwd), &flags, &env, None, &cwd)?;
     rustc::check(&output, &format!("link of crate `{}`", args.krate.crate_name))?;
 
     let produced: Vec<PathBuf> = std::fs::read_dir(&scratch)?
