@@ -41,6 +41,8 @@ pub struct Outcome {
     pub cache: &'static str,
     pub duration_ms: u64,
     pub outputs: Vec<String>,
+    /// Digest of every output file (the files of declared directories one by one).
+    pub output_digests: BTreeMap<String, String>,
     /// Action key.
     #[serde(skip)]
     pub key: String,
@@ -274,6 +276,7 @@ fn run_one(graph: &ActionGraph, index: usize, inputs: BTreeMap<String, String>, 
         cache,
         duration_ms: start.elapsed().as_millis() as u64,
         outputs: action.outputs.iter().map(|o| o.path.clone()).collect(),
+        output_digests: result.files.iter().map(|f| (f.path.clone(), f.digest.clone())).collect(),
         key,
         inputs,
         result: Some(result),
