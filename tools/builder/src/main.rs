@@ -32,6 +32,8 @@ enum Verb {
     Link(verbs::link::LinkArgs),
     /// Write a crate's stub sources to a directory (debugging, tests).
     Stub(verbs::stub::StubArgs),
+    /// Why a crate's stub differs between two versions of its sources (changed ABI items).
+    StubDiff(verbs::stub_diff::StubDiffArgs),
     /// Run a Cargo build script and record its directives for the crate's compile.
     BuildScript(verbs::build_script::BuildScriptArgs),
 }
@@ -59,6 +61,7 @@ fn main() {
             Verb::Compile(a) => verbs::compile::run(a),
             Verb::Link(a) => verbs::link::run(a),
             Verb::Stub(a) => verbs::stub::run(a),
+            Verb::StubDiff(a) => verbs::stub_diff::run(a),
             Verb::BuildScript(a) => verbs::build_script::run(a),
         }
     });

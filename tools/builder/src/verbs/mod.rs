@@ -4,3 +4,4 @@ pub mod compile;
 pub mod interface;
 pub mod link;
 pub mod stub;
+pub mod stub_diff;
