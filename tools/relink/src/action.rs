@@ -36,6 +36,9 @@ pub struct Action {
     /// Execroot-relative input paths, sorted, unique.
     pub inputs: Vec<String>,
     pub outputs: Vec<Output>,
+    /// An output the action writes the inputs it did not read into, one execroot path a
+    /// line (Bazel's `unused_inputs_list`): later builds ignore changes to those inputs.
+    pub unused_inputs_list: Option<String>,
 }
 
 /// All registered actions and which action produces each path.

@@ -375,6 +375,7 @@ fn run_tests(session: &Session, opts: &BuildOpts, analyzer: &Analyzer, built: &B
             },
             inputs,
             outputs: vec![Output { path: log_path, is_dir: false }],
+            unused_inputs_list: None,
         };
         let index = {
             let mut graph = analyzer.graph.borrow_mut();

@@ -132,3 +132,24 @@ fn symlink_actions_copy_source_and_derived_files() {
     assert_eq!(read("copy_source.copy"), "input-content\n");
     assert_eq!(read("copy_derived.copy"), "a,b,c,d");
 }
+
+#[test]
+fn unused_inputs_do_not_invalidate_an_action() {
+    let ws = fixture();
+    let ran = |log: &[LogEntry]| log.iter().filter(|e| e.mnemonic == "Pruned").map(|e| e.cache.clone()).collect::<Vec<_>>();
+    assert_eq!(ran(&ws.build_ok(&["build", "//:pruned"])), ["miss"]);
+    std::fs::write(ws.path("unused.txt"), "changed, but never read\n").unwrap();
+    assert_eq!(ran(&ws.build_ok(&["build", "//:pruned"])), ["hit"], "a change to an unused input re-runs nothing");
+    std::fs::write(ws.path("used.txt"), "changed and read\n").unwrap();
+    assert_eq!(ran(&ws.build_ok(&["build", "//:pruned"])), ["miss"], "a change to a used input re-runs the action");
+    assert_eq!(std::fs::read_to_string(ws.path("relink-bin/pruned.out")).unwrap(), "changed and read\n");
+}
+
+#[test]
+fn an_unused_inputs_list_naming_a_non_input_is_an_error() {
+    let ws = fixture();
+    let out = ws.relink(&["build", "//:lies"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("Pruned of //:lies lists `not-an-input.txt` as an unused input, but it is not one of its inputs"), "{err}");
+}

@@ -24,6 +24,7 @@ pub struct RunSpec<'v, 'a> {
     pub arguments: Option<Value<'v>>,
     pub mnemonic: Option<&'a str>,
     pub env: Option<Value<'v>>,
+    pub unused_inputs_list: Option<Value<'v>>,
 }
 
 /// `declare_file` / `declare_directory`.
@@ -103,6 +104,7 @@ fn expand_arguments<'v>(arguments: Option<Value<'v>>, first_output: &str, eval: 
                     kind: ActionKind::Write { content: items.join("\n") + "\n", executable: false },
                     inputs: Vec::new(),
                     outputs: vec![Output { path: path.clone(), is_dir: false }],
+                    unused_inputs_list: None,
                 })?;
                 argv.push(flag_format.replace("%s", &path));
                 extra_inputs.push(path);
@@ -138,6 +140,16 @@ pub fn run<'v>(spec: RunSpec<'v, '_>, eval: &mut Evaluator<'v, '_, '_>) -> Resul
             env.insert(expect_str(k, "env key")?, expect_str(v, "env value")?);
         }
     }
+    let unused_inputs_list = match spec.unused_inputs_list.filter(|v| !v.is_none()) {
+        None => None,
+        Some(v) => {
+            let file = FileValue::from_value(v).ok_or_else(|| anyhow!("unused_inputs_list must be a File, got {} `{}`", v.get_type(), v))?;
+            if !outputs.iter().any(|o| o.path == file.path) {
+                bail!("unused_inputs_list {} must be one of the action's outputs", file.path);
+            }
+            Some(file.path.clone())
+        }
+    };
     let mut argv = vec![executable];
     argv.extend(args);
     let ctx = analysis_context(eval)?;
@@ -147,6 +159,7 @@ pub fn run<'v>(spec: RunSpec<'v, '_>, eval: &mut Evaluator<'v, '_, '_>) -> Resul
         kind: ActionKind::Run { argv, env },
         inputs,
         outputs,
+        unused_inputs_list,
     })
 }
 
@@ -172,6 +185,7 @@ pub fn write<'v>(output: Value<'v>, content: Value<'v>, executable: bool, eval: 
         kind: ActionKind::Write { content, executable },
         inputs: Vec::new(),
         outputs,
+        unused_inputs_list: None,
     })
 }
 
@@ -187,5 +201,6 @@ pub fn symlink<'v>(output: Value<'v>, target: Value<'v>, executable: bool, eval:
         kind: ActionKind::Copy { executable },
         inputs: vec![from.path],
         outputs,
+        unused_inputs_list: None,
     })
 }

@@ -153,6 +153,26 @@ impl Cache {
         Ok(())
     }
 
+    fn pruning_path(&self, key: &str) -> PathBuf {
+        self.root.join("ac").join(&key[..2]).join(format!("{key}.unused.json"))
+    }
+
+    /// The inputs an action reported unused the last time it ran with these input names.
+    pub fn pruned_inputs(&self, pruning_key: &str) -> Option<std::collections::BTreeSet<String>> {
+        serde_json::from_slice(&fs::read(self.pruning_path(pruning_key)).ok()?).ok()
+    }
+
+    /// Record the inputs an action reported unused (atomically).
+    pub fn record_pruned_inputs(&self, pruning_key: &str, unused: &std::collections::BTreeSet<String>) -> Result<()> {
+        let path = self.pruning_path(pruning_key);
+        let dir = path.parent().expect("ac dir");
+        fs::create_dir_all(dir)?;
+        let tmp = tmp_name(dir);
+        fs::write(&tmp, serde_json::to_vec(unused)?)?;
+        fs::rename(&tmp, &path)?;
+        Ok(())
+    }
+
     /// Place a blob at `dest` (hard link, or copy across file systems).
     pub fn materialize(&self, file: &OutputFile, dest: &Path) -> Result<()> {
         if let Some(parent) = dest.parent() {

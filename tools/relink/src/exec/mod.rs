@@ -3,7 +3,7 @@
 
 pub mod cache;
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -231,15 +231,49 @@ fn derived_digest(path: &str, files: &[OutputFile]) -> String {
 
 /// The cache key of an action.
 pub fn action_key(action: &Action, inputs: &BTreeMap<String, String>) -> String {
+    pruned_action_key(action, inputs, &BTreeSet::new())
+}
+
+/// The cache key of an action whose `unused` inputs did not influence its outputs: their
+/// names enter the key, their contents do not.
+fn pruned_action_key(action: &Action, inputs: &BTreeMap<String, String>, unused: &BTreeSet<String>) -> String {
     #[derive(Serialize)]
     struct KeyMaterial<'a> {
         version: &'a str,
         kind: &'a ActionKind,
-        inputs: &'a BTreeMap<String, String>,
+        inputs: BTreeMap<&'a str, &'a str>,
+        unused: &'a BTreeSet<String>,
         outputs: &'a [crate::action::Output],
     }
-    let material = KeyMaterial { version: KEY_VERSION, kind: &action.kind, inputs, outputs: &action.outputs };
+    let used = inputs.iter().filter(|(p, _)| !unused.contains(*p)).map(|(p, d)| (p.as_str(), d.as_str())).collect();
+    let material = KeyMaterial { version: KEY_VERSION, kind: &action.kind, inputs: used, unused, outputs: &action.outputs };
     digest_bytes(&serde_json::to_vec(&material).expect("serializable"))
+}
+
+/// Where an action's last list of unused inputs is recorded: a key over everything but the
+/// contents of its inputs.
+fn pruning_key(action: &Action, inputs: &BTreeMap<String, String>) -> String {
+    let names: Vec<&String> = inputs.keys().collect();
+    digest_bytes(&serde_json::to_vec(&(KEY_VERSION, "pruning", &action.kind, names, &action.outputs)).expect("serializable"))
+}
+
+/// The inputs an action reported unused in its `unused_inputs_list` output: validated to be
+/// declared inputs (anything else is an error naming the action).
+fn reported_unused(action: &Action, list: &str, result: &ActionResult, cache: &Cache, inputs: &BTreeMap<String, String>) -> Result<BTreeSet<String>> {
+    let file = result
+        .files
+        .iter()
+        .find(|f| f.path == list)
+        .ok_or_else(|| anyhow!("{} of {} did not write its unused_inputs_list {list}", action.mnemonic, action.owner))?;
+    let text = fs::read_to_string(cache.blob_path(&file.digest, file.executable))?;
+    let mut unused = BTreeSet::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if !inputs.contains_key(line) {
+            bail!("{} of {} lists `{line}` as an unused input, but it is not one of its inputs", action.mnemonic, action.owner);
+        }
+        unused.insert(line.to_string());
+    }
+    Ok(unused)
 }
 
 /// Output files of each derived input: one file, or the files of a declared directory.
@@ -247,7 +281,13 @@ type DerivedFiles = HashMap<String, Vec<OutputFile>>;
 
 fn run_one(graph: &ActionGraph, index: usize, inputs: BTreeMap<String, String>, derived: &DerivedFiles, opts: &ExecOptions) -> Result<Outcome> {
     let action = &graph.actions[index];
-    let key = action_key(action, &inputs);
+    // Actions that report unused inputs are looked up under the key of their last pruning.
+    let pruning = action.unused_inputs_list.as_ref().map(|_| pruning_key(action, &inputs));
+    let last_unused = pruning.as_ref().and_then(|k| opts.cache.pruned_inputs(k)).filter(|u| u.iter().all(|p| inputs.contains_key(p)));
+    let mut key = match &last_unused {
+        Some(unused) => pruned_action_key(action, &inputs, unused),
+        None => action_key(action, &inputs),
+    };
     let start = Instant::now();
     let (result, cache) = match opts.cache.lookup(&key) {
         Some(result) => (result, "hit"),
@@ -266,6 +306,11 @@ fn run_one(graph: &ActionGraph, index: usize, inputs: BTreeMap<String, String>, 
                 }
                 ActionKind::Run { argv, env } => run_in_sandbox(graph, action, argv, env, derived, opts)?,
             };
+            if let (Some(list), Some(pruning)) = (&action.unused_inputs_list, &pruning) {
+                let unused = reported_unused(action, list, &result, opts.cache, &inputs)?;
+                key = pruned_action_key(action, &inputs, &unused);
+                opts.cache.record_pruned_inputs(pruning, &unused)?;
+            }
             opts.cache.record(&key, &result)?;
             (result, "miss")
         }
