@@ -336,7 +336,7 @@ pub fn glob(include: &[String], exclude: &[String], allow_empty: bool, eval: &Ev
     let inc = build_globset(include)?;
     let exc = build_globset(exclude)?;
     let mut out = Vec::new();
-    walk_package_files(&dir, &dir, &mut |rel| {
+    walk_package_files(&ctx.loader.workspace, &dir, &dir, &mut |rel| {
         if inc.is_match(rel) && !exc.is_match(rel) {
             out.push(rel.to_string());
         }
@@ -348,7 +348,7 @@ pub fn glob(include: &[String], exclude: &[String], allow_empty: bool, eval: &Ev
     Ok(out)
 }
 
-fn walk_package_files(root: &Path, dir: &Path, f: &mut dyn FnMut(&str)) -> Result<()> {
+fn walk_package_files(ws: &crate::workspace::Workspace, root: &Path, dir: &Path, f: &mut dyn FnMut(&str)) -> Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.filter_map(|e| e.ok()).collect();
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
@@ -359,10 +359,10 @@ fn walk_package_files(root: &Path, dir: &Path, f: &mut dyn FnMut(&str)) -> Resul
             if dir == root && (name.starts_with("relink-") || name.starts_with("bazel-")) {
                 continue;
             }
-            if path.join("BUILD.bazel").is_file() || path.join("BUILD").is_file() {
-                continue; // a subpackage
+            if path.join("BUILD.bazel").is_file() || path.join("BUILD").is_file() || ws.is_ignored_dir(&path) {
+                continue; // a subpackage, a version-control or an ignored directory
             }
-            walk_package_files(root, &path, f)?;
+            walk_package_files(ws, root, &path, f)?;
         } else if ft.is_file() || ft.is_symlink() {
             let rel = path.strip_prefix(root)?.to_string_lossy().to_string();
             f(&rel);

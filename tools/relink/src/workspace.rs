@@ -10,6 +10,9 @@ use crate::label::Label;
 /// Files that mark a workspace root.
 const ROOT_MARKERS: &[&str] = &["MODULE.bazel", "WORKSPACE", "WORKSPACE.bazel"];
 
+/// Version-control directories: never part of a package, never an input.
+pub const VCS_DIRS: &[&str] = &[".git", ".jj", ".hg", ".svn"];
+
 /// A workspace and the repositories it can see.
 pub struct Workspace {
     /// Absolute root directory.
@@ -18,6 +21,8 @@ pub struct Workspace {
     pub name: String,
     /// Repository name -> directory on disk (the main repository is `""`).
     pub repos: BTreeMap<String, PathBuf>,
+    /// Directories of the main repository that `.bazelignore` lists (workspace-relative).
+    pub ignored: Vec<PathBuf>,
 }
 
 impl Workspace {
@@ -35,7 +40,17 @@ impl Workspace {
         if !name.is_empty() {
             repos.insert(name.clone(), root.clone());
         }
-        Ok(Workspace { root, name, repos })
+        let ignored = read_bazelignore(&root);
+        Ok(Workspace { root, name, repos, ignored })
+    }
+
+    /// Whether a directory on disk is outside every package: a version-control directory,
+    /// or a directory `.bazelignore` lists (as Bazel skips them).
+    pub fn is_ignored_dir(&self, dir: &Path) -> bool {
+        if dir.file_name().is_some_and(|n| VCS_DIRS.iter().any(|v| n == *v)) {
+            return true;
+        }
+        dir.strip_prefix(&self.root).is_ok_and(|rel| self.ignored.iter().any(|i| rel == i))
     }
 
     /// Directory on disk of the repository of `label`.
@@ -103,13 +118,28 @@ impl Workspace {
             bail!("no such directory `{dir_rel}` in the workspace");
         }
         let mut out = Vec::new();
-        collect_packages(&self.root, &start, &mut out)?;
+        self.collect_packages(&start, &mut out)?;
         out.sort();
         Ok(out)
     }
+
+    fn collect_packages(&self, dir: &Path, out: &mut Vec<String>) -> Result<()> {
+        collect_packages(self, &self.root, dir, out)
+    }
 }
 
-fn collect_packages(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
+/// The directories `.bazelignore` lists, one workspace-relative path a line (`#` comments).
+fn read_bazelignore(root: &Path) -> Vec<PathBuf> {
+    std::fs::read_to_string(root.join(".bazelignore"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| PathBuf::from(l.trim_end_matches('/')))
+        .collect()
+}
+
+fn collect_packages(ws: &Workspace, root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
     if dir.join("BUILD.bazel").is_file() || dir.join("BUILD").is_file() {
         out.push(dir.strip_prefix(root)?.to_string_lossy().to_string());
     }
@@ -125,10 +155,10 @@ fn collect_packages(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()
         }
         if entry.file_type()?.is_dir() {
             // A nested workspace is not part of this one.
-            if ROOT_MARKERS.iter().any(|m| entry.path().join(m).is_file()) {
+            if ROOT_MARKERS.iter().any(|m| entry.path().join(m).is_file()) || ws.is_ignored_dir(&entry.path()) {
                 continue;
             }
-            collect_packages(root, &entry.path(), out)?;
+            collect_packages(ws, root, &entry.path(), out)?;
         }
     }
     Ok(())

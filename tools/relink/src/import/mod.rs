@@ -81,15 +81,17 @@ pub fn run(root: &Path, opts: &ImportOpts) -> Result<()> {
     Ok(())
 }
 
-/// Keep Bazel out of build outputs and convenience links (`bazel-*`, `relink-bin`, `target`),
-/// which `glob()` would otherwise descend into. Existing entries are kept.
+/// Keep Bazel out of build outputs and convenience links (`bazel-*`, `relink-bin`, `target`)
+/// and version-control directories, which `glob()` would otherwise descend into (relink's
+/// `glob` never does). Existing entries are kept.
 fn write_bazelignore(root: &Path) -> Result<()> {
     let path = root.join(".bazelignore");
     let existing = std::fs::read_to_string(&path).unwrap_or_default();
     let base = root.file_name().map(|n| format!("bazel-{}", n.to_string_lossy())).unwrap_or_default();
     let mut text = existing.clone();
-    for entry in ["target", "relink-bin", "bazel-bin", "bazel-out", "bazel-testlogs", base.as_str()] {
-        if !entry.is_empty() && !existing.lines().any(|l| l.trim() == entry) {
+    let outputs = ["target", "relink-bin", "bazel-bin", "bazel-out", "bazel-testlogs", base.as_str()];
+    for entry in outputs.iter().chain(crate::workspace::VCS_DIRS) {
+        if !entry.is_empty() && !existing.lines().any(|l| l.trim() == *entry) {
             text.push_str(entry);
             text.push('\n');
         }
