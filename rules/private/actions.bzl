@@ -39,8 +39,15 @@ def crate_args(ctx, crate, deps):
     args.add_all(dependency_files("RustCompile", deps), before_each = "--dep")
     return args
 
-def _run_builder(ctx, mnemonic, verb, args, inputs, outputs, env, message):
-    """Run one relink-builder verb as an action of kind `mnemonic`."""
+def _run_builder(ctx, mnemonic, verb, args, inputs, outputs, env, message, unused = None):
+    """Run one relink-builder verb as an action of kind `mnemonic`.
+
+    `unused`, a declared file, receives the inputs the action did not read (Bazel's
+    `unused_inputs_list`): later builds ignore changes to them.
+    """
+    if unused:
+        args.add("--unused-inputs-list", unused)
+        outputs = outputs + [unused]
     ctx.actions.run(
         mnemonic = mnemonic,
         executable = ctx.attr._toolchain[RustToolchainInfo].builder,
@@ -49,7 +56,12 @@ def _run_builder(ctx, mnemonic, verb, args, inputs, outputs, env, message):
         outputs = outputs,
         env = env,
         progress_message = message % ctx.label,
+        unused_inputs_list = unused,
     )
+
+def _unused_list(ctx, output):
+    """The file a compile-type action writing `output` lists its unused inputs in."""
+    return ctx.actions.declare_file(output.basename + ".unused", sibling = output)
 
 def _compile_inputs(ctx, crate, deps, mnemonic):
     tc = ctx.attr._toolchain[RustToolchainInfo]
@@ -60,15 +72,26 @@ def _build_script_files(crate):
     bs = crate.build_script
     return [bs.out_dir, bs.flags, bs.env] if bs else []
 
-def emit_interface(ctx, crate, deps, out):
-    """RustInterface: the stub of `crate` compiled with -Zno-codegen into `out`."""
+def emit_stub(ctx, crate, stub_dir, record):
+    """RustStub: the crate's stub text (no rustc), and a record of what was kept and why."""
+    args = ctx.actions.args()
+    args.add("--crate-root", crate.root)
+    args.add("--out-dir", stub_dir.path)
+    args.add("--record", record)
+    args.add("--span-policy", ctx.var.get("relink_span_policy", "anchored"))
+    args.add_all(crate.srcs, before_each = "--src")
+    inputs = depset(crate.srcs, transitive = [dependency_files("RustStub", [])])
+    _run_builder(ctx, "RustStub", "stub", args, inputs, [stub_dir, record], {}, "Stubbing %s", unused = _unused_list(ctx, record))
+
+def emit_interface(ctx, crate, deps, out, stub_dir):
+    """RustInterface: the stub in `stub_dir`, over the real sources, compiled with -Zno-codegen."""
     args = crate_args(ctx, crate, deps)
     args.add("--out", out)
-    args.add("--stub")
-    args.add("--span-policy", ctx.var.get("relink_span_policy", "anchored"))
+    args.add("--stub-dir", stub_dir.path)
     if ctx.var.get("relink_audit", "0") == "1":
         args.add("--audit")
-    _run_builder(ctx, "RustInterface", "interface", args, _compile_inputs(ctx, crate, deps, "RustInterface"), [out], crate.env, "Extracting the interface of %s")
+    inputs = depset([stub_dir], transitive = [_compile_inputs(ctx, crate, deps, "RustInterface")])
+    _run_builder(ctx, "RustInterface", "interface", args, inputs, [out], crate.env, "Extracting the interface of %s", unused = _unused_list(ctx, out))
 
 def emit_compile(ctx, crate, deps, rlib, interface = None):
     """RustCompile: the real rlib, against dependency interfaces (and the interface too, unstubbed)."""
@@ -82,13 +105,13 @@ def emit_compile(ctx, crate, deps, rlib, interface = None):
     if interface:
         args.add("--interface-out", interface)
         outputs.append(interface)
-    _run_builder(ctx, "RustCompile", "compile", args, _compile_inputs(ctx, crate, deps, "RustCompile"), outputs, crate.env, "Compiling %s")
+    _run_builder(ctx, "RustCompile", "compile", args, _compile_inputs(ctx, crate, deps, "RustCompile"), outputs, crate.env, "Compiling %s", unused = _unused_list(ctx, rlib))
 
 def emit_compile_no_link(ctx, crate, deps, out_dir):
     """RustCompileNoLink: a binary, test or proc macro compiled with -Zno-link into `out_dir`."""
     args = crate_args(ctx, crate, deps)
     args.add("--no-link-dir", out_dir.path)
-    _run_builder(ctx, "RustCompileNoLink", "compile", args, _compile_inputs(ctx, crate, deps, "RustCompileNoLink"), [out_dir], crate.env, "Compiling %s")
+    _run_builder(ctx, "RustCompileNoLink", "compile", args, _compile_inputs(ctx, crate, deps, "RustCompileNoLink"), [out_dir], crate.env, "Compiling %s", unused = _unused_list(ctx, out_dir))
 
 def emit_build_script_run(ctx, script, crate, info, links, features, env, inputs, dep_env_files):
     """CargoBuildScriptRun: run the compiled build script, record its directives."""
@@ -108,7 +131,9 @@ def emit_build_script_run(ctx, script, crate, info, links, features, env, inputs
     args.add("--flags-out", info.flags)
     args.add("--env-out", info.env)
     args.add("--dep-env-out", info.dep_env)
-    _run_builder(ctx, "CargoBuildScriptRun", "build-script", args, depset([script] + inputs + dep_env_files, transitive = [tc.files]), [info.out_dir, info.flags, info.env, info.dep_env], {"PATH": "/usr/local/bin:/usr/bin:/bin"}, "Running the build script of %s")
+    args.add_all(inputs, before_each = "--package-file")
+    outputs = [info.out_dir, info.flags, info.env, info.dep_env]
+    _run_builder(ctx, "CargoBuildScriptRun", "build-script", args, depset([script] + inputs + dep_env_files, transitive = [tc.files]), outputs, {"PATH": "/usr/local/bin:/usr/bin:/bin"}, "Running the build script of %s", unused = _unused_list(ctx, info.flags))
 
 def emit_link(ctx, crate, deps, no_link_dir, out):
     """RustLink: -Zlink-only of `no_link_dir` with the real rlibs of every dependency."""

@@ -1,5 +1,6 @@
 """The one table that says which artifact of a dependency each action kind consumes.
 
+`none`: nothing of dependencies (the stub is made from the crate's own sources alone).
 `interface`: the hollow interface rlib (or a proc macro's shared object).
 `rlib`: the real rlib with object code.
 
@@ -8,6 +9,7 @@ interface byte-identical relink its dependents instead of rebuilding them.
 """
 
 DEPENDENCY_ARTIFACT = {
+    "RustStub": "none",
     "RustInterface": "interface",
     "RustCompile": "interface",
     "RustCompileNoLink": "interface",
@@ -17,6 +19,8 @@ DEPENDENCY_ARTIFACT = {
 def dependency_files(mnemonic, dep_infos):
     """Files of `dep_infos` (RustInfo list) that an action of kind `mnemonic` consumes."""
     kind = DEPENDENCY_ARTIFACT[mnemonic]
+    if kind == "none":
+        return depset()
     if kind == "interface":
         return depset(transitive = [d.transitive_interfaces for d in dep_infos])
     return depset(transitive = [d.transitive_rlibs for d in dep_infos])

@@ -1,6 +1,6 @@
 """Implementations and declarations of rust_library, rust_binary, rust_test, rust_proc_macro."""
 
-load("//rules/private:actions.bzl", "emit_build_script_run", "emit_compile", "emit_compile_no_link", "emit_interface", "emit_link")
+load("//rules/private:actions.bzl", "emit_build_script_run", "emit_compile", "emit_compile_no_link", "emit_interface", "emit_link", "emit_stub")
 load("//rules/private:providers.bzl", "BuildScriptInfo", "RustInfo")
 
 def _crate_name(ctx):
@@ -83,7 +83,10 @@ def _rust_library_impl(ctx):
     rlib = ctx.actions.declare_file(_out_name(crate.name, ctx, "rlib"))
     interface = ctx.actions.declare_file("_iface/" + _out_name(crate.name, ctx, "rlib"))
     if _use_stub(ctx):
-        emit_interface(ctx, crate, deps, interface)
+        stub_dir = ctx.actions.declare_directory("_stub/" + ctx.label.name)
+        record = ctx.actions.declare_file("_stub/" + ctx.label.name + ".record.json")
+        emit_stub(ctx, crate, stub_dir, record)
+        emit_interface(ctx, crate, deps, interface, stub_dir)
         emit_compile(ctx, crate, deps, rlib)
     else:
         emit_compile(ctx, crate, deps, rlib, interface = interface)

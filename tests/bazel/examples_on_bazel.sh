@@ -58,7 +58,7 @@ PY
 bazel build "${BAZEL_FLAGS[@]}" --execution_log_json_file="$WORK/edit.json" //... 2>&1 | tail -2
 ran=$(executed "$WORK/edit.json" | grep -E "^Rust" || true)
 echo "executed after the edit:"; echo "$ran" | sed 's/^/  /'
-expected=$(printf '%s\n' "RustCompile chain/base/libbase-base.rlib" "RustCompileNoLink chain/base/base_test.nolink" "RustInterface chain/base/_iface/libbase-base.rlib" "RustLink app/app" "RustLink app/deps/app_test.bin" "RustLink chain/base/deps/base_test" | sort)
+expected=$(printf '%s\n' "RustCompile chain/base/libbase-base.rlib" "RustCompileNoLink chain/base/base_test.nolink" "RustLink app/app" "RustStub chain/base/_stub/base" "RustLink app/deps/app_test.bin" "RustLink chain/base/deps/base_test" | sort)
 if [ "$ran" != "$expected" ]; then
   echo "unexpected actions after a private edit; expected:" >&2; echo "$expected" >&2; exit 1
 fi

@@ -8,6 +8,7 @@ mod hollow;
 mod rlink;
 mod rustc;
 mod stub;
+mod unused;
 mod util;
 mod verbs;
 

@@ -30,6 +30,16 @@ pub fn relative(path: &Path) -> PathBuf {
         .collect()
 }
 
+/// The inverse of [`relative`]: `__parent__` components back to `..`.
+pub fn unrelative(path: &Path) -> PathBuf {
+    path.components()
+        .map(|c| match c {
+            Component::Normal(n) if n == "__parent__" => Component::ParentDir,
+            other => other,
+        })
+        .collect()
+}
+
 /// Write `data` to `path`, creating parent directories. An existing file or link at `path`
 /// is removed first: a write never goes through a link to the sources.
 pub fn write_file(path: &Path, data: &[u8]) -> Result<()> {
@@ -62,6 +72,25 @@ pub fn copy_file(from: &Path, to: &Path) -> Result<()> {
     let mode = std::fs::metadata(to)?.permissions().mode() | 0o200;
     std::fs::set_permissions(to, std::fs::Permissions::from_mode(mode))?;
     Ok(())
+}
+
+/// Every file under `dir`, as paths relative to it, sorted.
+pub fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+        for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                walk(root, &entry.path(), out)?;
+            } else {
+                out.push(entry.path().strip_prefix(root)?.to_path_buf());
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out)?;
+    out.sort();
+    Ok(out)
 }
 
 /// The one file in `dir` with the given extension.

@@ -39,7 +39,7 @@ fn ripgrep_imports_builds_tests_and_relinks_after_a_private_edit() {
         executed(&log),
         pairs(&[
             ("RustCompile", "//crates/globset:globset"),
-            ("RustInterface", "//crates/globset:globset"),
+            ("RustStub", "//crates/globset:globset"),
             ("RustLink", "//:rg"),
         ])
     );

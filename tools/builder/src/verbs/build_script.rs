@@ -56,6 +56,13 @@ pub struct BuildScriptArgs {
     /// Where to write `DEP_*` variables for dependents.
     #[arg(long)]
     pub dep_env_out: PathBuf,
+    /// The package's files the script may read; with `--unused-inputs-list`, those it did not
+    /// declare through `rerun-if-changed` are listed there (Cargo's rerun semantics).
+    #[arg(long = "package-file")]
+    pub package_files: Vec<PathBuf>,
+    /// Bazel's `unused_inputs_list`.
+    #[arg(long)]
+    pub unused_inputs_list: Option<PathBuf>,
 }
 
 /// What the directives asked for.
@@ -65,6 +72,11 @@ pub struct Directives {
     pub env: Vec<(String, String)>,
     pub metadata: Vec<(String, String)>,
     pub warnings: Vec<String>,
+    /// `rerun-if-changed` paths, as printed.
+    pub rerun_if_changed: Vec<String>,
+    /// Whether any `rerun-if-changed` or `rerun-if-env-changed` was printed: then Cargo no
+    /// longer re-runs the script for other files of the package.
+    pub rerun_directives: bool,
 }
 
 /// Parse a build script's standard output.
@@ -96,7 +108,11 @@ pub fn parse_directives(stdout: &str) -> Result<Directives> {
                 let (k, v) = split_pair(value, "cargo::metadata")?;
                 d.metadata.push((k.to_string(), v.to_string()));
             }
-            "rerun-if-changed" | "rerun-if-env-changed" => {}
+            "rerun-if-changed" => {
+                d.rerun_if_changed.push(value.to_string());
+                d.rerun_directives = true;
+            }
+            "rerun-if-env-changed" => d.rerun_directives = true,
             // Link arguments for specific binaries, tests, examples: not for libraries.
             k if k.starts_with("rustc-link-arg-") => {}
             // Old-style metadata: any other key.
@@ -202,7 +218,46 @@ pub fn run(args: &BuildScriptArgs) -> Result<()> {
         None => Vec::new(),
     };
     std::fs::write(&args.dep_env_out, dep_env.join("\n"))?;
+    if let Some(list) = &args.unused_inputs_list {
+        let used = files_cargo_watches(&args.package_files, &directives, &args.manifest_dir, &cwd);
+        crate::unused::write_list(list, &args.package_files, &used)?;
+    }
     Ok(())
+}
+
+/// The package files whose change makes Cargo re-run the script: all of them, unless the
+/// script printed `rerun-if-*`; then those at or under a `rerun-if-changed` path (relative to
+/// the package directory, or absolute inside the sandbox).
+fn files_cargo_watches(files: &[PathBuf], directives: &Directives, manifest_dir: &Path, cwd: &Path) -> std::collections::BTreeSet<String> {
+    let all = || files.iter().map(|f| f.display().to_string()).collect();
+    if !directives.rerun_directives {
+        return all();
+    }
+    let watched: Vec<PathBuf> = directives
+        .rerun_if_changed
+        .iter()
+        .map(|p| {
+            let p = Path::new(p);
+            let abs = if p.is_absolute() { p.to_path_buf() } else { cwd.join(manifest_dir).join(p) };
+            normalize(&abs).strip_prefix(cwd).map(Path::to_path_buf).unwrap_or(abs)
+        })
+        .collect();
+    files.iter().filter(|f| watched.iter().any(|w| f.starts_with(w))).map(|f| f.display().to_string()).collect()
+}
+
+/// `a/./b/../c` as `a/c`, lexically.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -224,6 +279,24 @@ mod tests {
         assert_eq!(d.env, [("GIT".to_string(), "abc=d".to_string())]);
         assert_eq!(d.warnings, ["careful"]);
         assert_eq!(d.metadata, [("include".to_string(), "/out/include".to_string()), ("root".to_string(), "/out".to_string())]);
+        assert_eq!(d.rerun_if_changed, ["build.rs"]);
+        assert!(d.rerun_directives);
+    }
+
+    #[test]
+    fn cargo_rerun_semantics_choose_the_watched_files() {
+        let files: Vec<PathBuf> = ["pkg/build.rs", "pkg/src/lib.rs", "pkg/proto/a.proto", "pkg/CHANGELOG.md"].iter().map(PathBuf::from).collect();
+        let cwd = Path::new("/sandbox");
+        let watched = |stdout: &str| {
+            let d = parse_directives(stdout).unwrap();
+            let mut v: Vec<String> = files_cargo_watches(&files, &d, Path::new("pkg"), cwd).into_iter().collect();
+            v.sort();
+            v
+        };
+        assert_eq!(watched("cargo:rustc-cfg=x\n").len(), 4, "no rerun-if: every package file");
+        assert_eq!(watched("cargo:rerun-if-changed=build.rs\ncargo:rerun-if-changed=proto\n"), ["pkg/build.rs", "pkg/proto/a.proto"]);
+        assert_eq!(watched("cargo:rerun-if-changed=/sandbox/pkg/src/lib.rs\n"), ["pkg/src/lib.rs"]);
+        assert!(watched("cargo:rerun-if-env-changed=CC\n").is_empty(), "env only: no file re-runs it");
     }
 
     #[test]

@@ -33,6 +33,10 @@ pub struct CompileArgs {
     /// Binary, test or proc macro: compile with `-Zno-link` into this directory.
     #[arg(long)]
     pub no_link_dir: Option<PathBuf>,
+    /// Write the crate's sources and data files that rustc did not read here (from its
+    /// dep-info), one path a line: Bazel's `unused_inputs_list`.
+    #[arg(long)]
+    pub unused_inputs_list: Option<PathBuf>,
     /// Use rustc's incremental cache under this directory (outside the sandbox; local only,
     /// never shared: outputs may differ from a non-incremental compile's in layout).
     #[arg(long)]
@@ -51,11 +55,39 @@ pub fn run(args: &CompileArgs) -> Result<()> {
         flags.push(format!("-Cincremental={}", dir.join(format!("{key}-{}", args.krate.opt_level)).display()));
     }
     let env = args.krate.environment(&cwd)?;
+    let dep_info = args.unused_inputs_list.as_ref().map(|list| cwd.join(util::sibling(list, "d")));
     match (&args.out, &args.no_link_dir) {
-        (Some(out), None) => compile_library(args, out, flags, &env, &cwd),
-        (None, Some(dir)) => compile_no_link(args, dir, flags, &env, &cwd, &deps),
+        (Some(out), None) => compile_library(args, out, flags, &env, &cwd, dep_info.as_deref())?,
+        (None, Some(dir)) => compile_no_link(args, dir, flags, &env, &cwd, &deps, dep_info.as_deref())?,
         _ => bail!("compile needs exactly one of --out (library) or --no-link-dir (binary, test, proc macro)"),
     }
+    if let (Some(list), Some(dep_info)) = (&args.unused_inputs_list, &dep_info) {
+        write_unused_inputs(&args.krate, list, dep_info, &cwd, None, &Default::default())?;
+    }
+    Ok(())
+}
+
+/// The crate's sources and data files that the dep-info does not name, written to `list`.
+/// Paths read from `scratch` (a stub overlay) stand for the declared paths they mirror, except
+/// the `replaced` ones, whose real versions were not read.
+pub fn write_unused_inputs(
+    krate: &CrateOpts,
+    list: &Path,
+    dep_info: &Path,
+    cwd: &Path,
+    scratch: Option<&Path>,
+    replaced: &std::collections::BTreeSet<String>,
+) -> Result<()> {
+    let compile_dir = krate.compile_dir(cwd)?;
+    let map = crate::unused::PathMap { execroot: cwd, compile_dir: &compile_dir, scratch };
+    let used: std::collections::BTreeSet<String> = crate::unused::dep_info_files(dep_info)?
+        .iter()
+        .filter_map(|f| map.exec_path(f))
+        .filter(|p| !replaced.contains(p))
+        .collect();
+    let candidates: Vec<PathBuf> = krate.srcs.iter().chain(&krate.data).cloned().collect();
+    crate::unused::write_list(list, &candidates, &used)?;
+    std::fs::remove_file(dep_info).with_context(|| format!("cannot remove {}", dep_info.display()))
 }
 
 fn compile_library(
@@ -64,13 +96,18 @@ fn compile_library(
     mut flags: Vec<String>,
     env: &std::collections::BTreeMap<String, String>,
     cwd: &Path,
+    dep_info: Option<&Path>,
 ) -> Result<()> {
     let out = &cwd.join(out);
     let rmeta = util::sibling(out, "rmeta");
-    match &args.interface_out {
-        Some(_) => flags.push(format!("--emit=link={},metadata={}", out.display(), rmeta.display())),
-        None => flags.push(format!("--emit=link={}", out.display())),
+    let mut emit = format!("--emit=link={}", out.display());
+    if args.interface_out.is_some() {
+        emit.push_str(&format!(",metadata={}", rmeta.display()));
     }
+    if let Some(d) = dep_info {
+        emit.push_str(&format!(",dep-info={}", d.display()));
+    }
+    flags.push(emit);
     flags.push(cwd.join(&args.krate.crate_root).display().to_string());
     let output = rustc::run(&args.krate.rustc_path(cwd), &flags, env, None, &args.krate.compile_dir(cwd)?)?;
     rustc::check(&output, &format!("compile of crate `{}`", args.krate.crate_name))?;
@@ -89,9 +126,13 @@ fn compile_no_link(
     env: &std::collections::BTreeMap<String, String>,
     cwd: &Path,
     deps: &DepSetup,
+    dep_info: Option<&Path>,
 ) -> Result<()> {
     let dir = &cwd.join(dir);
     util::fresh_dir(dir)?;
+    if let Some(d) = dep_info {
+        flags.push(format!("--emit=link,dep-info={}", d.display()));
+    }
     flags.extend([
         "-Zno-link".to_string(),
         format!("--out-dir={}", dir.display()),

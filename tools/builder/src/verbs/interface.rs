@@ -1,18 +1,24 @@
 //! `relink-builder interface`: the crate's ABI interface, a hollow rlib.
 //!
-//! With `--stub`, the crate's module files are stubbed (see [`crate::stub`]) and compiled with
-//! `-Zno-codegen`. Sound or loud: when stubbing or the stub compile fails, the interface is the
-//! hollow rlib of the *real* sources (correct, no early cutoff for this crate) and a warning
-//! says why.
+//! The interface is compiled with `-Zno-codegen` from a stub laid over the real sources: the
+//! stub the `RustStub` action wrote (`--stub-dir`), or one made here (`--stub`, for the cost
+//! benchmark and audits). Sound or loud: when there is no stub or it does not compile, the
+//! interface is the hollow rlib of the *real* sources (correct, no early cutoff for this
+//! crate) and one warning line says why.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
 
 use crate::rustc::{self, CrateOpts, DepSetup};
 use crate::stub::{self, SpanPolicy};
 use crate::util;
+
+/// File a `RustStub` action leaves in its (otherwise empty) directory when the sources could
+/// not be stubbed; it holds the reason.
+pub const STUB_ERROR_FILE: &str = ".relink-stub-error";
 
 /// Arguments of `relink-builder interface`.
 #[derive(clap::Args, Debug)]
@@ -22,7 +28,10 @@ pub struct InterfaceArgs {
     /// Where to write the interface rlib.
     #[arg(long)]
     pub out: PathBuf,
-    /// Compile a stub (bodies no dependent can observe removed) instead of the real sources.
+    /// Compile the stub a `RustStub` action wrote to this directory.
+    #[arg(long, conflicts_with = "stub")]
+    pub stub_dir: Option<PathBuf>,
+    /// Stub the crate here (bodies no dependent can observe removed) and compile the stub.
     #[arg(long)]
     pub stub: bool,
     /// How replaced bodies affect later lines: `anchored` (exact lines for kept code) or `compact`.
@@ -35,75 +44,121 @@ pub struct InterfaceArgs {
     /// dependents) is also one the real sources need; fail otherwise. Two extra check builds.
     #[arg(long)]
     pub audit: bool,
+    /// Write the crate's sources and data files the interface compile did not read here:
+    /// with a stub, every real source the stub replaced (Bazel's `unused_inputs_list`).
+    #[arg(long)]
+    pub unused_inputs_list: Option<PathBuf>,
 }
+
+/// Stub files to lay over the real sources: (path as the build system names it, text).
+type Overlay = Vec<(PathBuf, Vec<u8>)>;
 
 /// Run the verb.
 pub fn run(args: &InterfaceArgs) -> Result<()> {
     let cwd = std::env::current_dir()?;
     let deps = DepSetup::new(&args.krate)?;
-    if args.stub {
-        match try_stub(args, &cwd, &deps) {
-            Ok(StubOutcome::Compiled) => return Ok(()),
-            Ok(StubOutcome::NothingToRemove) => {}
-            // Audit mode is strict: every stub must compile and pass the audit.
-            Err(reason) if args.audit => return Err(reason),
-            Err(reason) => eprintln!(
-                "rules_relink: warning: crate `{}`: using the real sources as interface (no early cutoff for its dependents): {:#}",
-                args.krate.crate_name, reason
-            ),
-        }
+    let dep_info = args.unused_inputs_list.as_ref().map(|list| cwd.join(util::sibling(list, "d")));
+    let fallback = match stub_overlay(args) {
+        Ok(Some(overlay)) => match compile_overlay(args, &cwd, &deps, &overlay, dep_info.as_deref()) {
+            Ok(()) => return Ok(()),
+            Err(reason) => reason,
+        },
+        Ok(None) => anyhow!("no stub"),
+        Err(reason) => reason,
+    };
+    if args.audit {
+        // Audit mode is strict: every stub must compile and pass the audit.
+        return Err(fallback);
     }
-    let output = compile_hollow(args, &cwd, &deps, &args.krate.crate_root, None, &args.out, &[])?;
-    rustc::check(&output, "interface compile of the real sources")
+    if args.stub || args.stub_dir.is_some() {
+        eprintln!(
+            "rules_relink: warning: crate `{}`: using the real sources as interface (no early cutoff for its dependents): {}",
+            args.krate.crate_name,
+            first_lines(&format!("{fallback:#}"))
+        );
+    }
+    let output = compile_hollow(args, &cwd, &deps, &args.krate.crate_root, None, &args.out, &[], dep_info.as_deref())?;
+    rustc::check(&output, "interface compile of the real sources")?;
+    if let (Some(list), Some(d)) = (&args.unused_inputs_list, &dep_info) {
+        crate::verbs::compile::write_unused_inputs(&args.krate, list, d, &cwd, None, &BTreeSet::new())?;
+    }
+    Ok(())
 }
 
-/// What stubbing achieved.
-enum StubOutcome {
-    /// The interface was compiled from the stub.
-    Compiled,
-    /// Every body is observable (e.g. an all-generic crate): the stub would equal the sources.
-    NothingToRemove,
+/// The reason in one line: the first rustc error and where it is, or the first line.
+fn first_lines(reason: &str) -> String {
+    let mut lines = reason.lines();
+    let Some(error_at) = reason.lines().position(|l| l.starts_with("error")) else {
+        return lines.next().unwrap_or_default().to_string();
+    };
+    let error = reason.lines().nth(error_at).unwrap_or_default();
+    let location = reason.lines().skip(error_at).find_map(|l| l.trim_start().strip_prefix("--> ")).unwrap_or("");
+    format!("the stub did not compile: {error} at {location} (`relink-builder stub --explain` shows what was kept)")
 }
 
-/// Stub the crate and compile the stub; any failure is returned as the reason to fall back.
-fn try_stub(args: &InterfaceArgs, cwd: &Path, deps: &DepSetup) -> Result<StubOutcome> {
+/// The stub to compile, if any: from `--stub-dir`, or made here with `--stub`. `Ok(None)`
+/// when stubbing would remove nothing.
+fn stub_overlay(args: &InterfaceArgs) -> Result<Option<Overlay>> {
+    if let Some(dir) = &args.stub_dir {
+        if let Ok(reason) = std::fs::read_to_string(dir.join(STUB_ERROR_FILE)) {
+            return Err(anyhow!("the sources could not be stubbed: {}", reason.trim()));
+        }
+        let files = util::files_under(dir)?;
+        if files.is_empty() {
+            return Err(anyhow!("the stub directory {} is empty", dir.display()));
+        }
+        return files
+            .into_iter()
+            .map(|rel| Ok((util::unrelative(&rel), std::fs::read(dir.join(&rel)).with_context(|| format!("cannot read {}", rel.display()))?)))
+            .collect::<Result<Overlay>>()
+            .map(Some);
+    }
+    if !args.stub {
+        return Ok(None);
+    }
     let stub = stub::stub_crate(&args.krate.crate_root, args.span_policy)?;
     if stub.stubbed_bodies() == 0 {
-        return Ok(StubOutcome::NothingToRemove);
+        return Ok(None);
     }
+    Ok(Some(stub.files.into_iter().map(|(path, file)| (path, file.text.into_bytes())).collect()))
+}
+
+/// Lay the stub over the real sources in a scratch tree and compile it into `--out`.
+fn compile_overlay(args: &InterfaceArgs, cwd: &Path, deps: &DepSetup, overlay: &Overlay, dep_info: Option<&Path>) -> Result<()> {
     let scratch = util::sibling(&args.out, "stub");
     util::fresh_dir(&scratch)?;
     // Every source and data file is visible next to the stub (include_bytes!, unreached
-    // modules); stubbed files replace their links below.
+    // modules); stub files replace their links below.
     for src in args.krate.srcs.iter().chain(&args.krate.data) {
         let dest = scratch.join(util::relative(src));
         if std::fs::symlink_metadata(&dest).is_err() {
             util::link_file(src, &dest)?;
         }
     }
-    for (path, file) in &stub.files {
-        let target = scratch.join(util::relative(path));
-        util::write_file(&target, file.text.as_bytes())?;
+    for (path, text) in overlay {
+        util::write_file(&scratch.join(util::relative(path)), text)?;
     }
     let root = scratch.join(util::relative(&args.krate.crate_root));
-    let output = compile_hollow(args, cwd, deps, &root, Some(&scratch), &args.out, &[])?;
+    let output = compile_hollow(args, cwd, deps, &root, Some(&scratch), &args.out, &[], dep_info)?;
     if !output.status.success() {
-        anyhow::bail!(
-            "the stub did not compile:\n{}",
-            String::from_utf8_lossy(&output.stderr).trim_end()
-        );
+        anyhow::bail!("the stub did not compile:\n{}", String::from_utf8_lossy(&output.stderr).trim_end());
     }
     if args.audit {
         audit_instances(args, cwd, deps, &root, &scratch)?;
     }
+    if let (Some(list), Some(d)) = (&args.unused_inputs_list, dep_info) {
+        // The real versions of stubbed files were not read: the stub stood in for them.
+        let replaced: BTreeSet<String> = overlay.iter().map(|(p, _)| p.display().to_string()).collect();
+        crate::verbs::compile::write_unused_inputs(&args.krate, list, d, cwd, Some(&scratch), &replaced)?;
+    }
     std::fs::remove_dir_all(&scratch).with_context(|| format!("cannot remove {}", scratch.display()))?;
-    Ok(StubOutcome::Compiled)
+    Ok(())
 }
 
 /// Mono items (generic instances) a compile of `root` collects, local stub helpers excluded.
 fn mono_items(args: &InterfaceArgs, cwd: &Path, deps: &DepSetup, root: &Path, stub_dir: Option<&Path>) -> Result<std::collections::BTreeSet<String>> {
     let scratch_out = util::sibling(&args.out, "audit");
-    let output = compile_hollow(args, cwd, deps, root, stub_dir, &scratch_out, &["-Zprint-mono-items=yes".to_string()])?;
+    let output = compile_hollow(args, cwd, deps, root, stub_dir, &scratch_out, &["-Zprint-mono-items=yes".to_string()], None)?;
     let _ = std::fs::remove_file(&scratch_out);
     rustc::check(&output, "audit compile")?;
     Ok(String::from_utf8_lossy(&output.stdout)
@@ -132,6 +187,7 @@ fn audit_instances(args: &InterfaceArgs, cwd: &Path, deps: &DepSetup, stub_root:
 }
 
 /// `rustc -Zno-codegen` of `root` into `out`.
+#[allow(clippy::too_many_arguments)]
 fn compile_hollow(
     args: &InterfaceArgs,
     cwd: &Path,
@@ -140,6 +196,7 @@ fn compile_hollow(
     stub_dir: Option<&Path>,
     out: &Path,
     extra_flags: &[String],
+    dep_info: Option<&Path>,
 ) -> Result<std::process::Output> {
     let mut flags = args.krate.compile_flags_with(deps, true, cwd)?;
     flags.extend(CrateOpts::remap_flags(cwd));
@@ -153,8 +210,10 @@ fn compile_hollow(
         // instances this interface advertises, and the real rlib must have every one of them.
         "-Zno-codegen".to_string(),
         "--cap-lints=allow".to_string(),
-        "-o".to_string(),
-        cwd.join(out).display().to_string(),
+        match dep_info {
+            Some(d) => format!("--emit=link={},dep-info={}", cwd.join(out).display(), d.display()),
+            None => format!("--emit=link={}", cwd.join(out).display()),
+        },
         cwd.join(root).display().to_string(),
     ]);
     flags.extend(extra_flags.iter().cloned());
