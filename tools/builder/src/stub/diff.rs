@@ -14,6 +14,7 @@ use std::fmt;
 use quote::ToTokens;
 use syn::spanned::Spanned;
 
+use super::docs::is_doc_comment;
 use super::keep::{self, KeepReason};
 
 /// The cause of one difference between two stubs.
@@ -184,10 +185,6 @@ fn strip_docs(attrs: &[syn::Attribute]) -> String {
     attrs.iter().filter(|a| !is_doc_comment(a)).map(tokens_of).collect::<Vec<_>>().join(" ")
 }
 
-/// `#[doc = ".."]` (a doc comment), not `#[doc(hidden)]` or `#[doc(alias)]`.
-fn is_doc_comment(attr: &syn::Attribute) -> bool {
-    attr.path().is_ident("doc") && matches!(attr.meta, syn::Meta::NameValue(_))
-}
 
 /// Every item keyed by a readable path; duplicates get `#2`, `#3` suffixes in order.
 fn entries(file: &syn::File) -> BTreeMap<String, Entry> {

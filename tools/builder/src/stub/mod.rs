@@ -7,6 +7,7 @@
 //! does not reach is left verbatim by the caller, which is always sound.
 
 pub mod diff;
+mod docs;
 pub mod keep;
 mod modules;
 pub mod position;
@@ -104,27 +105,15 @@ pub fn stub_crate(crate_root: &Path, policy: SpanPolicy) -> Result<CrateStub> {
         .map(|file| {
             let mut plan = splice::Plan::new(body);
             plan_items(&file.ast.items, &safe_macros, &mut plan);
+            docs::plan_removals(&file.ast, &mut plan);
             let mut scanner = position::Scanner::new(&facts, &plan.replacements);
             scanner.visit_file(&file.ast);
             plan.exact = scanner.found;
             plan
         })
         .collect();
-    // Names that kept code mentions once every removable function is gone.
-    let mut mentioned = BTreeSet::new();
-    let mut removal_allowed = true;
-    for (file, plan) in parsed.iter().zip(&plans) {
-        let rendered = plan.render(&file.source, policy, &|_| true)?;
-        match references::mentioned_names(&rendered.text) {
-            Some(names) => mentioned.extend(names),
-            None => removal_allowed = false,
-        }
-    }
-    if mentioned.contains("paste") || mentioned.contains("concat_idents") {
-        // Identifiers may be synthesized: no name can be proven unused.
-        removal_allowed = false;
-    }
-    let drop = |name: &str| removal_allowed && !mentioned.contains(name);
+    let drop = removable_names_to_drop(&parsed, &plans, policy)?;
+    let drop = |name: &str| drop.as_ref().is_some_and(|d| d.contains(name));
     let mut stub = CrateStub::default();
     for (file, plan) in parsed.iter().zip(&plans) {
         let rendered = plan.render(&file.source, policy, &drop)?;
@@ -145,15 +134,76 @@ pub fn stub_crate(crate_root: &Path, policy: SpanPolicy) -> Result<CrateStub> {
     Ok(stub)
 }
 
-/// Whether an item exists only in `cfg(test)` builds (exactly `#[cfg(test)]`): the library
-/// build that dependents see never contains it.
+/// The removable items (private functions, consts, statics) that no kept code names, to a
+/// fixpoint: a kept const's initializer is kept text and may name further items. `None` when
+/// nothing may be dropped (a file does not lex, or identifiers may be synthesized).
+fn removable_names_to_drop(parsed: &[modules::ParsedFile], plans: &[splice::Plan], policy: SpanPolicy) -> Result<Option<BTreeSet<String>>> {
+    let candidates: BTreeSet<&str> = plans.iter().flat_map(|p| p.removable.iter().map(|(_, n)| n.as_str())).collect();
+    let mut kept: BTreeSet<String> = BTreeSet::new();
+    loop {
+        let mut mentioned = BTreeSet::new();
+        for (file, plan) in parsed.iter().zip(plans) {
+            let rendered = plan.render(&file.source, policy, &|name| !kept.contains(name))?;
+            match references::mentioned_names(&rendered.text) {
+                Some(names) => mentioned.extend(names),
+                None => return Ok(None),
+            }
+        }
+        if mentioned.contains("paste") || mentioned.contains("concat_idents") {
+            // Identifiers may be synthesized: no name can be proven unused.
+            return Ok(None);
+        }
+        let now: BTreeSet<String> = candidates.iter().filter(|n| mentioned.contains(**n)).map(|n| n.to_string()).collect();
+        if now == kept {
+            return Ok(Some(candidates.iter().filter(|n| !kept.contains(**n)).map(|n| n.to_string()).collect()));
+        }
+        kept = now;
+    }
+}
+
+/// Whether an item exists only in `cfg(test)` builds: its `#[cfg(..)]` predicate is false
+/// whenever `test` is unset, whatever the other cfgs are (`test`, `all(test, ..)`,
+/// `any(test, all(test, ..))`). The library build that dependents see never contains it.
 fn is_test_only(attrs: &[syn::Attribute]) -> bool {
     attrs.iter().any(|a| {
-        a.path().is_ident("cfg") && matches!(&a.meta, syn::Meta::List(l) if l.tokens.to_string() == "test")
+        let syn::Meta::List(list) = &a.meta else { return false };
+        a.path().is_ident("cfg") && list.parse_args::<syn::Meta>().is_ok_and(|p| cfg_without_test(&p) == Some(false))
     })
 }
 
-fn item_attrs(item: &syn::Item) -> &[syn::Attribute] {
+/// A cfg predicate's value when `test` is unset: `Some` when that alone decides it.
+fn cfg_without_test(meta: &syn::Meta) -> Option<bool> {
+    let nested = |list: &syn::MetaList| {
+        list.parse_args_with(syn::punctuated::Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated).ok()
+    };
+    match meta {
+        syn::Meta::Path(p) if p.is_ident("test") => Some(false),
+        syn::Meta::List(l) if l.path.is_ident("not") => nested(l)?.first().and_then(cfg_without_test).map(|v| !v),
+        syn::Meta::List(l) if l.path.is_ident("all") => {
+            let values: Vec<Option<bool>> = nested(l)?.iter().map(cfg_without_test).collect();
+            if values.contains(&Some(false)) {
+                Some(false)
+            } else if values.iter().all(|v| *v == Some(true)) {
+                Some(true)
+            } else {
+                None
+            }
+        }
+        syn::Meta::List(l) if l.path.is_ident("any") => {
+            let values: Vec<Option<bool>> = nested(l)?.iter().map(cfg_without_test).collect();
+            if values.contains(&Some(true)) {
+                Some(true)
+            } else if values.iter().all(|v| *v == Some(false)) {
+                Some(false)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+pub(crate) fn item_attrs(item: &syn::Item) -> &[syn::Attribute] {
     match item {
         syn::Item::Const(i) => &i.attrs,
         syn::Item::Enum(i) => &i.attrs,
@@ -192,6 +242,8 @@ fn plan_items(items: &[syn::Item], safe: &std::collections::BTreeSet<String>, pl
                     plan.removable(item.span(), f.sig.ident.to_string());
                 }
             }
+            syn::Item::Const(c) if references::droppable(&c.vis, &c.attrs) => plan.removable(item.span(), c.ident.to_string()),
+            syn::Item::Static(s) if references::droppable(&s.vis, &s.attrs) => plan.removable(item.span(), s.ident.to_string()),
             syn::Item::Impl(imp) => plan_impl(imp, safe, plan),
             syn::Item::Mod(m) => match &m.content {
                 Some((_, inner)) if keep::attribute_macro(&m.attrs).is_none() => {
@@ -227,6 +279,12 @@ fn plan_impl(imp: &syn::ItemImpl, safe: &std::collections::BTreeSet<String>, pla
         None
     };
     for impl_item in &imp.items {
+        if let syn::ImplItem::Const(c) = impl_item {
+            // Only inherent consts: a trait impl must define every associated item.
+            if imp.trait_.is_none() && references::droppable(&c.vis, &c.attrs) {
+                plan.removable(impl_item.span(), c.ident.to_string());
+            }
+        }
         if let syn::ImplItem::Fn(m) = impl_item {
             let reason = whole_impl_kept
                 .or_else(|| m.defaultness.map(|_| KeepReason::Generic))

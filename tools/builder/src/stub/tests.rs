@@ -291,3 +291,64 @@ fn padding_never_lands_inside_a_string_literal() {
         assert_eq!(position_of(&out, "pub const X"), position_of(src, "pub const X"), "{out}");
     }
 }
+
+#[test]
+fn private_consts_and_statics_no_kept_code_names_are_dropped() {
+    let out = one("pub fn api() -> usize { TABLE.len() + LIMIT }\nconst LIMIT: usize = 3;\nstatic TABLE: [u8; 2] = [1, 2];\npub(crate) const WIDE: u32 = 1;\n");
+    assert!(!out.contains("LIMIT") && !out.contains("TABLE") && !out.contains("WIDE"), "{out}");
+    // Named by kept code: an array length of a pub type, a generic body, a pattern.
+    let out = one("const N: usize = 4;\npub struct S { a: [u8; N] }\nconst K: u8 = 1;\npub fn g<T>(t: T) -> T { let _ = K; t }\nconst P: u8 = 2;\n#[inline]\npub fn m(x: u8) -> bool { matches!(x, P) }\n");
+    for name in ["const N", "const K", "const P"] {
+        assert!(out.contains(name), "{name} is named by kept code: {out}");
+    }
+    // A kept const's initializer names another private const: both stay (fixpoint).
+    let out = one("const BASE: u32 = 7;\nconst DERIVED: u32 = BASE * 2;\npub const fn get() -> u32 { DERIVED }\n");
+    assert!(out.contains("const BASE") && out.contains("const DERIVED"), "{out}");
+    // Pinned and public items stay.
+    let out = one("#[no_mangle]\nstatic EXPORTED: u8 = 1;\n#[used]\nstatic USED: u8 = 1;\npub const PUBLIC: u8 = 1;\npub static PUB_STATIC: u8 = 1;\n");
+    for name in ["EXPORTED", "USED", "PUBLIC", "PUB_STATIC"] {
+        assert!(out.contains(name), "{name}: {out}");
+    }
+    // Inherent associated consts are dropped like any private item; trait impl consts never.
+    let out = one("pub struct S;\nimpl S { const HIDDEN: u8 = 1; pub fn f(&self) -> u8 { Self::HIDDEN } }\npub trait T { const C: u8; }\nimpl T for S { const C: u8 = 2; }\n");
+    assert!(!out.contains("HIDDEN") && out.contains("const C: u8 = 2"), "{out}");
+}
+
+#[test]
+fn adding_an_entry_to_an_unnamed_private_const_keeps_the_stub() {
+    let before = "pub fn types() -> usize { DEFAULT_TYPES.len() }\npub(crate) const DEFAULT_TYPES: &[(&str, &str)] = &[\n    (\"rust\", \"*.rs\"),\n];\npub fn g<T>(t: T) -> T { t }\n";
+    let after = "pub fn types() -> usize { DEFAULT_TYPES.len() }\npub(crate) const DEFAULT_TYPES: &[(&str, &str)] = &[\n    (\"rust\", \"*.rs\"),\n    (\"zig\", \"*.zig\"),\n];\npub fn g<T>(t: T) -> T { t }\n";
+    let compact = |src: &str| {
+        let f = Fixture::new(&[("lib.rs", src)]);
+        f.stub("lib.rs", SpanPolicy::Compact).remove("lib.rs").unwrap()
+    };
+    assert_eq!(compact(before), compact(after));
+    assert_eq!(one(before.replace("pub fn g<T>(t: T) -> T { t }\n", "").as_str()), one(after.replace("pub fn g<T>(t: T) -> T { t }\n", "").as_str()));
+}
+
+#[test]
+fn doc_comments_are_stripped_unless_a_proc_macro_sees_them() {
+    let out = one("//! Crate docs.\n#![doc = include_str!(\"../README.md\")]\n/// Item docs.\npub fn f() {}\n/** Block docs. */\npub struct S {\n    /// Field docs.\n    pub a: u8,\n}\n#[doc(hidden)]\npub fn hidden() {}\n#[doc(alias = \"other\")]\npub fn aliased() {}\n");
+    for gone in ["Crate docs", "README", "Item docs", "Block docs", "Field docs"] {
+        assert!(!out.contains(gone), "{gone} must go: {out}");
+    }
+    assert!(out.contains("#[doc(hidden)]") && out.contains("#[doc(alias = \"other\")]"), "{out}");
+    // A derive or attribute macro may read docs (clap help text, displaydoc): they stay.
+    let out = one("/// Help text.\n#[derive(clap::Parser)]\npub struct Args {\n    /// Flag help.\n    pub verbose: bool,\n}\n/// Std derives do not read docs.\n#[derive(Debug, Clone)]\npub struct Plain;\n");
+    assert!(out.contains("Help text") && out.contains("Flag help"), "{out}");
+    assert!(!out.contains("Std derives"), "{out}");
+}
+
+#[test]
+fn a_doc_edit_keeps_the_stub() {
+    let before = "/// Returns one.\npub fn one() -> u8 { 1 }\n";
+    let after = "/// Returns the number one, always.\npub fn one() -> u8 { 1 }\n";
+    assert_eq!(one(before), one(after));
+}
+
+#[test]
+fn items_false_without_test_are_dropped() {
+    let out = one("#[cfg(all(test, feature = \"x\"))]\nmod a {}\n#[cfg(any(test, all(test, unix)))]\nfn b() {}\n#[cfg(any(test, unix))]\npub fn kept_any() {}\n#[cfg(not(test))]\npub fn kept_not() {}\n#[cfg(test)]\nmod tests;\n");
+    assert!(!out.contains("mod a") && !out.contains("fn b") && !out.contains("mod tests"), "{out}");
+    assert!(out.contains("kept_any") && out.contains("kept_not"), "{out}");
+}
