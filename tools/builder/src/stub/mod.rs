@@ -13,6 +13,7 @@ mod modules;
 pub mod position;
 mod references;
 mod splice;
+mod uses;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -100,7 +101,7 @@ pub fn stub_crate(crate_root: &Path, policy: SpanPolicy) -> Result<CrateStub> {
     let body = if parsed.first().is_some_and(|root| may_be_no_std(&root.ast)) { STUB_BODY_NO_STD } else { STUB_BODY };
     let asts: Vec<&syn::File> = parsed.iter().map(|f| &f.ast).collect();
     let facts = position::CrateFacts::collect(&asts, &macros);
-    let plans: Vec<splice::Plan> = parsed
+    let mut plans: Vec<splice::Plan> = parsed
         .iter()
         .map(|file| {
             let mut plan = splice::Plan::new(body);
@@ -112,6 +113,12 @@ pub fn stub_crate(crate_root: &Path, policy: SpanPolicy) -> Result<CrateStub> {
             plan
         })
         .collect();
+    // Private imports of removable items go with them (never other imports: a trait import
+    // may be needed for method calls that name no trait).
+    let removable: BTreeSet<String> = plans.iter().flat_map(|p| p.removable.iter().map(|(_, n)| n.clone())).collect();
+    for (file, plan) in parsed.iter().zip(plans.iter_mut()) {
+        uses::plan_leaf_removals(&file.ast.items, &removable, plan);
+    }
     let drop = removable_names_to_drop(&parsed, &plans, policy)?;
     let drop = |name: &str| drop.as_ref().is_some_and(|d| d.contains(name));
     let mut stub = CrateStub::default();
@@ -237,7 +244,7 @@ fn plan_items(items: &[syn::Item], safe: &std::collections::BTreeSet<String>, pl
             syn::Item::Fn(f) => {
                 let reason = keep::signature_keep_reason(&f.attrs, &f.sig)
                     .or_else(|| keep::body_keep_reason(&f.block, safe));
-                plan.function(item.span(), f.block.span(), reason);
+                plan.function(f.block.span(), reason);
                 if reason.is_none() && references::droppable(&f.vis, &f.attrs) {
                     plan.removable(item.span(), f.sig.ident.to_string());
                 }
@@ -255,12 +262,12 @@ fn plan_items(items: &[syn::Item], safe: &std::collections::BTreeSet<String>, pl
             syn::Item::Trait(t) => {
                 for trait_item in &t.items {
                     if let syn::TraitItem::Fn(syn::TraitItemFn { default: Some(body), .. }) = trait_item {
-                        plan.function(trait_item.span(), body.span(), Some(KeepReason::TraitDefault));
+                        plan.function(body.span(), Some(KeepReason::TraitDefault));
                     }
                 }
             }
             // Item macros may expand to functions that run in dependents.
-            syn::Item::Macro(m) if !m.mac.path.is_ident("macro_rules") => plan.anchor(item.span()),
+            syn::Item::Macro(m) if !m.mac.path.is_ident("macro_rules") => plan.anchor(m.mac.path.span()),
             syn::Item::Verbatim(_) => plan.anchor(item.span()),
             // macro_rules expand at their call sites; consts, statics and type definitions
             // carry no line information into dependents' code.
@@ -290,7 +297,7 @@ fn plan_impl(imp: &syn::ItemImpl, safe: &std::collections::BTreeSet<String>, pla
                 .or_else(|| m.defaultness.map(|_| KeepReason::Generic))
                 .or_else(|| keep::signature_keep_reason(&m.attrs, &m.sig))
                 .or_else(|| keep::body_keep_reason(&m.block, safe));
-            plan.function(impl_item.span(), m.block.span(), reason);
+            plan.function(m.block.span(), reason);
             // Only inherent methods: a trait impl must keep every method.
             if reason.is_none() && imp.trait_.is_none() && references::droppable(&m.vis, &m.attrs) {
                 plan.removable(impl_item.span(), m.sig.ident.to_string());

@@ -48,6 +48,8 @@ pub struct Plan {
     pub removable: Vec<(Range<usize>, String)>,
     /// Items dropped unconditionally.
     dropped: Vec<Range<usize>>,
+    /// Parts of items (import leaves) removable by name, never widened.
+    removable_leaves: Vec<(Range<usize>, String)>,
 }
 
 /// The stub text of one file and what went into it.
@@ -72,16 +74,19 @@ impl Plan {
             kept: Vec::new(),
             removable: Vec::new(),
             dropped: Vec::new(),
+            removable_leaves: Vec::new(),
         }
     }
 
-    /// A function: replace its body unless a keep reason was found.
-    pub fn function(&mut self, item: proc_macro2::Span, body: proc_macro2::Span, reason: Option<KeepReason>) {
+    /// A function: replace its body unless a keep reason was found. A kept body is anchored
+    /// at its opening brace, never at the item's first attribute: doc comments above it may
+    /// be removed, and an anchor inside removed text would be lost.
+    pub fn function(&mut self, body: proc_macro2::Span, reason: Option<KeepReason>) {
         match reason {
             None => self.replacements.push(body.byte_range()),
             Some(reason) => {
                 self.kept.push((body.start().line, reason));
-                self.anchor(item);
+                self.anchor(body);
             }
         }
     }
@@ -95,6 +100,12 @@ impl Plan {
     /// when no kept code mentions its name.
     pub fn removable(&mut self, item: proc_macro2::Span, name: String) {
         self.removable.push((item.byte_range(), name));
+    }
+
+    /// Like [`Plan::removable`], for a byte range inside an item (an import's leaf): removed
+    /// as is, never widened to whole lines.
+    pub fn removable_range(&mut self, range: Range<usize>, name: String) {
+        self.removable_leaves.push((range, name));
     }
 
     /// Kept code whose line numbers must be preserved under [`SpanPolicy::Anchored`].
@@ -120,6 +131,7 @@ impl Plan {
             .filter(|(_, name)| drop(name))
             .map(|(r, _)| Candidate::removal(source, r, true))
             .chain(self.dropped.iter().map(|r| Candidate::removal(source, r, false)))
+            .chain(self.removable_leaves.iter().filter(|(_, name)| drop(name)).map(|(r, _)| Candidate { range: r.clone(), text: "", private_fn: false, on: true }))
             .chain(self.replacements.iter().map(|r| Candidate { range: r.clone(), text: self.body, private_fn: false, on: true }))
             .collect();
         let mut kept_for_anchor = 0;

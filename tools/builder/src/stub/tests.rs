@@ -352,3 +352,35 @@ fn items_false_without_test_are_dropped() {
     assert!(!out.contains("mod a") && !out.contains("fn b") && !out.contains("mod tests"), "{out}");
     assert!(out.contains("kept_any") && out.contains("kept_not"), "{out}");
 }
+
+#[test]
+fn private_imports_of_dropped_items_go_with_them() {
+    let files = |types: &str| {
+        let f = Fixture::new(&[
+            ("lib.rs", "mod default_types;\nmod types;\npub use types::count;\n"),
+            ("default_types.rs", "pub(crate) const DEFAULT_TYPES: &[&str] = &[\n    \"rust\",\n];\n"),
+            ("types.rs", types),
+        ]);
+        f.stub("lib.rs", SpanPolicy::Anchored)
+    };
+    let out = files("use std::io::Write;\nuse crate::{default_types::DEFAULT_TYPES, Other};\npub struct Other;\npub fn count() -> usize { DEFAULT_TYPES.len() }\npub fn g<W: Write>(mut w: W) { w.flush().unwrap(); }\n");
+    let types = &out["types.rs"];
+    assert!(!types.contains("DEFAULT_TYPES"), "{types}");
+    assert!(types.contains("use crate::{ Other};"), "{types}");
+    assert!(types.contains("use std::io::Write;"), "a trait import kept code needs stays: {types}");
+    assert!(!out["default_types.rs"].contains("DEFAULT_TYPES"), "{}", out["default_types.rs"]);
+    // A renaming import binds another name: it stays, and so does what it imports.
+    let out = files("use crate::default_types::DEFAULT_TYPES as ALIAS;\npub fn count() -> usize { ALIAS.len() }\n");
+    assert!(out["types.rs"].contains("as ALIAS") && out["default_types.rs"].contains("DEFAULT_TYPES"), "{out:?}");
+}
+
+#[test]
+fn kept_bodies_stay_on_their_lines_when_their_doc_comments_go() {
+    // The docs start the item; anchoring at the item start would anchor inside removed text.
+    let src = format!("{SHIFTING_BODY}/// Docs of a kept generic fn.\n/// More docs.\npub fn g<T>(t: T) -> T {{\n    let f = |x: T| x;\n    f(t)\n}}\npub struct S;\nimpl S {{\n    /// Method docs.\n    #[inline]\n    pub fn m(&self) -> u8 {{ let c = || 1; c() }}\n}}\n");
+    let out = one(&src);
+    assert!(!out.contains("Docs of") && !out.contains("Method docs"), "{out}");
+    for probe in ["let f = |x: T| x;", "{ let c = || 1; c() }"] {
+        assert_eq!(position_of(&out, probe), position_of(&src, probe), "{probe} moved:\n{out}");
+    }
+}
