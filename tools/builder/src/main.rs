@@ -5,6 +5,7 @@
 //! name parameter files (one argument per line), as Bazel's `use_param_file` writes them.
 
 mod hollow;
+mod objects;
 mod rlink;
 mod rustc;
 mod stub;

@@ -52,7 +52,7 @@ pub fn run(args: &CompileArgs) -> Result<()> {
     if let Some(dir) = &args.incremental_dir {
         // One directory per crate and configuration, keyed like -C metadata.
         let key: String = args.krate.metadata.chars().map(|c| if c.is_alphanumeric() { c } else { '_' }).collect();
-        flags.push(format!("-Cincremental={}", dir.join(format!("{key}-{}", args.krate.opt_level)).display()));
+        flags.push(format!("-Cincremental={}", dir.join(format!("{key}-{}-{}", args.krate.opt_level, args.krate.debuginfo)).display()));
     }
     let env = args.krate.environment(&cwd)?;
     let dep_info = args.unused_inputs_list.as_ref().map(|list| cwd.join(util::sibling(list, "d")));
@@ -111,6 +111,9 @@ fn compile_library(
     flags.push(cwd.join(&args.krate.crate_root).display().to_string());
     let output = rustc::run(&args.krate.rustc_path(cwd), &flags, env, None, &args.krate.compile_dir(cwd)?)?;
     rustc::check(&output, &format!("compile of crate `{}`", args.krate.crate_name))?;
+    if args.incremental_dir.is_some() {
+        crate::objects::normalize_rlib(out)?;
+    }
     if let Some(interface) = &args.interface_out {
         let data = std::fs::read(&rmeta).with_context(|| format!("rustc wrote no {}", rmeta.display()))?;
         crate::hollow::write_hollow_rlib(&data, interface)?;
@@ -141,7 +144,13 @@ fn compile_no_link(
     let output = rustc::run(&args.krate.rustc_path(cwd), &flags, env, None, &args.krate.compile_dir(cwd)?)?;
     rustc::check(&output, &format!("compile of crate `{}`", args.krate.crate_name))?;
     let rlink_path = util::single_file_with_extension(dir, "rlink")?;
-    let data = std::fs::read(&rlink_path)?;
+    let mut data = std::fs::read(&rlink_path)?;
+    if args.incremental_dir.is_some() {
+        for (old, new) in crate::objects::normalize_dir(dir)? {
+            let (old_path, new_path) = (dir.join(&old).display().to_string(), dir.join(&new).display().to_string());
+            data = rlink::rewrite_strings(&data, old_path.as_bytes(), |s| Ok((s == old_path).then(|| new_path.clone())))?;
+        }
+    }
     let (normalized, recorded) = normalize_rlink(&data, dir, cwd, deps)
         .with_context(|| format!("cannot normalize {}", rlink_path.display()))?;
     std::fs::write(&rlink_path, normalized)?;
