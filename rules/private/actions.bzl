@@ -39,7 +39,7 @@ def crate_args(ctx, crate, deps):
     args.add_all(dependency_files("RustCompile", deps), before_each = "--dep")
     return args
 
-def _run_builder(ctx, mnemonic, verb, args, inputs, outputs, env, message, unused = None):
+def _run_builder(ctx, mnemonic, verb, args, inputs, outputs, env, message, unused = None, requirements = None):
     """Run one relink-builder verb as an action of kind `mnemonic`.
 
     `unused`, a declared file, receives the inputs the action did not read (Bazel's
@@ -49,6 +49,7 @@ def _run_builder(ctx, mnemonic, verb, args, inputs, outputs, env, message, unuse
         args.add("--unused-inputs-list", unused)
         outputs = outputs + [unused]
     ctx.actions.run(
+        execution_requirements = requirements or {},
         mnemonic = mnemonic,
         executable = ctx.attr._toolchain[RustToolchainInfo].builder,
         arguments = [verb, args],
@@ -93,25 +94,38 @@ def emit_interface(ctx, crate, deps, out, stub_dir):
     inputs = depset([stub_dir], transitive = [_compile_inputs(ctx, crate, deps, "RustInterface")])
     _run_builder(ctx, "RustInterface", "interface", args, inputs, [out], crate.env, "Extracting the interface of %s", unused = _unused_list(ctx, out))
 
+def _incremental(ctx, crate, args):
+    """rustc's incremental state for crates that change (workspace members), local only.
+
+    `--define relink_incremental_dir=DIR` (relink sets it unless `--rustc-incremental=false`)
+    keeps the state under DIR. Such actions run unsandboxed in a stable directory, so that the
+    paths rustc's incremental hashing sees do not change, and never remotely: the state never
+    leaves the machine and the flag is part of the key, so no other build receives their
+    outputs. Returns the execution requirements.
+    """
+    incremental = ctx.var.get("relink_incremental_dir", "")
+    if not incremental or not crate.stubbed:
+        return None
+    args.add("--incremental-dir", incremental)
+    return {"no-sandbox": "1", "no-remote": "1"}
+
 def emit_compile(ctx, crate, deps, rlib, interface = None):
     """RustCompile: the real rlib, against dependency interfaces (and the interface too, unstubbed)."""
     args = crate_args(ctx, crate, deps)
     args.add("--out", rlib)
-    incremental = ctx.var.get("relink_incremental_dir", "")
-    if incremental and crate.stubbed:
-        # Local-only speedup for crates being edited (relink build --rustc-incremental).
-        args.add("--incremental-dir", incremental)
+    requirements = _incremental(ctx, crate, args)
     outputs = [rlib]
     if interface:
         args.add("--interface-out", interface)
         outputs.append(interface)
-    _run_builder(ctx, "RustCompile", "compile", args, _compile_inputs(ctx, crate, deps, "RustCompile"), outputs, crate.env, "Compiling %s", unused = _unused_list(ctx, rlib))
+    _run_builder(ctx, "RustCompile", "compile", args, _compile_inputs(ctx, crate, deps, "RustCompile"), outputs, crate.env, "Compiling %s", unused = _unused_list(ctx, rlib), requirements = requirements)
 
 def emit_compile_no_link(ctx, crate, deps, out_dir):
     """RustCompileNoLink: a binary, test or proc macro compiled with -Zno-link into `out_dir`."""
     args = crate_args(ctx, crate, deps)
     args.add("--no-link-dir", out_dir.path)
-    _run_builder(ctx, "RustCompileNoLink", "compile", args, _compile_inputs(ctx, crate, deps, "RustCompileNoLink"), [out_dir], crate.env, "Compiling %s", unused = _unused_list(ctx, out_dir))
+    requirements = _incremental(ctx, crate, args)
+    _run_builder(ctx, "RustCompileNoLink", "compile", args, _compile_inputs(ctx, crate, deps, "RustCompileNoLink"), [out_dir], crate.env, "Compiling %s", unused = _unused_list(ctx, out_dir), requirements = requirements)
 
 def emit_build_script_run(ctx, script, crate, info, links, features, env, inputs, dep_env_files):
     """CargoBuildScriptRun: run the compiled build script, record its directives."""

@@ -39,6 +39,9 @@ pub struct Action {
     /// An output the action writes the inputs it did not read into, one execroot path a
     /// line (Bazel's `unused_inputs_list`): later builds ignore changes to those inputs.
     pub unused_inputs_list: Option<String>,
+    /// Bazel's `execution_requirements` (`no-sandbox`: run in a stable directory, for rustc's
+    /// local incremental state; `no-remote`: never leaves this machine).
+    pub requirements: BTreeMap<String, String>,
 }
 
 /// All registered actions and which action produces each path.

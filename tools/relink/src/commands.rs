@@ -57,6 +57,8 @@ struct Session {
     cache: Cache,
     config: Config,
     cwd_package: String,
+    /// Source digests remembered across builds of this workspace.
+    sources: exec::digests::SourceDigests,
 }
 
 fn open_session(opts: &BuildOpts) -> Result<Session> {
@@ -73,13 +75,16 @@ fn open_session(opts: &BuildOpts) -> Result<Session> {
         let (k, v) = d.split_once('=').ok_or_else(|| anyhow!("--define takes KEY=VALUE, got `{d}`"))?;
         defines.insert(k.to_string(), v.to_string());
     }
-    if opts.rustc_incremental {
+    if opts.rustc_incremental && opts.compilation_mode != "opt" {
         let dir = state_dir(&cache, &ws).join("incremental");
         std::fs::create_dir_all(&dir)?;
         defines.insert("relink_incremental_dir".to_string(), dir.display().to_string());
     }
     let config = Config { compilation_mode: opts.compilation_mode.clone(), defines };
-    Ok(Session { loader: Loader::new(ws)?, cache, config, cwd_package })
+    let state = state_dir(&cache, &ws);
+    std::fs::create_dir_all(&state).with_context(|| format!("cannot create {}", state.display()))?;
+    let sources = exec::digests::SourceDigests::load(state.join("digests.json"));
+    Ok(Session { loader: Loader::new(ws)?, cache, config, cwd_package, sources })
 }
 
 /// Expand target patterns into labels of rule targets (and explicit labels as given).
@@ -153,6 +158,7 @@ fn exec_options<'a>(session: &'a Session, opts: &BuildOpts) -> ExecOptions<'a> {
         workspace: &session.loader.workspace,
         sandbox_root: session.cache.root.join("sandbox"),
         progress: true,
+        sources: &session.sources,
     }
 }
 
@@ -173,6 +179,7 @@ fn build<'s>(session: &'s Session, opts: &BuildOpts, patterns: &[String], log: &
     let graph = analyzer.graph.borrow();
     let needed = exec::needed_actions(&graph, &paths);
     let result = exec::execute(&graph, &needed, &exec_options(session, opts));
+    session.sources.save()?;
     phase("execution", &mut t);
     let outcomes = match result {
         Ok(o) => o,
@@ -376,6 +383,7 @@ fn run_tests(session: &Session, opts: &BuildOpts, analyzer: &Analyzer, built: &B
             inputs,
             outputs: vec![Output { path: log_path, is_dir: false }],
             unused_inputs_list: None,
+            requirements: BTreeMap::new(),
         };
         let index = {
             let mut graph = analyzer.graph.borrow_mut();
@@ -398,6 +406,7 @@ fn run_tests(session: &Session, opts: &BuildOpts, analyzer: &Analyzer, built: &B
             }
         }
     }
+    session.sources.save()?;
     println!("{passed} passed, {failed} failed");
     Ok(failed == 0)
 }

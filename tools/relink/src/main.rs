@@ -15,6 +15,7 @@ mod loading;
 mod repos;
 mod sl;
 mod starlark;
+mod toolchain_probe;
 mod workspace;
 
 use clap::{Args, Parser, Subcommand};
@@ -45,10 +46,11 @@ pub struct BuildOpts {
     /// Cache directory (default: $RELINK_CACHE, else ~/.cache/relink).
     #[arg(long)]
     pub cache_dir: Option<std::path::PathBuf>,
-    /// Let the real compiles of workspace crates (those with stubbed interfaces) use rustc's
-    /// incremental cache, kept in the relink cache per workspace. Local only: such outputs
-    /// are cached under their own keys and never match a clean build's bytes.
-    #[arg(long)]
+    /// rustc's incremental state for the real compiles of workspace crates (those whose
+    /// interfaces are stubbed), kept per workspace in the relink cache: `true` (the default for
+    /// fastbuild and dbg) or `false`. Local only: such actions run in a stable directory, never
+    /// remotely, and their outputs are cached under their own keys. Never used with `-c opt`.
+    #[arg(long, num_args = 0..=1, default_value = "true", default_missing_value = "true", action = clap::ArgAction::Set)]
     pub rustc_incremental: bool,
 }
 

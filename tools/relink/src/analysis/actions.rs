@@ -25,6 +25,7 @@ pub struct RunSpec<'v, 'a> {
     pub mnemonic: Option<&'a str>,
     pub env: Option<Value<'v>>,
     pub unused_inputs_list: Option<Value<'v>>,
+    pub execution_requirements: Option<Value<'v>>,
 }
 
 /// `declare_file` / `declare_directory`.
@@ -105,6 +106,7 @@ fn expand_arguments<'v>(arguments: Option<Value<'v>>, first_output: &str, eval: 
                     inputs: Vec::new(),
                     outputs: vec![Output { path: path.clone(), is_dir: false }],
                     unused_inputs_list: None,
+                    requirements: BTreeMap::new(),
                 })?;
                 argv.push(flag_format.replace("%s", &path));
                 extra_inputs.push(path);
@@ -133,13 +135,8 @@ pub fn run<'v>(spec: RunSpec<'v, '_>, eval: &mut Evaluator<'v, '_, '_>) -> Resul
     };
     let (args, extra) = expand_arguments(spec.arguments, &outputs[0].path, eval)?;
     inputs.extend(extra);
-    let mut env = BTreeMap::new();
-    if let Some(e) = spec.env {
-        let dict = DictRef::from_value(e).ok_or_else(|| anyhow!("env must be a dict"))?;
-        for (k, v) in dict.iter() {
-            env.insert(expect_str(k, "env key")?, expect_str(v, "env value")?);
-        }
-    }
+    let env = string_dict(spec.env, "env")?;
+    let requirements = string_dict(spec.execution_requirements, "execution_requirements")?;
     let unused_inputs_list = match spec.unused_inputs_list.filter(|v| !v.is_none()) {
         None => None,
         Some(v) => {
@@ -160,7 +157,20 @@ pub fn run<'v>(spec: RunSpec<'v, '_>, eval: &mut Evaluator<'v, '_, '_>) -> Resul
         inputs,
         outputs,
         unused_inputs_list,
+        requirements,
     })
+}
+
+/// A dict of strings (`env`, `execution_requirements`); `None` is empty.
+fn string_dict(value: Option<Value<'_>>, what: &str) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    if let Some(v) = value.filter(|v| !v.is_none()) {
+        let dict = DictRef::from_value(v).ok_or_else(|| anyhow!("{what} must be a dict, got {} `{}`", v.get_type(), v))?;
+        for (k, v) in dict.iter() {
+            out.insert(expect_str(k, what)?, expect_str(v, what)?);
+        }
+    }
+    Ok(out)
 }
 
 /// `ctx.actions.write`.
@@ -186,6 +196,7 @@ pub fn write<'v>(output: Value<'v>, content: Value<'v>, executable: bool, eval: 
         inputs: Vec::new(),
         outputs,
         unused_inputs_list: None,
+        requirements: BTreeMap::new(),
     })
 }
 
@@ -202,5 +213,6 @@ pub fn symlink<'v>(output: Value<'v>, target: Value<'v>, executable: bool, eval:
         inputs: vec![from.path],
         outputs,
         unused_inputs_list: None,
+        requirements: BTreeMap::new(),
     })
 }

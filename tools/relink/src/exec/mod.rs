@@ -2,6 +2,7 @@
 //! results keyed by a blake3 digest of everything that can influence them.
 
 pub mod cache;
+pub mod digests;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::fs;
@@ -16,7 +17,8 @@ use serde::Serialize;
 
 use crate::action::{Action, ActionGraph, ActionKind};
 use crate::workspace::Workspace;
-use cache::{digest_bytes, digest_file, ActionResult, Cache, OutputFile};
+use cache::{digest_bytes, ActionResult, Cache, OutputFile};
+use digests::SourceDigests;
 
 /// Version salt of action keys: bump when the key recipe changes.
 const KEY_VERSION: &str = "relink-action-key-v1";
@@ -30,6 +32,8 @@ pub struct ExecOptions<'a> {
     pub sandbox_root: PathBuf,
     /// Print progress lines.
     pub progress: bool,
+    /// Digests of source files (remembered across builds).
+    pub sources: &'a SourceDigests,
 }
 
 /// What happened to one action.
@@ -51,29 +55,6 @@ pub struct Outcome {
     pub inputs: BTreeMap<String, String>,
     #[serde(skip)]
     pub result: Option<ActionResult>,
-}
-
-/// Per-build memo of source file digests.
-#[derive(Default)]
-struct SourceDigests(Mutex<HashMap<String, String>>);
-
-impl SourceDigests {
-    fn get(&self, ws: &Workspace, path: &str) -> Result<String> {
-        if let Some(d) = self.0.lock().unwrap().get(path) {
-            return Ok(d.clone());
-        }
-        let disk = ws.exec_path_on_disk(path)?;
-        let meta = fs::metadata(&disk).with_context(|| format!("missing input file {path} ({})", disk.display()))?;
-        let digest = if meta.is_dir() {
-            // Directories outside the workspace (a toolchain's sysroot): identified by their
-            // resolved location; the toolchain adds a version stamp file as a real input.
-            digest_bytes(format!("dir:{}", fs::canonicalize(&disk)?.display()).as_bytes())
-        } else {
-            digest_file(&disk)?
-        };
-        self.0.lock().unwrap().insert(path.to_string(), digest.clone());
-        Ok(digest)
-    }
 }
 
 struct State {
@@ -119,10 +100,9 @@ pub fn execute(graph: &ActionGraph, needed: &[usize], opts: &ExecOptions) -> Res
     let total = needed.len();
     let state = Mutex::new(State { outcomes: HashMap::new(), ready, waiting_on, running: 0, failed: None, done: 0 });
     let wake = Condvar::new();
-    let sources = SourceDigests::default();
     std::thread::scope(|scope| {
         for _ in 0..opts.jobs.max(1) {
-            scope.spawn(|| worker(graph, &state, &wake, &dependents, &sources, opts, total));
+            scope.spawn(|| worker(graph, &state, &wake, &dependents, opts, total));
         }
     });
     let state = state.into_inner().unwrap();
@@ -137,12 +117,11 @@ fn worker(
     state: &Mutex<State>,
     wake: &Condvar,
     dependents: &HashMap<usize, Vec<usize>>,
-    sources: &SourceDigests,
     opts: &ExecOptions,
     total: usize,
 ) {
     loop {
-        let (index, prepared) = {
+        let (index, derived) = {
             let mut s = state.lock().unwrap();
             loop {
                 if s.failed.is_some() || (s.ready.is_empty() && s.running == 0) {
@@ -151,14 +130,16 @@ fn worker(
                 }
                 if let Some(i) = s.ready.pop_front() {
                     s.running += 1;
-                    let prepared = derived_files(graph, i, &s.outcomes)
-                        .and_then(|derived| Ok((input_digests(graph, i, &derived, sources, opts.workspace)?, derived)));
-                    break (i, prepared);
+                    break (i, derived_files(graph, i, &s.outcomes));
                 }
                 s = wake.wait(s).unwrap();
             }
         };
-        let result = prepared.and_then(|(inputs, derived)| run_one(graph, index, inputs, &derived, opts));
+        // Hashing and running happen outside the lock.
+        let result = derived.and_then(|derived| {
+            let inputs = input_digests(graph, index, &derived, opts.sources, opts.workspace)?;
+            run_one(graph, index, inputs, &derived, opts)
+        });
         let mut s = state.lock().unwrap();
         s.running -= 1;
         match result {
@@ -337,18 +318,26 @@ fn single_output(action: &Action, data: &[u8], executable: bool, cache: &Cache) 
 /// A fresh execroot holding exactly the declared inputs of one action.
 struct Sandbox {
     root: PathBuf,
+    /// Held while a stable directory is in use by this process.
+    _lock: Option<fs::File>,
 }
 
 impl Sandbox {
-    fn create(opts: &ExecOptions) -> Result<Sandbox> {
+    /// A new directory for `action`: unique, or for `no-sandbox` actions (rustc's local
+    /// incremental state) the same path on every run, so that the paths the compiler hashes
+    /// stay stable. A stable directory another build is using gives way to a unique one.
+    fn create(action: &Action, opts: &ExecOptions) -> Result<Sandbox> {
         use std::sync::atomic::{AtomicU64, Ordering};
         static N: AtomicU64 = AtomicU64::new(0);
-        let root = opts.sandbox_root.join(format!("{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+        let (root, lock) = match stable_dir(action, opts)? {
+            Some((dir, lock)) => (dir, Some(lock)),
+            None => (opts.sandbox_root.join(format!("{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))), None),
+        };
         if root.exists() {
-            fs::remove_dir_all(&root)?;
+            fs::remove_dir_all(&root).with_context(|| format!("cannot clear the sandbox {}", root.display()))?;
         }
-        fs::create_dir_all(&root)?;
-        Ok(Sandbox { root })
+        fs::create_dir_all(&root).with_context(|| format!("cannot create the sandbox {}", root.display()))?;
+        Ok(Sandbox { root, _lock: lock })
     }
 
     fn materialize(&self, graph: &ActionGraph, action: &Action, derived: &DerivedFiles, opts: &ExecOptions) -> Result<()> {
@@ -398,6 +387,24 @@ impl Sandbox {
     }
 }
 
+/// The stable directory of a `no-sandbox` action (per workspace and first output), locked for
+/// this process; `None` for other actions or when another build holds it.
+fn stable_dir(action: &Action, opts: &ExecOptions) -> Result<Option<(PathBuf, fs::File)>> {
+    if !action.requirements.contains_key("no-sandbox") {
+        return Ok(None);
+    }
+    let first = action.outputs.first().map_or("", |o| o.path.as_str());
+    let id = digest_bytes(format!("{}\n{first}", opts.workspace.root.display()).as_bytes());
+    let dir = opts.sandbox_root.join("stable").join(&id[..16]);
+    fs::create_dir_all(opts.sandbox_root.join("stable"))?;
+    let lock_path = dir.with_extension("lock");
+    let lock = fs::File::create(&lock_path).with_context(|| format!("cannot create {}", lock_path.display()))?;
+    match lock.try_lock() {
+        Ok(()) => Ok(Some((dir, lock))),
+        Err(_) => Ok(None),
+    }
+}
+
 fn run_in_sandbox(
     graph: &ActionGraph,
     action: &Action,
@@ -406,7 +413,7 @@ fn run_in_sandbox(
     derived: &DerivedFiles,
     opts: &ExecOptions,
 ) -> Result<ActionResult> {
-    let sandbox = Sandbox::create(opts)?;
+    let sandbox = Sandbox::create(action, opts)?;
     sandbox.materialize(graph, action, derived, opts)?;
     let program = if argv[0].contains('/') && !argv[0].starts_with('/') { sandbox.root.join(&argv[0]) } else { PathBuf::from(&argv[0]) };
     let output = Command::new(&program)

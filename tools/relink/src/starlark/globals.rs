@@ -212,8 +212,8 @@ fn action_api(builder: &mut GlobalsBuilder) {
         #[starlark(require = named)] unused_inputs_list: Option<Value<'v>>,
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> starlark::Result<NoneOr<i32>> {
-        let _ = (progress_message, use_default_shell_env, execution_requirements, input_manifests, toolchain);
-        let spec = analysis::actions::RunSpec { outputs, executable, inputs, tools, arguments, mnemonic, env, unused_inputs_list };
+        let _ = (progress_message, use_default_shell_env, input_manifests, toolchain);
+        let spec = analysis::actions::RunSpec { outputs, executable, inputs, tools, arguments, mnemonic, env, unused_inputs_list, execution_requirements };
         analysis::actions::run(spec, eval).map_err(err)?;
         Ok(NoneOr::None)
     }
