@@ -3,7 +3,6 @@
 //! `rules/repositories.bzl` creates for Bazel.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use anyhow::{anyhow, bail, Context, Result};
 
@@ -88,13 +87,6 @@ fn builder_path() -> Result<PathBuf> {
     )
 }
 
-fn command_output(program: &str, args: &[&str]) -> Result<String> {
-    let out = Command::new(program).args(args).output().with_context(|| format!("cannot run `{program}`"))?;
-    if !out.status.success() {
-        bail!("`{program} {}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
-    }
-    Ok(String::from_utf8(out.stdout)?)
-}
 
 /// Register `@rules_relink` and `@relink_toolchain` in the workspace.
 pub fn register(ws: &mut Workspace, cache_root: &Path) -> Result<()> {
@@ -109,9 +101,8 @@ pub fn register(ws: &mut Workspace, cache_root: &Path) -> Result<()> {
 /// Synthesize the toolchain repository: symlinks to the sysroot and the builder, a version
 /// stamp, and a BUILD file declaring `rust_toolchain`.
 fn toolchain_repo(cache_root: &Path) -> Result<PathBuf> {
-    let rustc = std::env::var("RELINK_RUSTC").unwrap_or_else(|_| "rustc".to_string());
-    let sysroot = command_output(&rustc, &["--print", "sysroot"])?.trim().to_string();
-    let version = command_output(&format!("{sysroot}/bin/rustc"), &["-vV"])?;
+    std::fs::create_dir_all(cache_root.join("repos")).with_context(|| format!("cannot create {}", cache_root.join("repos").display()))?;
+    let crate::toolchain_probe::Toolchain { sysroot, version } = crate::toolchain_probe::probe(&cache_root.join("repos").join("toolchain-probe.json"))?;
     let builder = builder_path()?.canonicalize()?;
     let id = digest_bytes(format!("{sysroot}\n{}\n{version}", builder.display()).as_bytes());
     let dir = cache_root.join("repos").join(format!("relink_toolchain-{}", &id[..16]));
