@@ -11,12 +11,18 @@ use crate::stub::{self, diff, SpanPolicy};
 /// Arguments of `relink-builder stub-diff`.
 #[derive(clap::Args, Debug)]
 pub struct StubDiffArgs {
-    /// Crate root of the old version.
-    #[arg(long)]
-    pub old_root: PathBuf,
-    /// Crate root of the new version.
-    #[arg(long)]
-    pub new_root: PathBuf,
+    /// Crate root of the old version (stubbed here).
+    #[arg(long, required_unless_present = "old_stub_dir")]
+    pub old_root: Option<PathBuf>,
+    /// Crate root of the new version (stubbed here).
+    #[arg(long, required_unless_present = "new_stub_dir")]
+    pub new_root: Option<PathBuf>,
+    /// A stub already written (by `relink-builder stub`) for the old version, instead.
+    #[arg(long, conflicts_with = "old_root")]
+    pub old_stub_dir: Option<PathBuf>,
+    /// A stub already written for the new version, instead.
+    #[arg(long, conflicts_with = "new_root")]
+    pub new_stub_dir: Option<PathBuf>,
     /// `anchored` or `compact`.
     #[arg(long, default_value = "anchored")]
     pub span_policy: SpanPolicy,
@@ -36,10 +42,27 @@ fn stub_texts(root: &Path, policy: SpanPolicy) -> Result<BTreeMap<String, String
         .collect())
 }
 
+/// Stub texts of a directory a `stub` verb wrote, keyed by path relative to it.
+fn stub_dir_texts(dir: &Path) -> Result<BTreeMap<String, String>> {
+    crate::util::files_under(dir)?
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .map(|p| Ok((p.display().to_string(), std::fs::read_to_string(dir.join(&p))?)))
+        .collect()
+}
+
+fn texts(root: &Option<PathBuf>, dir: &Option<PathBuf>, policy: SpanPolicy) -> Result<BTreeMap<String, String>> {
+    match (root, dir) {
+        (Some(root), _) => stub_texts(root, policy),
+        (None, Some(dir)) => stub_dir_texts(dir),
+        (None, None) => anyhow::bail!("give a crate root or a stub directory for each version"),
+    }
+}
+
 /// Run the verb: prints `identical`, or one line per changed item.
 pub fn run(args: &StubDiffArgs) -> Result<()> {
-    let old = stub_texts(&args.old_root, args.span_policy)?;
-    let new = stub_texts(&args.new_root, args.span_policy)?;
+    let old = texts(&args.old_root, &args.old_stub_dir, args.span_policy)?;
+    let new = texts(&args.new_root, &args.new_stub_dir, args.span_policy)?;
     let changes = diff::diff(&old, &new);
     if args.json {
         for c in &changes {

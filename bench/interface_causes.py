@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Why interfaces change on real commits: every edited library of a window, classified.
+
+For each first-parent commit touching *.rs after --base, every workspace library whose files
+changed is stubbed before and after (`relink-builder stub`, no compiler), and the two stubs are
+compared (`relink-builder stub-diff`): identical (the interface cannot change), or the causes:
+new/removed item, signature, kept body and the keep rule that kept it (generic, inline, impl
+Trait, attribute macro, const fn, unknown macro, ...), type definition, doc comment, private
+const/static, macro definition, span shift. Prints a per-commit list and a table of causes;
+`--markdown` writes the table.
+
+Builds nothing, so it runs in minutes on a large workspace. `--stubber` chooses the
+relink-builder that stubs (to compare stub rules of two versions); the diff always uses this
+checkout's. Example:
+  python3 bench/interface_causes.py --repo ../shared/data/ripgrep.bundle --base 14.1.1 --count 40
+"""
+
+import argparse
+import collections
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run(cmd, cwd, check=True):
+    proc = subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        sys.exit(f"failed: {' '.join(map(str, cmd))}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def export(repo, rev, dest):
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", rev], cwd=repo, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+
+
+def member_libs(tree):
+    """Library crate roots of the workspace members (relative to the tree)."""
+    proc = run(["cargo", "metadata", "--format-version", "1", "--no-deps", "--offline"], tree, check=False)
+    if proc.returncode != 0:
+        return {}
+    meta = json.loads(proc.stdout)
+    root = Path(meta["workspace_root"])
+    libs = {}
+    for pkg in meta["packages"]:
+        for t in pkg["targets"]:
+            if set(t["kind"]) & {"lib", "rlib", "proc-macro"}:
+                src = Path(t["src_path"]).relative_to(root)
+                pkg_dir = Path(pkg["manifest_path"]).parent.relative_to(root)
+                libs[pkg["name"]] = (src, pkg_dir)
+    return libs
+
+
+def stub(stubber, tree, root, out, policy):
+    if out.exists():
+        shutil.rmtree(out)
+    proc = run([stubber, "stub", "--crate-root", root, "--out-dir", out, "--span-policy", policy], tree, check=False)
+    return proc.returncode == 0, proc.stderr.strip().splitlines()[-1:] if proc.returncode else []
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repo", required=True)
+    ap.add_argument("--base", required=True)
+    ap.add_argument("--count", type=int, default=40)
+    ap.add_argument("--branch", default="HEAD")
+    ap.add_argument("--work", default="/tmp/interface-causes")
+    ap.add_argument("--policy", default="anchored", choices=["anchored", "compact"])
+    ap.add_argument("--stubber", help="relink-builder that stubs (default: this checkout's release build)")
+    ap.add_argument("--json")
+    ap.add_argument("--markdown")
+    args = ap.parse_args()
+
+    builder = REPO / "target" / "release" / "relink-builder"
+    stubber = Path(args.stubber).resolve() if args.stubber else builder
+    work = Path(args.work).resolve()
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    clone = work / "repo"
+    run(["git", "clone", "-q", str(Path(args.repo).resolve()), str(clone)], work)
+    commits = run(["git", "rev-list", "--first-parent", "--reverse", f"{args.base}..{args.branch}", "--", "*.rs"], clone).stdout.split()[: args.count]
+    prev = run(["git", "rev-parse", f"{args.base}^{{commit}}"], clone).stdout.strip()
+    rows = []
+    causes = collections.Counter()
+    only = collections.Counter()
+    edited = identical = 0
+    for n, commit in enumerate(commits, 1):
+        changed = run(["git", "diff", "--name-only", prev, commit], clone).stdout.splitlines()
+        old_tree, new_tree = work / "old", work / "new"
+        export(clone, prev, old_tree)
+        export(clone, commit, new_tree)
+        libs = member_libs(new_tree)
+        old_libs = member_libs(old_tree)
+        for name, (root, pkg_dir) in sorted(libs.items()):
+            prefix = "" if str(pkg_dir) == "." else f"{pkg_dir}/"
+            touched = [f for f in changed if f.startswith(prefix) and (f.endswith(".rs") or f.endswith("Cargo.toml"))]
+            if not touched:
+                continue
+            edited += 1
+            if name not in old_libs:
+                rows.append({"n": n, "commit": commit[:10], "crate": name, "causes": ["new crate"]})
+                causes["new crate"] += 1
+                continue
+            ok_old, _ = stub(stubber, old_tree, old_libs[name][0], work / "stub-old", args.policy)
+            ok_new, err = stub(stubber, new_tree, root, work / "stub-new", args.policy)
+            if not (ok_old and ok_new):
+                found = ["stub failed (falls back to real sources)"]
+            else:
+                out = run([builder, "stub-diff", "--old-stub-dir", work / "stub-old", "--new-stub-dir", work / "stub-new", "--json"], work).stdout
+                found = sorted({json.loads(l)["cause"] for l in out.splitlines() if l.strip()})
+            if any(f.endswith("Cargo.toml") for f in touched) and found:
+                found.append("manifest")
+            if not found:
+                identical += 1
+            for c in found:
+                causes[c] += 1
+            if len(found) == 1:
+                only[found[0]] += 1
+            rows.append({"n": n, "commit": commit[:10], "crate": name, "causes": found})
+            print(f"[{n}/{len(commits)}] {commit[:10]} {name}: {', '.join(found) or 'identical'}", flush=True)
+        prev = commit
+    summary = {"edited_libraries": edited, "identical": identical, "policy": args.policy, "stubber": str(stubber)}
+    print(json.dumps(summary))
+    print(f"{'cause':<45} {'crates':>6} {'only cause':>10}")
+    for c, k in causes.most_common():
+        print(f"{c:<45} {k:>6} {only[c]:>10}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"summary": summary, "rows": rows, "causes": causes, "only": only}, indent=1))
+    if args.markdown:
+        lines = [f"Identical interfaces: **{identical}/{edited}** edited libraries ({args.policy} policy).", "",
+                 "| cause | edited libraries | as the only cause |", "|---|---|---|"]
+        lines += [f"| {c} | {k} | {only[c]} |" for c, k in causes.most_common()]
+        Path(args.markdown).write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
