@@ -130,6 +130,8 @@ pub struct LogEntry {
     pub target: String,
     pub cache: String,
     pub outputs: Vec<String>,
+    /// Digest of every output file.
+    pub digests: std::collections::BTreeMap<String, String>,
 }
 
 /// Parse an execution log.
@@ -146,6 +148,10 @@ pub fn read_log(path: &Path) -> Vec<LogEntry> {
                 target: v["target"].as_str().unwrap().to_string(),
                 cache: v["cache"].as_str().unwrap().to_string(),
                 outputs: v["outputs"].as_array().unwrap().iter().map(|o| o.as_str().unwrap().to_string()).collect(),
+                digests: v["output_digests"]
+                    .as_object()
+                    .map(|m| m.iter().map(|(k, d)| (k.clone(), d.as_str().unwrap_or_default().to_string())).collect())
+                    .unwrap_or_default(),
             }
         })
         .collect()
