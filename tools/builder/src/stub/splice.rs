@@ -113,6 +113,11 @@ impl Plan {
         self.anchors.push(item.byte_range().start);
     }
 
+    /// Names under which something of this file may be removed (items and import leaves).
+    pub fn removable_names(&self) -> impl Iterator<Item = &str> {
+        self.removable.iter().chain(&self.removable_leaves).map(|(_, n)| n.as_str())
+    }
+
     /// Kept bodies with their lines.
     pub fn kept_lines(&self) -> Vec<(usize, KeepReason)> {
         self.kept.clone()
@@ -134,6 +139,9 @@ impl Plan {
             .chain(self.removable_leaves.iter().filter(|(_, name)| drop(name)).map(|(r, _)| Candidate { range: r.clone(), text: "", private_fn: false, on: true }))
             .chain(self.replacements.iter().map(|r| Candidate { range: r.clone(), text: self.body, private_fn: false, on: true }))
             .collect();
+        // One item may be removable for two reasons (a `#[cfg(test)]` import nobody names).
+        candidates.sort_by(|a, b| (a.range.start, a.range.end, a.text).cmp(&(b.range.start, b.range.end, b.text)));
+        candidates.dedup_by(|a, b| a.range == b.range && a.text == b.text);
         let mut kept_for_anchor = 0;
         let (edits, exact) = loop {
             let removed: Vec<Range<usize>> =

@@ -384,3 +384,18 @@ fn kept_bodies_stay_on_their_lines_when_their_doc_comments_go() {
         assert_eq!(position_of(&out, probe), position_of(&src, probe), "{probe} moved:\n{out}");
     }
 }
+
+#[test]
+fn unnamed_lowercase_private_imports_go_traits_stay() {
+    let out = one("use std::collections::hash_map;\nuse std::io::{self, Read, sink};\nuse crate::helpers::{format_it, Kind};\nmod helpers { pub fn format_it() {} pub struct Kind; }\npub fn api() -> u8 { let _ = sink(); 1 }\npub fn g<R: Read>(r: R) -> R { let _ = io::empty(); r }\n");
+    assert!(!out.contains("hash_map") && !out.contains("sink"), "unnamed lowercase imports go: {out}");
+    assert!(out.contains("format_it,"), "a name kept text mentions (the helper itself) keeps its import: {out}");
+    assert!(out.contains("Read") && out.contains("Kind"), "CamelCase imports (maybe traits) stay: {out}");
+    assert!(out.contains("self"), "`io` is named by kept code: {out}");
+}
+
+#[test]
+fn an_item_removable_for_two_reasons_is_removed_once() {
+    let out = one("#[cfg(test)]\nuse std::collections::hash_map;\npub fn f() -> u8 { 1 }\n");
+    assert!(!out.contains("hash_map"), "{out}");
+}

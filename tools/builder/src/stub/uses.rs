@@ -1,17 +1,24 @@
-//! Private imports of items the stub drops.
+//! Private imports no kept code needs.
 //!
 //! `use crate::{default_types::DEFAULT_TYPES, Error};` names a private const that only stubbed
 //! bodies use. The import is kept text, so it would count as a mention and keep the const
-//! alive (and an edit to the const would change the interface). Each leaf of a non-`pub`
-//! import that brings in a name of a removable item of this crate is itself removable under
-//! that name: dropped exactly when the item is. Imports of other names (a trait needed for
-//! method calls, say) are never touched.
+//! alive (and an edit to the const would change the interface). Each leaf of a non-`pub`,
+//! non-renaming import is removable under the name it brings in, dropped when no kept text
+//! names it, if that name is a removable item of this crate or starts with a lowercase letter
+//! (functions, modules, macros). Other imports stay: a trait (CamelCase) may be in scope only
+//! for the method calls of kept code, which never name it. Should a lowercase trait exist, the
+//! stub does not compile and the interface falls back to the real sources, loudly.
 
 use std::collections::BTreeSet;
 
 use syn::spanned::Spanned;
 
 use super::splice::Plan;
+
+/// Whether an import of `name` may go when no kept text names it.
+fn may_drop(name: &str, removable: &BTreeSet<String>) -> bool {
+    removable.contains(name) || (name.starts_with(|c: char| c.is_ascii_lowercase()) && !matches!(name, "self" | "super" | "crate"))
+}
 
 /// Register the removable leaves of the private imports among `items` (and inline modules).
 pub fn plan_leaf_removals(items: &[syn::Item], removable: &BTreeSet<String>, plan: &mut Plan) {
@@ -20,7 +27,7 @@ pub fn plan_leaf_removals(items: &[syn::Item], removable: &BTreeSet<String>, pla
             syn::Item::Use(u) if !matches!(u.vis, syn::Visibility::Public(_)) => {
                 // A leaf that is the whole tree takes the whole item along.
                 if let Some(name) = leaf_name(&u.tree) {
-                    if removable.contains(&name) {
+                    if may_drop(&name, removable) {
                         plan.removable(u.span(), name);
                     }
                 } else {
@@ -55,7 +62,7 @@ fn tree(t: &syn::UseTree, removable: &BTreeSet<String>, plan: &mut Plan) {
                 let element = pair.value();
                 match leaf_name(element) {
                     // The element and the comma after it: `{a, b}` -> `{b}`, `{a, b}` -> `{a, }`.
-                    Some(name) if removable.contains(&name) => {
+                    Some(name) if may_drop(&name, removable) => {
                         let start = element.span().byte_range().start;
                         let end = pair.punct().map_or(element.span().byte_range().end, |c| c.span.byte_range().end);
                         plan.removable_range(start..end, name);
