@@ -4,12 +4,17 @@ load("//rules:toolchain.bzl", "RustToolchainInfo")
 load("//rules/private:artifacts.bzl", "dependency_files")
 
 def _mode_flags(ctx):
+    """opt-level and debuginfo: `-c opt` optimises (Bazel's meaning); otherwise the target's
+    dev profile (`profile_*` attributes, written by `relink import` from Cargo.toml), with full
+    debuginfo in `-c dbg`, and Bazel's fastbuild defaults where a target sets none."""
     mode = ctx.var.get("COMPILATION_MODE", "fastbuild")
     if mode == "opt":
         return ["--opt-level", "3", "--debuginfo", "0"]
+    opt_level = getattr(ctx.attr, "profile_opt_level", "") or "0"
+    debuginfo = getattr(ctx.attr, "profile_debuginfo", "") or "0"
     if mode == "dbg":
-        return ["--opt-level", "0", "--debuginfo", "2"]
-    return ["--opt-level", "0", "--debuginfo", "0"]
+        debuginfo = "2"
+    return ["--opt-level", opt_level, "--debuginfo", debuginfo]
 
 def crate_args(ctx, crate, deps):
     """The builder arguments that describe `crate` (a struct from rules.bzl) and its deps."""
@@ -73,16 +78,31 @@ def _build_script_files(crate):
     bs = crate.build_script
     return [bs.out_dir, bs.flags, bs.env] if bs else []
 
-def emit_stub(ctx, crate, stub_dir, record):
-    """RustStub: the crate's stub text (no rustc), and a record of what was kept and why."""
+def emit_stub(ctx, crate, deps, stub_dir, record, macros):
+    """RustStub: the crate's stub text (no rustc), a record of what was kept and why, and the
+    summary of its exported macros."""
     args = ctx.actions.args()
     args.add("--crate-root", crate.root)
     args.add("--out-dir", stub_dir.path)
     args.add("--record", record)
+    args.add("--macros-out", macros)
     args.add("--span-policy", ctx.var.get("relink_span_policy", "anchored"))
     args.add_all(crate.srcs, before_each = "--src")
-    inputs = depset(crate.srcs, transitive = [dependency_files("RustStub", [])])
-    _run_builder(ctx, "RustStub", "stub", args, inputs, [stub_dir, record], {}, "Stubbing %s", unused = _unused_list(ctx, record))
+    dep_macros = dependency_files("RustStub", deps)
+    args.add_all(dep_macros, before_each = "--dep-macros")
+    inputs = depset(crate.srcs, transitive = [dep_macros])
+    _run_builder(ctx, "RustStub", "stub", args, inputs, [stub_dir, record, macros], {}, "Stubbing %s", unused = _unused_list(ctx, record))
+
+def emit_macro_summary(ctx, crate, deps, macros):
+    """RustMacros: what the exported macros of a crate that is not stubbed expand to."""
+    args = ctx.actions.args()
+    args.add("--macros-only")
+    args.add("--crate-root", crate.root)
+    args.add("--macros-out", macros)
+    args.add_all(crate.srcs, before_each = "--src")
+    dep_macros = dependency_files("RustMacros", deps)
+    args.add_all(dep_macros, before_each = "--dep-macros")
+    _run_builder(ctx, "RustMacros", "stub", args, depset(crate.srcs, transitive = [dep_macros]), [macros], {}, "Summarizing the macros of %s")
 
 def emit_interface(ctx, crate, deps, out, stub_dir):
     """RustInterface: the stub in `stub_dir`, over the real sources, compiled with -Zno-codegen."""

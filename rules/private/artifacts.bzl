@@ -1,6 +1,7 @@
 """The one table that says which artifact of a dependency each action kind consumes.
 
-`none`: nothing of dependencies (the stub is made from the crate's own sources alone).
+`none`: nothing of dependencies.
+`macros`: the macro summaries of direct dependencies (what their exported macros expand to).
 `interface`: the hollow interface rlib (or a proc macro's shared object).
 `rlib`: the real rlib with object code.
 
@@ -9,7 +10,8 @@ interface byte-identical relink its dependents instead of rebuilding them.
 """
 
 DEPENDENCY_ARTIFACT = {
-    "RustStub": "none",
+    "RustStub": "macros",
+    "RustMacros": "macros",
     "RustInterface": "interface",
     "RustCompile": "interface",
     "RustCompileNoLink": "interface",
@@ -21,6 +23,8 @@ def dependency_files(mnemonic, dep_infos):
     kind = DEPENDENCY_ARTIFACT[mnemonic]
     if kind == "none":
         return depset()
+    if kind == "macros":
+        return depset([d.macros for d in dep_infos if d.macros])
     if kind == "interface":
         return depset(transitive = [d.transitive_interfaces for d in dep_infos])
     return depset(transitive = [d.transitive_rlibs for d in dep_infos])

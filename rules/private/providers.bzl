@@ -20,5 +20,6 @@ RustInfo = provider(
         "transitive_interfaces": "depset of Files: interfaces of this crate and all its dependencies (what compiles see).",
         "transitive_rlibs": "depset of Files: real rlibs of this crate and its dependencies (what links see).",
         "transitive_link_pairs": "depset of `interface=rlib` strings for the link step's path swap.",
+        "macros": "File: what the crate's exported macro_rules! expand to (for dependents' stubs), or None.",
     },
 )

@@ -1,6 +1,6 @@
 """Implementations and declarations of rust_library, rust_binary, rust_test, rust_proc_macro."""
 
-load("//rules/private:actions.bzl", "emit_build_script_run", "emit_compile", "emit_compile_no_link", "emit_interface", "emit_link", "emit_stub")
+load("//rules/private:actions.bzl", "emit_build_script_run", "emit_compile", "emit_compile_no_link", "emit_interface", "emit_link", "emit_macro_summary", "emit_stub")
 load("//rules/private:providers.bzl", "BuildScriptInfo", "RustInfo")
 
 def _crate_name(ctx):
@@ -61,6 +61,7 @@ def _with_label(target):
         transitive_interfaces = info.transitive_interfaces,
         transitive_rlibs = info.transitive_rlibs,
         transitive_link_pairs = info.transitive_link_pairs,
+        macros = info.macros,
     )
 
 def _use_stub(ctx):
@@ -82,13 +83,15 @@ def _rust_library_impl(ctx):
     deps = _dep_infos(ctx)
     rlib = ctx.actions.declare_file(_out_name(crate.name, ctx, "rlib"))
     interface = ctx.actions.declare_file("_iface/" + _out_name(crate.name, ctx, "rlib"))
+    macros = ctx.actions.declare_file("_stub/" + ctx.label.name + ".macros.json")
     if _use_stub(ctx):
         stub_dir = ctx.actions.declare_directory("_stub/" + ctx.label.name)
         record = ctx.actions.declare_file("_stub/" + ctx.label.name + ".record.json")
-        emit_stub(ctx, crate, stub_dir, record)
+        emit_stub(ctx, crate, deps, stub_dir, record, macros)
         emit_interface(ctx, crate, deps, interface, stub_dir)
         emit_compile(ctx, crate, deps, rlib)
     else:
+        emit_macro_summary(ctx, crate, deps, macros)
         emit_compile(ctx, crate, deps, rlib, interface = interface)
     return [
         RustInfo(
@@ -99,6 +102,7 @@ def _rust_library_impl(ctx):
             transitive_interfaces = depset([interface], transitive = [d.transitive_interfaces for d in deps]),
             transitive_rlibs = depset([rlib], transitive = [d.transitive_rlibs for d in deps]),
             transitive_link_pairs = depset(["%s=%s" % (interface.path, rlib.path)], transitive = [d.transitive_link_pairs for d in deps]),
+            macros = macros,
         ),
         DefaultInfo(files = depset([rlib, interface]), runfiles = ctx.runfiles(files = ctx.files.data)),
     ]
@@ -122,6 +126,7 @@ def _rust_proc_macro_impl(ctx):
             transitive_interfaces = depset([so], transitive = [d.transitive_interfaces for d in deps]),
             transitive_rlibs = depset(),
             transitive_link_pairs = depset(),
+            macros = None,
         ),
         DefaultInfo(files = depset([so])),
     ]
@@ -210,6 +215,8 @@ _COMMON_ATTRS = {
     "stub_interface": attr.bool(doc = "Derive the interface from a stub (early cutoff). False for crates that never change (third party).", default = True),
     "aliases": attr.string_dict(doc = "Renamed dependencies: absolute dependency label -> the name the crate uses (`package =` in Cargo.toml)."),
     "build_script": attr.label(doc = "A cargo_build_script whose OUT_DIR, cfgs and env this crate compiles with.", providers = [BuildScriptInfo]),
+    "profile_opt_level": attr.string(doc = "`-C opt-level` outside `-c opt` (Cargo's dev profile; `relink import` sets it). Default: 0."),
+    "profile_debuginfo": attr.string(doc = "`-C debuginfo` in fastbuild (Cargo's dev profile `debug`: 0, 1, 2, line-tables-only; `relink import` sets it). Default: 0; `-c dbg` always uses 2."),
     "_toolchain": attr.label(default = "@relink_toolchain//:toolchain"),
 }
 

@@ -254,14 +254,21 @@ pub fn body_keep_reason(block: &syn::Block, local_safe_macros: &BTreeSet<String>
 /// Crate-local `macro_rules!` whose transcribers cannot emit global items: no `impl`,
 /// no `macro_rules`, and only calls to macros that are themselves safe. Computed to a fixpoint
 /// over every macro of the crate so that local helpers calling each other are handled.
+#[cfg(test)]
 pub fn local_expression_only_macros(macros: &[(String, proc_macro2::TokenStream)]) -> BTreeSet<String> {
-    let mut safe: BTreeSet<String> = BTreeSet::new();
+    expression_only_macros(macros, &super::macros::External::default())
+}
+
+/// Like [`local_expression_only_macros`], also trusting the dependencies' exported macros the
+/// summaries prove expression-only (names no local macro or other dependency contradicts).
+pub fn expression_only_macros(macros: &[(String, proc_macro2::TokenStream)], ext: &super::macros::External) -> BTreeSet<String> {
+    let mut safe: BTreeSet<String> = super::macros::seed(&ext.expression_only, macros);
     // A macro name defined twice (cfg alternatives) must be safe in every definition.
     let mut changed = true;
     while changed {
         changed = false;
         for (name, _) in macros {
-            if safe.contains(name) {
+            if safe.contains(name) || !super::macros::allowed(name, &ext.defined, &ext.expression_only) {
                 continue;
             }
             let all_defs_safe = macros

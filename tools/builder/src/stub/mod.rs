@@ -9,6 +9,7 @@
 pub mod diff;
 mod docs;
 pub mod keep;
+pub mod macros;
 mod modules;
 pub mod position;
 mod references;
@@ -76,6 +77,8 @@ pub struct StubbedFile {
 pub struct CrateStub {
     /// Stubbed files by their path (as given, relative to the working directory).
     pub files: BTreeMap<PathBuf, StubbedFile>,
+    /// What the crate's exported macros are known to do (for its dependents' stubs).
+    pub macros: macros::Summary,
 }
 
 impl CrateStub {
@@ -92,15 +95,44 @@ impl CrateStub {
 
 /// Build the stub of the crate rooted at `crate_root`.
 pub fn stub_crate(crate_root: &Path, policy: SpanPolicy) -> Result<CrateStub> {
+    stub_crate_with(crate_root, policy, &macros::External::default())
+}
+
+/// What the macros of the crate rooted at `crate_root` are known to do, without a stub.
+pub fn macro_summary(crate_root: &Path, ext: &macros::External) -> Result<macros::Summary> {
     let parsed = modules::parse_module_tree(crate_root)?;
-    let macros: Vec<(String, proc_macro2::TokenStream)> = parsed
-        .iter()
-        .flat_map(|file| modules::macro_rules_definitions(&file.ast))
-        .collect();
-    let safe_macros = keep::local_expression_only_macros(&macros);
-    let body = if parsed.first().is_some_and(|root| may_be_no_std(&root.ast)) { STUB_BODY_NO_STD } else { STUB_BODY };
+    let (summary, _, _) = analyse_macros(&parsed, ext);
+    Ok(summary)
+}
+
+/// The crate's exported-macro summary, its expression-only macros and its position facts.
+fn analyse_macros(parsed: &[modules::ParsedFile], ext: &macros::External) -> (macros::Summary, BTreeSet<String>, position::CrateFacts) {
+    let definitions: Vec<(String, proc_macro2::TokenStream)> =
+        parsed.iter().flat_map(|file| modules::macro_rules_definitions(&file.ast)).collect();
+    let safe = keep::expression_only_macros(&definitions, ext);
     let asts: Vec<&syn::File> = parsed.iter().map(|f| &f.ast).collect();
-    let facts = position::CrateFacts::collect(&asts, &macros);
+    let facts = position::CrateFacts::collect(&asts, &definitions, ext);
+    let summary = parsed
+        .iter()
+        .flat_map(|file| modules::exported_macro_names(&file.ast))
+        .map(|name| {
+            let m = macros::ExportedMacro {
+                expression_only: safe.contains(&name),
+                position_free: facts.free_macros.contains(&name),
+                const_free: facts.const_free_macros.contains(&name),
+            };
+            (name, m)
+        })
+        .collect();
+    (summary, safe, facts)
+}
+
+/// Build the stub of the crate rooted at `crate_root`, trusting what `ext` says of the direct
+/// dependencies' exported macros.
+pub fn stub_crate_with(crate_root: &Path, policy: SpanPolicy, ext: &macros::External) -> Result<CrateStub> {
+    let parsed = modules::parse_module_tree(crate_root)?;
+    let (summary, safe_macros, facts) = analyse_macros(&parsed, ext);
+    let body = if parsed.first().is_some_and(|root| may_be_no_std(&root.ast)) { STUB_BODY_NO_STD } else { STUB_BODY };
     let mut plans: Vec<splice::Plan> = parsed
         .iter()
         .map(|file| {
@@ -121,7 +153,7 @@ pub fn stub_crate(crate_root: &Path, policy: SpanPolicy) -> Result<CrateStub> {
     }
     let drop = removable_names_to_drop(&parsed, &plans, policy)?;
     let drop = |name: &str| drop.as_ref().is_some_and(|d| d.contains(name));
-    let mut stub = CrateStub::default();
+    let mut stub = CrateStub { macros: summary, ..CrateStub::default() };
     for (file, plan) in parsed.iter().zip(&plans) {
         let rendered = plan.render(&file.source, policy, &drop)?;
         let mut exact_lines: Vec<usize> = plan.exact.iter().map(|&o| file.source[..o].matches('\n').count() + 1).collect();
@@ -145,7 +177,7 @@ pub fn stub_crate(crate_root: &Path, policy: SpanPolicy) -> Result<CrateStub> {
 /// fixpoint: a kept const's initializer is kept text and may name further items. `None` when
 /// nothing may be dropped (a file does not lex, or identifiers may be synthesized).
 fn removable_names_to_drop(parsed: &[modules::ParsedFile], plans: &[splice::Plan], policy: SpanPolicy) -> Result<Option<BTreeSet<String>>> {
-    let candidates: BTreeSet<&str> = plans.iter().flat_map(|p| p.removable.iter().map(|(_, n)| n.as_str())).collect();
+    let candidates: BTreeSet<&str> = plans.iter().flat_map(|p| p.removable_names()).collect();
     let mut kept: BTreeSet<String> = BTreeSet::new();
     loop {
         let mut mentioned = BTreeSet::new();

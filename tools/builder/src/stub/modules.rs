@@ -151,6 +151,23 @@ fn collect_module_files(
     Ok(())
 }
 
+/// Names of the `#[macro_export]` macros of a file (at any depth).
+pub fn exported_macro_names(ast: &syn::File) -> Vec<String> {
+    struct Collect(Vec<String>);
+    impl<'ast> Visit<'ast> for Collect {
+        fn visit_item_macro(&mut self, m: &'ast syn::ItemMacro) {
+            let exported = m.attrs.iter().any(|a| a.path().is_ident("macro_export"));
+            if let (true, true, Some(ident)) = (m.mac.path.is_ident("macro_rules"), exported, &m.ident) {
+                self.0.push(ident.to_string());
+            }
+            syn::visit::visit_item_macro(self, m);
+        }
+    }
+    let mut c = Collect(Vec::new());
+    c.visit_file(ast);
+    c.0
+}
+
 /// Every `macro_rules!` definition in a file, including those inside bodies, as
 /// (name, body tokens).
 pub fn macro_rules_definitions(ast: &syn::File) -> Vec<(String, proc_macro2::TokenStream)> {

@@ -67,14 +67,15 @@ pub struct CrateFacts {
 }
 
 impl CrateFacts {
-    /// Collect the facts from every parsed file of the crate.
-    pub fn collect(files: &[&syn::File], macros: &[(String, TokenStream)]) -> CrateFacts {
+    /// Collect the facts from every parsed file of the crate; `ext` holds what the direct
+    /// dependencies' exported macros are known to do.
+    pub fn collect(files: &[&syn::File], macros: &[(String, TokenStream)], ext: &super::macros::External) -> CrateFacts {
         let mut facts = CrateFacts::default();
         for file in files {
             facts.visit_file(file);
         }
-        facts.free_macros = fixpoint(macros, |tokens, safe| transcriber_position_free(tokens, safe, false));
-        facts.const_free_macros = fixpoint(macros, |tokens, safe| transcriber_position_free(tokens, safe, true));
+        facts.free_macros = fixpoint(macros, &ext.position_free, &ext.defined, |tokens, safe| transcriber_position_free(tokens, safe, false));
+        facts.const_free_macros = fixpoint(macros, &ext.const_free, &ext.defined, |tokens, safe| transcriber_position_free(tokens, safe, true));
         facts
     }
 
@@ -171,13 +172,18 @@ fn is_listed_free(name: &str) -> bool {
 
 /// The macros (by name) whose every definition satisfies `free`, to a fixpoint so that local
 /// helpers calling each other are handled.
-fn fixpoint(macros: &[(String, TokenStream)], free: impl Fn(&TokenStream, &BTreeSet<String>) -> bool) -> BTreeSet<String> {
-    let mut safe = BTreeSet::new();
+fn fixpoint(
+    macros: &[(String, TokenStream)],
+    ext_trusted: &BTreeSet<String>,
+    ext_defined: &BTreeSet<String>,
+    free: impl Fn(&TokenStream, &BTreeSet<String>) -> bool,
+) -> BTreeSet<String> {
+    let mut safe = super::macros::seed(ext_trusted, macros);
     let mut changed = true;
     while changed {
         changed = false;
         for (name, _) in macros {
-            if safe.contains(name) {
+            if safe.contains(name) || !super::macros::allowed(name, ext_defined, ext_trusted) {
                 continue;
             }
             if macros.iter().filter(|(n, _)| n == name).all(|(_, body)| free(body, &safe)) {

@@ -25,8 +25,8 @@ pub struct StubArgs {
     #[arg(long)]
     pub crate_root: PathBuf,
     /// Directory that receives the stub files (mirroring their relative paths).
-    #[arg(long)]
-    pub out_dir: PathBuf,
+    #[arg(long, required_unless_present = "macros_only")]
+    pub out_dir: Option<PathBuf>,
     /// `anchored` or `compact`.
     #[arg(long, default_value = "anchored")]
     pub span_policy: SpanPolicy,
@@ -43,24 +43,42 @@ pub struct StubArgs {
     /// Bazel's `unused_inputs_list`: sources the stubber did not read.
     #[arg(long)]
     pub unused_inputs_list: Option<PathBuf>,
+    /// Macro summaries of the direct dependencies (what their exported macros expand to).
+    #[arg(long = "dep-macros")]
+    pub dep_macros: Vec<PathBuf>,
+    /// Write this crate's macro summary here, for its dependents' stubs.
+    #[arg(long)]
+    pub macros_out: Option<PathBuf>,
+    /// Only write the macro summary (crates whose interface is not stubbed).
+    #[arg(long, requires = "macros_out")]
+    pub macros_only: bool,
 }
 
 /// Run the verb.
 pub fn run(args: &StubArgs) -> Result<()> {
-    util::fresh_dir(&args.out_dir)?;
-    let stub = match stub::stub_crate(&args.crate_root, args.span_policy) {
+    let ext = stub::macros::External::load(&args.dep_macros)?;
+    if args.macros_only {
+        return write_macro_summary(args, &ext);
+    }
+    let out_dir = args.out_dir.as_ref().context("--out-dir is required")?;
+    util::fresh_dir(out_dir)?;
+    let stub = match stub::stub_crate_with(&args.crate_root, args.span_policy, &ext) {
         Ok(stub) => stub,
         Err(reason) if args.record.is_some() => {
             // Not this action's failure: the interface falls back to the real sources (the
             // reason file tells it why) and the crate's own compile reports any error in them.
             let reason = format!("{reason:#}");
-            util::write_file(&args.out_dir.join(crate::verbs::interface::STUB_ERROR_FILE), reason.as_bytes())?;
+            util::write_file(&out_dir.join(crate::verbs::interface::STUB_ERROR_FILE), reason.as_bytes())?;
+            if let Some(path) = &args.macros_out {
+                // Nothing is known of its macros: dependents keep bodies that call them.
+                util::write_file(path, b"{}")?;
+            }
             return write_outputs(args, &serde_json::json!({ "error": reason }), None);
         }
         Err(reason) => return Err(reason),
     };
     for (path, file) in &stub.files {
-        util::write_file(&args.out_dir.join(util::relative(path)), file.text.as_bytes())?;
+        util::write_file(&out_dir.join(util::relative(path)), file.text.as_bytes())?;
     }
     if args.explain {
         print!("{}", stub::explain(&stub));
@@ -68,7 +86,24 @@ pub fn run(args: &StubArgs) -> Result<()> {
     if args.record.is_none() {
         println!("{} files, {} bodies replaced, {} kept", stub.files.len(), stub.stubbed_bodies(), stub.kept_bodies());
     }
+    if let Some(path) = &args.macros_out {
+        util::write_file(path, &serde_json::to_vec_pretty(&stub.macros)?)?;
+    }
     write_outputs(args, &record(&stub), Some(&stub))
+}
+
+/// The macro summary alone. Crates none of whose sources mention `macro_export` export no
+/// `macro_rules!`: their summary is empty without parsing anything.
+fn write_macro_summary(args: &StubArgs, ext: &stub::macros::External) -> Result<()> {
+    let out = args.macros_out.as_ref().expect("clap requires --macros-out");
+    let exports = args.srcs.iter().any(|src| std::fs::read(src).is_ok_and(|text| text.windows(12).any(|w| w == b"macro_export")));
+    let summary = if exports {
+        // A crate that cannot be parsed here exports nothing we can vouch for.
+        stub::macro_summary(&args.crate_root, ext).unwrap_or_default()
+    } else {
+        Default::default()
+    };
+    util::write_file(out, &serde_json::to_vec_pretty(&summary)?)
 }
 
 /// The record and the unused-inputs list, when the action asked for them.

@@ -1,0 +1,107 @@
+//! Other crates' `macro_rules!`: what they are known to expand to.
+//!
+//! A body that calls a macro the stub cannot prove item-free must be kept (the expansion could
+//! define an `impl`, which is global). Crate-local macros are analysed from their transcribers;
+//! a dependency's exported macros are analysed the same way when the dependency is stubbed (or
+//! summarized), and the result travels as a small JSON file: for each `#[macro_export]` macro,
+//! whether it expands to expressions and statements only, whether it is position-free, and
+//! whether it is position-free in a const context. A name is trusted for a property only if
+//! every definition of that name, local or in any direct dependency, has it: calls are matched
+//! by name, so an ambiguous name is judged by its worst definition.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+/// What an exported macro is known to do.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ExportedMacro {
+    /// Expands to expressions and statements only (no `impl`, no exported macro).
+    pub expression_only: bool,
+    /// Puts no source position into any value.
+    pub position_free: bool,
+    /// Position-free in a const context too (no calls that could reach `Location::caller`).
+    pub const_free: bool,
+}
+
+/// A crate's exported macros by name (the file a `RustStub`/`RustMacros` action writes).
+pub type Summary = BTreeMap<String, ExportedMacro>;
+
+/// Direct dependencies' summaries, merged by name.
+#[derive(Debug, Default, Clone)]
+pub struct External {
+    pub expression_only: BTreeSet<String>,
+    pub position_free: BTreeSet<String>,
+    pub const_free: BTreeSet<String>,
+    /// Every name some dependency exports.
+    pub defined: BTreeSet<String>,
+}
+
+impl External {
+    /// Read and merge summary files.
+    pub fn load(files: &[impl AsRef<Path>]) -> Result<External> {
+        let summaries: Vec<Summary> = files
+            .iter()
+            .map(|f| {
+                let f = f.as_ref();
+                let text = std::fs::read(f).with_context(|| format!("cannot read the macro summary {}", f.display()))?;
+                serde_json::from_slice(&text).with_context(|| format!("{}: not a macro summary", f.display()))
+            })
+            .collect::<Result<_>>()?;
+        Ok(External::merge(&summaries))
+    }
+
+    /// A name is trusted for a property only if every summary defining it says so.
+    pub fn merge(summaries: &[Summary]) -> External {
+        let mut ext = External::default();
+        let mut bad = [BTreeSet::new(), BTreeSet::new(), BTreeSet::new()];
+        for summary in summaries {
+            for (name, m) in summary {
+                ext.defined.insert(name.clone());
+                for (i, ok) in [m.expression_only, m.position_free, m.const_free].into_iter().enumerate() {
+                    if !ok {
+                        bad[i].insert(name.clone());
+                    }
+                }
+            }
+        }
+        for name in &ext.defined {
+            for (i, set) in [&mut ext.expression_only, &mut ext.position_free, &mut ext.const_free].into_iter().enumerate() {
+                if !bad[i].contains(name) {
+                    set.insert(name.clone());
+                }
+            }
+        }
+        ext
+    }
+}
+
+/// Seed of a fixpoint over local macros: the trusted external names no local macro redefines.
+pub fn seed(trusted: &BTreeSet<String>, local: &[(String, proc_macro2::TokenStream)]) -> BTreeSet<String> {
+    trusted.iter().filter(|n| !local.iter().any(|(l, _)| l == *n)).cloned().collect()
+}
+
+/// Whether a local macro `name` may join a trusted set: not contradicted by a dependency.
+pub fn allowed(name: &str, ext_defined: &BTreeSet<String>, ext_trusted: &BTreeSet<String>) -> bool {
+    !ext_defined.contains(name) || ext_trusted.contains(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_is_trusted_only_if_every_definition_is() {
+        let good = ExportedMacro { expression_only: true, position_free: true, const_free: false };
+        let bad = ExportedMacro::default();
+        let a: Summary = BTreeMap::from([("format_to".to_string(), good), ("never".to_string(), good)]);
+        let b: Summary = BTreeMap::from([("never".to_string(), bad)]);
+        let ext = External::merge(&[a, b]);
+        assert!(ext.expression_only.contains("format_to") && ext.position_free.contains("format_to"));
+        assert!(!ext.const_free.contains("format_to"));
+        assert!(!ext.expression_only.contains("never"), "another dependency's `never!` defines items");
+        assert!(ext.defined.contains("never"));
+    }
+}
