@@ -9,6 +9,7 @@
 
 mod generate;
 mod metadata;
+mod profile;
 mod vendor;
 
 use std::collections::BTreeSet;
@@ -42,6 +43,7 @@ pub fn run(root: &Path, opts: &ImportOpts) -> Result<()> {
     }
     fetch(&manifest)?;
     let meta = Metadata::load(&manifest)?;
+    let profile = profile::DevProfile::read(&manifest)?;
     let lock = vendor::LockFile::read(&manifest.with_file_name("Cargo.lock"))?;
     let vendor_root = root.join(&opts.vendor_dir);
     let mut vendored = 0usize;
@@ -55,7 +57,7 @@ pub fn run(root: &Path, opts: &ImportOpts) -> Result<()> {
         if vendor::vendor_package(pkg, checksum, &dest)? {
             vendored += 1;
         }
-        let build = generate::third_party_build_file(&meta, pkg, root, &opts.vendor_dir)?;
+        let build = generate::third_party_build_file(&meta, pkg, root, &opts.vendor_dir, &profile)?;
         write_if_changed(&dest.join("BUILD.bazel"), &build)?;
         kept.insert(dir_name);
     }
@@ -65,7 +67,7 @@ pub fn run(root: &Path, opts: &ImportOpts) -> Result<()> {
     if !opts.no_members {
         for pkg in meta.members() {
             let dir = pkg.dir();
-            let build = generate::member_build_file(&meta, pkg, root, &opts.vendor_dir)?;
+            let build = generate::member_build_file(&meta, pkg, root, &opts.vendor_dir, &profile)?;
             write_if_changed(&dir.join("BUILD.bazel"), &build)?;
             members += 1;
         }
