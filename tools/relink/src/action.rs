@@ -3,10 +3,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use anyhow::{bail, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What an action does.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum ActionKind {
     /// Run a program: `argv[0]` is an execroot-relative path.
     Run { argv: Vec<String>, env: BTreeMap<String, String> },
@@ -17,7 +17,7 @@ pub enum ActionKind {
 }
 
 /// One declared output.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Output {
     /// Execroot-relative path.
     pub path: String,
@@ -26,7 +26,7 @@ pub struct Output {
 }
 
 /// An action of the graph.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Action {
     /// Stable kind name (`RustCompile`).
     pub mnemonic: String,
@@ -52,6 +52,15 @@ pub struct ActionGraph {
 }
 
 impl ActionGraph {
+    /// The graph of these actions (as stored by an earlier analysis).
+    pub fn from_actions(actions: Vec<Action>) -> Result<ActionGraph> {
+        let mut graph = ActionGraph::default();
+        for action in actions {
+            graph.add(action)?;
+        }
+        Ok(graph)
+    }
+
     /// Add an action; an output path may be produced by one action only.
     pub fn add(&mut self, mut action: Action) -> Result<()> {
         action.inputs.sort();

@@ -3,18 +3,16 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::action::{Action, ActionKind, Output};
-use crate::analysis::{Analyzer, Config, Configured};
-use crate::exec::cache::{digest_bytes, Cache, OutputFile};
+use crate::exec::cache::{Cache, OutputFile};
 use crate::exec::{self, ExecOptions, Outcome};
 use crate::label::Label;
-use crate::loading::Loader;
+use crate::plan::{self, cache_root, open_session, state_dir, Analysis, Session, TargetSummary};
 use crate::workspace::Workspace;
 use crate::{BuildOpts, Cli, CommandKind};
 
@@ -32,118 +30,29 @@ pub fn run(cli: Cli) -> Result<i32> {
     }
 }
 
-fn cache_root(explicit: Option<PathBuf>) -> PathBuf {
-    if let Some(dir) = explicit {
-        return dir;
-    }
-    if let Ok(dir) = std::env::var("RELINK_CACHE") {
-        return PathBuf::from(dir);
-    }
-    if let Ok(dir) = std::env::var("XDG_CACHE_HOME") {
-        return PathBuf::from(dir).join("relink");
-    }
-    let home = std::env::var("HOME").unwrap_or_else(|_| "/tmp".to_string());
-    PathBuf::from(home).join(".cache/relink")
-}
-
-/// Records of this workspace (explain state).
-fn state_dir(cache: &Cache, ws: &Workspace) -> PathBuf {
-    let id = digest_bytes(ws.root.display().to_string().as_bytes());
-    cache.root.join("workspaces").join(&id[..16])
-}
-
-struct Session {
-    loader: Loader,
-    cache: Cache,
-    config: Config,
-    cwd_package: String,
-    /// Source digests remembered across builds of this workspace.
-    sources: exec::digests::SourceDigests,
-}
-
-fn open_session(opts: &BuildOpts) -> Result<Session> {
-    let cwd = std::env::current_dir()?;
-    let mut ws = Workspace::find(&cwd)?;
-    let cache = Cache::open(cache_root(opts.cache_dir.clone()))?;
-    crate::repos::register(&mut ws, &cache.root)?;
-    let cwd_package = cwd.canonicalize()?.strip_prefix(&ws.root).map(|p| p.to_string_lossy().to_string()).unwrap_or_default();
-    if !matches!(opts.compilation_mode.as_str(), "fastbuild" | "dbg" | "opt") {
-        bail!("--compilation_mode must be fastbuild, dbg or opt, not `{}`", opts.compilation_mode);
-    }
-    let mut defines = BTreeMap::new();
-    for d in &opts.defines {
-        let (k, v) = d.split_once('=').ok_or_else(|| anyhow!("--define takes KEY=VALUE, got `{d}`"))?;
-        defines.insert(k.to_string(), v.to_string());
-    }
-    if opts.rustc_incremental && opts.compilation_mode != "opt" {
-        let dir = state_dir(&cache, &ws).join("incremental");
-        std::fs::create_dir_all(&dir)?;
-        defines.insert("relink_incremental_dir".to_string(), dir.display().to_string());
-    }
-    let config = Config { compilation_mode: opts.compilation_mode.clone(), defines };
-    let state = state_dir(&cache, &ws);
-    std::fs::create_dir_all(&state).with_context(|| format!("cannot create {}", state.display()))?;
-    let sources = exec::digests::SourceDigests::load(state.join("digests.json"));
-    Ok(Session { loader: Loader::new(ws)?, cache, config, cwd_package, sources })
-}
-
-/// Expand target patterns into labels of rule targets (and explicit labels as given).
-fn expand_patterns(session: &Session, patterns: &[String]) -> Result<Vec<Label>> {
-    let base = Label::package_base("", &session.cwd_package);
-    let mut out = Vec::new();
-    for pattern in patterns {
-        let (all_under, package_all) = if let Some(dir) = pattern.strip_suffix("/...").or_else(|| pattern.strip_suffix("...")) {
-            (Some(dir.trim_start_matches("//").trim_end_matches('/').to_string()), None)
-        } else if let Some(pkg) = pattern.strip_suffix(":all").or_else(|| pattern.strip_suffix(":*")) {
-            (None, Some(pkg.trim_start_matches("//").to_string()))
-        } else {
-            (None, None)
-        };
-        let packages = match (&all_under, &package_all) {
-            (Some(dir), _) => {
-                let dir = if pattern.starts_with("//") { dir.clone() } else { crate::label::join_path(&session.cwd_package, dir) };
-                session.loader.workspace.packages_under(&dir)?
-            }
-            (_, Some(pkg)) => vec![pkg.clone()],
-            _ => {
-                out.push(Label::parse(pattern, &base)?);
-                continue;
-            }
-        };
-        for pkg in packages {
-            let package = session.loader.package("", &pkg)?;
-            out.extend(package.targets.values().map(|t| t.label.clone()));
-        }
-    }
-    if out.is_empty() {
-        bail!("no targets match {}", patterns.join(" "));
-    }
-    Ok(out)
-}
-
 fn jobs(opts: &BuildOpts) -> usize {
     opts.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
 }
 
 /// What a build produced.
 struct Built {
-    targets: Vec<Rc<Configured>>,
+    targets: Vec<TargetSummary>,
     outcomes: HashMap<usize, Outcome>,
+    /// Failed actions with their errors (keep-going).
+    failed: Vec<(usize, anyhow::Error)>,
+    /// Actions not run because something they need failed.
+    skipped: usize,
+    /// (test target label, index of its TestRunner action).
+    test_actions: Vec<(String, usize)>,
 }
 
-fn analyze_all<'s>(session: &'s Session, labels: &[Label]) -> Result<(Analyzer<'s>, Vec<Rc<Configured>>)> {
-    let analyzer = Analyzer::new(&session.loader, session.config.clone());
-    let targets = labels.iter().map(|l| analyzer.analyze(l)).collect::<Result<Vec<_>>>()?;
-    Ok((analyzer, targets))
-}
-
-fn requested_paths(targets: &[Rc<Configured>], with_runfiles: bool) -> Vec<String> {
+fn requested_paths(targets: &[TargetSummary], with_runfiles: bool) -> Vec<String> {
     let mut paths = Vec::new();
     for t in targets {
-        paths.extend(t.default_files.iter().map(|f| f.path.clone()));
-        paths.extend(t.executable.iter().map(|f| f.path.clone()));
+        paths.extend(t.default_files.iter().cloned());
+        paths.extend(t.executable.iter().cloned());
         if with_runfiles || t.is_test {
-            paths.extend(t.runfiles.iter().map(|f| f.path.clone()));
+            paths.extend(t.runfiles.iter().cloned());
         }
     }
     paths.sort();
@@ -151,7 +60,7 @@ fn requested_paths(targets: &[Rc<Configured>], with_runfiles: bool) -> Vec<Strin
     paths
 }
 
-fn exec_options<'a>(session: &'a Session, opts: &BuildOpts) -> ExecOptions<'a> {
+fn exec_options<'a>(session: &'a Session, opts: &BuildOpts, keep_going: bool) -> ExecOptions<'a> {
     ExecOptions {
         jobs: jobs(opts),
         cache: &session.cache,
@@ -159,6 +68,7 @@ fn exec_options<'a>(session: &'a Session, opts: &BuildOpts) -> ExecOptions<'a> {
         sandbox_root: session.cache.root.join("sandbox"),
         progress: true,
         sources: &session.sources,
+        keep_going,
     }
 }
 
@@ -170,29 +80,33 @@ fn phase(name: &str, since: &mut Instant) {
     *since = Instant::now();
 }
 
-fn build<'s>(session: &'s Session, opts: &BuildOpts, patterns: &[String], log: &mut ExecutionLog) -> Result<(Analyzer<'s>, Built)> {
+/// Analyse `patterns` and run what their outputs need, plus `extra` actions (tests) added to
+/// the graph after analysis.
+fn build(session: &Session, opts: &BuildOpts, patterns: &[String], log: &mut ExecutionLog, tests: bool) -> Result<(Analysis, Built)> {
     let mut t = Instant::now();
-    let labels = expand_patterns(session, patterns)?;
-    let (analyzer, targets) = analyze_all(session, &labels)?;
-    phase("loading and analysis", &mut t);
-    let paths = requested_paths(&targets, false);
-    let graph = analyzer.graph.borrow();
-    let needed = exec::needed_actions(&graph, &paths);
-    let result = exec::execute(&graph, &needed, &exec_options(session, opts));
+    let mut analysis = plan::analyze(session, patterns)?;
+    phase(if analysis.reused { "loading and analysis (reused)" } else { "loading and analysis" }, &mut t);
+    let paths = requested_paths(&analysis.targets, false);
+    let test_actions = if tests { add_test_actions(&mut analysis)? } else { Vec::new() };
+    let mut wanted = paths.clone();
+    wanted.extend(test_actions.iter().map(|(_, i)| analysis.graph.actions[*i].outputs[0].path.clone()));
+    let needed = exec::needed_actions(&analysis.graph, &wanted);
+    let result = exec::execute(&analysis.graph, &needed, &exec_options(session, opts, opts.keep_going || tests));
     session.sources.save()?;
     phase("execution", &mut t);
-    let outcomes = match result {
-        Ok(o) => o,
+    let executed = match result {
+        Ok(executed) => executed,
         Err(e) => {
             log.flush_partial()?;
             return Err(e);
         }
     };
-    log.record(&graph.actions, &outcomes)?;
-    materialize_outputs(session, &paths, &outcomes)?;
+    log.record(&analysis.graph.actions, &executed.outcomes)?;
+    log.record_failures(&analysis.graph.actions, &executed.failed)?;
+    materialize_outputs(session, &paths, &executed.outcomes)?;
     phase("outputs and log", &mut t);
-    drop(graph);
-    Ok((analyzer, Built { targets, outcomes }))
+    let targets = analysis.targets.clone();
+    Ok((analysis, Built { targets, outcomes: executed.outcomes, failed: executed.failed, skipped: executed.skipped, test_actions }))
 }
 
 /// Copy (hard link) requested outputs into `relink-bin/`.
@@ -309,6 +223,29 @@ impl ExecutionLog {
         Ok(())
     }
 
+    /// One line per failed action (`"cache": "failed"`, the error), and explain records.
+    fn record_failures(&mut self, actions: &[Action], failed: &[(usize, anyhow::Error)]) -> Result<()> {
+        for (index, err) in failed {
+            let a = &actions[*index];
+            if let Some(f) = &mut self.file {
+                let line = serde_json::json!({
+                    "mnemonic": a.mnemonic, "target": a.owner, "cache": "failed", "duration_ms": 0,
+                    "outputs": a.outputs.iter().map(|o| &o.path).collect::<Vec<_>>(), "error": format!("{err:#}"),
+                });
+                serde_json::to_writer(&mut *f, &line)?;
+                f.write_all(b"\n")?;
+            }
+            self.entries.push(ExplainEntry {
+                mnemonic: a.mnemonic.clone(),
+                target: a.owner.clone(),
+                cache: "failed".to_string(),
+                changed: vec![format!("{err:#}").lines().next().unwrap_or_default().to_string()],
+                outputs_unchanged: false,
+            });
+        }
+        Ok(())
+    }
+
     fn flush_partial(&mut self) -> Result<()> {
         self.save()
     }
@@ -329,7 +266,7 @@ fn build_command(opts: &BuildOpts, patterns: &[String], tests: bool) -> Result<b
     let session = open_session(opts)?;
     phase("workspace and toolchain", &mut t);
     let mut log = ExecutionLog::open(&session, opts.execution_log.as_deref())?;
-    let (analyzer, built) = match build(&session, opts, patterns, &mut log) {
+    let (_, built) = match build(&session, opts, patterns, &mut log, tests) {
         Ok(b) => b,
         Err(e) => {
             log.save()?;
@@ -340,43 +277,51 @@ fn build_command(opts: &BuildOpts, patterns: &[String], tests: bool) -> Result<b
     if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         eprint!("\r\x1b[K");
     }
+    let tested: std::collections::HashSet<usize> = built.test_actions.iter().map(|(_, i)| *i).collect();
+    for (_, err) in built.failed.iter().filter(|(i, _)| !tested.contains(i)) {
+        eprintln!("ERROR: {err:#}");
+    }
     eprintln!(
-        "relink: {} targets, {} actions: {} executed, {} cache hits ({:.2} s)",
+        "relink: {} targets, {} actions: {} executed, {} cache hits{}{} ({:.2} s)",
         built.targets.len(),
-        built.outcomes.len(),
+        built.outcomes.len() + built.failed.len(),
         executed,
         built.outcomes.len() - executed,
+        if built.failed.is_empty() { String::new() } else { format!(", {} failed", built.failed.len()) },
+        if built.skipped == 0 { String::new() } else { format!(", {} not run", built.skipped) },
         start.elapsed().as_secs_f64()
     );
-    let mut ok = true;
-    if tests {
-        ok = run_tests(&session, opts, &analyzer, &built, &mut log)?;
-    }
+    let build_failed = built.failed.iter().any(|(i, _)| !tested.contains(i));
+    let tests_ok = if tests { report_tests(&session, &built) } else { true };
     log.save()?;
-    Ok(ok)
+    if build_failed {
+        bail!("the build failed: {} action(s) failed", built.failed.iter().filter(|(i, _)| !tested.contains(i)).count());
+    }
+    Ok(tests_ok)
 }
 
-/// Run every test target as a `TestRunner` action; passing results are cached.
-fn run_tests(session: &Session, opts: &BuildOpts, analyzer: &Analyzer, built: &Built, log: &mut ExecutionLog) -> Result<bool> {
-    let tests: Vec<&Rc<Configured>> = built.targets.iter().filter(|t| t.is_test).collect();
+/// A `TestRunner` action for every test target: runs the test binary, its log an output
+/// (passing results are cached). Returns (label, action index).
+fn add_test_actions(analysis: &mut Analysis) -> Result<Vec<(String, usize)>> {
+    let tests: Vec<TargetSummary> = analysis.targets.iter().filter(|t| t.is_test).cloned().collect();
     if tests.is_empty() {
         bail!("no test targets match");
     }
-    let (mut passed, mut failed) = (0, 0);
+    let mut added = Vec::new();
     for t in tests {
-        let exe = t.executable.as_ref().ok_or_else(|| anyhow!("test {} has no executable", t.target.label))?;
-        let log_path = format!("{}.test.log", exe.path);
-        let mut inputs: Vec<String> = vec![exe.path.clone()];
-        inputs.extend(t.runfiles.iter().map(|f| f.path.clone()));
+        let exe = t.executable.as_ref().ok_or_else(|| anyhow!("test {} has no executable", t.label))?;
+        let log_path = format!("{exe}.test.log");
+        let mut inputs: Vec<String> = vec![exe.clone()];
+        inputs.extend(t.runfiles.iter().cloned());
         let script = "\"$1\" > \"$2\" 2>&1; code=$?; if [ $code -ne 0 ]; then cat \"$2\" >&2; fi; exit $code";
-        let action = Action {
+        analysis.graph.add(Action {
             mnemonic: "TestRunner".into(),
-            owner: t.target.label.to_string(),
+            owner: t.label.clone(),
             kind: ActionKind::Run {
-                argv: vec!["/bin/sh".into(), "-c".into(), script.into(), "relink-test".into(), exe.path.clone(), log_path.clone()],
+                argv: vec!["/bin/sh".into(), "-c".into(), script.into(), "relink-test".into(), exe.clone(), log_path.clone()],
                 env: BTreeMap::from([
                     ("PATH".to_string(), "/usr/bin:/bin".to_string()),
-                    ("TEST_TARGET".to_string(), t.target.label.to_string()),
+                    ("TEST_TARGET".to_string(), t.label.clone()),
                     ("TEST_TMPDIR".to_string(), "/tmp".to_string()),
                 ]),
             },
@@ -384,41 +329,85 @@ fn run_tests(session: &Session, opts: &BuildOpts, analyzer: &Analyzer, built: &B
             outputs: vec![Output { path: log_path, is_dir: false }],
             unused_inputs_list: None,
             requirements: BTreeMap::new(),
-        };
-        let index = {
-            let mut graph = analyzer.graph.borrow_mut();
-            graph.add(action)?;
-            graph.actions.len() - 1
-        };
-        let graph = analyzer.graph.borrow();
-        let needed = exec::needed_actions(&graph, &[graph.actions[index].outputs[0].path.clone()]);
-        let start = Instant::now();
-        match exec::execute(&graph, &needed, &exec_options(session, opts)) {
-            Ok(outcomes) => {
-                let cached = outcomes.get(&index).is_some_and(|o| o.cache == "hit");
-                log.record(&graph.actions, &outcomes)?;
-                passed += 1;
-                println!("PASSED {}{} ({:.1} s)", t.target.label, if cached { " (cached)" } else { "" }, start.elapsed().as_secs_f64());
-            }
-            Err(e) => {
-                failed += 1;
-                println!("FAILED {}: {e:#}", t.target.label);
-            }
+        })?;
+        added.push((t.label, analysis.graph.actions.len() - 1));
+    }
+    Ok(added)
+}
+
+/// One line per test target (with the counts its harness printed) and a total.
+fn report_tests(session: &Session, built: &Built) -> bool {
+    let (mut passed, mut failed, mut not_run) = (0, 0, 0);
+    let mut counts = TestCounts::default();
+    for (label, index) in &built.test_actions {
+        if let Some(outcome) = built.outcomes.get(index) {
+            passed += 1;
+            let log = outcome.result.as_ref().and_then(|r| r.files.first()).and_then(|f| std::fs::read_to_string(session.cache.blob_path(&f.digest, f.executable)).ok());
+            let here = log.as_deref().map(TestCounts::parse).unwrap_or_default();
+            counts.add(&here);
+            let cached = if outcome.cache == "hit" { " (cached)" } else { "" };
+            println!("PASSED {label}{cached} ({}) ({:.1} s)", here.describe(), outcome.duration_ms as f64 / 1000.0);
+        } else if let Some((_, err)) = built.failed.iter().find(|(i, _)| i == index) {
+            failed += 1;
+            println!("FAILED {label}: {}", format!("{err:#}").lines().next().unwrap_or_default());
+        } else {
+            not_run += 1;
+            println!("NO STATUS {label}: something it needs failed to build");
         }
     }
-    session.sources.save()?;
-    println!("{passed} passed, {failed} failed");
-    Ok(failed == 0)
+    println!("{passed} passed, {failed} failed{} ({} tests passed, {} failed, {} ignored)", if not_run > 0 { format!(", {not_run} not run") } else { String::new() }, counts.passed, counts.failed, counts.ignored);
+    failed == 0 && not_run == 0
+}
+
+/// What libtest printed in its `test result:` lines.
+#[derive(Default, Debug, PartialEq, Eq)]
+struct TestCounts {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl TestCounts {
+    fn parse(log: &str) -> TestCounts {
+        let mut c = TestCounts::default();
+        for line in log.lines().filter_map(|l| l.strip_prefix("test result: ")) {
+            for part in line.split([';', '.']) {
+                let mut words = part.split_whitespace();
+                if let (Some(n), Some(what)) = (words.next().and_then(|n| n.parse::<u64>().ok()), words.next()) {
+                    match what {
+                        "passed" => c.passed += n,
+                        "failed" => c.failed += n,
+                        "ignored" => c.ignored += n,
+                        _ => {}
+                    }
+                }
+            }
+        }
+        c
+    }
+
+    fn add(&mut self, other: &TestCounts) {
+        self.passed += other.passed;
+        self.failed += other.failed;
+        self.ignored += other.ignored;
+    }
+
+    fn describe(&self) -> String {
+        format!("{} passed, {} ignored", self.passed, self.ignored)
+    }
 }
 
 fn run_command(opts: &BuildOpts, label: &str, args: &[String]) -> Result<i32> {
     let session = open_session(opts)?;
     let mut log = ExecutionLog::open(&session, opts.execution_log.as_deref())?;
-    let (_, built) = build(&session, opts, &[label.to_string()], &mut log)?;
+    let (_, built) = build(&session, opts, &[label.to_string()], &mut log, false)?;
     log.save()?;
+    if let Some((_, err)) = built.failed.into_iter().next() {
+        return Err(err);
+    }
     let target = built.targets.first().ok_or_else(|| anyhow!("nothing to run"))?;
-    let exe = target.executable.as_ref().ok_or_else(|| anyhow!("{} is not executable", target.target.label))?;
-    let rel = exe.path.strip_prefix(&format!("{}/", session.config.bin_dir())).unwrap_or(&exe.path);
+    let exe = target.executable.as_ref().ok_or_else(|| anyhow!("{} is not executable", target.label))?;
+    let rel = exe.strip_prefix(&format!("{}/", session.config.bin_dir())).unwrap_or(exe);
     let path = session.loader.workspace.root.join("relink-bin").join(rel);
     let status = std::process::Command::new(&path)
         .args(args)
@@ -456,21 +445,18 @@ fn explain_command(label: Option<&str>, cache_dir: Option<PathBuf>) -> Result<i3
 
 fn query_command(opts: &BuildOpts, pattern: &str) -> Result<()> {
     let session = open_session(opts)?;
-    let labels = expand_patterns(&session, &[pattern.to_string()])?;
-    let (_, targets) = analyze_all(&session, &labels)?;
-    for t in targets {
-        let deps: Vec<String> = t.deps.iter().map(Label::to_string).collect();
-        println!("{} ({}) deps: [{}]", t.target.label, t.kind, deps.join(", "));
+    let analysis = plan::analyze(&session, &[pattern.to_string()])?;
+    for t in &analysis.targets {
+        println!("{} ({}) deps: [{}]", t.label, t.kind, t.deps.join(", "));
     }
     Ok(())
 }
 
 fn aquery_command(opts: &BuildOpts, pattern: &str) -> Result<()> {
     let session = open_session(opts)?;
-    let labels = expand_patterns(&session, &[pattern.to_string()])?;
-    let (analyzer, targets) = analyze_all(&session, &labels)?;
-    let graph = analyzer.graph.borrow();
-    for i in exec::needed_actions(&graph, &requested_paths(&targets, true)) {
+    let analysis = plan::analyze(&session, &[pattern.to_string()])?;
+    let graph = &analysis.graph;
+    for i in exec::needed_actions(graph, &requested_paths(&analysis.targets, true)) {
         let a = &graph.actions[i];
         let argv = match &a.kind {
             ActionKind::Run { argv, .. } => argv.clone(),

@@ -240,6 +240,7 @@ impl Loader {
         let path = self.workspace.source_path(label)?;
         let content = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot load {label}: {} does not exist", path.display()))?;
+        self.workspace.reads.file(&path, content.as_bytes());
         self.loading.borrow_mut().push(label.clone());
         let result = self.eval_file(label, &self.workspace.display_path(label), content, false);
         self.loading.borrow_mut().pop();
@@ -295,9 +296,10 @@ impl Loader {
         let build = ["BUILD.bazel", "BUILD"]
             .iter()
             .map(|n| dir.join(n))
-            .find(|p| p.is_file())
+            .find(|p| self.workspace.reads.probe(p) == Some(true))
             .ok_or_else(|| anyhow!("no such package `{}`: no BUILD.bazel or BUILD file in {}", display_package(&base), dir.display()))?;
-        let content = std::fs::read_to_string(&build)?;
+        let content = std::fs::read_to_string(&build).with_context(|| format!("cannot read {}", build.display()))?;
+        self.workspace.reads.file(&build, content.as_bytes());
         let build_name = build.file_name().unwrap().to_string_lossy().to_string();
         let build_label = Label { name: build_name, ..base.clone() };
         let display = self.workspace.display_path(&build_label);
@@ -349,21 +351,18 @@ pub fn glob(include: &[String], exclude: &[String], allow_empty: bool, eval: &Ev
 }
 
 fn walk_package_files(ws: &crate::workspace::Workspace, root: &Path, dir: &Path, f: &mut dyn FnMut(&str)) -> Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.filter_map(|e| e.ok()).collect();
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().to_string();
-        let ft = entry.file_type()?;
-        if ft.is_dir() {
+    let entries = ws.reads.list_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    for (name, is_dir) in entries {
+        let path = dir.join(&name);
+        if is_dir {
             if dir == root && (name.starts_with("relink-") || name.starts_with("bazel-")) {
                 continue;
             }
-            if path.join("BUILD.bazel").is_file() || path.join("BUILD").is_file() || ws.is_ignored_dir(&path) {
-                continue; // a subpackage, a version-control or an ignored directory
+            if ws.is_ignored_dir(&path) || ws.has_build_file(&path) {
+                continue; // a version-control or an ignored directory, or a subpackage
             }
             walk_package_files(ws, root, &path, f)?;
-        } else if ft.is_file() || ft.is_symlink() {
+        } else {
             let rel = path.strip_prefix(root)?.to_string_lossy().to_string();
             f(&rel);
         }

@@ -10,8 +10,10 @@ mod analysis;
 mod commands;
 mod exec;
 mod import;
+mod inputs;
 mod label;
 mod loading;
+mod plan;
 mod repos;
 mod sl;
 mod starlark;
@@ -52,6 +54,10 @@ pub struct BuildOpts {
     /// remotely, and their outputs are cached under their own keys. Never used with `-c opt`.
     #[arg(long, num_args = 0..=1, default_value = "true", default_missing_value = "true", action = clap::ArgAction::Set)]
     pub rustc_incremental: bool,
+    /// Go on after a failed action with everything that does not depend on it, and report
+    /// every failure (Bazel's `--keep_going`; always on for `relink test`).
+    #[arg(short = 'k', long = "keep_going", alias = "keep-going")]
+    pub keep_going: bool,
 }
 
 /// The commands.

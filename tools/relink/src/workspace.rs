@@ -23,6 +23,8 @@ pub struct Workspace {
     pub repos: BTreeMap<String, PathBuf>,
     /// Directories of the main repository that `.bazelignore` lists (workspace-relative).
     pub ignored: Vec<PathBuf>,
+    /// What loading and analysis read (to reuse their result while it is unchanged).
+    pub reads: crate::inputs::Recorder,
 }
 
 impl Workspace {
@@ -40,8 +42,9 @@ impl Workspace {
         if !name.is_empty() {
             repos.insert(name.clone(), root.clone());
         }
-        let ignored = read_bazelignore(&root);
-        Ok(Workspace { root, name, repos, ignored })
+        let reads = crate::inputs::Recorder::default();
+        let ignored = read_bazelignore(&root, &reads);
+        Ok(Workspace { root, name, repos, ignored, reads })
     }
 
     /// Whether a directory on disk is outside every package: a version-control directory,
@@ -106,6 +109,11 @@ impl Workspace {
         Ok(self.root.join(exec_path))
     }
 
+    /// Whether `dir` holds a BUILD file (recorded).
+    pub fn has_build_file(&self, dir: &Path) -> bool {
+        ["BUILD.bazel", "BUILD"].iter().any(|n| self.reads.probe(&dir.join(n)) == Some(true))
+    }
+
     /// Register an external repository directory.
     pub fn add_repo(&mut self, name: &str, dir: PathBuf) {
         self.repos.entry(name.to_string()).or_insert(dir);
@@ -129,10 +137,16 @@ impl Workspace {
 }
 
 /// The directories `.bazelignore` lists, one workspace-relative path a line (`#` comments).
-fn read_bazelignore(root: &Path) -> Vec<PathBuf> {
-    std::fs::read_to_string(root.join(".bazelignore"))
-        .unwrap_or_default()
-        .lines()
+fn read_bazelignore(root: &Path, reads: &crate::inputs::Recorder) -> Vec<PathBuf> {
+    let path = root.join(".bazelignore");
+    let text = match reads.probe(&path) {
+        Some(true) => std::fs::read_to_string(&path).unwrap_or_default(),
+        _ => String::new(),
+    };
+    if !text.is_empty() {
+        reads.file(&path, text.as_bytes());
+    }
+    text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(|l| PathBuf::from(l.trim_end_matches('/')))
@@ -140,25 +154,21 @@ fn read_bazelignore(root: &Path) -> Vec<PathBuf> {
 }
 
 fn collect_packages(ws: &Workspace, root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
-    if dir.join("BUILD.bazel").is_file() || dir.join("BUILD").is_file() {
+    if ws.has_build_file(dir) {
         out.push(dir.strip_prefix(root)?.to_string_lossy().to_string());
     }
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot read {}", dir.display()))?
-        .filter_map(|e| e.ok())
-        .collect();
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let name = entry.file_name().to_string_lossy().to_string();
+    let entries = ws.reads.list_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    for (name, is_dir) in entries {
         if name.starts_with('.') || name.starts_with("relink-") || name.starts_with("bazel-") || name == "target" {
             continue;
         }
-        if entry.file_type()?.is_dir() {
+        let path = dir.join(&name);
+        if is_dir {
             // A nested workspace is not part of this one.
-            if ROOT_MARKERS.iter().any(|m| entry.path().join(m).is_file()) || ws.is_ignored_dir(&entry.path()) {
+            if ROOT_MARKERS.iter().any(|m| ws.reads.probe(&path.join(m)) == Some(true)) || ws.is_ignored_dir(&path) {
                 continue;
             }
-            collect_packages(ws, root, &entry.path(), out)?;
+            collect_packages(ws, root, &path, out)?;
         }
     }
     Ok(())

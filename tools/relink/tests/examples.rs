@@ -187,3 +187,24 @@ fn the_rules_embedded_in_relink_build_the_examples() {
     assert!(unpacked, "the embedded rules were unpacked into the cache");
     assert_eq!(run_app(&ws), "hello from App\nvalue=3\nlargest=Some(9)\n");
 }
+
+#[test]
+fn keep_going_reports_every_failure_and_builds_the_rest() {
+    let ws = examples();
+    // Two independent errors: neither crate depends on the other.
+    ws.edit("generic/lib.rs", "pub fn largest<", "pub fn broken_generic() -> u32 { \"not a number\" }\npub fn largest<");
+    ws.edit("chain/base/lib.rs", "fn step_size() -> u64 {\n    1\n}", "fn step_size() -> u64 {\n    undefined_variable\n}");
+    let out = ws.relink(&["build", "--keep_going", "//..."]);
+    assert!(!out.status.success(), "the build failed");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("expected `u32`, found `&str`"), "the first error: {err}");
+    assert!(err.contains("cannot find value `undefined_variable`"), "the second error: {err}");
+    assert!(err.contains("failed") && err.contains("not run"), "{err}");
+    // What needs neither crate was built.
+    assert!(ws.path("relink-bin/macros/_pm").exists(), "the proc macro builds: {err}");
+    // Without keep-going the build stops at the first failure and does not build the rest.
+    let ws = examples();
+    ws.edit("generic/lib.rs", "pub fn largest<", "pub fn broken_generic() -> u32 { \"not a number\" }\npub fn largest<");
+    let out = ws.relink(&["build", "-j", "1", "//generic:generic"]);
+    assert!(!out.status.success());
+}

@@ -24,10 +24,28 @@ fn ripgrep_imports_builds_tests_and_relinks_after_a_private_edit() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "crates/globset/src/lib.rs:2\n");
 
-    // The members' unit tests and the integration suites (ripgrep's runs rg) pass.
-    let test = ws.relink(&["test", "//..."]);
+    // The members' unit tests and the integration suites (ripgrep's runs rg) pass, run as
+    // ordinary actions in one parallel pass.
+    let log_path = ws.dir.join("../test-log.jsonl");
+    let test = ws.relink(&["test", "-j", "2", "--execution-log", log_path.to_str().unwrap(), "//..."]);
     let stdout = String::from_utf8_lossy(&test.stdout);
     assert!(test.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&test.stderr));
+    let spans: Vec<(String, u64, u64)> = std::fs::read_to_string(&log_path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["cache"] == "miss")
+        .map(|v| {
+            let start = v["start_ms"].as_u64().unwrap();
+            (v["mnemonic"].as_str().unwrap().to_string(), start, start + v["duration_ms"].as_u64().unwrap())
+        })
+        .collect();
+    let tests: Vec<&(String, u64, u64)> = spans.iter().filter(|s| s.0 == "TestRunner").collect();
+    assert!(tests.len() >= 10, "every test target ran: {spans:?}");
+    // Tests are ordinary actions: they run while other actions of the same pass still run.
+    let overlapping = tests.iter().any(|t| spans.iter().any(|o| !std::ptr::eq(*t, o) && t.1 < o.2 && o.1 < t.2));
+    assert!(overlapping, "test runs overlap other actions of the pass: {spans:?}");
+    assert!(stdout.contains(" tests passed, 0 failed"), "libtest counts are summed: {stdout}");
     assert!(stdout.contains("PASSED //:integration"), "{stdout}");
     assert!(stdout.contains("PASSED //crates/ignore:ignore_test"), "{stdout}");
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");

@@ -50,9 +50,12 @@ fn writes_outside_declared_outputs_leave_no_trace() {
     ws.build_ok(&["build", "//:writes_outside"]);
     assert!(!ws.path("leaked.txt").exists());
     assert!(!ws.path("relink-bin/stray.txt").exists());
+    // The content store and the action cache hold outputs; analysis records hold command
+    // lines, which name the string.
     let leaked = std::process::Command::new("grep")
         .args(["-rl", "leaked-by-relink-test"])
-        .arg(&ws.cache)
+        .arg(ws.cache.join("cas"))
+        .arg(ws.cache.join("ac"))
         .output()
         .unwrap();
     assert!(leaked.stdout.is_empty(), "stray output reached the cache: {}", String::from_utf8_lossy(&leaked.stdout));
@@ -152,4 +155,33 @@ fn an_unused_inputs_list_naming_a_non_input_is_an_error() {
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(err.contains("Pruned of //:lies lists `not-an-input.txt` as an unused input, but it is not one of its inputs"), "{err}");
+}
+
+#[test]
+fn analysis_is_reused_only_while_what_it_read_is_unchanged() {
+    let ws = fixture();
+    let reused = |args: &[&str]| {
+        let out = relink_command(&ws.dir, &ws.cache).env("RELINK_TIMING", "1").args(args).output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stderr(&out).contains("loading and analysis (reused)")
+    };
+    let query = |pattern: &str| String::from_utf8(ws.relink(&["query", pattern]).stdout).unwrap();
+    assert!(!reused(&["build", "//:copies"]));
+    assert!(reused(&["build", "//:copies"]), "nothing changed");
+    // A BUILD file edit.
+    std::fs::write(ws.path("BUILD.bazel"), std::fs::read_to_string(ws.path("BUILD.bazel")).unwrap() + "\nfilegroup(name = \"later\", srcs = [\"input.txt\"])\n").unwrap();
+    assert!(!reused(&["build", "//:copies"]), "the BUILD file changed");
+    assert!(query("//:all").contains("//:later"));
+    // A new file in a globbed directory changes what glob() returns.
+    reused(&["build", "//:inputs"]);
+    assert!(reused(&["build", "//:inputs"]));
+    std::fs::write(ws.path("zzz.txt"), "new\n").unwrap();
+    assert!(!reused(&["build", "//:inputs"]), "glob() matches a new file");
+    // A new package changes what `...` means.
+    std::fs::create_dir_all(ws.path("pkgs/a")).unwrap();
+    std::fs::write(ws.path("pkgs/a/BUILD.bazel"), "filegroup(name = \"a\", srcs = [])\n").unwrap();
+    assert!(query("//pkgs/...").contains("//pkgs/a:a"));
+    std::fs::create_dir_all(ws.path("pkgs/b")).unwrap();
+    std::fs::write(ws.path("pkgs/b/BUILD.bazel"), "filegroup(name = \"b\", srcs = [])\n").unwrap();
+    assert!(query("//pkgs/...").contains("//pkgs/b:b"), "{}", query("//pkgs/..."));
 }

@@ -116,9 +116,9 @@ impl<'l> Analyzer<'l> {
 
     fn source_target(&self, label: &Label, build_file: &str) -> Result<Configured> {
         let path = self.loader.workspace.source_path(label)?;
-        if !path.exists() {
+        let Some(is_file) = self.loader.workspace.reads.probe(&path) else {
             bail!("no such target `{label}`: no rule of that name in {build_file} and no such file");
-        }
+        };
         let exec_path = self.loader.workspace.display_path(label);
         let file = FileValue {
             short_path: exec_path.clone(),
@@ -126,7 +126,7 @@ impl<'l> Analyzer<'l> {
             root: String::new(),
             owner: label.clone(),
             origin: FileOrigin::Source,
-            is_directory: path.is_dir(),
+            is_directory: !is_file,
         };
         // A source file provides DefaultInfo(files = depset([file])).
         let frozen = Module::with_temp_heap(|module| -> Result<_> {

@@ -34,6 +34,19 @@ pub struct ExecOptions<'a> {
     pub progress: bool,
     /// Digests of source files (remembered across builds).
     pub sources: &'a SourceDigests,
+    /// After a failure, go on with every action that does not depend on it (Bazel's
+    /// `--keep_going`); otherwise stop at the first failure.
+    pub keep_going: bool,
+}
+
+/// What an execution achieved.
+pub struct Executed {
+    /// Outcomes of the actions that succeeded (ran or hit the cache).
+    pub outcomes: HashMap<usize, Outcome>,
+    /// Actions that failed, in the order they failed, with the error.
+    pub failed: Vec<(usize, anyhow::Error)>,
+    /// Actions not run because something they depend on failed.
+    pub skipped: usize,
 }
 
 /// What happened to one action.
@@ -43,6 +56,8 @@ pub struct Outcome {
     pub target: String,
     /// `hit` or `miss`.
     pub cache: &'static str,
+    /// When the action started, in milliseconds since the execution began.
+    pub start_ms: u64,
     pub duration_ms: u64,
     pub outputs: Vec<String>,
     /// Digest of every output file (the files of declared directories one by one).
@@ -62,7 +77,9 @@ struct State {
     ready: VecDeque<usize>,
     waiting_on: HashMap<usize, usize>,
     running: usize,
-    failed: Option<anyhow::Error>,
+    failed: Vec<(usize, anyhow::Error)>,
+    /// Set when execution must stop (a failure without keep-going).
+    stop: bool,
     done: usize,
 }
 
@@ -80,8 +97,9 @@ pub fn needed_actions(graph: &ActionGraph, paths: &[String]) -> Vec<usize> {
     out
 }
 
-/// Run `needed` actions (and only those); returns every outcome.
-pub fn execute(graph: &ActionGraph, needed: &[usize], opts: &ExecOptions) -> Result<HashMap<usize, Outcome>> {
+/// Run `needed` actions (and only those). Without keep-going, the first failure is the error;
+/// with it, every failure is reported in [`Executed::failed`].
+pub fn execute(graph: &ActionGraph, needed: &[usize], opts: &ExecOptions) -> Result<Executed> {
     let needed_set: HashSet<usize> = needed.iter().copied().collect();
     let mut dependents: HashMap<usize, Vec<usize>> = HashMap::new();
     let mut waiting_on = HashMap::new();
@@ -98,18 +116,20 @@ pub fn execute(graph: &ActionGraph, needed: &[usize], opts: &ExecOptions) -> Res
         }
     }
     let total = needed.len();
-    let state = Mutex::new(State { outcomes: HashMap::new(), ready, waiting_on, running: 0, failed: None, done: 0 });
+    let state = Mutex::new(State { outcomes: HashMap::new(), ready, waiting_on, running: 0, failed: Vec::new(), stop: false, done: 0 });
     let wake = Condvar::new();
+    let epoch = Instant::now();
     std::thread::scope(|scope| {
         for _ in 0..opts.jobs.max(1) {
-            scope.spawn(|| worker(graph, &state, &wake, &dependents, opts, total));
+            scope.spawn(|| worker(graph, &state, &wake, &dependents, opts, total, epoch));
         }
     });
-    let state = state.into_inner().unwrap();
-    if let Some(err) = state.failed {
-        return Err(err);
+    let mut state = state.into_inner().unwrap();
+    if !opts.keep_going && !state.failed.is_empty() {
+        return Err(state.failed.remove(0).1);
     }
-    Ok(state.outcomes)
+    let skipped = needed.len() - state.outcomes.len() - state.failed.len();
+    Ok(Executed { outcomes: state.outcomes, failed: state.failed, skipped })
 }
 
 fn worker(
@@ -119,12 +139,13 @@ fn worker(
     dependents: &HashMap<usize, Vec<usize>>,
     opts: &ExecOptions,
     total: usize,
+    epoch: Instant,
 ) {
     loop {
         let (index, derived) = {
             let mut s = state.lock().unwrap();
             loop {
-                if s.failed.is_some() || (s.ready.is_empty() && s.running == 0) {
+                if s.stop || (s.ready.is_empty() && s.running == 0) {
                     wake.notify_all();
                     return;
                 }
@@ -138,7 +159,7 @@ fn worker(
         // Hashing and running happen outside the lock.
         let result = derived.and_then(|derived| {
             let inputs = input_digests(graph, index, &derived, opts.sources, opts.workspace)?;
-            run_one(graph, index, inputs, &derived, opts)
+            run_one(graph, index, inputs, &derived, opts, epoch)
         });
         let mut s = state.lock().unwrap();
         s.running -= 1;
@@ -158,9 +179,9 @@ fn worker(
                 }
             }
             Err(err) => {
-                if s.failed.is_none() {
-                    s.failed = Some(err);
-                }
+                // Dependents of a failed action never become ready.
+                s.stop |= !opts.keep_going;
+                s.failed.push((index, err));
             }
         }
         wake.notify_all();
@@ -260,7 +281,7 @@ fn reported_unused(action: &Action, list: &str, result: &ActionResult, cache: &C
 /// Output files of each derived input: one file, or the files of a declared directory.
 type DerivedFiles = HashMap<String, Vec<OutputFile>>;
 
-fn run_one(graph: &ActionGraph, index: usize, inputs: BTreeMap<String, String>, derived: &DerivedFiles, opts: &ExecOptions) -> Result<Outcome> {
+fn run_one(graph: &ActionGraph, index: usize, inputs: BTreeMap<String, String>, derived: &DerivedFiles, opts: &ExecOptions, epoch: Instant) -> Result<Outcome> {
     let action = &graph.actions[index];
     // Actions that report unused inputs are looked up under the key of their last pruning.
     let pruning = action.unused_inputs_list.as_ref().map(|_| pruning_key(action, &inputs));
@@ -300,6 +321,7 @@ fn run_one(graph: &ActionGraph, index: usize, inputs: BTreeMap<String, String>, 
         mnemonic: action.mnemonic.clone(),
         target: action.owner.clone(),
         cache,
+        start_ms: start.duration_since(epoch).as_millis() as u64,
         duration_ms: start.elapsed().as_millis() as u64,
         outputs: action.outputs.iter().map(|o| o.path.clone()).collect(),
         output_digests: result.files.iter().map(|f| (f.path.clone(), f.digest.clone())).collect(),
