@@ -3,8 +3,9 @@
 
 For each commit (first-parent commits touching *.rs after --base), both tools build the same
 binary in their own clone, alternating which runs first, with the same settings: the project's
-dev profile on Cargo's side (opt-level 0, full debuginfo, unwind, incremental) and `-c dbg`
-(opt-level 0, full debuginfo) on relink's. Per commit it prints:
+dev profile on both sides (`cargo build`, and `relink build`, which honours the `[profile.dev]`
+that `relink import` maps onto the targets: opt-level and debuginfo, per package). Per commit
+it prints:
 
 * wall time of relink (including `relink import` when a manifest changed) and of Cargo;
 * the ideal time: an interface-based build that recompiles edited crates exactly as fast as
@@ -255,10 +256,15 @@ ELAPSED = re.compile(r'"elapsed(_total)?":\{[^}]*\}')
 
 
 def probe_outputs(binary, corpus, cases):
-    """(exit code, stdout, stderr) of each case; timings (`--json` summaries) blanked."""
+    """(exit code, stdout, stderr) of each case; timings (`--json` summaries) blanked. A case
+    `["<FILE", args...]` feeds FILE (relative to the corpus) on standard input."""
     outs = []
     for case in cases:
-        proc = subprocess.run([str(binary), *case], cwd=corpus, capture_output=True, text=True)
+        stdin = None
+        if case and case[0].startswith("<"):
+            stdin = (Path(corpus) / case[0][1:]).read_text()
+            case = case[1:]
+        proc = subprocess.run([str(binary), *case], cwd=corpus, capture_output=True, text=True, input=stdin)
         outs.append((proc.returncode, ELAPSED.sub("", proc.stdout), proc.stderr))
     return outs
 
@@ -287,6 +293,17 @@ RG_PROBES = [
 ]
 
 
+# rust-analyzer's command line on files of the corpus (no project loading: deterministic).
+RA_PROBES = [
+    ["--version"],
+    ["--help"],
+    ["<crates/syntax/src/lib.rs", "parse"],
+    ["<crates/hir-ty/src/lib.rs", "symbols"],
+    ["<crates/ide/src/lib.rs", "symbols"],
+    ["<crates/rust-analyzer/src/lib.rs", "parse", "--no-dump"],
+]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repo", required=True, help="git repository or bundle")
@@ -298,8 +315,8 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--keep", action="store_true", help="reuse the clones in --work")
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--relink-flags", default="-c dbg", help="settings for relink's side")
-    ap.add_argument("--probes", choices=["rg", "version"], default="rg")
+    ap.add_argument("--relink-flags", default="", help="extra settings for relink's side")
+    ap.add_argument("--probes", choices=["rg", "ra", "version"], default="rg")
     ap.add_argument("--json", help="write all data here")
     ap.add_argument("--markdown", help="write the results table here")
     ap.add_argument("--no-build", action="store_true", help="use target/release as built")
@@ -316,6 +333,7 @@ def main():
     cache = window.work / "relink-cache"
     env = {"RELINK_CACHE": str(cache), "RELINK_RULES_DIR": str(tools), "RELINK_BUILDER": str(tools / "target" / "release" / "relink-builder")}
     relink_flags = args.relink_flags.split()
+    bin_rel = label.lstrip("/").replace(":", "/").lstrip("/")
 
     def relink_build(log):
         return sh([relink, "build", "-j", str(args.jobs), "--execution-log", log, *relink_flags, label], window.relink_dir, env)[0]
@@ -329,7 +347,7 @@ def main():
 
     corpus = window.work / "corpus"
     window.export(window.base, corpus)
-    probes = RG_PROBES if args.probes == "rg" else [["--version"]]
+    probes = {"rg": RG_PROBES, "ra": RA_PROBES, "version": [["--version"]]}[args.probes]
 
     print(f"cold build of {window.base[:10]} ...", flush=True)
     window.checkout(window.base)
@@ -391,7 +409,7 @@ def main():
         link_ms = {e["target"].rsplit(":", 1)[-1]: e["duration_ms"] for e in executed if e["mnemonic"] == "RustLink"}
         units = cargo_units(window.cargo_dir)
         ideal = ideal_time(units, graph, sources, changed, iface_changed, link_ms, args.jobs)
-        rg_relink = window.relink_dir / "relink-bin" / (label.split(":")[-1])
+        rg_relink = window.relink_dir / "relink-bin" / bin_rel
         rg_cargo = window.cargo_dir / "target" / "debug" / args.bin
         out_relink, out_cargo = probe_outputs(rg_relink, corpus, probes), probe_outputs(rg_cargo, corpus, probes)
         differing = [" ".join(probes[i]) for i, (a, b) in enumerate(zip(out_relink, out_cargo)) if a != b]
@@ -420,8 +438,8 @@ def main():
     total_c = sum(r["cargo_s"] for r in rows)
     total_i = sum(r["ideal_s"] for r in rows)
     summary = {
-        "window": f"{window.base[:10]} + {len(rows)} commits", "jobs": args.jobs, "relink_flags": args.relink_flags,
-        "cargo_profile": "dev (Cargo defaults: opt-level 0, debuginfo 2, incremental)",
+        "window": f"{window.base[:10]} + {len(rows)} commits", "jobs": args.jobs, "relink_flags": args.relink_flags or "(none)",
+        "profile": "the project's dev profile on both sides (Cargo: incremental; relink: incremental for workspace crates)",
         "cold_relink_s": cold_relink, "cold_cargo_s": cold_cargo,
         "total_relink_s": total_r, "total_cargo_s": total_c, "total_ideal_s": total_i,
         "relink_vs_cargo": total_r / total_c, "relink_vs_ideal": total_r / max(total_i, 1e-9), "ideal_vs_cargo": total_i / total_c,
@@ -442,7 +460,7 @@ def main():
 
 def write_markdown(path, summary, rows):
     lines = [
-        f"Window {summary['window']}, -j{summary['jobs']}; relink `{summary['relink_flags']}`, Cargo {summary['cargo_profile']}.",
+        f"Window {summary['window']}, -j{summary['jobs']}; {summary['profile']}; relink flags {summary['relink_flags']}.",
         "",
         "| # | commit | relink s | cargo s | ideal s | relink/cargo | relink ran | edited libraries: interface | same output |",
         "|---|---|---|---|---|---|---|---|---|",
