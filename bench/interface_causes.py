@@ -42,26 +42,69 @@ def export(repo, rev, dest):
 
 
 def member_libs(tree):
-    """Library crate roots of the workspace members (relative to the tree)."""
-    proc = run(["cargo", "metadata", "--format-version", "1", "--no-deps", "--offline"], tree, check=False)
+    """Library crate roots of the workspace members (relative to the tree), and each member's
+    member dependencies (for macro summaries, in dependency order)."""
+    proc = run(["cargo", "metadata", "--format-version", "1", "--offline"], tree, check=False)
     if proc.returncode != 0:
-        return {}
+        proc = run(["cargo", "metadata", "--format-version", "1", "--no-deps", "--offline"], tree, check=False)
+    if proc.returncode != 0:
+        return {}, {}
     meta = json.loads(proc.stdout)
     root = Path(meta["workspace_root"])
+    members = set(meta["workspace_members"])
     libs = {}
+    by_id = {}
     for pkg in meta["packages"]:
+        if pkg["id"] not in members:
+            continue
         for t in pkg["targets"]:
             if set(t["kind"]) & {"lib", "rlib", "proc-macro"}:
                 src = Path(t["src_path"]).relative_to(root)
                 pkg_dir = Path(pkg["manifest_path"]).parent.relative_to(root)
                 libs[pkg["name"]] = (src, pkg_dir)
-    return libs
+                by_id[pkg["id"]] = pkg["name"]
+    deps = {name: [] for name in libs}
+    for node in (meta.get("resolve") or {}).get("nodes", []):
+        if node["id"] in by_id:
+            deps[by_id[node["id"]]] = [by_id[d["pkg"]] for d in node["deps"] if d["pkg"] in by_id]
+    return libs, deps
 
 
-def stub(stubber, tree, root, out, policy):
+def macro_summaries(builder, tree, libs, deps, out_dir):
+    """Summaries of the members' exported macros, each with its member dependencies'."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    done = {}
+
+    def visit(name, stack=()):
+        if name in done or name in stack:
+            return
+        for d in deps.get(name, []):
+            visit(d, stack + (name,))
+        root, pkg_dir = libs[name]
+        out = out_dir / f"{name}.json"
+        srcs = [str(p.relative_to(tree)) for p in (tree / pkg_dir).rglob("*.rs")]
+        cmd = [builder, "stub", "--macros-only", "--crate-root", root, "--macros-out", out]
+        for s in srcs:
+            cmd += ["--src", s]
+        for d in deps.get(name, []):
+            if d in done:
+                cmd += ["--dep-macros", done[d]]
+        run(cmd, tree, check=False)
+        done[name] = out
+
+    for name in libs:
+        visit(name)
+    return done
+
+
+def stub(stubber, tree, root, out, policy, dep_macros=()):
     if out.exists():
         shutil.rmtree(out)
-    proc = run([stubber, "stub", "--crate-root", root, "--out-dir", out, "--span-policy", policy], tree, check=False)
+    cmd = [stubber, "stub", "--crate-root", root, "--out-dir", out, "--span-policy", policy]
+    for m in dep_macros:
+        if Path(m).exists():
+            cmd += ["--dep-macros", m]
+    proc = run(cmd, tree, check=False)
     return proc.returncode == 0, proc.stderr.strip().splitlines()[-1:] if proc.returncode else []
 
 
@@ -74,6 +117,7 @@ def main():
     ap.add_argument("--work", default="/tmp/interface-causes")
     ap.add_argument("--policy", default="anchored", choices=["anchored", "compact"])
     ap.add_argument("--stubber", help="relink-builder that stubs (default: this checkout's release build)")
+    ap.add_argument("--no-dep-macros", action="store_true", help="stub each crate alone (no dependency macro summaries), as before macro summaries existed")
     ap.add_argument("--json")
     ap.add_argument("--markdown")
     args = ap.parse_args()
@@ -97,8 +141,10 @@ def main():
         old_tree, new_tree = work / "old", work / "new"
         export(clone, prev, old_tree)
         export(clone, commit, new_tree)
-        libs = member_libs(new_tree)
-        old_libs = member_libs(old_tree)
+        libs, deps = member_libs(new_tree)
+        old_libs, old_deps = member_libs(old_tree)
+        summaries = {} if args.no_dep_macros else macro_summaries(builder, new_tree, libs, deps, work / "macros-new")
+        old_summaries = {} if args.no_dep_macros else macro_summaries(builder, old_tree, old_libs, old_deps, work / "macros-old")
         for name, (root, pkg_dir) in sorted(libs.items()):
             prefix = "" if str(pkg_dir) == "." else f"{pkg_dir}/"
             touched = [f for f in changed if f.startswith(prefix) and (f.endswith(".rs") or f.endswith("Cargo.toml"))]
@@ -109,8 +155,10 @@ def main():
                 rows.append({"n": n, "commit": commit[:10], "crate": name, "causes": ["new crate"]})
                 causes["new crate"] += 1
                 continue
-            ok_old, _ = stub(stubber, old_tree, old_libs[name][0], work / "stub-old", args.policy)
-            ok_new, err = stub(stubber, new_tree, root, work / "stub-new", args.policy)
+            old_dep_macros = [old_summaries[d] for d in old_deps.get(name, []) if d in old_summaries]
+            new_dep_macros = [summaries[d] for d in deps.get(name, []) if d in summaries]
+            ok_old, _ = stub(stubber, old_tree, old_libs[name][0], work / "stub-old", args.policy, old_dep_macros)
+            ok_new, err = stub(stubber, new_tree, root, work / "stub-new", args.policy, new_dep_macros)
             if not (ok_old and ok_new):
                 found = ["stub failed (falls back to real sources)"]
             else:

@@ -312,6 +312,7 @@ def main():
     ap.add_argument("--branch", help="branch whose first-parent history is replayed (default HEAD)")
     ap.add_argument("--bin", required=True, help="the binary both tools build (cargo --bin)")
     ap.add_argument("--label", help="relink target (default //:BIN)")
+    ap.add_argument("--relink-bin", help="the binary under relink-bin/ (default: the label's package and BIN)")
     ap.add_argument("--work", required=True)
     ap.add_argument("--keep", action="store_true", help="reuse the clones in --work")
     ap.add_argument("--jobs", type=int, default=2)
@@ -333,7 +334,8 @@ def main():
     cache = window.work / "relink-cache"
     env = {"RELINK_CACHE": str(cache), "RELINK_RULES_DIR": str(tools), "RELINK_BUILDER": str(tools / "target" / "release" / "relink-builder")}
     relink_flags = args.relink_flags.split()
-    bin_rel = label.lstrip("/").replace(":", "/").lstrip("/")
+    package = label.lstrip("/").split(":")[0]
+    bin_rel = args.relink_bin or "/".join(p for p in (package, args.bin) if p)
 
     def relink_build(log):
         return sh([relink, "build", "-j", str(args.jobs), "--execution-log", log, *relink_flags, label], window.relink_dir, env)[0]

@@ -134,7 +134,7 @@ def _rust_proc_macro_impl(ctx):
 def _rust_binary_impl(ctx):
     crate = _crate(ctx, "bin", root_defaults = ["main.rs"])
     deps = _dep_infos(ctx)
-    exe = ctx.actions.declare_file(ctx.label.name)
+    exe = ctx.actions.declare_file(ctx.attr.bin_name or ctx.label.name)
     _link_crate(ctx, crate, deps, exe)
     return [DefaultInfo(files = depset([exe]), executable = exe, runfiles = ctx.runfiles(files = ctx.files.data))]
 
@@ -235,7 +235,9 @@ rust_proc_macro = rule(
 rust_binary = rule(
     implementation = _rust_binary_impl,
     doc = "A Rust binary: compiled against dependency interfaces, linked with their real rlibs.",
-    attrs = _COMMON_ATTRS,
+    attrs = dict(_COMMON_ATTRS, **{
+        "bin_name": attr.string(doc = "File name of the binary (default: the target name). Cargo names a package's binary like its library; a BUILD package cannot have two targets of one name, so `relink import` names the target NAME_bin and the file NAME."),
+    }),
     executable = True,
 )
 

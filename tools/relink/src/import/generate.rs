@@ -275,8 +275,11 @@ pub fn member_build_file(meta: &Metadata, pkg: &Package, root: &Path, vendor_dir
         }
     }
     for target in pkg.targets.iter().filter(|t| t.has_kind("bin") && enabled(t)) {
-        let name = if own_lib.is_some() && target.name == pkg.name { format!("{}_bin", target.name) } else { target.name.clone() };
-        ctx.crate_target(&mut out, "rust_binary", &name, &crate_name(target), &rel(pkg, &target.src_path)?, &target.edition, pkg, &normal, has_bs, "");
+        // A library and a binary of one name: the target cannot share it, the file can.
+        let clash = own_lib.is_some() && target.name == pkg.name;
+        let name = if clash { format!("{}_bin", target.name) } else { target.name.clone() };
+        let extra = if clash { format!("    bin_name = {},\n", quote(&target.name)) } else { String::new() };
+        ctx.crate_target(&mut out, "rust_binary", &name, &crate_name(target), &rel(pkg, &target.src_path)?, &target.edition, pkg, &normal, has_bs, &extra);
     }
     let bins: Vec<String> = pkg.targets.iter().filter(|t| t.has_kind("bin") && enabled(t)).map(|t| format!(":{}", t.name)).collect();
     for target in pkg.targets.iter().filter(|t| t.has_kind("test") && enabled(t)) {

@@ -1,0 +1,24 @@
+//! A package whose library and binary share a name (issue 11): Cargo names both crates NAME
+//! and the binary file NAME; `relink import` must too (the target is NAME_bin, since a BUILD
+//! package cannot hold two targets of one name).
+
+mod common;
+
+use common::*;
+
+#[test]
+fn a_binary_named_like_its_library_keeps_the_name() {
+    let scratch = Scratch::new("naming");
+    let dir = scratch.0.join("tool");
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(dir.join("Cargo.toml"), "[package]\nname = \"tool\"\nversion = \"0.1.0\"\nedition = \"2021\"\n").unwrap();
+    std::fs::write(dir.join("src/lib.rs"), "pub fn hi() -> &'static str { \"hi\" }\n").unwrap();
+    std::fs::write(dir.join("src/main.rs"), "fn main() {\n    let me = std::env::args().next().unwrap();\n    println!(\"{} from {}\", tool::hi(), me.rsplit('/').next().unwrap());\n}\n").unwrap();
+    let cache = scratch.0.join("cache");
+    let import = relink_command(&dir, &cache).arg("import").output().unwrap();
+    assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+    let build = relink_command(&dir, &cache).args(["build", "//:tool_bin"]).output().unwrap();
+    assert!(build.status.success(), "{}", String::from_utf8_lossy(&build.stderr));
+    let out = std::process::Command::new(dir.join("relink-bin/tool")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hi from tool\n", "the file is `tool`, as under Cargo");
+}
