@@ -89,9 +89,9 @@ impl PathMap<'_> {
             Err(_) if read.is_relative() => self.compile_dir.join(read),
             Err(_) => read.to_path_buf(),
         };
-        let read = normalize(&read);
+        let read = crate::util::normalize(&read);
         if let Some(scratch) = self.scratch {
-            if let Ok(rel) = read.strip_prefix(normalize(&self.execroot.join(scratch))) {
+            if let Ok(rel) = read.strip_prefix(crate::util::normalize(&self.execroot.join(scratch))) {
                 return Some(crate::util::unrelative(rel).display().to_string());
             }
         }
@@ -99,20 +99,6 @@ impl PathMap<'_> {
     }
 }
 
-/// `a/./b/../c` as `a/c` (no file-system access: the paths need not exist any more).
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
-}
 
 /// Write the `candidates` not in `used` to `list` (sorted, one a line).
 pub fn write_list(list: &Path, candidates: &[PathBuf], used: &BTreeSet<String>) -> Result<()> {

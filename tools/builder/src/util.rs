@@ -30,6 +30,21 @@ pub fn relative(path: &Path) -> PathBuf {
         .collect()
 }
 
+/// `a/./b/../c` as `a/c`, lexically (no file-system access: the paths need not exist).
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// The inverse of [`relative`]: `__parent__` components back to `..`.
 pub fn unrelative(path: &Path) -> PathBuf {
     path.components()

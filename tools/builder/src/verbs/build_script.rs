@@ -239,26 +239,12 @@ fn files_cargo_watches(files: &[PathBuf], directives: &Directives, manifest_dir:
         .map(|p| {
             let p = Path::new(p);
             let abs = if p.is_absolute() { p.to_path_buf() } else { cwd.join(manifest_dir).join(p) };
-            normalize(&abs).strip_prefix(cwd).map(Path::to_path_buf).unwrap_or(abs)
+            crate::util::normalize(&abs).strip_prefix(cwd).map(Path::to_path_buf).unwrap_or(abs)
         })
         .collect();
     files.iter().filter(|f| watched.iter().any(|w| f.starts_with(w))).map(|f| f.display().to_string()).collect()
 }
 
-/// `a/./b/../c` as `a/c`, lexically.
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
-}
 
 #[cfg(test)]
 mod tests {
