@@ -1,18 +1,16 @@
 //! The commands: pattern expansion, build, test, run, explain, query, aquery, clean.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
-use serde::{Deserialize, Serialize};
 
 use crate::action::{Action, ActionKind, Output};
 use crate::exec::cache::{Cache, OutputFile};
 use crate::exec::{self, ExecOptions, Outcome};
-use crate::label::Label;
 use crate::plan::{self, cache_root, open_session, state_dir, Analysis, Session, TargetSummary};
+use crate::records::{explain_command, ExecutionLog};
 use crate::workspace::Workspace;
 use crate::{BuildOpts, Cli, CommandKind};
 
@@ -22,7 +20,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         CommandKind::Build { opts, patterns } => build_command(&opts, &patterns, false).map(|ok| if ok { 0 } else { 3 }),
         CommandKind::Test { opts, patterns } => build_command(&opts, &patterns, true).map(|ok| if ok { 0 } else { 3 }),
         CommandKind::Run { opts, label, args } => run_command(&opts, &label, &args),
-        CommandKind::Explain { label, cache_dir } => explain_command(label.as_deref(), cache_dir),
+        CommandKind::Explain { label, cache_dir, invocation } => explain_command(label.as_deref(), cache_dir, invocation),
         CommandKind::Query { opts, pattern } => query_command(&opts, &pattern).map(|_| 0),
         CommandKind::Aquery { opts, pattern } => aquery_command(&opts, &pattern).map(|_| 0),
         CommandKind::Clean { expunge, cache_dir } => clean_command(expunge, cache_dir).map(|_| 0),
@@ -127,137 +125,6 @@ fn materialize_outputs(session: &Session, paths: &[String], outcomes: &HashMap<u
         }
     }
     Ok(())
-}
-
-/// Execution log and explain records.
-struct ExecutionLog {
-    file: Option<std::fs::File>,
-    state_dir: PathBuf,
-    entries: Vec<ExplainEntry>,
-    previous: HashMap<String, ActionRecord>,
-    current: HashMap<String, ActionRecord>,
-}
-
-#[derive(Serialize, Deserialize, Clone)]
-struct ActionRecord {
-    key: String,
-    inputs: BTreeMap<String, String>,
-    /// Output file -> digest.
-    #[serde(default)]
-    outputs: BTreeMap<String, String>,
-}
-
-#[derive(Serialize, Deserialize, Clone)]
-struct ExplainEntry {
-    mnemonic: String,
-    target: String,
-    cache: String,
-    /// Inputs whose digest changed since the previous run of this action (or why it ran).
-    changed: Vec<String>,
-    /// The action ran but produced byte-identical outputs: everything keyed on them is cut off.
-    #[serde(default)]
-    outputs_unchanged: bool,
-}
-
-impl ExecutionLog {
-    fn open(session: &Session, path: Option<&Path>) -> Result<ExecutionLog> {
-        let state_dir = state_dir(&session.cache, &session.loader.workspace);
-        std::fs::create_dir_all(&state_dir)?;
-        let previous = std::fs::read(state_dir.join("actions.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
-        let file = match path {
-            Some(p) => Some(std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?),
-            None => None,
-        };
-        Ok(ExecutionLog { file, state_dir, entries: Vec::new(), previous, current: HashMap::new() })
-    }
-
-    fn record(&mut self, actions: &[Action], outcomes: &HashMap<usize, Outcome>) -> Result<()> {
-        let mut indexes: Vec<&usize> = outcomes.keys().collect();
-        indexes.sort();
-        for &i in indexes {
-            let o = &outcomes[&i];
-            let a = &actions[i];
-            let id = format!("{} {} {}", a.owner, a.mnemonic, a.outputs.first().map_or("", |o| o.path.as_str()));
-            if let Some(f) = &mut self.file {
-                serde_json::to_writer(&mut *f, o)?;
-                f.write_all(b"\n")?;
-            }
-            let changed = if o.cache == "hit" {
-                Vec::new()
-            } else {
-                match self.previous.get(&id) {
-                    None => vec!["(first run of this action)".to_string()],
-                    Some(prev) => {
-                        let mut c: Vec<String> = o
-                            .inputs
-                            .iter()
-                            .filter(|(p, d)| prev.inputs.get(*p) != Some(d))
-                            .map(|(p, _)| p.clone())
-                            .collect();
-                        c.extend(prev.inputs.keys().filter(|p| !o.inputs.contains_key(*p)).map(|p| format!("{p} (removed)")));
-                        if c.is_empty() {
-                            c.push("(command line, environment or outputs changed, or the cache entry was missing)".to_string());
-                        }
-                        c
-                    }
-                }
-            };
-            let outputs: BTreeMap<String, String> = o
-                .result
-                .iter()
-                .flat_map(|r| r.files.iter().map(|f| (f.path.clone(), f.digest.clone())))
-                .collect();
-            let outputs_unchanged = o.cache == "miss" && self.previous.get(&id).is_some_and(|p| !p.outputs.is_empty() && p.outputs == outputs);
-            self.entries.push(ExplainEntry {
-                mnemonic: o.mnemonic.clone(),
-                target: o.target.clone(),
-                cache: o.cache.to_string(),
-                changed,
-                outputs_unchanged,
-            });
-            self.current.insert(id, ActionRecord { key: o.key.clone(), inputs: o.inputs.clone(), outputs });
-        }
-        Ok(())
-    }
-
-    /// One line per failed action (`"cache": "failed"`, the error), and explain records.
-    fn record_failures(&mut self, actions: &[Action], failed: &[(usize, anyhow::Error)]) -> Result<()> {
-        for (index, err) in failed {
-            let a = &actions[*index];
-            if let Some(f) = &mut self.file {
-                let line = serde_json::json!({
-                    "mnemonic": a.mnemonic, "target": a.owner, "cache": "failed", "duration_ms": 0,
-                    "outputs": a.outputs.iter().map(|o| &o.path).collect::<Vec<_>>(), "error": format!("{err:#}"),
-                });
-                serde_json::to_writer(&mut *f, &line)?;
-                f.write_all(b"\n")?;
-            }
-            self.entries.push(ExplainEntry {
-                mnemonic: a.mnemonic.clone(),
-                target: a.owner.clone(),
-                cache: "failed".to_string(),
-                changed: vec![format!("{err:#}").lines().next().unwrap_or_default().to_string()],
-                outputs_unchanged: false,
-            });
-        }
-        Ok(())
-    }
-
-    fn flush_partial(&mut self) -> Result<()> {
-        self.save()
-    }
-
-    fn save(&mut self) -> Result<()> {
-        let mut merged = std::mem::take(&mut self.previous);
-        merged.extend(self.current.drain());
-        std::fs::write(self.state_dir.join("actions.json"), serde_json::to_vec(&merged)?)?;
-        std::fs::write(self.state_dir.join("last_build.json"), serde_json::to_vec_pretty(&self.entries)?)?;
-        self.previous = merged;
-        Ok(())
-    }
 }
 
 fn build_command(opts: &BuildOpts, patterns: &[String], tests: bool) -> Result<bool> {
@@ -415,32 +282,6 @@ fn run_command(opts: &BuildOpts, label: &str, args: &[String]) -> Result<i32> {
         .status()
         .with_context(|| format!("cannot run {}", path.display()))?;
     Ok(status.code().unwrap_or(1))
-}
-
-fn explain_command(label: Option<&str>, cache_dir: Option<PathBuf>) -> Result<i32> {
-    let ws = Workspace::find(&std::env::current_dir()?)?;
-    let cache = Cache::open(cache_root(cache_dir))?;
-    let path = state_dir(&cache, &ws).join("last_build.json");
-    let entries: Vec<ExplainEntry> = serde_json::from_slice(
-        &std::fs::read(&path).with_context(|| "no build recorded for this workspace yet: run `relink build` first")?,
-    )?;
-    let filter = label.map(|l| Label::parse(l, &Label::package_base("", "")).map(|l| l.to_string())).transpose()?;
-    let ran: Vec<&ExplainEntry> = entries.iter().filter(|e| e.cache == "miss").collect();
-    let hits = entries.len() - ran.len();
-    println!("last build: {} actions, {} executed, {} cache hits", entries.len(), ran.len(), hits);
-    for e in ran {
-        if filter.as_ref().is_some_and(|f| *f != e.target) {
-            continue;
-        }
-        println!("{} {}", e.mnemonic, e.target);
-        for c in &e.changed {
-            println!("    changed: {c}");
-        }
-        if e.outputs_unchanged {
-            println!("    output unchanged: actions that take it were not re-run (early cutoff)");
-        }
-    }
-    Ok(0)
 }
 
 fn query_command(opts: &BuildOpts, pattern: &str) -> Result<()> {

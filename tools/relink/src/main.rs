@@ -14,6 +14,7 @@ mod inputs;
 mod label;
 mod loading;
 mod plan;
+mod records;
 mod repos;
 mod sl;
 mod starlark;
@@ -90,6 +91,9 @@ pub enum CommandKind {
     Explain {
         /// Only actions of this target.
         label: Option<String>,
+        /// Which recent invocation that ran something: 0 (the default) is the latest.
+        #[arg(long, default_value_t = 0)]
+        invocation: usize,
         #[arg(long)]
         cache_dir: Option<std::path::PathBuf>,
     },

@@ -208,3 +208,23 @@ fn keep_going_reports_every_failure_and_builds_the_rest() {
     let out = ws.relink(&["build", "-j", "1", "//generic:generic"]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn explain_names_the_abi_items_that_changed() {
+    let ws = examples();
+    ws.build_ok(&["build", "//..."]);
+    // A new public method: named, with its file and line.
+    ws.edit("chain/base/lib.rs", "    /// Add one step; returns the new total.", "    /// A counter at `total`.\n    pub fn starting_at(total: u64) -> Self {\n        Counter { total }\n    }\n\n    /// Add one step; returns the new total.");
+    ws.build_ok(&["build", "//..."]);
+    // A later `relink run` (all hits) does not hide the build that recompiled.
+    let run = ws.relink(&["run", "//app:app"]);
+    assert!(run.status.success());
+    let explain = String::from_utf8(ws.relink(&["explain"]).stdout).unwrap();
+    assert!(explain.contains("RustStub //chain/base:base"), "{explain}");
+    assert!(explain.contains("interface changed: chain/base/lib.rs:14: impl Counter::fn starting_at: new item"), "{explain}");
+    // Lines added above the kept generic body move it: a span shift, named at the body.
+    ws.edit("chain/base/lib.rs", "/// Generic code: instantiated", "fn extra_private_helper() -> u64 {\n    41 + 1\n}\n\n/// Generic code: instantiated");
+    ws.build_ok(&["build", "//..."]);
+    let explain = String::from_utf8(ws.relink(&["explain"]).stdout).unwrap();
+    assert!(explain.contains("fn describe: span shift"), "{explain}");
+}

@@ -86,6 +86,19 @@ impl fmt::Display for Change {
     }
 }
 
+/// Lines of `changes` as in the real sources (file path -> source text) rather than in the
+/// stub: the same item, found by its key in the parsed source file.
+pub fn locate_in_sources(changes: &mut [Change], sources: &BTreeMap<String, String>) {
+    let mut parsed: BTreeMap<&str, BTreeMap<String, Entry>> = BTreeMap::new();
+    for change in changes.iter_mut() {
+        let Some(text) = sources.get(&change.file) else { continue };
+        let items = parsed.entry(change.file.as_str()).or_insert_with(|| syn::parse_file(text).map(|f| entries(&f)).unwrap_or_default());
+        if let Some(e) = items.get(&change.item) {
+            change.line = e.line;
+        }
+    }
+}
+
 /// The differences between two stubs of the same crate (file path -> stub text).
 pub fn diff(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> Vec<Change> {
     let mut changes = Vec::new();
@@ -256,8 +269,9 @@ fn collect_items(items: &[syn::Item], prefix: &str, out: &mut BTreeMap<String, E
 }
 
 fn collect_impl(imp: &syn::ItemImpl, prefix: &str, out: &mut BTreeMap<String, Entry>) {
-    let trait_part = imp.trait_.as_ref().map(|(bang, path, _)| format!("{}{} for ", if bang.is_some() { "!" } else { "" }, tokens_of(path))).unwrap_or_default();
-    let header = format!("{}impl{} {}{}", prefix, tokens_of(&imp.generics), trait_part, tokens_of(&imp.self_ty)).replace(' ', "");
+    let compact = |t: String| t.replace(' ', "");
+    let trait_part = imp.trait_.as_ref().map(|(bang, path, _)| format!("{}{} for ", if bang.is_some() { "!" } else { "" }, compact(tokens_of(path)))).unwrap_or_default();
+    let header = format!("{}impl{} {}{}", prefix, compact(tokens_of(&imp.generics)), trait_part, compact(tokens_of(&imp.self_ty)));
     let generic_impl = keep::has_type_or_const_params(&imp.generics);
     let header_tokens = attrs_tokens(&imp.attrs) + &tokens_of(&imp.generics) + &trait_part + &tokens_of(&imp.self_ty) + &tokens_of(&imp.generics.where_clause);
     insert(out, header.clone(), Entry { tokens: header_tokens.clone(), without_docs: header_tokens.clone(), header: header_tokens, ..entry(&imp.self_ty, "impl", false, &[], String::new(), None) });
@@ -313,7 +327,7 @@ mod tests {
         assert_eq!(causes("pub fn g<T>(t: T) -> T { t }\n", "\npub fn g<T>(t: T) -> T { t }\n"), ["fn g: span shift"]);
         assert_eq!(
             causes("pub struct S;\nimpl<X> From<X> for S { fn from(_: X) -> S { S } }\n", "pub struct S;\nimpl<X> From<X> for S { fn from(_: X) -> S { let s = S; s } }\n"),
-            ["impl<X>From<X>forS::fn from: kept body (generic impl)"]
+            ["impl<X> From<X> for S::fn from: kept body (generic impl)"]
         );
         assert!(causes("pub fn a() {}\n", "pub fn a() {}\n").is_empty());
     }

@@ -29,6 +29,10 @@ pub struct StubDiffArgs {
     /// One JSON object per change instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Report lines in the new version's real sources, read from this directory (stub paths are
+    /// relative to it), instead of lines in the stub.
+    #[arg(long)]
+    pub new_sources: Option<PathBuf>,
 }
 
 /// Stub texts keyed by path relative to the crate root's directory.
@@ -63,7 +67,12 @@ fn texts(root: &Option<PathBuf>, dir: &Option<PathBuf>, policy: SpanPolicy) -> R
 pub fn run(args: &StubDiffArgs) -> Result<()> {
     let old = texts(&args.old_root, &args.old_stub_dir, args.span_policy)?;
     let new = texts(&args.new_root, &args.new_stub_dir, args.span_policy)?;
-    let changes = diff::diff(&old, &new);
+    let mut changes = diff::diff(&old, &new);
+    if let Some(dir) = &args.new_sources {
+        let sources: BTreeMap<String, String> =
+            new.keys().filter_map(|f| std::fs::read_to_string(dir.join(f)).ok().map(|t| (f.clone(), t))).collect();
+        diff::locate_in_sources(&mut changes, &sources);
+    }
     if args.json {
         for c in &changes {
             let value = serde_json::json!({"file": c.file, "line": c.line, "item": c.item, "cause": c.cause.to_string()});

@@ -1,0 +1,253 @@
+//! The execution log (`--execution-log`) and the records `relink explain` reads.
+//!
+//! Every action that ran, hit the cache or failed is written as one JSON line. For explain,
+//! each action's inputs and outputs are remembered between commands (keyed by target, mnemonic
+//! and first output), so that a rerun can name the inputs that changed; when a `RustStub`
+//! produced another stub, the ABI items that differ are named too (`relink-builder
+//! stub-diff` over the two stubs, read back from the store).
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::action::Action;
+use crate::exec::cache::Cache;
+use crate::exec::Outcome;
+use crate::label::Label;
+use crate::plan::{cache_root, state_dir, Session};
+use crate::workspace::Workspace;
+
+/// Execution log and explain records.
+pub struct ExecutionLog {
+    file: Option<std::fs::File>,
+    state_dir: PathBuf,
+    cache: Cache,
+    /// Where the sources are (stub paths are relative to it).
+    workspace_root: PathBuf,
+    entries: Vec<ExplainEntry>,
+    previous: HashMap<String, ActionRecord>,
+    current: HashMap<String, ActionRecord>,
+}
+
+#[derive(Serialize, Deserialize, Clone)]
+struct ActionRecord {
+    key: String,
+    inputs: BTreeMap<String, String>,
+    /// Output file -> digest.
+    #[serde(default)]
+    outputs: BTreeMap<String, String>,
+}
+
+#[derive(Serialize, Deserialize, Clone)]
+struct ExplainEntry {
+    mnemonic: String,
+    target: String,
+    cache: String,
+    /// Inputs whose digest changed since the previous run of this action (or why it ran).
+    changed: Vec<String>,
+    /// The action ran but produced byte-identical outputs: everything keyed on them is cut off.
+    #[serde(default)]
+    outputs_unchanged: bool,
+    /// For a stub that changed: the ABI items that differ (`file:line: item: cause`).
+    #[serde(default)]
+    abi_changes: Vec<String>,
+}
+
+impl ExecutionLog {
+    pub fn open(session: &Session, path: Option<&Path>) -> Result<ExecutionLog> {
+        let state_dir = state_dir(&session.cache, &session.loader.workspace);
+        std::fs::create_dir_all(&state_dir)?;
+        let previous = std::fs::read(state_dir.join("actions.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let file = match path {
+            Some(p) => Some(std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?),
+            None => None,
+        };
+        let workspace_root = session.loader.workspace.root.clone();
+        Ok(ExecutionLog { file, state_dir, cache: session.cache.clone(), workspace_root, entries: Vec::new(), previous, current: HashMap::new() })
+    }
+
+    pub fn record(&mut self, actions: &[Action], outcomes: &HashMap<usize, Outcome>) -> Result<()> {
+        let mut indexes: Vec<&usize> = outcomes.keys().collect();
+        indexes.sort();
+        for &i in indexes {
+            let o = &outcomes[&i];
+            let a = &actions[i];
+            let id = format!("{} {} {}", a.owner, a.mnemonic, a.outputs.first().map_or("", |o| o.path.as_str()));
+            if let Some(f) = &mut self.file {
+                serde_json::to_writer(&mut *f, o)?;
+                f.write_all(b"\n")?;
+            }
+            let changed = if o.cache == "hit" {
+                Vec::new()
+            } else {
+                match self.previous.get(&id) {
+                    None => vec!["(first run of this action)".to_string()],
+                    Some(prev) => {
+                        let mut c: Vec<String> = o
+                            .inputs
+                            .iter()
+                            .filter(|(p, d)| prev.inputs.get(*p) != Some(d))
+                            .map(|(p, _)| p.clone())
+                            .collect();
+                        c.extend(prev.inputs.keys().filter(|p| !o.inputs.contains_key(*p)).map(|p| format!("{p} (removed)")));
+                        if c.is_empty() {
+                            c.push("(command line, environment or outputs changed, or the cache entry was missing)".to_string());
+                        }
+                        c
+                    }
+                }
+            };
+            let outputs: BTreeMap<String, String> = o
+                .result
+                .iter()
+                .flat_map(|r| r.files.iter().map(|f| (f.path.clone(), f.digest.clone())))
+                .collect();
+            let outputs_unchanged = o.cache == "miss" && self.previous.get(&id).is_some_and(|p| !p.outputs.is_empty() && p.outputs == outputs);
+            let abi_changes = match self.previous.get(&id) {
+                Some(prev) if o.mnemonic == "RustStub" && o.cache == "miss" && !outputs_unchanged => {
+                    self.stub_changes(a, &prev.outputs, &outputs)
+                }
+                _ => Vec::new(),
+            };
+            self.entries.push(ExplainEntry {
+                mnemonic: o.mnemonic.clone(),
+                target: o.target.clone(),
+                cache: o.cache.to_string(),
+                changed,
+                outputs_unchanged,
+                abi_changes,
+            });
+            self.current.insert(id, ActionRecord { key: o.key.clone(), inputs: o.inputs.clone(), outputs });
+        }
+        Ok(())
+    }
+
+    /// One line per failed action (`"cache": "failed"`, the error), and explain records.
+    pub fn record_failures(&mut self, actions: &[Action], failed: &[(usize, anyhow::Error)]) -> Result<()> {
+        for (index, err) in failed {
+            let a = &actions[*index];
+            if let Some(f) = &mut self.file {
+                let line = serde_json::json!({
+                    "mnemonic": a.mnemonic, "target": a.owner, "cache": "failed", "duration_ms": 0,
+                    "outputs": a.outputs.iter().map(|o| &o.path).collect::<Vec<_>>(), "error": format!("{err:#}"),
+                });
+                serde_json::to_writer(&mut *f, &line)?;
+                f.write_all(b"\n")?;
+            }
+            self.entries.push(ExplainEntry {
+                mnemonic: a.mnemonic.clone(),
+                target: a.owner.clone(),
+                cache: "failed".to_string(),
+                changed: vec![format!("{err:#}").lines().next().unwrap_or_default().to_string()],
+                outputs_unchanged: false,
+                abi_changes: Vec::new(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The ABI items that differ between two outputs of a `RustStub` (its first output is the
+    /// stub directory): both stubs are read back from the store and compared by the builder.
+    /// Best effort: a stub no longer in the store gives no names.
+    fn stub_changes(&self, action: &Action, old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> Vec<String> {
+        let Some(dir) = action.outputs.first().map(|o| format!("{}/", o.path)) else { return Vec::new() };
+        let scratch = self.state_dir.join(format!("stub-diff-{}", std::process::id()));
+        let changes = (|| -> Result<Vec<String>> {
+            for (side, files) in [("old", old), ("new", new)] {
+                for (path, digest) in files.iter().filter(|(p, _)| p.starts_with(&dir)) {
+                    let dest = scratch.join(side).join(&path[dir.len()..]);
+                    std::fs::create_dir_all(dest.parent().expect("a file"))?;
+                    std::fs::copy(self.cache.blob_path(digest, false), &dest)?;
+                }
+                std::fs::create_dir_all(scratch.join(side))?;
+            }
+            let out = std::process::Command::new(crate::repos::builder()?)
+                .args(["stub-diff", "--json", "--old-stub-dir"])
+                .arg(scratch.join("old"))
+                .arg("--new-stub-dir")
+                .arg(scratch.join("new"))
+                .arg("--new-sources")
+                .arg(&self.workspace_root)
+                .output()?;
+            Ok(String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .map(|v| format!("{}:{}: {}: {}", v["file"].as_str().unwrap_or("?"), v["line"], v["item"].as_str().unwrap_or("?"), v["cause"].as_str().unwrap_or("?")))
+                .collect())
+        })();
+        let _ = std::fs::remove_dir_all(&scratch);
+        changes.unwrap_or_default()
+    }
+
+    pub fn flush_partial(&mut self) -> Result<()> {
+        self.save()
+    }
+
+    pub fn save(&mut self) -> Result<()> {
+        let mut merged = std::mem::take(&mut self.previous);
+        merged.extend(self.current.drain());
+        let actions = self.state_dir.join("actions.json");
+        std::fs::write(&actions, serde_json::to_vec(&merged)?).with_context(|| format!("cannot write {}", actions.display()))?;
+        self.previous = merged;
+        // Explain keeps the last invocations that did something: an all-hits `relink run`
+        // must not hide the build that recompiled.
+        if self.entries.iter().any(|e| e.cache != "hit") {
+            let path = self.state_dir.join(INVOCATIONS);
+            let mut kept: Vec<Vec<ExplainEntry>> = std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+            kept.insert(0, std::mem::take(&mut self.entries));
+            kept.truncate(KEPT_INVOCATIONS);
+            std::fs::write(&path, serde_json::to_vec(&kept)?).with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Where the explain records of recent invocations are kept (newest first).
+const INVOCATIONS: &str = "invocations.json";
+
+/// How many invocations `relink explain --invocation N` can go back.
+const KEPT_INVOCATIONS: usize = 5;
+
+/// `relink explain [LABEL] [--invocation N]`: what the N-th most recent invocation that ran
+/// anything did (0, the default, is the latest).
+pub fn explain_command(label: Option<&str>, cache_dir: Option<PathBuf>, invocation: usize) -> Result<i32> {
+    let ws = Workspace::find(&std::env::current_dir()?)?;
+    let cache = Cache::open(cache_root(cache_dir))?;
+    let path = state_dir(&cache, &ws).join(INVOCATIONS);
+    let mut kept: Vec<Vec<ExplainEntry>> = serde_json::from_slice(
+        &std::fs::read(&path).with_context(|| "no build recorded for this workspace yet: run `relink build` first")?,
+    )
+    .with_context(|| format!("{} is not readable: run `relink clean` and build again", path.display()))?;
+    if invocation >= kept.len() {
+        anyhow::bail!("only {} invocation(s) are recorded; --invocation takes 0 to {}", kept.len(), kept.len() - 1);
+    }
+    let entries = kept.swap_remove(invocation);
+    let filter = label.map(|l| Label::parse(l, &Label::package_base("", "")).map(|l| l.to_string())).transpose()?;
+    let ran: Vec<&ExplainEntry> = entries.iter().filter(|e| e.cache != "hit").collect();
+    let hits = entries.len() - ran.len();
+    let which = if invocation == 0 { "last build".to_string() } else { format!("build -{invocation}") };
+    println!("{which}: {} actions, {} executed, {} cache hits", entries.len(), ran.len(), hits);
+    for e in ran {
+        if filter.as_ref().is_some_and(|f| *f != e.target) {
+            continue;
+        }
+        println!("{} {}", e.mnemonic, e.target);
+        for c in &e.changed {
+            println!("    changed: {c}");
+        }
+        if e.outputs_unchanged {
+            println!("    output unchanged: actions that take it were not re-run (early cutoff)");
+        }
+        for change in &e.abi_changes {
+            println!("    interface changed: {change}");
+        }
+    }
+    Ok(0)
+}
+
