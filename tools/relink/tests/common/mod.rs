@@ -60,7 +60,7 @@ pub fn copy_tree(from: &Path, to: &Path) {
 pub struct Ws {
     pub dir: PathBuf,
     pub cache: PathBuf,
-    _scratch: Scratch,
+    _scratch: Option<Scratch>,
 }
 
 impl Ws {
@@ -70,7 +70,12 @@ impl Ws {
         let dir = scratch.0.join("ws");
         copy_tree(source, &dir);
         let cache = scratch.0.join("cache");
-        Ws { dir, cache, _scratch: scratch }
+        Ws { dir, cache, _scratch: Some(scratch) }
+    }
+
+    /// A workspace already at `dir` (owned by the caller), with `cache`.
+    pub fn at(dir: PathBuf, cache: PathBuf) -> Ws {
+        Ws { dir, cache, _scratch: None }
     }
 
     /// Run relink with `args` in the workspace.
