@@ -6,6 +6,9 @@ mod common;
 
 #[test]
 fn examples_build_test_and_relink_on_bazel() {
+    if !common::real_code_tier("examples_build_test_and_relink_on_bazel") {
+        return;
+    }
     let script = common::repo_root().join("tests/bazel/examples_on_bazel.sh");
     let builder = std::path::PathBuf::from(env!("CARGO_BIN_EXE_relink")).with_file_name("relink-builder");
     let out = std::process::Command::new("bash").arg(&script).env("RELINK_BUILDER", &builder).output().unwrap();
@@ -17,6 +20,9 @@ fn examples_build_test_and_relink_on_bazel() {
 
 #[test]
 fn ripgrep_builds_tests_and_relinks_on_bazel() {
+    if !common::real_code_tier("ripgrep_builds_tests_and_relinks_on_bazel") {
+        return;
+    }
     let script = common::repo_root().join("tests/bazel/ripgrep_on_bazel.sh");
     let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_relink"));
     let out = std::process::Command::new("bash")

@@ -163,6 +163,9 @@ fn run_corpus(ws: &Ws, policy: &str) -> (usize, usize) {
 
 #[test]
 fn abi_changing_edits_change_the_interface_and_preserving_ones_mostly_do_not() {
+    if !real_code_tier("abi_changing_edits_change_the_interface_and_preserving_ones_mostly_do_not") {
+        return;
+    }
     let corpus = corpus();
     let kinds = |k: Kind| corpus.iter().filter(|e| e.kind == k).count();
     assert!(kinds(Kind::Preserving) >= 12 && kinds(Kind::Changing) >= 12, "at least 12 edit kinds each");

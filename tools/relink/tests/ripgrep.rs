@@ -8,6 +8,9 @@ use common::*;
 
 #[test]
 fn ripgrep_imports_builds_tests_and_relinks_after_a_private_edit() {
+    if !real_code_tier("ripgrep_imports_builds_tests_and_relinks_after_a_private_edit") {
+        return;
+    }
     let (_keep, ws) = ripgrep_workspace("ripgrep");
     let import = ws.relink(&["import"]);
     assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));

@@ -6,6 +6,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// The switch of the real-code tier: `RELINK_REAL_CODE_TESTS=1` runs the suites that build
+/// real projects (crates.io downloads, Bazel, ripgrep, replays of real history); `.ci/run`
+/// sets it. Without it `cargo test` is the fast, offline tier. Returns whether to run, and
+/// says so when skipping.
+pub fn real_code_tier(test: &str) -> bool {
+    let on = std::env::var_os("RELINK_REAL_CODE_TESTS").is_some_and(|v| v != "0");
+    if !on {
+        eprintln!("skipped {test}: a real-code test (set RELINK_REAL_CODE_TESTS=1 to run it)");
+    }
+    on
+}
+
 /// The repository root (rules/, examples/).
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
