@@ -167,7 +167,9 @@ pub fn run(args: &BuildScriptArgs) -> Result<()> {
         .env("OPT_LEVEL", &args.opt_level)
         .env("PROFILE", if args.opt_level == "0" { "debug" } else { "release" })
         .env("DEBUG", "false")
-        .env("NUM_JOBS", "1")
+        // Cargo gives the job count; build scripts parallelize C compiles with it. It never
+        // changes what a script writes, so it is not part of the action's key.
+        .env("NUM_JOBS", std::thread::available_parallelism().map_or(1, |n| n.get()).to_string())
         .env("CARGO_ENCODED_RUSTFLAGS", "")
         .env("CARGO", "cargo");
     if let Some(links) = &args.links {

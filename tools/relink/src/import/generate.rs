@@ -83,18 +83,18 @@ fn crate_name(target: &Target) -> String {
     target.name.replace('-', "_")
 }
 
-/// `CARGO_PKG_*` variables.
+/// `CARGO_PKG_*` variables, as Cargo sets them (the version parsed by `semver`: build
+/// metadata such as `+5.3.1-0-g1234` is neither patch nor pre-release).
 fn pkg_env(pkg: &Package) -> BTreeMap<String, String> {
     let mut env = BTreeMap::new();
     let version = &pkg.version;
-    let (core, pre) = version.split_once('-').unwrap_or((version, ""));
-    let mut parts = core.split('.');
+    let parsed = semver::Version::parse(version).unwrap_or(semver::Version::new(0, 0, 0));
     env.insert("CARGO_PKG_NAME".into(), pkg.name.clone());
     env.insert("CARGO_PKG_VERSION".into(), version.clone());
-    env.insert("CARGO_PKG_VERSION_MAJOR".into(), parts.next().unwrap_or("0").into());
-    env.insert("CARGO_PKG_VERSION_MINOR".into(), parts.next().unwrap_or("0").into());
-    env.insert("CARGO_PKG_VERSION_PATCH".into(), parts.next().unwrap_or("0").into());
-    env.insert("CARGO_PKG_VERSION_PRE".into(), pre.into());
+    env.insert("CARGO_PKG_VERSION_MAJOR".into(), parsed.major.to_string());
+    env.insert("CARGO_PKG_VERSION_MINOR".into(), parsed.minor.to_string());
+    env.insert("CARGO_PKG_VERSION_PATCH".into(), parsed.patch.to_string());
+    env.insert("CARGO_PKG_VERSION_PRE".into(), parsed.pre.to_string());
     env.insert("CARGO_PKG_AUTHORS".into(), pkg.authors.join(":"));
     env.insert("CARGO_PKG_DESCRIPTION".into(), pkg.description.clone().unwrap_or_default());
     env.insert("CARGO_PKG_LICENSE".into(), pkg.license.clone().unwrap_or_default());
@@ -175,7 +175,7 @@ impl Ctx<'_> {
             .collect();
         let _ = write!(
             out,
-            "\ncargo_build_script(\n    name = \"build_script\",\n    package_name = {},\n    srcs = glob([\"**/*.rs\"]),\n    crate_root = {},\n    edition = {},\n    crate_features = {},\n    deps = {},\n    proc_macro_deps = {},\n    aliases = {},\n    links = {},\n    link_deps = {},\n    build_script_env = {},\n    data = glob([\"**\"], exclude = [\"BUILD.bazel\", \"target/**\", \"bazel-*/**\", \"relink-bin/**\"]),\n    rustc_flags = {},\n{})\n",
+            "\ncargo_build_script(\n    name = \"build_script\",\n    package_name = {},\n    srcs = glob([\"**/*.rs\"]),\n    crate_root = {},\n    edition = {},\n    crate_features = {},\n    deps = {},\n    proc_macro_deps = {},\n    aliases = {},\n    links = {},\n    link_deps = {},\n    build_script_env = {},\n    rustc_env = {},\n    data = glob([\"**\"], exclude = [\"BUILD.bazel\", \"target/**\", \"bazel-*/**\", \"relink-bin/**\"]),\n    rustc_flags = {},\n{})\n",
             quote(&pkg.name),
             quote(&rel(pkg, &script.src_path)?),
             quote(&script.edition),
@@ -185,6 +185,7 @@ impl Ctx<'_> {
             dict(&build.aliases),
             quote(pkg.links.as_deref().unwrap_or("")),
             list(&link_deps),
+            dict(&pkg_env(pkg)),
             dict(&pkg_env(pkg)),
             list(&self.flags()),
             self.profile_attrs(pkg, true),
@@ -298,6 +299,18 @@ fn dev_only(all: &[String], normal: &[String]) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn versions_with_build_metadata_are_parsed_like_cargo() {
+        let meta: super::Package = serde_json::from_value(serde_json::json!({
+            "id": "x", "name": "jemalloc-sys", "version": "0.7.1+5.3.1-0-g54eaed1", "source": null,
+            "manifest_path": "/x/Cargo.toml", "links": null, "targets": []
+        }))
+        .unwrap();
+        let env = super::pkg_env(&meta);
+        assert_eq!((env["CARGO_PKG_VERSION_PATCH"].as_str(), env["CARGO_PKG_VERSION_PRE"].as_str()), ("1", ""));
+        assert_eq!(env["CARGO_PKG_VERSION"], "0.7.1+5.3.1-0-g54eaed1");
+    }
+
     #[test]
     fn strings_are_valid_starlark() {
         assert_eq!(super::quote("Fe\u{301}lix \"q\" a\\b\nc\u{1}"), "\"Fe\u{301}lix \\\"q\\\" a\\\\b\\nc\\001\"");
