@@ -178,26 +178,35 @@ pub fn stub_crate_with(crate_root: &Path, policy: SpanPolicy, ext: &macros::Exte
 /// nothing may be dropped (a file does not lex, or identifiers may be synthesized).
 fn removable_names_to_drop(parsed: &[modules::ParsedFile], plans: &[splice::Plan], policy: SpanPolicy) -> Result<Option<BTreeSet<String>>> {
     let candidates: BTreeSet<&str> = plans.iter().flat_map(|p| p.removable_names()).collect();
-    let mut kept: BTreeSet<String> = BTreeSet::new();
-    loop {
-        let mut mentioned = BTreeSet::new();
-        for (file, plan) in parsed.iter().zip(plans) {
-            let rendered = plan.render(&file.source, policy, &|name| !kept.contains(name))?;
-            match references::mentioned_names(&rendered.text) {
-                Some(names) => mentioned.extend(names),
-                None => return Ok(None),
+    // What the stub mentions with every removable thing gone, and what each removable thing
+    // mentions itself: one render and one lex of each, then a closure over names.
+    let mut mentioned = BTreeSet::new();
+    let mut mentions_of: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for (file, plan) in parsed.iter().zip(plans) {
+        let rendered = plan.render(&file.source, policy, &|_| true)?;
+        let Some(names) = references::mentioned_names(&rendered.text) else { return Ok(None) };
+        mentioned.extend(names);
+        for (name, text) in plan.removable_texts(&file.source) {
+            let Some(names) = references::mentioned_names(&text) else { return Ok(None) };
+            mentions_of.entry(name).or_default().extend(names);
+        }
+    }
+    if mentioned.contains("paste") || mentioned.contains("concat_idents") || mentions_of.values().any(|m| m.contains("paste") || m.contains("concat_idents")) {
+        // Identifiers may be synthesized: no name can be proven unused.
+        return Ok(None);
+    }
+    let mut kept: BTreeSet<&str> = candidates.iter().copied().filter(|n| mentioned.contains(*n)).collect();
+    let mut queue: Vec<&str> = kept.iter().copied().collect();
+    while let Some(name) = queue.pop() {
+        for m in mentions_of.get(name).into_iter().flatten() {
+            if let Some(&c) = candidates.get(m.as_str()) {
+                if kept.insert(c) {
+                    queue.push(c);
+                }
             }
         }
-        if mentioned.contains("paste") || mentioned.contains("concat_idents") {
-            // Identifiers may be synthesized: no name can be proven unused.
-            return Ok(None);
-        }
-        let now: BTreeSet<String> = candidates.iter().filter(|n| mentioned.contains(**n)).map(|n| n.to_string()).collect();
-        if now == kept {
-            return Ok(Some(candidates.iter().filter(|n| !kept.contains(**n)).map(|n| n.to_string()).collect()));
-        }
-        kept = now;
     }
+    Ok(Some(candidates.iter().filter(|n| !kept.contains(**n)).map(|n| n.to_string()).collect()))
 }
 
 /// Whether an item exists only in `cfg(test)` builds: its `#[cfg(..)]` predicate is false

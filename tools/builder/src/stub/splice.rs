@@ -118,6 +118,33 @@ impl Plan {
         self.removable.iter().chain(&self.removable_leaves).map(|(_, n)| n.as_str())
     }
 
+    /// Each removable thing with the text it would keep if it stayed: its source with the
+    /// bodies this plan replaces and the text it drops inside it cut out.
+    pub fn removable_texts<'s>(&self, source: &'s str) -> Vec<(&str, String)> {
+        self.removable
+            .iter()
+            .chain(&self.removable_leaves)
+            .map(|(range, name)| {
+                let mut text = String::new();
+                let mut cursor = range.start;
+                // Replaced bodies and dropped text (doc comments, test-only items) inside it.
+                let mut inner: Vec<&Range<usize>> = self
+                    .replacements
+                    .iter()
+                    .chain(&self.dropped)
+                    .filter(|r| range.start <= r.start && r.end <= range.end && *r != range)
+                    .collect();
+                inner.sort_by_key(|r| r.start);
+                for r in inner {
+                    text.push_str(&source[cursor..r.start]);
+                    cursor = r.end;
+                }
+                text.push_str(&source[cursor..range.end]);
+                (name.as_str(), text)
+            })
+            .collect()
+    }
+
     /// Kept bodies with their lines.
     pub fn kept_lines(&self) -> Vec<(usize, KeepReason)> {
         self.kept.clone()
