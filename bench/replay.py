@@ -121,7 +121,9 @@ class Graph:
         self.deps = {}
         for node in meta["resolve"]["nodes"]:
             name = self.by_id[node["id"]]["name"]
-            self.deps.setdefault(name, set()).update(self.by_id[d["pkg"]]["name"] for d in node["deps"])
+            # Normal and build dependencies only: dev-dependencies are not edges of a build.
+            built_with = [d for d in node["deps"] if any(k.get("kind") in (None, "build") for k in d.get("dep_kinds", [{}]))]
+            self.deps.setdefault(name, set()).update(self.by_id[d["pkg"]]["name"] for d in built_with)
         self.member_libs = {}
         for pid in self.members:
             pkg = self.by_id[pid]
@@ -295,7 +297,6 @@ RG_PROBES = [
 
 # rust-analyzer's command line on files of the corpus (no project loading: deterministic).
 RA_PROBES = [
-    ["--version"],
     ["--help"],
     ["<crates/syntax/src/lib.rs", "parse"],
     ["<crates/hir-ty/src/lib.rs", "symbols"],
@@ -327,12 +328,24 @@ def main():
     tools = Path(args.relink_repo).resolve()
     if not args.no_build:
         sh(["cargo", "build", "--release", "--locked"], tools, capture=False)
-    relink = tools / "target" / "release" / "relink"
+    window_work = Path(args.work).resolve()
+    # The binaries are copied first: a rebuild during the run must not change what is measured.
+    frozen = window_work.parent / (window_work.name + "-tools")
+    frozen.mkdir(parents=True, exist_ok=True)
+    for name in ("relink", "relink-builder"):
+        shutil.copy2(tools / "target" / "release" / name, frozen / name)
+    relink = frozen / "relink"
     builder = REPO / "target" / "release" / "relink-builder"  # stub-diff: always this checkout's
     label = args.label or f"//:{args.bin}"
     window = Window(args)
     cache = window.work / "relink-cache"
-    env = {"RELINK_CACHE": str(cache), "RELINK_RULES_DIR": str(tools), "RELINK_BUILDER": str(tools / "target" / "release" / "relink-builder")}
+    env = {"RELINK_CACHE": str(cache), "RELINK_RULES_DIR": str(frozen / "rules-copy"), "RELINK_BUILDER": str(frozen / "relink-builder")}
+    if (frozen / "rules-copy").exists():
+        shutil.rmtree(frozen / "rules-copy")
+    shutil.copytree(tools / "rules", frozen / "rules-copy" / "rules")
+    for marker in ("WORKSPACE", "MODULE.bazel", "BUILD.bazel"):
+        if (tools / marker).exists():
+            shutil.copy2(tools / marker, frozen / "rules-copy" / marker)
     relink_flags = args.relink_flags.split()
     package = label.lstrip("/").split(":")[0]
     bin_rel = args.relink_bin or "/".join(p for p in (package, args.bin) if p)
@@ -422,6 +435,7 @@ def main():
         # `--version` names the git revision a build script read: informational only.
         versions = [probe_outputs(b, corpus, [["--version"]])[0][1].splitlines()[:1] for b in (rg_relink, rg_cargo)]
         row = {
+            "cargo_units": units, "changed_files": changed, "interface_changed": iface_changed, "link_ms": link_ms,
             "n": n, "commit": commit[:10], "subject": window.subject(commit)[:60], "relink_s": t_relink,
             "cargo_s": t_cargo, "ideal_s": ideal, "executed": by_mnemonic, "compiled_relink": compiled_relink,
             "compiled_cargo": compiled_cargo, "edited": edited, "outputs_equal": same, "differing_probes": differing, "manifest": manifest_changed,
