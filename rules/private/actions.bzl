@@ -109,10 +109,12 @@ def emit_interface(ctx, crate, deps, out, stub_dir):
     args = crate_args(ctx, crate, deps)
     args.add("--out", out)
     args.add("--stub-dir", stub_dir.path)
-    if ctx.var.get("relink_audit", "0") == "1":
+    audit = ctx.var.get("relink_audit", "0") == "1"
+    if audit:
         args.add("--audit")
+    requirements = None if audit else _incremental(ctx, crate, args)
     inputs = depset([stub_dir], transitive = [_compile_inputs(ctx, crate, deps, "RustInterface")])
-    _run_builder(ctx, "RustInterface", "interface", args, inputs, [out], crate.env, "Extracting the interface of %s", unused = _unused_list(ctx, out))
+    _run_builder(ctx, "RustInterface", "interface", args, inputs, [out], crate.env, "Extracting the interface of %s", unused = _unused_list(ctx, out), requirements = requirements)
 
 def _incremental(ctx, crate, args):
     """rustc's incremental state for crates that change (workspace members), local only.

@@ -82,6 +82,15 @@ fn abi_changing_edit_rebuilds_exactly_the_dependents() {
     // middle's interface did not change (its own stub is the same), so nothing keyed on it
     // alone re-ran beyond what base's interface forced.
     assert_eq!(run_app(&ws), "hello from App\nvalue=3\nlargest=Some(9)\n");
+
+    // The interfaces and objects compiled from incremental state are byte-identical to a clean
+    // build's (a fresh cache has no incremental state).
+    let incremental = digests_under(&ws.path("relink-bin"));
+    assert!(incremental.keys().any(|p| p.starts_with("chain/base/_iface/")), "{incremental:?}");
+    std::fs::remove_dir_all(ws.path("relink-bin")).unwrap();
+    let out = ws.relink_with_cache(&["build", "//..."], &ws.dir.join("../fresh-cache"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(digests_under(&ws.path("relink-bin")), incremental);
 }
 
 #[test]

@@ -41,6 +41,23 @@ fn rg_outputs(ws: &Ws) -> Vec<String> {
         .collect()
 }
 
+/// ripgrep's workspace libraries (their default outputs include their interfaces).
+const LIBRARIES: &[&str] = &[
+    "//crates/globset:globset",
+    "//crates/ignore:ignore",
+    "//crates/matcher:grep-matcher",
+    "//crates/searcher:grep-searcher",
+    "//crates/printer:grep-printer",
+    "//crates/regex:grep-regex",
+    "//crates/cli:grep-cli",
+    "//crates/grep:grep",
+];
+
+/// Digests of every interface (`_iface/*.rlib`) of the last build.
+fn interface_digests(ws: &Ws) -> std::collections::BTreeMap<String, String> {
+    digests_under(&ws.path("relink-bin")).into_iter().filter(|(path, _)| path.contains("/_iface/")).collect()
+}
+
 fn ran(log: &[LogEntry]) -> Vec<(String, String)> {
     executed(log).into_iter().filter(|(m, _)| m != "TestRunner").collect()
 }
@@ -102,9 +119,14 @@ fn ripgrep_commits_run_exactly_what_they_must_and_match_a_clean_build() {
 
     // The incrementally built rg behaves as a clean build of the same tree.
     let incremental = rg_outputs(&ws);
+    ws.build_ok(&[&["build"], LIBRARIES].concat()); // already built: only materialized
+    let interfaces = interface_digests(&ws);
+    assert!(interfaces.len() >= LIBRARIES.len(), "{interfaces:?}");
     std::fs::remove_dir_all(ws.path("relink-bin")).unwrap();
-    let clean = ws.relink_with_cache(&["build", "--rustc-incremental=false", "//:rg"], &scratch.0.join("clean-cache"));
+    let clean = ws.relink_with_cache(&[&["build", "--rustc-incremental=false", "//:rg"], LIBRARIES].concat(), &scratch.0.join("clean-cache"));
     assert!(clean.status.success(), "{}", String::from_utf8_lossy(&clean.stderr));
     assert_eq!(rg_outputs(&ws), incremental);
+    // Interfaces compiled from incremental state are the bytes a clean build derives.
+    assert_eq!(interface_digests(&ws), interfaces);
     assert!(incremental[1].contains("Seed7") || incremental[2].contains("seed7"), "the edits took effect: {incremental:?}");
 }

@@ -43,6 +43,13 @@ pub struct CompileArgs {
     pub incremental_dir: Option<PathBuf>,
 }
 
+/// The incremental directory of one compile of a crate: per crate (keyed like `-C metadata`),
+/// configuration, and kind (`real` or `interface`: their inputs differ).
+pub fn incremental_key(krate: &CrateOpts, kind: &str) -> String {
+    let label: String = krate.metadata.chars().map(|c| if c.is_alphanumeric() { c } else { '_' }).collect();
+    format!("{label}-{}-{}-{kind}", krate.opt_level, krate.debuginfo)
+}
+
 /// Run the verb.
 pub fn run(args: &CompileArgs) -> Result<()> {
     let cwd = std::env::current_dir()?;
@@ -50,9 +57,7 @@ pub fn run(args: &CompileArgs) -> Result<()> {
     let mut flags = args.krate.compile_flags(&deps, &cwd)?;
     flags.extend(CrateOpts::remap_flags(&cwd));
     if let Some(dir) = &args.incremental_dir {
-        // One directory per crate and configuration, keyed like -C metadata.
-        let key: String = args.krate.metadata.chars().map(|c| if c.is_alphanumeric() { c } else { '_' }).collect();
-        flags.push(format!("-Cincremental={}", dir.join(format!("{key}-{}-{}", args.krate.opt_level, args.krate.debuginfo)).display()));
+        flags.push(format!("-Cincremental={}", dir.join(incremental_key(&args.krate, "real")).display()));
     }
     let env = args.krate.environment(&cwd)?;
     let dep_info = args.unused_inputs_list.as_ref().map(|list| cwd.join(util::sibling(list, "d")));

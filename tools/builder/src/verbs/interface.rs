@@ -44,6 +44,10 @@ pub struct InterfaceArgs {
     /// dependents) is also one the real sources need; fail otherwise. Two extra check builds.
     #[arg(long)]
     pub audit: bool,
+    /// Keep rustc's incremental state for the interface compile under this directory (local
+    /// only; the metadata it writes is the same as without).
+    #[arg(long)]
+    pub incremental_dir: Option<PathBuf>,
     /// Write the crate's sources and data files the interface compile did not read here:
     /// with a stub, every real source the stub replaced (Bazel's `unused_inputs_list`).
     #[arg(long)]
@@ -216,6 +220,10 @@ fn compile_hollow(
         },
         cwd.join(root).display().to_string(),
     ]);
+    // The stub's own state (a stub and the real sources differ): never the real compile's.
+    if let (Some(dir), true) = (&args.incremental_dir, stub_dir.is_some()) {
+        flags.push(format!("-Cincremental={}", dir.join(crate::verbs::compile::incremental_key(&args.krate, "interface")).display()));
+    }
     flags.extend(extra_flags.iter().cloned());
     let env = args.krate.environment(cwd)?;
     let timeout = Some(Duration::from_secs(args.timeout_secs));
