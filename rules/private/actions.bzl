@@ -4,9 +4,18 @@ load("//rules:toolchain.bzl", "RustToolchainInfo")
 load("//rules/private:artifacts.bzl", "dependency_files")
 
 def _mode_flags(ctx):
-    """opt-level and debuginfo: `-c opt` optimises (Bazel's meaning); otherwise the target's
-    dev profile (`profile_*` attributes, written by `relink import` from Cargo.toml), with full
-    debuginfo in `-c dbg`, and Bazel's fastbuild defaults where a target sets none."""
+    """opt-level and debuginfo flags for the compilation mode.
+
+    `-c opt` optimises (Bazel's meaning); otherwise the target's dev profile (`profile_*`
+    attributes, written by `relink import` from Cargo.toml), with full debuginfo in `-c dbg`,
+    and Bazel's fastbuild defaults where a target sets none.
+
+    Args:
+      ctx: the rule context.
+
+    Returns:
+      a list of builder flags.
+    """
     mode = ctx.var.get("COMPILATION_MODE", "fastbuild")
     if mode == "opt":
         return ["--opt-level", "3", "--debuginfo", "0"]
@@ -17,7 +26,16 @@ def _mode_flags(ctx):
     return ["--opt-level", opt_level, "--debuginfo", debuginfo]
 
 def crate_args(ctx, crate, deps):
-    """The builder arguments that describe `crate` (a struct from rules.bzl) and its deps."""
+    """The builder arguments that describe `crate` and its deps.
+
+    Args:
+      ctx: the rule context.
+      crate: the crate struct from rules.bzl.
+      deps: RustInfo of the direct dependencies.
+
+    Returns:
+      an Args object.
+    """
     tc = ctx.attr._toolchain[RustToolchainInfo]
     args = ctx.actions.args()
     args.add("--rustc", tc.rustc_path)
@@ -79,8 +97,18 @@ def _build_script_files(crate):
     return [bs.out_dir, bs.flags, bs.env] if bs else []
 
 def emit_stub(ctx, crate, deps, stub_dir, record, macros):
-    """RustStub: the crate's stub text (no rustc), a record of what was kept and why, and the
-    summary of its exported macros."""
+    """RustStub: the crate's stub text (no rustc).
+
+    Also writes a record of what was kept and why, and the summary of its exported macros.
+
+    Args:
+      ctx: the rule context.
+      crate: the crate struct from rules.bzl.
+      deps: RustInfo of the direct dependencies.
+      stub_dir: declared directory that receives the stub sources.
+      record: declared file: what the stub kept and why.
+      macros: declared file: the summary of the exported macros.
+    """
     args = ctx.actions.args()
     args.add("--crate-root", crate.root)
     args.add("--out-dir", stub_dir.path)
@@ -94,7 +122,14 @@ def emit_stub(ctx, crate, deps, stub_dir, record, macros):
     _run_builder(ctx, "RustStub", "stub", args, inputs, [stub_dir, record, macros], {}, "Stubbing %s", unused = _unused_list(ctx, record))
 
 def emit_macro_summary(ctx, crate, deps, macros):
-    """RustMacros: what the exported macros of a crate that is not stubbed expand to."""
+    """RustMacros: what the exported macros of a crate that is not stubbed expand to.
+
+    Args:
+      ctx: the rule context.
+      crate: the crate struct from rules.bzl.
+      deps: RustInfo of the direct dependencies.
+      macros: declared file: the summary of the exported macros.
+    """
     args = ctx.actions.args()
     args.add("--macros-only")
     args.add("--crate-root", crate.root)
@@ -105,7 +140,15 @@ def emit_macro_summary(ctx, crate, deps, macros):
     _run_builder(ctx, "RustMacros", "stub", args, depset(crate.srcs, transitive = [dep_macros]), [macros], {}, "Summarizing the macros of %s")
 
 def emit_interface(ctx, crate, deps, out, stub_dir):
-    """RustInterface: the stub in `stub_dir`, over the real sources, compiled with -Zno-codegen."""
+    """RustInterface: the stub in `stub_dir`, over the real sources, compiled with -Zno-codegen.
+
+    Args:
+      ctx: the rule context.
+      crate: the crate struct from rules.bzl.
+      deps: RustInfo of the direct dependencies.
+      out: declared output file.
+      stub_dir: declared directory that receives the stub sources.
+    """
     args = crate_args(ctx, crate, deps)
     args.add("--out", out)
     args.add("--stub-dir", stub_dir.path)
@@ -132,7 +175,17 @@ def _incremental(ctx, crate, args):
     return {"no-sandbox": "1", "no-remote": "1"}
 
 def emit_compile(ctx, crate, deps, rlib, interface = None):
-    """RustCompile: the real rlib, against dependency interfaces (and the interface too, unstubbed)."""
+    """RustCompile: the real rlib, against dependency interfaces.
+
+    When the crate is not stubbed, the same compile also writes its interface.
+
+    Args:
+      ctx: the rule context.
+      crate: the crate struct from rules.bzl.
+      deps: RustInfo of the direct dependencies.
+      rlib: declared real rlib.
+      interface: declared interface (hollow rlib), or None.
+    """
     args = crate_args(ctx, crate, deps)
     args.add("--out", rlib)
     requirements = _incremental(ctx, crate, args)
@@ -143,14 +196,33 @@ def emit_compile(ctx, crate, deps, rlib, interface = None):
     _run_builder(ctx, "RustCompile", "compile", args, _compile_inputs(ctx, crate, deps, "RustCompile"), outputs, crate.env, "Compiling %s", unused = _unused_list(ctx, rlib), requirements = requirements)
 
 def emit_compile_no_link(ctx, crate, deps, out_dir):
-    """RustCompileNoLink: a binary, test or proc macro compiled with -Zno-link into `out_dir`."""
+    """RustCompileNoLink: a binary, test or proc macro compiled with -Zno-link.
+
+    Args:
+      ctx: the rule context.
+      crate: the crate struct from rules.bzl.
+      deps: RustInfo of the direct dependencies.
+      out_dir: declared directory for the -Zno-link outputs.
+    """
     args = crate_args(ctx, crate, deps)
     args.add("--no-link-dir", out_dir.path)
     requirements = _incremental(ctx, crate, args)
     _run_builder(ctx, "RustCompileNoLink", "compile", args, _compile_inputs(ctx, crate, deps, "RustCompileNoLink"), [out_dir], crate.env, "Compiling %s", unused = _unused_list(ctx, out_dir), requirements = requirements)
 
 def emit_build_script_run(ctx, script, crate, info, links, features, env, inputs, dep_env_files):
-    """CargoBuildScriptRun: run the compiled build script, record its directives."""
+    """CargoBuildScriptRun: run the compiled build script, record its directives.
+
+    Args:
+      ctx: the rule context.
+      script: the compiled build script.
+      crate: the crate struct from rules.bzl.
+      info: BuildScriptInfo-shaped struct of declared outputs (out_dir, flags, env).
+      links: the package's `links` value, or "".
+      features: enabled Cargo features.
+      env: extra environment for the script.
+      inputs: files the script may read.
+      dep_env_files: `DEP_*` environment files of the `links` dependencies.
+    """
     tc = ctx.attr._toolchain[RustToolchainInfo]
     args = ctx.actions.args()
     args.add("--script", script)
@@ -172,7 +244,15 @@ def emit_build_script_run(ctx, script, crate, info, links, features, env, inputs
     _run_builder(ctx, "CargoBuildScriptRun", "build-script", args, depset([script] + inputs + dep_env_files, transitive = [tc.files]), outputs, {"PATH": "/usr/local/bin:/usr/bin:/bin"}, "Running the build script of %s", unused = _unused_list(ctx, info.flags))
 
 def emit_link(ctx, crate, deps, no_link_dir, out):
-    """RustLink: -Zlink-only of `no_link_dir` with the real rlibs of every dependency."""
+    """RustLink: -Zlink-only of `no_link_dir` with the real rlibs of every dependency.
+
+    Args:
+      ctx: the rule context.
+      crate: the crate struct from rules.bzl.
+      deps: RustInfo of the direct dependencies.
+      no_link_dir: the RustCompileNoLink output directory.
+      out: declared output file.
+    """
     tc = ctx.attr._toolchain[RustToolchainInfo]
     args = crate_args(ctx, crate, [])
     args.add("--rlink-dir", no_link_dir.path)

@@ -19,7 +19,15 @@ DEPENDENCY_ARTIFACT = {
 }
 
 def dependency_files(mnemonic, dep_infos):
-    """Files of `dep_infos` (RustInfo list) that an action of kind `mnemonic` consumes."""
+    """Files of the dependencies that an action of kind `mnemonic` consumes.
+
+    Args:
+      mnemonic: an action kind, a key of DEPENDENCY_ARTIFACT.
+      dep_infos: RustInfo of the direct dependencies.
+
+    Returns:
+      a depset of files.
+    """
     kind = DEPENDENCY_ARTIFACT[mnemonic]
     if kind == "none":
         return depset()

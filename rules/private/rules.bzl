@@ -147,6 +147,7 @@ def _rust_test_impl(ctx):
         deps = lib.deps + deps
     else:
         crate = _crate(ctx, "test", root_defaults = ["main.rs", "lib.rs", ctx.label.name + ".rs"])
+
     # Like Cargo, test binaries sit in deps/ one level below the package's binaries, so tests
     # that find a binary at current_exe()/../NAME (ripgrep's) work.
     needs_launcher = bool(ctx.attr.env) or ctx.attr.run_in_package_dir
@@ -193,7 +194,10 @@ def _cargo_build_script_impl(ctx):
 
 # Unit tests (`rust_test(crate = ":lib")`) recompile a library's sources: the library
 # exports them through this private provider.
-_LibSrcsInfo = provider(fields = ["srcs", "root", "deps"])
+_LibSrcsInfo = provider(
+    doc = "A library's sources, for its unit-test target.",
+    fields = ["srcs", "root", "deps"],
+)
 
 def _rust_library_with_srcs_impl(ctx):
     providers = _rust_library_impl(ctx)

@@ -14,9 +14,7 @@ pub fn write_hollow_rlib(rmeta: &[u8], out: &Path) -> Result<()> {
     let mut builder = ar::Builder::new(file);
     let mut header = ar::Header::new(b"lib.rmeta".to_vec(), rmeta.len() as u64);
     header.set_mode(0o644);
-    builder
-        .append(&header, rmeta)
-        .with_context(|| format!("cannot write {}", out.display()))?;
+    builder.append(&header, rmeta).with_context(|| format!("cannot write {}", out.display()))?;
     Ok(())
 }
 

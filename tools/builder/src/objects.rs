@@ -48,11 +48,23 @@ pub fn normalize_rlib(path: &Path) -> Result<()> {
     }
     let new_members: Vec<ar_archive_writer::NewArchiveMember> = members
         .iter()
-        .map(|(name, data)| ar_archive_writer::NewArchiveMember::new(data.as_slice(), &ar_archive_writer::DEFAULT_OBJECT_READER, name.clone()))
+        .map(|(name, data)| {
+            ar_archive_writer::NewArchiveMember::new(
+                data.as_slice(),
+                &ar_archive_writer::DEFAULT_OBJECT_READER,
+                name.clone(),
+            )
+        })
         .collect();
     let mut out = std::io::Cursor::new(Vec::new());
-    ar_archive_writer::write_archive_to_stream(&mut out, &new_members, ar_archive_writer::ArchiveKind::Gnu, false, None)
-        .with_context(|| format!("cannot re-write {}", path.display()))?;
+    ar_archive_writer::write_archive_to_stream(
+        &mut out,
+        &new_members,
+        ar_archive_writer::ArchiveKind::Gnu,
+        false,
+        None,
+    )
+    .with_context(|| format!("cannot re-write {}", path.display()))?;
     let tmp = crate::util::sibling(path, "normalized");
     std::fs::write(&tmp, out.into_inner()).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))
@@ -79,7 +91,10 @@ mod tests {
     #[test]
     fn only_the_random_part_of_incremental_names_goes() {
         use super::stable_name;
-        assert_eq!(stable_name("sfx.co1kzzgq9iml88fdneh5mans4.01ybce6.rcgu.o").as_deref(), Some("sfx.co1kzzgq9iml88fdneh5mans4.rcgu.o"));
+        assert_eq!(
+            stable_name("sfx.co1kzzgq9iml88fdneh5mans4.01ybce6.rcgu.o").as_deref(),
+            Some("sfx.co1kzzgq9iml88fdneh5mans4.rcgu.o")
+        );
         assert_eq!(stable_name("spans.spans.3a00172875d61cd8-cgu.0.rcgu.o"), None, "non-incremental names stay");
         assert_eq!(stable_name("lib.rmeta"), None);
     }

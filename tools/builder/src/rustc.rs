@@ -151,7 +151,8 @@ impl CrateOpts {
             Some(p) if p.as_os_str() != "." => execroot.join(p),
             _ => execroot.to_path_buf(),
         };
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the package directory {}", dir.display()))?;
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create the package directory {}", dir.display()))?;
         Ok(dir)
     }
 
@@ -174,8 +175,8 @@ impl CrateOpts {
         let cwd = std::env::current_dir()?.display().to_string();
         let mut flags = Vec::new();
         for file in &self.flags_files {
-            let text = std::fs::read_to_string(file)
-                .with_context(|| format!("cannot read flags file {}", file.display()))?;
+            let text =
+                std::fs::read_to_string(file).with_context(|| format!("cannot read flags file {}", file.display()))?;
             flags.extend(text.lines().filter(|l| !l.is_empty()).map(|l| l.replace("${pwd}", &cwd)));
         }
         Ok(flags)
@@ -198,8 +199,8 @@ impl CrateOpts {
             env.insert(k.to_string(), v.to_string());
         }
         for file in &self.env_files {
-            let text = std::fs::read_to_string(file)
-                .with_context(|| format!("cannot read env file {}", file.display()))?;
+            let text =
+                std::fs::read_to_string(file).with_context(|| format!("cannot read env file {}", file.display()))?;
             for line in text.lines().filter(|l| !l.is_empty()) {
                 let (k, v) = split_pair(line, &file.display().to_string())?;
                 env.insert(k.to_string(), v.replace("${pwd}", &cwd.display().to_string()));
@@ -263,8 +264,7 @@ fn absolute_search_path(value: &str, execroot: &Path) -> String {
 
 /// Split `KEY=VALUE`.
 pub fn split_pair<'a>(pair: &'a str, origin: &str) -> Result<(&'a str, &'a str)> {
-    pair.split_once('=')
-        .ok_or_else(|| anyhow!("{origin}: expected KEY=VALUE, got `{pair}`"))
+    pair.split_once('=').ok_or_else(|| anyhow!("{origin}: expected KEY=VALUE, got `{pair}`"))
 }
 
 /// Dependency files handed to rustc, and the map from the canonical paths rustc records back

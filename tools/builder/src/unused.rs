@@ -99,7 +99,6 @@ impl PathMap<'_> {
     }
 }
 
-
 /// Write the `candidates` not in `used` to `list` (sorted, one a line).
 pub fn write_list(list: &Path, candidates: &[PathBuf], used: &BTreeSet<String>) -> Result<()> {
     let unused: BTreeSet<String> =
@@ -126,7 +125,11 @@ mod tests {
 
     #[test]
     fn read_paths_map_back_to_declared_paths() {
-        let map = PathMap { execroot: Path::new("/sb"), compile_dir: Path::new("/sb/pkg"), scratch: Some(Path::new("out/x.stub")) };
+        let map = PathMap {
+            execroot: Path::new("/sb"),
+            compile_dir: Path::new("/sb/pkg"),
+            scratch: Some(Path::new("out/x.stub")),
+        };
         assert_eq!(map.exec_path(Path::new("/proc/self/cwd/data.txt")).as_deref(), Some("pkg/data.txt"));
         assert_eq!(map.exec_path(Path::new("/sb/pkg/src/lib.rs")).as_deref(), Some("pkg/src/lib.rs"));
         assert_eq!(map.exec_path(Path::new("/sb/out/x.stub/pkg/src/a.rs")).as_deref(), Some("pkg/src/a.rs"));

@@ -17,10 +17,14 @@ use crate::{BuildOpts, Cli, CommandKind};
 /// Run a command; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
-        CommandKind::Build { opts, patterns } => build_command(&opts, &patterns, false).map(|ok| if ok { 0 } else { 3 }),
+        CommandKind::Build { opts, patterns } => {
+            build_command(&opts, &patterns, false).map(|ok| if ok { 0 } else { 3 })
+        }
         CommandKind::Test { opts, patterns } => build_command(&opts, &patterns, true).map(|ok| if ok { 0 } else { 3 }),
         CommandKind::Run { opts, label, args } => run_command(&opts, &label, &args),
-        CommandKind::Explain { label, cache_dir, invocation } => explain_command(label.as_deref(), cache_dir, invocation),
+        CommandKind::Explain { label, cache_dir, invocation } => {
+            explain_command(label.as_deref(), cache_dir, invocation)
+        }
         CommandKind::Query { opts, pattern } => query_command(&opts, &pattern).map(|_| 0),
         CommandKind::Aquery { opts, pattern } => aquery_command(&opts, &pattern).map(|_| 0),
         CommandKind::Clean { expunge, cache_dir } => clean_command(expunge, cache_dir).map(|_| 0),
@@ -80,7 +84,13 @@ fn phase(name: &str, since: &mut Instant) {
 
 /// Analyse `patterns` and run what their outputs need, plus `extra` actions (tests) added to
 /// the graph after analysis.
-fn build(session: &Session, opts: &BuildOpts, patterns: &[String], log: &mut ExecutionLog, tests: bool) -> Result<(Analysis, Built)> {
+fn build(
+    session: &Session,
+    opts: &BuildOpts,
+    patterns: &[String],
+    log: &mut ExecutionLog,
+    tests: bool,
+) -> Result<(Analysis, Built)> {
     let mut t = Instant::now();
     let mut analysis = plan::analyze(session, patterns)?;
     phase(if analysis.reused { "loading and analysis (reused)" } else { "loading and analysis" }, &mut t);
@@ -104,7 +114,16 @@ fn build(session: &Session, opts: &BuildOpts, patterns: &[String], log: &mut Exe
     materialize_outputs(session, &paths, &executed.outcomes)?;
     phase("outputs and log", &mut t);
     let targets = analysis.targets.clone();
-    Ok((analysis, Built { targets, outcomes: executed.outcomes, failed: executed.failed, skipped: executed.skipped, test_actions }))
+    Ok((
+        analysis,
+        Built {
+            targets,
+            outcomes: executed.outcomes,
+            failed: executed.failed,
+            skipped: executed.skipped,
+            test_actions,
+        },
+    ))
 }
 
 /// Copy (hard link) requested outputs into `relink-bin/`.
@@ -162,7 +181,10 @@ fn build_command(opts: &BuildOpts, patterns: &[String], tests: bool) -> Result<b
     let tests_ok = if tests { report_tests(&session, &built) } else { true };
     log.save()?;
     if build_failed {
-        bail!("the build failed: {} action(s) failed", built.failed.iter().filter(|(i, _)| !tested.contains(i)).count());
+        bail!(
+            "the build failed: {} action(s) failed",
+            built.failed.iter().filter(|(i, _)| !tested.contains(i)).count()
+        );
     }
     Ok(tests_ok)
 }
@@ -185,7 +207,14 @@ fn add_test_actions(analysis: &mut Analysis) -> Result<Vec<(String, usize)>> {
             mnemonic: "TestRunner".into(),
             owner: t.label.clone(),
             kind: ActionKind::Run {
-                argv: vec!["/bin/sh".into(), "-c".into(), script.into(), "relink-test".into(), exe.clone(), log_path.clone()],
+                argv: vec![
+                    "/bin/sh".into(),
+                    "-c".into(),
+                    script.into(),
+                    "relink-test".into(),
+                    exe.clone(),
+                    log_path.clone(),
+                ],
                 env: BTreeMap::from([
                     ("PATH".to_string(), "/usr/bin:/bin".to_string()),
                     ("TEST_TARGET".to_string(), t.label.clone()),
@@ -209,7 +238,11 @@ fn report_tests(session: &Session, built: &Built) -> bool {
     for (label, index) in &built.test_actions {
         if let Some(outcome) = built.outcomes.get(index) {
             passed += 1;
-            let log = outcome.result.as_ref().and_then(|r| r.files.first()).and_then(|f| std::fs::read_to_string(session.cache.blob_path(&f.digest, f.executable)).ok());
+            let log = outcome
+                .result
+                .as_ref()
+                .and_then(|r| r.files.first())
+                .and_then(|f| std::fs::read_to_string(session.cache.blob_path(&f.digest, f.executable)).ok());
             let here = log.as_deref().map(TestCounts::parse).unwrap_or_default();
             counts.add(&here);
             let cached = if outcome.cache == "hit" { " (cached)" } else { "" };
@@ -222,7 +255,13 @@ fn report_tests(session: &Session, built: &Built) -> bool {
             println!("NO STATUS {label}: something it needs failed to build");
         }
     }
-    println!("{passed} passed, {failed} failed{} ({} tests passed, {} failed, {} ignored)", if not_run > 0 { format!(", {not_run} not run") } else { String::new() }, counts.passed, counts.failed, counts.ignored);
+    println!(
+        "{passed} passed, {failed} failed{} ({} tests passed, {} failed, {} ignored)",
+        if not_run > 0 { format!(", {not_run} not run") } else { String::new() },
+        counts.passed,
+        counts.failed,
+        counts.ignored
+    );
     failed == 0 && not_run == 0
 }
 

@@ -58,13 +58,19 @@ impl Recorder {
 impl Recorded {
     /// The first read that would now give something else, described.
     pub fn first_change(&self) -> Option<String> {
-        if let Some((p, _)) = self.files.iter().find(|(p, d)| !std::fs::read(p).is_ok_and(|c| digest_bytes(&c) == **d)) {
+        if let Some((p, _)) = self.files.iter().find(|(p, d)| !std::fs::read(p).is_ok_and(|c| digest_bytes(&c) == **d))
+        {
             return Some(format!("{p} changed"));
         }
-        if let Some((p, _)) = self.listings.iter().find(|(p, d)| !listing(Path::new(p)).is_ok_and(|l| digest_listing(&l) == **d)) {
+        if let Some((p, _)) =
+            self.listings.iter().find(|(p, d)| !listing(Path::new(p)).is_ok_and(|l| digest_listing(&l) == **d))
+        {
             return Some(format!("the listing of {p} changed"));
         }
-        self.probes.iter().find(|(p, k)| kind_of(Path::new(p)) != **k).map(|(p, _)| format!("{p} appeared, disappeared or changed kind"))
+        self.probes
+            .iter()
+            .find(|(p, k)| kind_of(Path::new(p)) != **k)
+            .map(|(p, _)| format!("{p} appeared, disappeared or changed kind"))
     }
 }
 
@@ -115,14 +121,14 @@ mod tests {
         let recorded = r.snapshot();
         assert!(recorded.first_change().is_none());
         std::fs::write(dir.join("sub/BUILD"), "").unwrap();
-        assert!(!recorded.first_change().is_none(), "a BUILD file appeared where none was");
+        assert!(recorded.first_change().is_some(), "a BUILD file appeared where none was");
         std::fs::remove_file(dir.join("sub/BUILD")).unwrap();
         std::fs::write(dir.join("new.rs"), "").unwrap();
-        assert!(!recorded.first_change().is_none(), "a new file changes the listing");
+        assert!(recorded.first_change().is_some(), "a new file changes the listing");
         std::fs::remove_file(dir.join("new.rs")).unwrap();
         assert!(recorded.first_change().is_none());
         std::fs::write(dir.join("BUILD"), "y").unwrap();
-        assert!(!recorded.first_change().is_none(), "a changed BUILD file");
+        assert!(recorded.first_change().is_some(), "a changed BUILD file");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -19,9 +19,24 @@ use crate::workspace::Workspace;
 
 /// Attributes every rule accepts besides its own.
 pub const COMMON_ATTRIBUTES: &[&str] = &[
-    "visibility", "tags", "testonly", "deprecation", "features", "compatible_with",
-    "target_compatible_with", "restricted_to", "exec_compatible_with", "licenses", "size",
-    "timeout", "flaky", "shard_count", "local", "args", "applicable_licenses", "exec_properties",
+    "visibility",
+    "tags",
+    "testonly",
+    "deprecation",
+    "features",
+    "compatible_with",
+    "target_compatible_with",
+    "restricted_to",
+    "exec_compatible_with",
+    "licenses",
+    "size",
+    "timeout",
+    "flaky",
+    "shard_count",
+    "local",
+    "args",
+    "applicable_licenses",
+    "exec_properties",
 ];
 
 const PRELUDE: &str = include_str!("starlark/prelude.bzl");
@@ -117,7 +132,9 @@ pub fn instantiate_rule<'v>(
     for (key, value) in named.iter() {
         let key_str = key.as_str();
         if key_str == "name" {
-            name = Some(value.unpack_str().ok_or_else(|| anyhow!("{loc}: {kind}(name = ...) must be a string"))?.to_string());
+            name = Some(
+                value.unpack_str().ok_or_else(|| anyhow!("{loc}: {kind}(name = ...) must be a string"))?.to_string(),
+            );
             continue;
         }
         if !allowed.iter().any(|a| a == key_str) && !COMMON_ATTRIBUTES.contains(&key_str) {
@@ -217,11 +234,7 @@ impl Loader {
 
     /// The specification struct of rule `id` (implementation, attrs, executable, test).
     pub fn rule_spec(&self, id: u64) -> Result<OwnedFrozenValue> {
-        self.rules
-            .borrow()
-            .get(&id)
-            .cloned()
-            .ok_or_else(|| anyhow!("internal error: unknown rule {id}"))
+        self.rules.borrow().get(&id).cloned().ok_or_else(|| anyhow!("internal error: unknown rule {id}"))
     }
 
     fn rule_attribute_names(&self, id: u64) -> Result<Vec<String>> {
@@ -297,7 +310,13 @@ impl Loader {
             .iter()
             .map(|n| dir.join(n))
             .find(|p| self.workspace.reads.probe(p) == Some(true))
-            .ok_or_else(|| anyhow!("no such package `{}`: no BUILD.bazel or BUILD file in {}", display_package(&base), dir.display()))?;
+            .ok_or_else(|| {
+                anyhow!(
+                    "no such package `{}`: no BUILD.bazel or BUILD file in {}",
+                    display_package(&base),
+                    dir.display()
+                )
+            })?;
         let content = std::fs::read_to_string(&build).with_context(|| format!("cannot read {}", build.display()))?;
         self.workspace.reads.file(&build, content.as_bytes());
         let build_name = build.file_name().unwrap().to_string_lossy().to_string();
@@ -325,7 +344,12 @@ fn display_package(base: &Label) -> String {
 }
 
 /// `glob()` in the package being evaluated: files only, subpackages excluded, sorted.
-pub fn glob(include: &[String], exclude: &[String], allow_empty: bool, eval: &Evaluator<'_, '_, '_>) -> Result<Vec<String>> {
+pub fn glob(
+    include: &[String],
+    exclude: &[String],
+    allow_empty: bool,
+    eval: &Evaluator<'_, '_, '_>,
+) -> Result<Vec<String>> {
     let ctx = eval_context(eval)?;
     let dir = ctx.loader.workspace.package_dir(&ctx.base)?;
     let build_globset = |patterns: &[String]| -> Result<globset::GlobSet> {
@@ -350,7 +374,12 @@ pub fn glob(include: &[String], exclude: &[String], allow_empty: bool, eval: &Ev
     Ok(out)
 }
 
-fn walk_package_files(ws: &crate::workspace::Workspace, root: &Path, dir: &Path, f: &mut dyn FnMut(&str)) -> Result<()> {
+fn walk_package_files(
+    ws: &crate::workspace::Workspace,
+    root: &Path,
+    dir: &Path,
+    f: &mut dyn FnMut(&str),
+) -> Result<()> {
     let entries = ws.reads.list_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
     for (name, is_dir) in entries {
         let path = dir.join(&name);

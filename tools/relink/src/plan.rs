@@ -60,7 +60,8 @@ pub fn open_session(opts: &BuildOpts) -> Result<Session> {
     let mut ws = Workspace::find(&cwd)?;
     let cache = Cache::open(cache_root(opts.cache_dir.clone()))?;
     crate::repos::register(&mut ws, &cache.root)?;
-    let cwd_package = cwd.canonicalize()?.strip_prefix(&ws.root).map(|p| p.to_string_lossy().to_string()).unwrap_or_default();
+    let cwd_package =
+        cwd.canonicalize()?.strip_prefix(&ws.root).map(|p| p.to_string_lossy().to_string()).unwrap_or_default();
     if !matches!(opts.compilation_mode.as_str(), "fastbuild" | "dbg" | "opt") {
         bail!("--compilation_mode must be fastbuild, dbg or opt, not `{}`", opts.compilation_mode);
     }
@@ -86,16 +87,21 @@ pub fn expand_patterns(session: &Session, patterns: &[String]) -> Result<Vec<Lab
     let base = Label::package_base("", &session.cwd_package);
     let mut out = Vec::new();
     for pattern in patterns {
-        let (all_under, package_all) = if let Some(dir) = pattern.strip_suffix("/...").or_else(|| pattern.strip_suffix("...")) {
-            (Some(dir.trim_start_matches("//").trim_end_matches('/').to_string()), None)
-        } else if let Some(pkg) = pattern.strip_suffix(":all").or_else(|| pattern.strip_suffix(":*")) {
-            (None, Some(pkg.trim_start_matches("//").to_string()))
-        } else {
-            (None, None)
-        };
+        let (all_under, package_all) =
+            if let Some(dir) = pattern.strip_suffix("/...").or_else(|| pattern.strip_suffix("...")) {
+                (Some(dir.trim_start_matches("//").trim_end_matches('/').to_string()), None)
+            } else if let Some(pkg) = pattern.strip_suffix(":all").or_else(|| pattern.strip_suffix(":*")) {
+                (None, Some(pkg.trim_start_matches("//").to_string()))
+            } else {
+                (None, None)
+            };
         let packages = match (&all_under, &package_all) {
             (Some(dir), _) => {
-                let dir = if pattern.starts_with("//") { dir.clone() } else { crate::label::join_path(&session.cwd_package, dir) };
+                let dir = if pattern.starts_with("//") {
+                    dir.clone()
+                } else {
+                    crate::label::join_path(&session.cwd_package, dir)
+                };
                 session.loader.workspace.packages_under(&dir)?
             }
             (_, Some(pkg)) => vec![pkg.clone()],
@@ -166,7 +172,13 @@ pub fn analyze(session: &Session, patterns: &[String]) -> Result<Analysis> {
     let file = session.state_dir.join(format!("analysis-{}.json", &digest_bytes(key.as_bytes())[..16]));
     match std::fs::read(&file).ok().map(|b| serde_json::from_slice::<Stored>(&b)) {
         Some(Ok(stored)) if stored.key == key => match stored.reads.first_change() {
-            None => return Ok(Analysis { targets: stored.targets, graph: ActionGraph::from_actions(stored.actions)?, reused: true }),
+            None => {
+                return Ok(Analysis {
+                    targets: stored.targets,
+                    graph: ActionGraph::from_actions(stored.actions)?,
+                    reused: true,
+                })
+            }
             Some(change) => note(&format!("analysing again: {change}")),
         },
         Some(Ok(_)) => note("analysing again: another configuration"),
@@ -178,7 +190,8 @@ pub fn analyze(session: &Session, patterns: &[String]) -> Result<Analysis> {
     let targets: Vec<TargetSummary> =
         labels.iter().map(|l| analyzer.analyze(l).map(|t| TargetSummary::of(&t))).collect::<Result<_>>()?;
     let graph = analyzer.graph.into_inner();
-    let stored = Stored { key, reads: session.loader.workspace.reads.snapshot(), targets, actions: graph.actions.clone() };
+    let stored =
+        Stored { key, reads: session.loader.workspace.reads.snapshot(), targets, actions: graph.actions.clone() };
     let tmp = file.with_extension(format!("tmp{}", std::process::id()));
     // A record that cannot be written only costs the next command an analysis.
     if std::fs::write(&tmp, serde_json::to_vec(&stored)?).is_ok() {
@@ -211,4 +224,3 @@ fn analysis_key(session: &Session, patterns: &[String]) -> Result<String> {
     });
     Ok(material.to_string())
 }
-

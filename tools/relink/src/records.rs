@@ -69,7 +69,15 @@ impl ExecutionLog {
             None => None,
         };
         let workspace_root = session.loader.workspace.root.clone();
-        Ok(ExecutionLog { file, state_dir, cache: session.cache.clone(), workspace_root, entries: Vec::new(), previous, current: HashMap::new() })
+        Ok(ExecutionLog {
+            file,
+            state_dir,
+            cache: session.cache.clone(),
+            workspace_root,
+            entries: Vec::new(),
+            previous,
+            current: HashMap::new(),
+        })
     }
 
     pub fn record(&mut self, actions: &[Action], outcomes: &HashMap<usize, Outcome>) -> Result<()> {
@@ -95,20 +103,23 @@ impl ExecutionLog {
                             .filter(|(p, d)| prev.inputs.get(*p) != Some(d))
                             .map(|(p, _)| p.clone())
                             .collect();
-                        c.extend(prev.inputs.keys().filter(|p| !o.inputs.contains_key(*p)).map(|p| format!("{p} (removed)")));
+                        c.extend(
+                            prev.inputs.keys().filter(|p| !o.inputs.contains_key(*p)).map(|p| format!("{p} (removed)")),
+                        );
                         if c.is_empty() {
-                            c.push("(command line, environment or outputs changed, or the cache entry was missing)".to_string());
+                            c.push(
+                                "(command line, environment or outputs changed, or the cache entry was missing)"
+                                    .to_string(),
+                            );
                         }
                         c
                     }
                 }
             };
-            let outputs: BTreeMap<String, String> = o
-                .result
-                .iter()
-                .flat_map(|r| r.files.iter().map(|f| (f.path.clone(), f.digest.clone())))
-                .collect();
-            let outputs_unchanged = o.cache == "miss" && self.previous.get(&id).is_some_and(|p| !p.outputs.is_empty() && p.outputs == outputs);
+            let outputs: BTreeMap<String, String> =
+                o.result.iter().flat_map(|r| r.files.iter().map(|f| (f.path.clone(), f.digest.clone()))).collect();
+            let outputs_unchanged = o.cache == "miss"
+                && self.previous.get(&id).is_some_and(|p| !p.outputs.is_empty() && p.outputs == outputs);
             let abi_changes = match self.previous.get(&id) {
                 Some(prev) if o.mnemonic == "RustStub" && o.cache == "miss" && !outputs_unchanged => {
                     self.stub_changes(a, &prev.outputs, &outputs)
@@ -155,7 +166,12 @@ impl ExecutionLog {
     /// The ABI items that differ between two outputs of a `RustStub` (its first output is the
     /// stub directory): both stubs are read back from the store and compared by the builder.
     /// Best effort: a stub no longer in the store gives no names.
-    fn stub_changes(&self, action: &Action, old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> Vec<String> {
+    fn stub_changes(
+        &self,
+        action: &Action,
+        old: &BTreeMap<String, String>,
+        new: &BTreeMap<String, String>,
+    ) -> Vec<String> {
         let Some(dir) = action.outputs.first().map(|o| format!("{}/", o.path)) else { return Vec::new() };
         let scratch = self.state_dir.join(format!("stub-diff-{}", std::process::id()));
         let changes = (|| -> Result<Vec<String>> {
@@ -178,7 +194,15 @@ impl ExecutionLog {
             Ok(String::from_utf8_lossy(&out.stdout)
                 .lines()
                 .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-                .map(|v| format!("{}:{}: {}: {}", v["file"].as_str().unwrap_or("?"), v["line"], v["item"].as_str().unwrap_or("?"), v["cause"].as_str().unwrap_or("?")))
+                .map(|v| {
+                    format!(
+                        "{}:{}: {}: {}",
+                        v["file"].as_str().unwrap_or("?"),
+                        v["line"],
+                        v["item"].as_str().unwrap_or("?"),
+                        v["cause"].as_str().unwrap_or("?")
+                    )
+                })
                 .collect())
         })();
         let _ = std::fs::remove_dir_all(&scratch);
@@ -193,16 +217,19 @@ impl ExecutionLog {
         let mut merged = std::mem::take(&mut self.previous);
         merged.extend(self.current.drain());
         let actions = self.state_dir.join("actions.json");
-        std::fs::write(&actions, serde_json::to_vec(&merged)?).with_context(|| format!("cannot write {}", actions.display()))?;
+        std::fs::write(&actions, serde_json::to_vec(&merged)?)
+            .with_context(|| format!("cannot write {}", actions.display()))?;
         self.previous = merged;
         // Explain keeps the last invocations that did something: an all-hits `relink run`
         // must not hide the build that recompiled.
         if self.entries.iter().any(|e| e.cache != "hit") {
             let path = self.state_dir.join(INVOCATIONS);
-            let mut kept: Vec<Vec<ExplainEntry>> = std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+            let mut kept: Vec<Vec<ExplainEntry>> =
+                std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
             kept.insert(0, std::mem::take(&mut self.entries));
             kept.truncate(KEPT_INVOCATIONS);
-            std::fs::write(&path, serde_json::to_vec(&kept)?).with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::write(&path, serde_json::to_vec(&kept)?)
+                .with_context(|| format!("cannot write {}", path.display()))?;
         }
         Ok(())
     }
@@ -250,4 +277,3 @@ pub fn explain_command(label: Option<&str>, cache_dir: Option<PathBuf>, invocati
     }
     Ok(0)
 }
-

@@ -87,7 +87,6 @@ fn builder_path() -> Result<PathBuf> {
     )
 }
 
-
 /// Register `@rules_relink` and `@relink_toolchain` in the workspace.
 pub fn register(ws: &mut Workspace, cache_root: &Path) -> Result<()> {
     if ws.name != "rules_relink" {
@@ -101,8 +100,10 @@ pub fn register(ws: &mut Workspace, cache_root: &Path) -> Result<()> {
 /// Synthesize the toolchain repository: symlinks to the sysroot and the builder, a version
 /// stamp, and a BUILD file declaring `rust_toolchain`.
 fn toolchain_repo(cache_root: &Path) -> Result<PathBuf> {
-    std::fs::create_dir_all(cache_root.join("repos")).with_context(|| format!("cannot create {}", cache_root.join("repos").display()))?;
-    let crate::toolchain_probe::Toolchain { sysroot, version } = crate::toolchain_probe::probe(&cache_root.join("repos").join("toolchain-probe.json"))?;
+    std::fs::create_dir_all(cache_root.join("repos"))
+        .with_context(|| format!("cannot create {}", cache_root.join("repos").display()))?;
+    let crate::toolchain_probe::Toolchain { sysroot, version } =
+        crate::toolchain_probe::probe(&cache_root.join("repos").join("toolchain-probe.json"))?;
     let builder = builder_path()?.canonicalize()?;
     let id = digest_bytes(format!("{sysroot}\n{}\n{version}", builder.display()).as_bytes());
     let dir = cache_root.join("repos").join(format!("relink_toolchain-{}", &id[..16]));

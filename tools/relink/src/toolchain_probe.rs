@@ -68,9 +68,9 @@ fn probe_key() -> Result<String> {
     let rustc = std::env::var("RELINK_RUSTC").unwrap_or_else(|_| "rustc".to_string());
     let found = which(&rustc);
     parts.push(format!("rustc={:?} {:?}", found, found.as_deref().and_then(stat)));
-    let rustup_home = std::env::var("RUSTUP_HOME").map(PathBuf::from).unwrap_or_else(|_| {
-        PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".rustup")
-    });
+    let rustup_home = std::env::var("RUSTUP_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".rustup"));
     let settings = rustup_home.join("settings.toml");
     parts.push(format!("settings={:?}", std::fs::read(&settings).ok()));
     let cwd = std::env::current_dir()?;

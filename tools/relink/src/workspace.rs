@@ -34,7 +34,12 @@ impl Workspace {
         let root = start
             .ancestors()
             .find(|d| ROOT_MARKERS.iter().any(|m| d.join(m).is_file()))
-            .ok_or_else(|| anyhow!("{} is not inside a workspace (no MODULE.bazel or WORKSPACE in it or above it)", start.display()))?
+            .ok_or_else(|| {
+                anyhow!(
+                    "{} is not inside a workspace (no MODULE.bazel or WORKSPACE in it or above it)",
+                    start.display()
+                )
+            })?
             .to_path_buf();
         let name = workspace_name(&root);
         let mut repos = BTreeMap::new();
@@ -58,9 +63,10 @@ impl Workspace {
 
     /// Directory on disk of the repository of `label`.
     pub fn repo_dir(&self, repo: &str) -> Result<&Path> {
-        self.repos.get(repo).map(PathBuf::as_path).ok_or_else(|| {
-            anyhow!("unknown repository `@{repo}`: relink knows {}", self.known_repos())
-        })
+        self.repos
+            .get(repo)
+            .map(PathBuf::as_path)
+            .ok_or_else(|| anyhow!("unknown repository `@{repo}`: relink knows {}", self.known_repos()))
     }
 
     fn known_repos(&self) -> String {

@@ -41,7 +41,8 @@ fn a_checksum_mismatch_names_the_crate_and_what_to_do() {
     // A private CARGO_HOME, so corrupting a downloaded .crate touches nothing else.
     let ws = Ws::copy_of(&repo_root().join("tools/relink/tests/fixtures/cargo_derive"), "derive-bad");
     let cargo_home = ws.dir.join("../cargo-home");
-    let import = |ws: &Ws| relink_command(&ws.dir, &ws.cache).env("CARGO_HOME", &cargo_home).arg("import").output().unwrap();
+    let import =
+        |ws: &Ws| relink_command(&ws.dir, &ws.cache).env("CARGO_HOME", &cargo_home).arg("import").output().unwrap();
     assert!(import(&ws).status.success());
     let cache = std::fs::read_dir(cargo_home.join("registry/cache")).unwrap().next().unwrap().unwrap().path();
     let crate_file = cache.join("itoa-1.0.18.crate");
@@ -72,10 +73,14 @@ fn a_failing_build_script_names_the_crate() {
         .unwrap()
         .join("build.rs");
     let text = std::fs::read_to_string(&build_rs).unwrap();
-    std::fs::write(&build_rs, text.replace(".file(\"bzip2-1.0.8/bzlib.c\")", ".file(\"bzip2-1.0.8/missing.c\")")).unwrap();
+    std::fs::write(&build_rs, text.replace(".file(\"bzip2-1.0.8/bzlib.c\")", ".file(\"bzip2-1.0.8/missing.c\")"))
+        .unwrap();
     let out = ws.relink(&["build", "//:derive_demo"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("the build script of `bzip2-sys` failed"), "{err}");
-    assert!(err.contains("CargoBuildScriptRun of //third_party/crates/bzip2-sys-0.1.13+1.0.8:build_script failed"), "{err}");
+    assert!(
+        err.contains("CargoBuildScriptRun of //third_party/crates/bzip2-sys-0.1.13+1.0.8:build_script failed"),
+        "{err}"
+    );
 }

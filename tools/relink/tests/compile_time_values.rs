@@ -97,11 +97,16 @@ fn manifest_dir_is_deterministic_and_finds_fixtures_in_tests() {
     let mut logs = Vec::new();
     for ws in [&a, &b] {
         let out = ws.relink(&["test", "//spans:spans_test"]);
-        assert!(out.status.success(), "the test reads tests/data through CARGO_MANIFEST_DIR:\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "the test reads tests/data through CARGO_MANIFEST_DIR:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         logs.push(ws.build_ok(&["build", "//..."]));
     }
     // Every output of every action, incremental compiles and -Zno-link directories included.
-    let all_digests = |log: &[LogEntry]| log.iter().flat_map(|e| e.digests.clone()).collect::<std::collections::BTreeMap<_, _>>();
+    let all_digests =
+        |log: &[LogEntry]| log.iter().flat_map(|e| e.digests.clone()).collect::<std::collections::BTreeMap<_, _>>();
     assert_eq!(all_digests(&logs[0]), all_digests(&logs[1]));
     assert!(all_digests(&logs[0]).keys().any(|p| p.contains(".nolink/")), "the comparison covers -Zno-link outputs");
     let interface = "relink-bin/spans/_iface/libspans-spans.rlib";
@@ -126,4 +131,3 @@ fn manifest_dir_is_deterministic_and_finds_fixtures_in_tests() {
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
-

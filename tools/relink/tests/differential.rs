@@ -92,6 +92,9 @@ fn derive_graph_with_every_crate_stubbed_prints_what_cargo_prints() {
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains("using the real sources as interface"), "{stderr}");
     assert!(stderr.contains("rules_relink: audit: `serde_json`"), "{stderr}");
-    let run = std::process::Command::new(ws.path("relink-bin/derive_demo")).args(["--name", "y", "--rounds", "3"]).output().unwrap();
+    let run = std::process::Command::new(ws.path("relink-bin/derive_demo"))
+        .args(["--name", "y", "--rounds", "3"])
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&run.stdout), "{\"name\":\"y\",\"rounds\":3,\"compressed_len\":217}\n");
 }

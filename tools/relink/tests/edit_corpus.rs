@@ -119,7 +119,14 @@ fn iface_path(e: &Edit) -> String {
 
 fn build(ws: &Ws, e: &Edit, policy: &str) -> Result<String, String> {
     let label = format!("//{}:{}", e.package, e.target);
-    let out = ws.relink(&["build", "--define", "relink_stub_all=1", "--define", &format!("relink_span_policy={policy}"), &label]);
+    let out = ws.relink(&[
+        "build",
+        "--define",
+        "relink_stub_all=1",
+        "--define",
+        &format!("relink_span_policy={policy}"),
+        &label,
+    ]);
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
@@ -147,7 +154,12 @@ fn run_corpus(ws: &Ws, policy: &str) -> (usize, usize) {
         std::fs::write(&path, &original).unwrap();
         let after = after.unwrap_or_else(|err| panic!("edit `{}` does not compile:\n{err}", e.name));
         let identical = after == baseline;
-        println!("{policy:>8} | {:<10} | {:<45} | interface {}", format!("{:?}", e.kind), e.name, if identical { "identical" } else { "changed" });
+        println!(
+            "{policy:>8} | {:<10} | {:<45} | interface {}",
+            format!("{:?}", e.kind),
+            e.name,
+            if identical { "identical" } else { "changed" }
+        );
         match e.kind {
             Kind::Preserving => {
                 preserving += 1;

@@ -38,11 +38,18 @@ fn private_edit_relinks_instead_of_rebuilding() {
         ]),
         "only the edited crate compiles; dependents relink"
     );
-    assert_eq!(run_app(&ws), "hello from App\nvalue=30\nlargest=Some(9)\n", "the relinked binary has the new behaviour");
+    assert_eq!(
+        run_app(&ws),
+        "hello from App\nvalue=30\nlargest=Some(9)\n",
+        "the relinked binary has the new behaviour"
+    );
 
     let explain = ws.relink(&["explain"]);
     let text = String::from_utf8_lossy(&explain.stdout);
-    assert!(text.contains("RustLink //app:app\n    changed: relink-out/fastbuild/bin/chain/base/libbase-base.rlib"), "{text}");
+    assert!(
+        text.contains("RustLink //app:app\n    changed: relink-out/fastbuild/bin/chain/base/libbase-base.rlib"),
+        "{text}"
+    );
     assert!(
         text.contains("RustStub //chain/base:base\n    changed: chain/base/lib.rs\n    output unchanged: actions that take it were not re-run (early cutoff)"),
         "{text}"
@@ -113,12 +120,15 @@ fn compile_actions_never_take_real_rlibs() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         let mnemonic = v["mnemonic"].as_str().unwrap().to_string();
         let inputs: Vec<&str> = v["inputs"].as_array().unwrap().iter().map(|i| i.as_str().unwrap()).collect();
-        let real_rlibs: Vec<&&str> = inputs.iter().filter(|i| i.ends_with(".rlib") && !i.contains("/_iface/")).collect();
+        let real_rlibs: Vec<&&str> =
+            inputs.iter().filter(|i| i.ends_with(".rlib") && !i.contains("/_iface/")).collect();
         match mnemonic.as_str() {
             "RustInterface" | "RustCompile" | "RustCompileNoLink" => {
                 assert!(real_rlibs.is_empty(), "{mnemonic} of {} takes real rlibs {real_rlibs:?}", v["target"])
             }
-            "RustLink" if v["target"] == "//app:app" => assert_eq!(real_rlibs.len(), 3, "app links base, middle, generic"),
+            "RustLink" if v["target"] == "//app:app" => {
+                assert_eq!(real_rlibs.len(), 3, "app links base, middle, generic")
+            }
             _ => {}
         }
         seen.insert(mnemonic);
@@ -168,7 +178,10 @@ fn compile_errors_show_user_paths_and_bad_attributes_the_build_line() {
     ws.edit("generic/BUILD.bazel", "srcs = [\"lib.rs\"],", "srcs = \"lib.rs\",");
     let out = ws.relink(&["build", "//generic"]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("generic/BUILD.bazel:3: attribute `srcs` of rust_library(): expected a list of labels"), "{err}");
+    assert!(
+        err.contains("generic/BUILD.bazel:3: attribute `srcs` of rust_library(): expected a list of labels"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -188,10 +201,12 @@ fn opt_builds_use_real_metadata_interfaces_and_run_correctly() {
 #[test]
 fn the_rules_embedded_in_relink_build_the_examples() {
     let ws = examples();
-    let out = relink_command(&ws.dir, &ws.cache).env("RELINK_EMBEDDED_RULES", "1").args(["build", "//app"]).output().unwrap();
+    let out =
+        relink_command(&ws.dir, &ws.cache).env("RELINK_EMBEDDED_RULES", "1").args(["build", "//app"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let unpacked = std::fs::read_dir(ws.cache.join("repos")).unwrap().filter_map(|e| e.ok()).any(|e| {
-        e.file_name().to_string_lossy().starts_with("rules_relink-") && e.path().join("rules/private/rules.bzl").is_file()
+        e.file_name().to_string_lossy().starts_with("rules_relink-")
+            && e.path().join("rules/private/rules.bzl").is_file()
     });
     assert!(unpacked, "the embedded rules were unpacked into the cache");
     assert_eq!(run_app(&ws), "hello from App\nvalue=3\nlargest=Some(9)\n");
@@ -201,8 +216,16 @@ fn the_rules_embedded_in_relink_build_the_examples() {
 fn keep_going_reports_every_failure_and_builds_the_rest() {
     let ws = examples();
     // Two independent errors: neither crate depends on the other.
-    ws.edit("generic/lib.rs", "pub fn largest<", "pub fn broken_generic() -> u32 { \"not a number\" }\npub fn largest<");
-    ws.edit("chain/base/lib.rs", "fn step_size() -> u64 {\n    1\n}", "fn step_size() -> u64 {\n    undefined_variable\n}");
+    ws.edit(
+        "generic/lib.rs",
+        "pub fn largest<",
+        "pub fn broken_generic() -> u32 { \"not a number\" }\npub fn largest<",
+    );
+    ws.edit(
+        "chain/base/lib.rs",
+        "fn step_size() -> u64 {\n    1\n}",
+        "fn step_size() -> u64 {\n    undefined_variable\n}",
+    );
     let out = ws.relink(&["build", "--keep_going", "//..."]);
     assert!(!out.status.success(), "the build failed");
     let err = String::from_utf8_lossy(&out.stderr);
@@ -213,7 +236,11 @@ fn keep_going_reports_every_failure_and_builds_the_rest() {
     assert!(ws.path("relink-bin/macros/_pm").exists(), "the proc macro builds: {err}");
     // Without keep-going the build stops at the first failure and does not build the rest.
     let ws = examples();
-    ws.edit("generic/lib.rs", "pub fn largest<", "pub fn broken_generic() -> u32 { \"not a number\" }\npub fn largest<");
+    ws.edit(
+        "generic/lib.rs",
+        "pub fn largest<",
+        "pub fn broken_generic() -> u32 { \"not a number\" }\npub fn largest<",
+    );
     let out = ws.relink(&["build", "-j", "1", "//generic:generic"]);
     assert!(!out.status.success());
 }
@@ -230,9 +257,16 @@ fn explain_names_the_abi_items_that_changed() {
     assert!(run.status.success());
     let explain = String::from_utf8(ws.relink(&["explain"]).stdout).unwrap();
     assert!(explain.contains("RustStub //chain/base:base"), "{explain}");
-    assert!(explain.contains("interface changed: chain/base/lib.rs:14: impl Counter::fn starting_at: new item"), "{explain}");
+    assert!(
+        explain.contains("interface changed: chain/base/lib.rs:14: impl Counter::fn starting_at: new item"),
+        "{explain}"
+    );
     // Lines added above the kept generic body move it: a span shift, named at the body.
-    ws.edit("chain/base/lib.rs", "/// Generic code: instantiated", "fn extra_private_helper() -> u64 {\n    41 + 1\n}\n\n/// Generic code: instantiated");
+    ws.edit(
+        "chain/base/lib.rs",
+        "/// Generic code: instantiated",
+        "fn extra_private_helper() -> u64 {\n    41 + 1\n}\n\n/// Generic code: instantiated",
+    );
     ws.build_ok(&["build", "//..."]);
     let explain = String::from_utf8(ws.relink(&["explain"]).stdout).unwrap();
     assert!(explain.contains("fn describe: span shift"), "{explain}");

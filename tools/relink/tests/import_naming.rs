@@ -11,7 +11,8 @@ fn a_binary_named_like_its_library_keeps_the_name() {
     let scratch = Scratch::new("naming");
     let dir = scratch.0.join("tool");
     std::fs::create_dir_all(dir.join("src")).unwrap();
-    std::fs::write(dir.join("Cargo.toml"), "[package]\nname = \"tool\"\nversion = \"0.1.0\"\nedition = \"2021\"\n").unwrap();
+    std::fs::write(dir.join("Cargo.toml"), "[package]\nname = \"tool\"\nversion = \"0.1.0\"\nedition = \"2021\"\n")
+        .unwrap();
     std::fs::write(dir.join("src/lib.rs"), "pub fn hi() -> &'static str { \"hi\" }\n").unwrap();
     std::fs::write(dir.join("src/main.rs"), "fn main() {\n    let me = std::env::args().next().unwrap();\n    println!(\"{} from {}\", tool::hi(), me.rsplit('/').next().unwrap());\n}\n").unwrap();
     let cache = scratch.0.join("cache");

@@ -90,7 +90,11 @@ fn ripgrep_commits_run_exactly_what_they_must_and_match_a_clean_build() {
     // A public API change (a new method of grep-matcher's Captures trait): dependents recompile.
     checkout(&ws, "bf63fe8f");
     let log = ran(&ws.build_ok(&["build", "//:rg"]));
-    for must in [("RustInterface", "//crates/matcher:grep-matcher"), ("RustCompile", "//crates/searcher:grep-searcher"), ("RustCompileNoLink", "//:rg")] {
+    for must in [
+        ("RustInterface", "//crates/matcher:grep-matcher"),
+        ("RustCompile", "//crates/searcher:grep-searcher"),
+        ("RustCompileNoLink", "//:rg"),
+    ] {
         assert!(log.contains(&(must.0.to_string(), must.1.to_string())), "{must:?} must run: {log:?}");
     }
 
@@ -108,14 +112,29 @@ fn ripgrep_commits_run_exactly_what_they_must_and_match_a_clean_build() {
     let log = ran(&ws.build_ok(&["build", "//:rg"]));
     assert_eq!(
         log,
-        pairs(&[("RustCompile", "//crates/ignore:ignore"), ("RustLink", "//:rg"), ("RustStub", "//crates/ignore:ignore")]),
+        pairs(&[
+            ("RustCompile", "//crates/ignore:ignore"),
+            ("RustLink", "//:rg"),
+            ("RustStub", "//crates/ignore:ignore")
+        ]),
         "rg's RustCompileNoLink must be a cache hit"
     );
 
     // A doc-comment edit of the same length: the stub (docs stripped) does not change.
-    ws.edit("crates/globset/src/lib.rs", "/// Returns true if this set is empty", "/// Returns true when this set is empty");
+    ws.edit(
+        "crates/globset/src/lib.rs",
+        "/// Returns true if this set is empty",
+        "/// Returns true when this set is empty",
+    );
     let log = ran(&ws.build_ok(&["build", "//:rg"]));
-    assert_eq!(log, pairs(&[("RustCompile", "//crates/globset:globset"), ("RustLink", "//:rg"), ("RustStub", "//crates/globset:globset")]));
+    assert_eq!(
+        log,
+        pairs(&[
+            ("RustCompile", "//crates/globset:globset"),
+            ("RustLink", "//:rg"),
+            ("RustStub", "//crates/globset:globset")
+        ])
+    );
 
     // The incrementally built rg behaves as a clean build of the same tree.
     let incremental = rg_outputs(&ws);
@@ -123,10 +142,16 @@ fn ripgrep_commits_run_exactly_what_they_must_and_match_a_clean_build() {
     let interfaces = interface_digests(&ws);
     assert!(interfaces.len() >= LIBRARIES.len(), "{interfaces:?}");
     std::fs::remove_dir_all(ws.path("relink-bin")).unwrap();
-    let clean = ws.relink_with_cache(&[&["build", "--rustc-incremental=false", "//:rg"], LIBRARIES].concat(), &scratch.0.join("clean-cache"));
+    let clean = ws.relink_with_cache(
+        &[&["build", "--rustc-incremental=false", "//:rg"], LIBRARIES].concat(),
+        &scratch.0.join("clean-cache"),
+    );
     assert!(clean.status.success(), "{}", String::from_utf8_lossy(&clean.stderr));
     assert_eq!(rg_outputs(&ws), incremental);
     // Interfaces compiled from incremental state are the bytes a clean build derives.
     assert_eq!(interface_digests(&ws), interfaces);
-    assert!(incremental[1].contains("Seed7") || incremental[2].contains("seed7"), "the edits took effect: {incremental:?}");
+    assert!(
+        incremental[1].contains("Seed7") || incremental[2].contains("seed7"),
+        "the edits took effect: {incremental:?}"
+    );
 }

@@ -54,7 +54,11 @@ fn ripgrep_imports_builds_tests_and_relinks_after_a_private_edit() {
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
 
     // A private body edit in globset: only globset compiles, rg relinks.
-    ws.edit("crates/globset/src/lib.rs", ".nfa_size_limit(Some(10 * (1 << 20)))", ".nfa_size_limit(Some(12 * (1 << 20)))");
+    ws.edit(
+        "crates/globset/src/lib.rs",
+        ".nfa_size_limit(Some(10 * (1 << 20)))",
+        ".nfa_size_limit(Some(12 * (1 << 20)))",
+    );
     let log = ws.build_ok(&["build", "//:rg"]);
     assert_eq!(
         executed(&log),
@@ -64,7 +68,11 @@ fn ripgrep_imports_builds_tests_and_relinks_after_a_private_edit() {
             ("RustLink", "//:rg"),
         ])
     );
-    let out = std::process::Command::new(&rg).args(["-c", "nfa_size_limit", "crates/globset/src/lib.rs"]).current_dir(&ws.dir).output().unwrap();
+    let out = std::process::Command::new(&rg)
+        .args(["-c", "nfa_size_limit", "crates/globset/src/lib.rs"])
+        .current_dir(&ws.dir)
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "2\n");
 
     // Re-import with an unchanged Cargo.lock vendors nothing.

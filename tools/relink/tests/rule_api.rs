@@ -66,7 +66,13 @@ fn a_missing_declared_output_names_the_action() {
     let ws = fixture();
     let out = ws.relink(&["build", "//:no_output"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("Shell of //:no_output did not create its declared output relink-out/fastbuild/bin/no_output.out"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "Shell of //:no_output did not create its declared output relink-out/fastbuild/bin/no_output.out"
+        ),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -74,9 +80,21 @@ fn bad_build_files_give_file_and_line() {
     let ws = fixture();
     let cases = [
         ("//errors/bad_attr:x", "errors/bad_attr/BUILD.bazel:3", "unknown attribute `colour`"),
-        ("//errors/missing_dep:x", "errors/missing_dep/BUILD.bazel:5", "no such target `//errors/missing_dep:does_not_exist`"),
-        ("//errors/cycle:x", "errors/cycle/BUILD.bazel:3", "dependency cycle: //errors/cycle:x -> //errors/cycle:y -> //errors/cycle:x"),
-        ("//errors/wrong_type:x", "errors/wrong_type/BUILD.bazel:3", "attribute `value` of node(): expected string, got list"),
+        (
+            "//errors/missing_dep:x",
+            "errors/missing_dep/BUILD.bazel:5",
+            "no such target `//errors/missing_dep:does_not_exist`",
+        ),
+        (
+            "//errors/cycle:x",
+            "errors/cycle/BUILD.bazel:3",
+            "dependency cycle: //errors/cycle:x -> //errors/cycle:y -> //errors/cycle:x",
+        ),
+        (
+            "//errors/wrong_type:x",
+            "errors/wrong_type/BUILD.bazel:3",
+            "attribute `value` of node(): expected string, got list",
+        ),
     ];
     for (target, location, message) in cases {
         let out = ws.relink(&["build", target]);
@@ -106,7 +124,9 @@ fn a_flipped_byte_in_the_store_is_detected_and_rebuilt() {
 #[test]
 fn two_builds_at_once_both_succeed() {
     let ws = fixture();
-    let spawn = || relink_command(&ws.dir, &ws.cache).args(["build", "//:post", "//:pre", "//:topo", "//:copies"]).spawn().unwrap();
+    let spawn = || {
+        relink_command(&ws.dir, &ws.cache).args(["build", "//:post", "//:pre", "//:topo", "//:copies"]).spawn().unwrap()
+    };
     let (a, b) = (spawn(), spawn());
     for child in [a, b] {
         let out = child.wait_with_output().unwrap();
@@ -130,7 +150,10 @@ fn symlink_actions_copy_source_and_derived_files() {
     let ws = fixture();
     let log = ws.build_ok(&["build", "//:copy_source", "//:copy_derived"]);
     // Only the producer of the copied derived file runs besides the copies themselves.
-    assert_eq!(executed(&log), pairs(&[("FileWrite", "//:post"), ("Symlink", "//:copy_derived"), ("Symlink", "//:copy_source")]));
+    assert_eq!(
+        executed(&log),
+        pairs(&[("FileWrite", "//:post"), ("Symlink", "//:copy_derived"), ("Symlink", "//:copy_source")])
+    );
     let read = |f: &str| std::fs::read_to_string(ws.path("relink-bin").join(f)).unwrap();
     assert_eq!(read("copy_source.copy"), "input-content\n");
     assert_eq!(read("copy_derived.copy"), "a,b,c,d");
@@ -139,7 +162,8 @@ fn symlink_actions_copy_source_and_derived_files() {
 #[test]
 fn unused_inputs_do_not_invalidate_an_action() {
     let ws = fixture();
-    let ran = |log: &[LogEntry]| log.iter().filter(|e| e.mnemonic == "Pruned").map(|e| e.cache.clone()).collect::<Vec<_>>();
+    let ran =
+        |log: &[LogEntry]| log.iter().filter(|e| e.mnemonic == "Pruned").map(|e| e.cache.clone()).collect::<Vec<_>>();
     assert_eq!(ran(&ws.build_ok(&["build", "//:pruned"])), ["miss"]);
     std::fs::write(ws.path("unused.txt"), "changed, but never read\n").unwrap();
     assert_eq!(ran(&ws.build_ok(&["build", "//:pruned"])), ["hit"], "a change to an unused input re-runs nothing");
@@ -154,7 +178,10 @@ fn an_unused_inputs_list_naming_a_non_input_is_an_error() {
     let out = ws.relink(&["build", "//:lies"]);
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("Pruned of //:lies lists `not-an-input.txt` as an unused input, but it is not one of its inputs"), "{err}");
+    assert!(
+        err.contains("Pruned of //:lies lists `not-an-input.txt` as an unused input, but it is not one of its inputs"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -169,7 +196,12 @@ fn analysis_is_reused_only_while_what_it_read_is_unchanged() {
     assert!(!reused(&["build", "//:copies"]));
     assert!(reused(&["build", "//:copies"]), "nothing changed");
     // A BUILD file edit.
-    std::fs::write(ws.path("BUILD.bazel"), std::fs::read_to_string(ws.path("BUILD.bazel")).unwrap() + "\nfilegroup(name = \"later\", srcs = [\"input.txt\"])\n").unwrap();
+    std::fs::write(
+        ws.path("BUILD.bazel"),
+        std::fs::read_to_string(ws.path("BUILD.bazel")).unwrap()
+            + "\nfilegroup(name = \"later\", srcs = [\"input.txt\"])\n",
+    )
+    .unwrap();
     assert!(!reused(&["build", "//:copies"]), "the BUILD file changed");
     assert!(query("//:all").contains("//:later"));
     // A new file in a globbed directory changes what glob() returns.

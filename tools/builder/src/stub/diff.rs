@@ -92,7 +92,9 @@ pub fn locate_in_sources(changes: &mut [Change], sources: &BTreeMap<String, Stri
     let mut parsed: BTreeMap<&str, BTreeMap<String, Entry>> = BTreeMap::new();
     for change in changes.iter_mut() {
         let Some(text) = sources.get(&change.file) else { continue };
-        let items = parsed.entry(change.file.as_str()).or_insert_with(|| syn::parse_file(text).map(|f| entries(&f)).unwrap_or_default());
+        let items = parsed
+            .entry(change.file.as_str())
+            .or_insert_with(|| syn::parse_file(text).map(|f| entries(&f)).unwrap_or_default());
         if let Some(e) = items.get(&change.item) {
             change.line = e.line;
         }
@@ -107,8 +109,12 @@ pub fn diff(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> V
         match (old.get(file), new.get(file)) {
             (Some(a), Some(b)) if a == b => {}
             (Some(a), Some(b)) => changes.extend(diff_file(file, a, b)),
-            (None, Some(_)) => changes.push(Change { file: file.clone(), line: 1, item: "module file".into(), cause: Cause::Added }),
-            (Some(_), None) => changes.push(Change { file: file.clone(), line: 1, item: "module file".into(), cause: Cause::Removed }),
+            (None, Some(_)) => {
+                changes.push(Change { file: file.clone(), line: 1, item: "module file".into(), cause: Cause::Added })
+            }
+            (Some(_), None) => {
+                changes.push(Change { file: file.clone(), line: 1, item: "module file".into(), cause: Cause::Removed })
+            }
             (None, None) => {}
         }
     }
@@ -198,7 +204,6 @@ fn strip_docs(attrs: &[syn::Attribute]) -> String {
     attrs.iter().filter(|a| !is_doc_comment(a)).map(tokens_of).collect::<Vec<_>>().join(" ")
 }
 
-
 /// Every item keyed by a readable path; duplicates get `#2`, `#3` suffixes in order.
 fn entries(file: &syn::File) -> BTreeMap<String, Entry> {
     let mut out = BTreeMap::new();
@@ -216,7 +221,14 @@ fn insert(out: &mut BTreeMap<String, Entry>, key: String, entry: Entry) {
     out.insert(unique, entry);
 }
 
-fn entry<T: ToTokens + Spanned>(item: &T, kind: &'static str, public: bool, attrs: &[syn::Attribute], header: String, keep: Option<KeepReason>) -> Entry {
+fn entry<T: ToTokens + Spanned>(
+    item: &T,
+    kind: &'static str,
+    public: bool,
+    attrs: &[syn::Attribute],
+    header: String,
+    keep: Option<KeepReason>,
+) -> Entry {
     let start = item.span().start();
     let tokens = tokens_of(item);
     let docs = attrs_tokens(attrs);
@@ -238,68 +250,182 @@ fn collect_items(items: &[syn::Item], prefix: &str, out: &mut BTreeMap<String, E
         let name = |ident: &syn::Ident| format!("{prefix}{ident}");
         match item {
             syn::Item::Fn(f) => {
-                let e = entry(f, "fn", is_pub(&f.vis), &f.attrs, tokens_of(&f.sig), fn_keep(&f.attrs, &f.sig, &f.block));
+                let e =
+                    entry(f, "fn", is_pub(&f.vis), &f.attrs, tokens_of(&f.sig), fn_keep(&f.attrs, &f.sig, &f.block));
                 insert(out, format!("fn {}", name(&f.sig.ident)), e);
             }
-            syn::Item::Const(c) => insert(out, format!("const {}", name(&c.ident)), entry(c, "const", is_pub(&c.vis), &c.attrs, String::new(), None)),
-            syn::Item::Static(s) => insert(out, format!("static {}", name(&s.ident)), entry(s, "static", is_pub(&s.vis), &s.attrs, String::new(), None)),
-            syn::Item::Struct(s) => insert(out, format!("struct {}", name(&s.ident)), entry(s, "struct", is_pub(&s.vis), &s.attrs, String::new(), None)),
-            syn::Item::Enum(e) => insert(out, format!("enum {}", name(&e.ident)), entry(e, "enum", is_pub(&e.vis), &e.attrs, String::new(), None)),
-            syn::Item::Union(u) => insert(out, format!("union {}", name(&u.ident)), entry(u, "union", is_pub(&u.vis), &u.attrs, String::new(), None)),
-            syn::Item::Type(t) => insert(out, format!("type {}", name(&t.ident)), entry(t, "type", is_pub(&t.vis), &t.attrs, String::new(), None)),
-            syn::Item::Use(u) => insert(out, format!("use in {}", if prefix.is_empty() { "crate root" } else { prefix }), entry(u, "use", is_pub(&u.vis), &u.attrs, String::new(), None)),
+            syn::Item::Const(c) => insert(
+                out,
+                format!("const {}", name(&c.ident)),
+                entry(c, "const", is_pub(&c.vis), &c.attrs, String::new(), None),
+            ),
+            syn::Item::Static(s) => insert(
+                out,
+                format!("static {}", name(&s.ident)),
+                entry(s, "static", is_pub(&s.vis), &s.attrs, String::new(), None),
+            ),
+            syn::Item::Struct(s) => insert(
+                out,
+                format!("struct {}", name(&s.ident)),
+                entry(s, "struct", is_pub(&s.vis), &s.attrs, String::new(), None),
+            ),
+            syn::Item::Enum(e) => insert(
+                out,
+                format!("enum {}", name(&e.ident)),
+                entry(e, "enum", is_pub(&e.vis), &e.attrs, String::new(), None),
+            ),
+            syn::Item::Union(u) => insert(
+                out,
+                format!("union {}", name(&u.ident)),
+                entry(u, "union", is_pub(&u.vis), &u.attrs, String::new(), None),
+            ),
+            syn::Item::Type(t) => insert(
+                out,
+                format!("type {}", name(&t.ident)),
+                entry(t, "type", is_pub(&t.vis), &t.attrs, String::new(), None),
+            ),
+            syn::Item::Use(u) => insert(
+                out,
+                format!("use in {}", if prefix.is_empty() { "crate root" } else { prefix }),
+                entry(u, "use", is_pub(&u.vis), &u.attrs, String::new(), None),
+            ),
             syn::Item::Macro(m) => {
                 let kind = if m.mac.path.is_ident("macro_rules") { "macro_rules" } else { "macro" };
-                let label = m.ident.as_ref().map(|i| name(i)).unwrap_or_else(|| format!("{prefix}{}!", tokens_of(&m.mac.path).replace(' ', "")));
+                let label = m
+                    .ident
+                    .as_ref()
+                    .map(name)
+                    .unwrap_or_else(|| format!("{prefix}{}!", tokens_of(&m.mac.path).replace(' ', "")));
                 insert(out, format!("{kind} {label}"), entry(m, kind, false, &m.attrs, String::new(), None));
             }
             syn::Item::Mod(m) => match &m.content {
                 Some((_, inner)) => {
                     let header = attrs_tokens(&m.attrs) + &tokens_of(&m.vis) + &m.ident.to_string();
-                    insert(out, format!("mod {}", name(&m.ident)), Entry { tokens: header.clone(), without_docs: strip_docs(&m.attrs) + &m.ident.to_string(), header, ..entry(&m.ident, "mod", is_pub(&m.vis), &[], String::new(), None) });
+                    insert(
+                        out,
+                        format!("mod {}", name(&m.ident)),
+                        Entry {
+                            tokens: header.clone(),
+                            without_docs: strip_docs(&m.attrs) + &m.ident.to_string(),
+                            header,
+                            ..entry(&m.ident, "mod", is_pub(&m.vis), &[], String::new(), None)
+                        },
+                    );
                     collect_items(inner, &format!("{}::", name(&m.ident)), out);
                 }
-                None => insert(out, format!("mod {}", name(&m.ident)), entry(m, "mod", is_pub(&m.vis), &m.attrs, String::new(), None)),
+                None => insert(
+                    out,
+                    format!("mod {}", name(&m.ident)),
+                    entry(m, "mod", is_pub(&m.vis), &m.attrs, String::new(), None),
+                ),
             },
             syn::Item::Impl(imp) => collect_impl(imp, prefix, out),
             syn::Item::Trait(t) => collect_trait(t, prefix, out),
-            other => insert(out, format!("item {}{}", prefix, tokens_of(other).chars().take(40).collect::<String>()), entry(other, "other", false, &[], String::new(), None)),
+            other => insert(
+                out,
+                format!("item {}{}", prefix, tokens_of(other).chars().take(40).collect::<String>()),
+                entry(other, "other", false, &[], String::new(), None),
+            ),
         }
     }
 }
 
 fn collect_impl(imp: &syn::ItemImpl, prefix: &str, out: &mut BTreeMap<String, Entry>) {
     let compact = |t: String| t.replace(' ', "");
-    let trait_part = imp.trait_.as_ref().map(|(bang, path, _)| format!("{}{} for ", if bang.is_some() { "!" } else { "" }, compact(tokens_of(path)))).unwrap_or_default();
-    let header = format!("{}impl{} {}{}", prefix, compact(tokens_of(&imp.generics)), trait_part, compact(tokens_of(&imp.self_ty)));
+    let trait_part = imp
+        .trait_
+        .as_ref()
+        .map(|(bang, path, _)| format!("{}{} for ", if bang.is_some() { "!" } else { "" }, compact(tokens_of(path))))
+        .unwrap_or_default();
+    let header = format!(
+        "{}impl{} {}{}",
+        prefix,
+        compact(tokens_of(&imp.generics)),
+        trait_part,
+        compact(tokens_of(&imp.self_ty))
+    );
     let generic_impl = keep::has_type_or_const_params(&imp.generics);
-    let header_tokens = attrs_tokens(&imp.attrs) + &tokens_of(&imp.generics) + &trait_part + &tokens_of(&imp.self_ty) + &tokens_of(&imp.generics.where_clause);
-    insert(out, header.clone(), Entry { tokens: header_tokens.clone(), without_docs: header_tokens.clone(), header: header_tokens, ..entry(&imp.self_ty, "impl", false, &[], String::new(), None) });
+    let header_tokens = attrs_tokens(&imp.attrs)
+        + &tokens_of(&imp.generics)
+        + &trait_part
+        + &tokens_of(&imp.self_ty)
+        + &tokens_of(&imp.generics.where_clause);
+    insert(
+        out,
+        header.clone(),
+        Entry {
+            tokens: header_tokens.clone(),
+            without_docs: header_tokens.clone(),
+            header: header_tokens,
+            ..entry(&imp.self_ty, "impl", false, &[], String::new(), None)
+        },
+    );
     for item in &imp.items {
         let key = |kind: &str, ident: &syn::Ident| format!("{header}::{kind} {ident}");
         match item {
             syn::ImplItem::Fn(f) => {
-                let reason = if generic_impl { Some(KeepReason::GenericImpl) } else { fn_keep(&f.attrs, &f.sig, &f.block) };
-                insert(out, key("fn", &f.sig.ident), entry(f, "fn", is_pub(&f.vis), &f.attrs, tokens_of(&f.sig), reason));
+                let reason =
+                    if generic_impl { Some(KeepReason::GenericImpl) } else { fn_keep(&f.attrs, &f.sig, &f.block) };
+                insert(
+                    out,
+                    key("fn", &f.sig.ident),
+                    entry(f, "fn", is_pub(&f.vis), &f.attrs, tokens_of(&f.sig), reason),
+                );
             }
-            syn::ImplItem::Const(c) => insert(out, key("const", &c.ident), entry(c, "const", is_pub(&c.vis) || imp.trait_.is_some(), &c.attrs, String::new(), None)),
-            syn::ImplItem::Type(t) => insert(out, key("type", &t.ident), entry(t, "type", true, &t.attrs, String::new(), None)),
-            other => insert(out, format!("{header}::{}", tokens_of(other).chars().take(40).collect::<String>()), entry(other, "other", false, &[], String::new(), None)),
+            syn::ImplItem::Const(c) => insert(
+                out,
+                key("const", &c.ident),
+                entry(c, "const", is_pub(&c.vis) || imp.trait_.is_some(), &c.attrs, String::new(), None),
+            ),
+            syn::ImplItem::Type(t) => {
+                insert(out, key("type", &t.ident), entry(t, "type", true, &t.attrs, String::new(), None))
+            }
+            other => insert(
+                out,
+                format!("{header}::{}", tokens_of(other).chars().take(40).collect::<String>()),
+                entry(other, "other", false, &[], String::new(), None),
+            ),
         }
     }
 }
 
 fn collect_trait(t: &syn::ItemTrait, prefix: &str, out: &mut BTreeMap<String, Entry>) {
     let header = format!("trait {prefix}{}", t.ident);
-    let header_tokens = attrs_tokens(&t.attrs) + &tokens_of(&t.vis) + &tokens_of(&t.generics) + &tokens_of(&t.supertraits);
+    let header_tokens =
+        attrs_tokens(&t.attrs) + &tokens_of(&t.vis) + &tokens_of(&t.generics) + &tokens_of(&t.supertraits);
     let without = strip_docs(&t.attrs) + &tokens_of(&t.vis) + &tokens_of(&t.generics) + &tokens_of(&t.supertraits);
-    insert(out, header.clone(), Entry { tokens: header_tokens.clone(), without_docs: without, header: header_tokens, ..entry(&t.ident, "trait", is_pub(&t.vis), &[], String::new(), None) });
+    insert(
+        out,
+        header.clone(),
+        Entry {
+            tokens: header_tokens.clone(),
+            without_docs: without,
+            header: header_tokens,
+            ..entry(&t.ident, "trait", is_pub(&t.vis), &[], String::new(), None)
+        },
+    );
     for item in &t.items {
         match item {
-            syn::TraitItem::Fn(f) => insert(out, format!("{header}::fn {}", f.sig.ident), entry(f, "fn", true, &f.attrs, tokens_of(&f.sig), Some(KeepReason::TraitDefault))),
-            syn::TraitItem::Const(c) => insert(out, format!("{header}::const {}", c.ident), entry(c, "const", true, &c.attrs, String::new(), None)),
-            syn::TraitItem::Type(ty) => insert(out, format!("{header}::type {}", ty.ident), entry(ty, "type", true, &ty.attrs, String::new(), None)),
-            other => insert(out, format!("{header}::{}", tokens_of(other).chars().take(40).collect::<String>()), entry(other, "other", true, &[], String::new(), None)),
+            syn::TraitItem::Fn(f) => insert(
+                out,
+                format!("{header}::fn {}", f.sig.ident),
+                entry(f, "fn", true, &f.attrs, tokens_of(&f.sig), Some(KeepReason::TraitDefault)),
+            ),
+            syn::TraitItem::Const(c) => insert(
+                out,
+                format!("{header}::const {}", c.ident),
+                entry(c, "const", true, &c.attrs, String::new(), None),
+            ),
+            syn::TraitItem::Type(ty) => insert(
+                out,
+                format!("{header}::type {}", ty.ident),
+                entry(ty, "type", true, &ty.attrs, String::new(), None),
+            ),
+            other => insert(
+                out,
+                format!("{header}::{}", tokens_of(other).chars().take(40).collect::<String>()),
+                entry(other, "other", true, &[], String::new(), None),
+            ),
         }
     }
 }
@@ -318,15 +444,24 @@ mod tests {
         assert_eq!(causes("pub fn a() {}\n", "pub fn a() {}\npub fn b() {}\n"), ["fn b: new item"]);
         assert_eq!(causes("pub fn a() {}\npub fn b() {}\n", "pub fn a() {}\n"), ["fn b: removed item"]);
         assert_eq!(causes("pub fn a(x: u8) {}\n", "pub fn a(x: u16) {}\n"), ["fn a: signature"]);
-        assert_eq!(causes("pub fn g<T>(t: T) -> T { t }\n", "pub fn g<T>(t: T) -> T { let u = t; u }\n"), ["fn g: kept body (generic)"]);
-        assert_eq!(causes("#[inline]\npub fn i() -> u8 { 1 }\n", "#[inline]\npub fn i() -> u8 { 2 }\n"), ["fn i: kept body (inline)"]);
+        assert_eq!(
+            causes("pub fn g<T>(t: T) -> T { t }\n", "pub fn g<T>(t: T) -> T { let u = t; u }\n"),
+            ["fn g: kept body (generic)"]
+        );
+        assert_eq!(
+            causes("#[inline]\npub fn i() -> u8 { 1 }\n", "#[inline]\npub fn i() -> u8 { 2 }\n"),
+            ["fn i: kept body (inline)"]
+        );
         assert_eq!(causes("pub struct S { a: u8 }\n", "pub struct S { a: u16 }\n"), ["struct S: type definition"]);
         assert_eq!(causes("/// one\npub fn a() {}\n", "/// two\npub fn a() {}\n"), ["fn a: doc comment"]);
         assert_eq!(causes("const K: u8 = 1;\n", "const K: u8 = 2;\n"), ["const K: private const/static"]);
         assert_eq!(causes("pub const K: u8 = 1;\n", "pub const K: u8 = 2;\n"), ["const K: public const/static"]);
         assert_eq!(causes("pub fn g<T>(t: T) -> T { t }\n", "\npub fn g<T>(t: T) -> T { t }\n"), ["fn g: span shift"]);
         assert_eq!(
-            causes("pub struct S;\nimpl<X> From<X> for S { fn from(_: X) -> S { S } }\n", "pub struct S;\nimpl<X> From<X> for S { fn from(_: X) -> S { let s = S; s } }\n"),
+            causes(
+                "pub struct S;\nimpl<X> From<X> for S { fn from(_: X) -> S { S } }\n",
+                "pub struct S;\nimpl<X> From<X> for S { fn from(_: X) -> S { let s = S; s } }\n"
+            ),
             ["impl<X> From<X> for S::fn from: kept body (generic impl)"]
         );
         assert!(causes("pub fn a() {}\n", "pub fn a() {}\n").is_empty());

@@ -57,13 +57,52 @@ impl KeepReason {
 
 /// Attributes that are built into rustc (or are tool attributes) and never see the body as a macro.
 const BUILTIN_ATTRIBUTES: &[&str] = &[
-    "allow", "automatically_derived", "cfg", "cfg_attr", "cold", "coverage", "deny", "deprecated",
-    "doc", "expect", "export_name", "forbid", "ignore", "inline", "instruction_set", "link_name",
-    "link_section", "must_use", "no_mangle", "optimize", "should_panic", "target_feature", "test",
-    "track_caller", "unsafe", "used", "warn", "no_coverage", "naked", "derive", "repr",
-    "non_exhaustive", "path", "macro_export", "macro_use", "global_allocator", "panic_handler",
-    "proc_macro", "proc_macro_derive", "proc_macro_attribute", "no_implicit_prelude", "link",
-    "debugger_visualizer", "collapse_debuginfo", "no_mangle", "rustc_builtin_macro",
+    "allow",
+    "automatically_derived",
+    "cfg",
+    "cfg_attr",
+    "cold",
+    "coverage",
+    "deny",
+    "deprecated",
+    "doc",
+    "expect",
+    "export_name",
+    "forbid",
+    "ignore",
+    "inline",
+    "instruction_set",
+    "link_name",
+    "link_section",
+    "must_use",
+    "no_mangle",
+    "optimize",
+    "should_panic",
+    "target_feature",
+    "test",
+    "track_caller",
+    "unsafe",
+    "used",
+    "warn",
+    "no_coverage",
+    "naked",
+    "derive",
+    "repr",
+    "non_exhaustive",
+    "path",
+    "macro_export",
+    "macro_use",
+    "global_allocator",
+    "panic_handler",
+    "proc_macro",
+    "proc_macro_derive",
+    "proc_macro_attribute",
+    "no_implicit_prelude",
+    "link",
+    "debugger_visualizer",
+    "collapse_debuginfo",
+    "no_mangle",
+    "rustc_builtin_macro",
 ];
 
 /// Tool attribute namespaces (`#[rustfmt::skip]`, `#[clippy::...]`): inert.
@@ -74,17 +113,69 @@ const TOOL_NAMESPACES: &[&str] = &["rustfmt", "clippy", "rustdoc", "diagnostic"]
 /// `anyhow`, whose definitions were read: they expand to expressions only.
 const EXPRESSION_ONLY_MACROS: &[&str] = &[
     // std / core / alloc
-    "assert", "assert_eq", "assert_ne", "cfg", "column", "compile_error", "concat", "dbg",
-    "debug_assert", "debug_assert_eq", "debug_assert_ne", "env", "eprint", "eprintln", "file",
-    "format", "format_args", "include_bytes", "include_str", "line", "matches", "module_path",
-    "option_env", "panic", "print", "println", "stringify", "thread_local", "todo", "try",
-    "unimplemented", "unreachable", "vec", "write", "writeln", "addr_of", "addr_of_mut", "asm",
-    "pin", "ready", "offset_of", "const_format_args", "debug_assert_matches", "assert_matches",
+    "assert",
+    "assert_eq",
+    "assert_ne",
+    "cfg",
+    "column",
+    "compile_error",
+    "concat",
+    "dbg",
+    "debug_assert",
+    "debug_assert_eq",
+    "debug_assert_ne",
+    "env",
+    "eprint",
+    "eprintln",
+    "file",
+    "format",
+    "format_args",
+    "include_bytes",
+    "include_str",
+    "line",
+    "matches",
+    "module_path",
+    "option_env",
+    "panic",
+    "print",
+    "println",
+    "stringify",
+    "thread_local",
+    "todo",
+    "try",
+    "unimplemented",
+    "unreachable",
+    "vec",
+    "write",
+    "writeln",
+    "addr_of",
+    "addr_of_mut",
+    "asm",
+    "pin",
+    "ready",
+    "offset_of",
+    "const_format_args",
+    "debug_assert_matches",
+    "assert_matches",
     // log / tracing
-    "trace", "debug", "info", "warn", "error", "log", "log_enabled", "event", "span",
-    "trace_span", "debug_span", "info_span", "warn_span", "error_span",
+    "trace",
+    "debug",
+    "info",
+    "warn",
+    "error",
+    "log",
+    "log_enabled",
+    "event",
+    "span",
+    "trace_span",
+    "debug_span",
+    "info_span",
+    "warn_span",
+    "error_span",
     // anyhow
-    "anyhow", "bail", "ensure",
+    "anyhow",
+    "bail",
+    "ensure",
 ];
 
 /// Whether the last segment of a path names an expression-only macro.
@@ -130,9 +221,7 @@ fn quote_tokens<T: ToTokens>(t: &T) -> String {
 }
 
 fn token_stream_mentions(tokens: &str, word: &str) -> bool {
-    tokens
-        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-        .any(|w| w == word)
+    tokens.split(|c: char| !(c.is_alphanumeric() || c == '_')).any(|w| w == word)
 }
 
 /// The first non-builtin attribute, if any (an attribute macro that sees the item).
@@ -145,9 +234,7 @@ fn meta_attribute_macro(meta: &syn::Meta) -> Option<String> {
     let path = meta.path();
     if path.is_ident("cfg_attr") {
         let syn::Meta::List(list) = meta else { return None };
-        let parsed = list.parse_args_with(
-            syn::punctuated::Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated,
-        );
+        let parsed = list.parse_args_with(syn::punctuated::Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated);
         return match parsed {
             // Skip the predicate; every other entry is an attribute.
             Ok(metas) => metas.iter().skip(1).find_map(meta_attribute_macro),
@@ -167,10 +254,7 @@ fn meta_attribute_macro(meta: &syn::Meta) -> Option<String> {
 
 /// Whether generics carry type or const parameters (lifetimes alone are not instantiated).
 pub fn has_type_or_const_params(generics: &syn::Generics) -> bool {
-    generics
-        .params
-        .iter()
-        .any(|p| !matches!(p, syn::GenericParam::Lifetime(_)))
+    generics.params.iter().any(|p| !matches!(p, syn::GenericParam::Lifetime(_)))
 }
 
 /// Whether a type mentions `impl Trait` anywhere.
@@ -261,7 +345,10 @@ pub fn local_expression_only_macros(macros: &[(String, proc_macro2::TokenStream)
 
 /// Like [`local_expression_only_macros`], also trusting the dependencies' exported macros the
 /// summaries prove expression-only (names no local macro or other dependency contradicts).
-pub fn expression_only_macros(macros: &[(String, proc_macro2::TokenStream)], ext: &super::macros::External) -> BTreeSet<String> {
+pub fn expression_only_macros(
+    macros: &[(String, proc_macro2::TokenStream)],
+    ext: &super::macros::External,
+) -> BTreeSet<String> {
     let mut safe: BTreeSet<String> = super::macros::seed(&ext.expression_only, macros);
     // A macro name defined twice (cfg alternatives) must be safe in every definition.
     let mut changed = true;
@@ -271,10 +358,8 @@ pub fn expression_only_macros(macros: &[(String, proc_macro2::TokenStream)], ext
             if safe.contains(name) || !super::macros::allowed(name, &ext.defined, &ext.expression_only) {
                 continue;
             }
-            let all_defs_safe = macros
-                .iter()
-                .filter(|(n, _)| n == name)
-                .all(|(_, b)| transcriber_is_expression_only(b, &safe));
+            let all_defs_safe =
+                macros.iter().filter(|(n, _)| n == name).all(|(_, b)| transcriber_is_expression_only(b, &safe));
             if all_defs_safe {
                 safe.insert(name.clone());
                 changed = true;
@@ -338,15 +423,9 @@ mod tests {
         assert_eq!(sig_reason("async fn f() {}"), Some(KeepReason::Async));
         assert_eq!(sig_reason("#[inline] fn f() {}"), Some(KeepReason::Inline));
         assert_eq!(sig_reason("#[inline(always)] fn f() {}"), Some(KeepReason::Inline));
-        assert_eq!(
-            sig_reason("#[cfg_attr(feature = \"perf\", inline(always))] fn f() {}"),
-            Some(KeepReason::Inline)
-        );
+        assert_eq!(sig_reason("#[cfg_attr(feature = \"perf\", inline(always))] fn f() {}"), Some(KeepReason::Inline));
         assert_eq!(sig_reason("#[tokio::main] fn f() {}"), Some(KeepReason::AttributeMacro));
-        assert_eq!(
-            sig_reason("#[cfg_attr(test, instrument)] fn f() {}"),
-            Some(KeepReason::AttributeMacro)
-        );
+        assert_eq!(sig_reason("#[cfg_attr(test, instrument)] fn f() {}"), Some(KeepReason::AttributeMacro));
         assert_eq!(sig_reason("#[cfg_attr(test, allow(dead_code))] fn f() {}"), None);
     }
 

@@ -46,7 +46,8 @@ impl External {
             .iter()
             .map(|f| {
                 let f = f.as_ref();
-                let text = std::fs::read(f).with_context(|| format!("cannot read the macro summary {}", f.display()))?;
+                let text =
+                    std::fs::read(f).with_context(|| format!("cannot read the macro summary {}", f.display()))?;
                 serde_json::from_slice(&text).with_context(|| format!("{}: not a macro summary", f.display()))
             })
             .collect::<Result<_>>()?;
@@ -68,7 +69,9 @@ impl External {
             }
         }
         for name in &ext.defined {
-            for (i, set) in [&mut ext.expression_only, &mut ext.position_free, &mut ext.const_free].into_iter().enumerate() {
+            for (i, set) in
+                [&mut ext.expression_only, &mut ext.position_free, &mut ext.const_free].into_iter().enumerate()
+            {
                 if !bad[i].contains(name) {
                     set.insert(name.clone());
                 }

@@ -40,8 +40,7 @@ pub use splice::SpanPolicy;
 ///   function (`panic!`'s `format_args!` instantiates `Arguments::new_const::<N>`).
 ///
 /// If a keep rule is ever wrong and the body runs, the process aborts: loud, never silent.
-pub const STUB_BODY: &str =
-    "{ extern \"C\" fn __relink_stub() -> ! { ::std::process::abort() } __relink_stub() }";
+pub const STUB_BODY: &str = "{ extern \"C\" fn __relink_stub() -> ! { ::std::process::abort() } __relink_stub() }";
 
 /// The stub body for `no_std` crates (no `::std` to call): never returns, instantiates nothing.
 pub const STUB_BODY_NO_STD: &str = "{ extern \"C\" fn __relink_stub() -> ! { loop {} } __relink_stub() }";
@@ -106,7 +105,10 @@ pub fn macro_summary(crate_root: &Path, ext: &macros::External) -> Result<macros
 }
 
 /// The crate's exported-macro summary, its expression-only macros and its position facts.
-fn analyse_macros(parsed: &[modules::ParsedFile], ext: &macros::External) -> (macros::Summary, BTreeSet<String>, position::CrateFacts) {
+fn analyse_macros(
+    parsed: &[modules::ParsedFile],
+    ext: &macros::External,
+) -> (macros::Summary, BTreeSet<String>, position::CrateFacts) {
     let definitions: Vec<(String, proc_macro2::TokenStream)> =
         parsed.iter().flat_map(|file| modules::macro_rules_definitions(&file.ast)).collect();
     let safe = keep::expression_only_macros(&definitions, ext);
@@ -156,7 +158,8 @@ pub fn stub_crate_with(crate_root: &Path, policy: SpanPolicy, ext: &macros::Exte
     let mut stub = CrateStub { macros: summary, ..CrateStub::default() };
     for (file, plan) in parsed.iter().zip(&plans) {
         let rendered = plan.render(&file.source, policy, &drop)?;
-        let mut exact_lines: Vec<usize> = plan.exact.iter().map(|&o| file.source[..o].matches('\n').count() + 1).collect();
+        let mut exact_lines: Vec<usize> =
+            plan.exact.iter().map(|&o| file.source[..o].matches('\n').count() + 1).collect();
         exact_lines.dedup();
         stub.files.insert(
             file.path.clone(),
@@ -176,7 +179,11 @@ pub fn stub_crate_with(crate_root: &Path, policy: SpanPolicy, ext: &macros::Exte
 /// The removable items (private functions, consts, statics) that no kept code names, to a
 /// fixpoint: a kept const's initializer is kept text and may name further items. `None` when
 /// nothing may be dropped (a file does not lex, or identifiers may be synthesized).
-fn removable_names_to_drop(parsed: &[modules::ParsedFile], plans: &[splice::Plan], policy: SpanPolicy) -> Result<Option<BTreeSet<String>>> {
+fn removable_names_to_drop(
+    parsed: &[modules::ParsedFile],
+    plans: &[splice::Plan],
+    policy: SpanPolicy,
+) -> Result<Option<BTreeSet<String>>> {
     let candidates: BTreeSet<&str> = plans.iter().flat_map(|p| p.removable_names()).collect();
     // What the stub mentions with every removable thing gone, and what each removable thing
     // mentions itself: one render and one lex of each, then a closure over names.
@@ -191,7 +198,10 @@ fn removable_names_to_drop(parsed: &[modules::ParsedFile], plans: &[splice::Plan
             mentions_of.entry(name).or_default().extend(names);
         }
     }
-    if mentioned.contains("paste") || mentioned.contains("concat_idents") || mentions_of.values().any(|m| m.contains("paste") || m.contains("concat_idents")) {
+    if mentioned.contains("paste")
+        || mentioned.contains("concat_idents")
+        || mentions_of.values().any(|m| m.contains("paste") || m.contains("concat_idents"))
+    {
         // Identifiers may be synthesized: no name can be proven unused.
         return Ok(None);
     }
@@ -283,20 +293,22 @@ fn plan_items(items: &[syn::Item], safe: &std::collections::BTreeSet<String>, pl
         }
         match item {
             syn::Item::Fn(f) => {
-                let reason = keep::signature_keep_reason(&f.attrs, &f.sig)
-                    .or_else(|| keep::body_keep_reason(&f.block, safe));
+                let reason =
+                    keep::signature_keep_reason(&f.attrs, &f.sig).or_else(|| keep::body_keep_reason(&f.block, safe));
                 plan.function(f.block.span(), reason);
                 if reason.is_none() && references::droppable(&f.vis, &f.attrs) {
                     plan.removable(item.span(), f.sig.ident.to_string());
                 }
             }
-            syn::Item::Const(c) if references::droppable(&c.vis, &c.attrs) => plan.removable(item.span(), c.ident.to_string()),
-            syn::Item::Static(s) if references::droppable(&s.vis, &s.attrs) => plan.removable(item.span(), s.ident.to_string()),
+            syn::Item::Const(c) if references::droppable(&c.vis, &c.attrs) => {
+                plan.removable(item.span(), c.ident.to_string())
+            }
+            syn::Item::Static(s) if references::droppable(&s.vis, &s.attrs) => {
+                plan.removable(item.span(), s.ident.to_string())
+            }
             syn::Item::Impl(imp) => plan_impl(imp, safe, plan),
             syn::Item::Mod(m) => match &m.content {
-                Some((_, inner)) if keep::attribute_macro(&m.attrs).is_none() => {
-                    plan_items(inner, safe, plan)
-                }
+                Some((_, inner)) if keep::attribute_macro(&m.attrs).is_none() => plan_items(inner, safe, plan),
                 Some(_) => plan.anchor(item.span()),
                 None => {}
             },
@@ -359,10 +371,18 @@ pub fn explain(stub: &CrateStub) -> String {
             file.kept.len()
         ));
         for line in &file.exact_lines {
-            out.push_str(&format!("  {}:{}: exact position (a compile-time value can observe it)\n", path.display(), line));
+            out.push_str(&format!(
+                "  {}:{}: exact position (a compile-time value can observe it)\n",
+                path.display(),
+                line
+            ));
         }
         if file.kept_for_anchor > 0 {
-            out.push_str(&format!("  {}: {} bodies kept so that an exact anchor keeps its column\n", path.display(), file.kept_for_anchor));
+            out.push_str(&format!(
+                "  {}: {} bodies kept so that an exact anchor keeps its column\n",
+                path.display(),
+                file.kept_for_anchor
+            ));
         }
         for (line, reason) in &file.kept {
             out.push_str(&format!("  {}:{}: kept ({:?})\n", path.display(), line, reason));

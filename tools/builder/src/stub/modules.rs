@@ -47,8 +47,8 @@ fn is_mod_rs(path: &Path) -> bool {
 /// Read and parse one file. Shebang and byte-order mark are blanked (same byte length) so
 /// that every span stays aligned with the original text.
 fn parse_file(path: &Path) -> Result<ParsedFile> {
-    let source = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read module file", path.display()))?;
+    let source =
+        std::fs::read_to_string(path).with_context(|| format!("{}: cannot read module file", path.display()))?;
     let mut for_parse = source.clone();
     let mut start = 0;
     if for_parse.starts_with('\u{feff}') {
@@ -84,9 +84,8 @@ fn collect_path_meta(meta: &syn::Meta, out: &mut Vec<String>) {
             }
         }
         syn::Meta::List(list) if list.path.is_ident("cfg_attr") => {
-            let parsed = list.parse_args_with(
-                syn::punctuated::Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated,
-            );
+            let parsed =
+                list.parse_args_with(syn::punctuated::Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated);
             if let Ok(metas) = parsed {
                 for m in metas.iter().skip(1) {
                     collect_path_meta(m, out);
@@ -128,8 +127,7 @@ fn collect_module_files(
             continue;
         }
         let base = if inline { children_dir } else { file_dir };
-        let mut candidates: Vec<(PathBuf, bool)> =
-            explicit.iter().map(|p| (base.join(p), true)).collect();
+        let mut candidates: Vec<(PathBuf, bool)> = explicit.iter().map(|p| (base.join(p), true)).collect();
         if explicit.is_empty() || has_cfg(&m.attrs) {
             candidates.push((children_dir.join(format!("{name}.rs")), false));
             candidates.push((children_dir.join(name).join("mod.rs"), true));

@@ -25,22 +25,74 @@ use syn::visit::Visit;
 
 /// Macros whose expansion carries no source position at all.
 const POSITION_FREE_MACROS: &[&str] = &[
-    "concat", "concat_bytes", "stringify", "env", "option_env", "include", "include_str",
-    "include_bytes", "file", "module_path", "cfg", "matches", "format", "format_args",
-    "const_format_args", "print", "println", "eprint", "eprintln", "write", "writeln", "vec",
-    "addr_of", "addr_of_mut", "offset_of", "pin", "ready", "thread_local", "compile_error",
-    "asm", "global_asm", "try",
+    "concat",
+    "concat_bytes",
+    "stringify",
+    "env",
+    "option_env",
+    "include",
+    "include_str",
+    "include_bytes",
+    "file",
+    "module_path",
+    "cfg",
+    "matches",
+    "format",
+    "format_args",
+    "const_format_args",
+    "print",
+    "println",
+    "eprint",
+    "eprintln",
+    "write",
+    "writeln",
+    "vec",
+    "addr_of",
+    "addr_of_mut",
+    "offset_of",
+    "pin",
+    "ready",
+    "thread_local",
+    "compile_error",
+    "asm",
+    "global_asm",
+    "try",
 ];
 
 /// Macros that embed a location only into *runtime* values (a panic message, a log record),
 /// never into a value a const context can produce (a panic during const evaluation is a
 /// compile error in both builds). Their runtime locations follow the span policy.
 const RUNTIME_LOCATION_MACROS: &[&str] = &[
-    "panic", "assert", "assert_eq", "assert_ne", "debug_assert", "debug_assert_eq",
-    "debug_assert_ne", "unreachable", "todo", "unimplemented", "dbg", "assert_matches",
-    "debug_assert_matches", "trace", "debug", "info", "warn", "error", "log", "log_enabled",
-    "event", "span", "trace_span", "debug_span", "info_span", "warn_span", "error_span",
-    "anyhow", "bail", "ensure",
+    "panic",
+    "assert",
+    "assert_eq",
+    "assert_ne",
+    "debug_assert",
+    "debug_assert_eq",
+    "debug_assert_ne",
+    "unreachable",
+    "todo",
+    "unimplemented",
+    "dbg",
+    "assert_matches",
+    "debug_assert_matches",
+    "trace",
+    "debug",
+    "info",
+    "warn",
+    "error",
+    "log",
+    "log_enabled",
+    "event",
+    "span",
+    "trace_span",
+    "debug_span",
+    "info_span",
+    "warn_span",
+    "error_span",
+    "anyhow",
+    "bail",
+    "ensure",
 ];
 
 /// Derives that expand without reading spans as values (rustc's built-in derives).
@@ -69,13 +121,21 @@ pub struct CrateFacts {
 impl CrateFacts {
     /// Collect the facts from every parsed file of the crate; `ext` holds what the direct
     /// dependencies' exported macros are known to do.
-    pub fn collect(files: &[&syn::File], macros: &[(String, TokenStream)], ext: &super::macros::External) -> CrateFacts {
+    pub fn collect(
+        files: &[&syn::File],
+        macros: &[(String, TokenStream)],
+        ext: &super::macros::External,
+    ) -> CrateFacts {
         let mut facts = CrateFacts::default();
         for file in files {
             facts.visit_file(file);
         }
-        facts.free_macros = fixpoint(macros, &ext.position_free, &ext.defined, |tokens, safe| transcriber_position_free(tokens, safe, false));
-        facts.const_free_macros = fixpoint(macros, &ext.const_free, &ext.defined, |tokens, safe| transcriber_position_free(tokens, safe, true));
+        facts.free_macros = fixpoint(macros, &ext.position_free, &ext.defined, |tokens, safe| {
+            transcriber_position_free(tokens, safe, false)
+        });
+        facts.const_free_macros = fixpoint(macros, &ext.const_free, &ext.defined, |tokens, safe| {
+            transcriber_position_free(tokens, safe, true)
+        });
         facts
     }
 
@@ -218,7 +278,8 @@ fn transcriber_position_free(tokens: &TokenStream, safe: &BTreeSet<String>, in_c
                         return false;
                     }
                 }
-                let is_call = matches!(next, Some(TokenTree::Group(g)) if g.delimiter() == proc_macro2::Delimiter::Parenthesis);
+                let is_call =
+                    matches!(next, Some(TokenTree::Group(g)) if g.delimiter() == proc_macro2::Delimiter::Parenthesis);
                 if in_const && is_call && !matches!(word.as_str(), "Some" | "Ok" | "Err") {
                     return false;
                 }
@@ -320,7 +381,11 @@ impl<'f> Scanner<'f> {
                         return true;
                     }
                     let is_call = matches!(trees.get(i + 1), Some(TokenTree::Group(g)) if g.delimiter() == proc_macro2::Delimiter::Parenthesis);
-                    if self.const_depth > 0 && is_call && !matches!(word.as_str(), "Some" | "Ok" | "Err") && !self.facts.local_types.contains(&word) {
+                    if self.const_depth > 0
+                        && is_call
+                        && !matches!(word.as_str(), "Some" | "Ok" | "Err")
+                        && !self.facts.local_types.contains(&word)
+                    {
                         return true;
                     }
                 }
@@ -335,7 +400,7 @@ impl<'f> Scanner<'f> {
 impl<'ast> Visit<'ast> for Scanner<'_> {
     fn visit_block(&mut self, block: &'ast syn::Block) {
         let range = block.span().byte_range();
-        if self.replaced.iter().any(|r| *r == range) {
+        if self.replaced.contains(&range) {
             return;
         }
         syn::visit::visit_block(self, block);

@@ -18,7 +18,8 @@ pub fn droppable(vis: &syn::Visibility, attrs: &[syn::Attribute]) -> bool {
     let private = !matches!(vis, syn::Visibility::Public(_));
     let pinned = attrs.iter().any(|a| {
         let path = a.path();
-        PINNING_ATTRIBUTES.iter().any(|p| path.is_ident(p)) || super::keep::attribute_macro(std::slice::from_ref(a)).is_some()
+        PINNING_ATTRIBUTES.iter().any(|p| path.is_ident(p))
+            || super::keep::attribute_macro(std::slice::from_ref(a)).is_some()
     });
     private && !pinned
 }

@@ -120,7 +120,7 @@ impl Plan {
 
     /// Each removable thing with the text it would keep if it stayed: its source with the
     /// bodies this plan replaces and the text it drops inside it cut out.
-    pub fn removable_texts<'s>(&self, source: &'s str) -> Vec<(&str, String)> {
+    pub fn removable_texts(&self, source: &str) -> Vec<(&str, String)> {
         self.removable
             .iter()
             .chain(&self.removable_leaves)
@@ -163,8 +163,18 @@ impl Plan {
             .filter(|(_, name)| drop(name))
             .map(|(r, _)| Candidate::removal(source, r, true))
             .chain(self.dropped.iter().map(|r| Candidate::removal(source, r, false)))
-            .chain(self.removable_leaves.iter().filter(|(_, name)| drop(name)).map(|(r, _)| Candidate { range: r.clone(), text: "", private_fn: false, on: true }))
-            .chain(self.replacements.iter().map(|r| Candidate { range: r.clone(), text: self.body, private_fn: false, on: true }))
+            .chain(self.removable_leaves.iter().filter(|(_, name)| drop(name)).map(|(r, _)| Candidate {
+                range: r.clone(),
+                text: "",
+                private_fn: false,
+                on: true,
+            }))
+            .chain(self.replacements.iter().map(|r| Candidate {
+                range: r.clone(),
+                text: self.body,
+                private_fn: false,
+                on: true,
+            }))
             .collect();
         // One item may be removable for two reasons (a `#[cfg(test)]` import nobody names).
         candidates.sort_by(|a, b| (a.range.start, a.range.end, a.text).cmp(&(b.range.start, b.range.end, b.text)));
@@ -174,7 +184,8 @@ impl Plan {
             let removed: Vec<Range<usize>> =
                 candidates.iter().filter(|c| c.on && c.text.is_empty()).map(|c| c.range.clone()).collect();
             let within = |r: &Range<usize>| removed.iter().any(|d| d != r && d.start <= r.start && r.end <= d.end);
-            let exact: Vec<usize> = self.exact.iter().copied().filter(|a| !removed.iter().any(|d| d.contains(a))).collect();
+            let exact: Vec<usize> =
+                self.exact.iter().copied().filter(|a| !removed.iter().any(|d| d.contains(a))).collect();
             let mut changed = false;
             for c in candidates.iter_mut().filter(|c| c.on && !within(&c.range)) {
                 if exact.iter().any(|&a| moves_column(source, &c.range, a)) {
@@ -198,7 +209,9 @@ impl Plan {
         if policy == SpanPolicy::Anchored {
             // A line anchor that an edit on its own line would move is not honoured: such code
             // keeps its line only as far as the text allows (runtime locations only).
-            anchors.extend(self.anchors.iter().copied().filter(|&a| !edits.iter().any(|e| moves_column(source, &e.range, a))));
+            anchors.extend(
+                self.anchors.iter().copied().filter(|&a| !edits.iter().any(|e| moves_column(source, &e.range, a))),
+            );
         }
         anchors.sort_unstable();
         anchors.dedup();

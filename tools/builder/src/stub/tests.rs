@@ -25,10 +25,7 @@ impl Fixture {
 
     fn stub(&self, root: &str, policy: SpanPolicy) -> std::collections::BTreeMap<String, String> {
         let stub = stub_crate(&self.0.join(root), policy).unwrap();
-        stub.files
-            .into_iter()
-            .map(|(p, f)| (p.strip_prefix(&self.0).unwrap().display().to_string(), f.text))
-            .collect()
+        stub.files.into_iter().map(|(p, f)| (p.strip_prefix(&self.0).unwrap().display().to_string(), f.text)).collect()
     }
 }
 
@@ -96,7 +93,15 @@ fn module_files_are_followed_with_path_attributes() {
     let names: Vec<&str> = files.keys().map(String::as_str).collect();
     assert_eq!(
         names,
-        ["src/a.rs", "src/a/nested.rs", "src/inline/c.rs", "src/lib.rs", "src/os/unix.rs", "src/os/windows.rs", "src/other/b_impl.rs"]
+        [
+            "src/a.rs",
+            "src/a/nested.rs",
+            "src/inline/c.rs",
+            "src/lib.rs",
+            "src/os/unix.rs",
+            "src/os/windows.rs",
+            "src/other/b_impl.rs"
+        ]
     );
     for (name, text) in &files {
         if name != "src/lib.rs" {
@@ -323,7 +328,10 @@ fn adding_an_entry_to_an_unnamed_private_const_keeps_the_stub() {
         f.stub("lib.rs", SpanPolicy::Compact).remove("lib.rs").unwrap()
     };
     assert_eq!(compact(before), compact(after));
-    assert_eq!(one(before.replace("pub fn g<T>(t: T) -> T { t }\n", "").as_str()), one(after.replace("pub fn g<T>(t: T) -> T { t }\n", "").as_str()));
+    assert_eq!(
+        one(before.replace("pub fn g<T>(t: T) -> T { t }\n", "").as_str()),
+        one(after.replace("pub fn g<T>(t: T) -> T { t }\n", "").as_str())
+    );
 }
 
 #[test]

@@ -17,7 +17,8 @@ use super::splice::Plan;
 
 /// Whether an import of `name` may go when no kept text names it.
 fn may_drop(name: &str, removable: &BTreeSet<String>) -> bool {
-    removable.contains(name) || (name.starts_with(|c: char| c.is_ascii_lowercase()) && !matches!(name, "self" | "super" | "crate"))
+    removable.contains(name)
+        || (name.starts_with(|c: char| c.is_ascii_lowercase()) && !matches!(name, "self" | "super" | "crate"))
 }
 
 /// Register the removable leaves of the private imports among `items` (and inline modules).
@@ -68,7 +69,9 @@ fn tree(t: &syn::UseTree, removable: &BTreeSet<String>, plan: &mut Plan) {
                         plan.removable_range(start..end, name);
                     }
                     Some(_) => {}
-                    None if matches!(element, syn::UseTree::Group(_) | syn::UseTree::Path(_)) => tree(element, removable, plan),
+                    None if matches!(element, syn::UseTree::Group(_) | syn::UseTree::Path(_)) => {
+                        tree(element, removable, plan)
+                    }
                     None => {}
                 }
             }

@@ -215,7 +215,14 @@ pub fn run(args: &BuildScriptArgs) -> Result<()> {
         Some(links) => directives
             .metadata
             .iter()
-            .map(|(k, v)| format!("DEP_{}_{}={}", links.to_uppercase().replace('-', "_"), k.to_uppercase().replace('-', "_"), portable(v)))
+            .map(|(k, v)| {
+                format!(
+                    "DEP_{}_{}={}",
+                    links.to_uppercase().replace('-', "_"),
+                    k.to_uppercase().replace('-', "_"),
+                    portable(v)
+                )
+            })
             .collect(),
         None => Vec::new(),
     };
@@ -230,7 +237,12 @@ pub fn run(args: &BuildScriptArgs) -> Result<()> {
 /// The package files whose change makes Cargo re-run the script: all of them, unless the
 /// script printed `rerun-if-*`; then those at or under a `rerun-if-changed` path (relative to
 /// the package directory, or absolute inside the sandbox).
-fn files_cargo_watches(files: &[PathBuf], directives: &Directives, manifest_dir: &Path, cwd: &Path) -> std::collections::BTreeSet<String> {
+fn files_cargo_watches(
+    files: &[PathBuf],
+    directives: &Directives,
+    manifest_dir: &Path,
+    cwd: &Path,
+) -> std::collections::BTreeSet<String> {
     let all = || files.iter().map(|f| f.display().to_string()).collect();
     if !directives.rerun_directives {
         return all();
@@ -247,7 +259,6 @@ fn files_cargo_watches(files: &[PathBuf], directives: &Directives, manifest_dir:
     files.iter().filter(|f| watched.iter().any(|w| f.starts_with(w))).map(|f| f.display().to_string()).collect()
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,20 +271,23 @@ mod tests {
              cargo::metadata=include=/out/include\ncargo:root=/out\ncargo:rerun-if-changed=build.rs\nnot a directive\n",
         )
         .unwrap();
-        assert_eq!(
-            d.flags,
-            ["--cfg", "has_foo", "--check-cfg", "cfg(has_foo)", "-l", "static=z", "-L", "native=/out"]
-        );
+        assert_eq!(d.flags, ["--cfg", "has_foo", "--check-cfg", "cfg(has_foo)", "-l", "static=z", "-L", "native=/out"]);
         assert_eq!(d.env, [("GIT".to_string(), "abc=d".to_string())]);
         assert_eq!(d.warnings, ["careful"]);
-        assert_eq!(d.metadata, [("include".to_string(), "/out/include".to_string()), ("root".to_string(), "/out".to_string())]);
+        assert_eq!(
+            d.metadata,
+            [("include".to_string(), "/out/include".to_string()), ("root".to_string(), "/out".to_string())]
+        );
         assert_eq!(d.rerun_if_changed, ["build.rs"]);
         assert!(d.rerun_directives);
     }
 
     #[test]
     fn cargo_rerun_semantics_choose_the_watched_files() {
-        let files: Vec<PathBuf> = ["pkg/build.rs", "pkg/src/lib.rs", "pkg/proto/a.proto", "pkg/CHANGELOG.md"].iter().map(PathBuf::from).collect();
+        let files: Vec<PathBuf> = ["pkg/build.rs", "pkg/src/lib.rs", "pkg/proto/a.proto", "pkg/CHANGELOG.md"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
         let cwd = Path::new("/sandbox");
         let watched = |stdout: &str| {
             let d = parse_directives(stdout).unwrap();
@@ -282,7 +296,10 @@ mod tests {
             v
         };
         assert_eq!(watched("cargo:rustc-cfg=x\n").len(), 4, "no rerun-if: every package file");
-        assert_eq!(watched("cargo:rerun-if-changed=build.rs\ncargo:rerun-if-changed=proto\n"), ["pkg/build.rs", "pkg/proto/a.proto"]);
+        assert_eq!(
+            watched("cargo:rerun-if-changed=build.rs\ncargo:rerun-if-changed=proto\n"),
+            ["pkg/build.rs", "pkg/proto/a.proto"]
+        );
         assert_eq!(watched("cargo:rerun-if-changed=/sandbox/pkg/src/lib.rs\n"), ["pkg/src/lib.rs"]);
         assert!(watched("cargo:rerun-if-env-changed=CC\n").is_empty(), "env only: no file re-runs it");
     }

@@ -153,11 +153,12 @@ fn compile_no_link(
     if args.incremental_dir.is_some() {
         for (old, new) in crate::objects::normalize_dir(dir)? {
             let (old_path, new_path) = (dir.join(&old).display().to_string(), dir.join(&new).display().to_string());
-            data = rlink::rewrite_strings(&data, old_path.as_bytes(), |s| Ok((s == old_path).then(|| new_path.clone())))?;
+            data =
+                rlink::rewrite_strings(&data, old_path.as_bytes(), |s| Ok((s == old_path).then(|| new_path.clone())))?;
         }
     }
-    let (normalized, recorded) = normalize_rlink(&data, dir, cwd, deps)
-        .with_context(|| format!("cannot normalize {}", rlink_path.display()))?;
+    let (normalized, recorded) =
+        normalize_rlink(&data, dir, cwd, deps).with_context(|| format!("cannot normalize {}", rlink_path.display()))?;
     std::fs::write(&rlink_path, normalized)?;
     std::fs::write(dir.join(RECORDED_DEPS_FILE), recorded.join("\n"))?;
     Ok(())
@@ -166,12 +167,7 @@ fn compile_no_link(
 /// Make an rlink independent of the sandbox: dependency paths back to the paths the build
 /// system gave, the object directory to a placeholder, other workspace paths relative.
 /// Also returns the dependency files the rlink records (the link step must map each one).
-pub fn normalize_rlink(
-    data: &[u8],
-    obj_dir: &Path,
-    cwd: &Path,
-    deps: &DepSetup,
-) -> Result<(Vec<u8>, Vec<String>)> {
+pub fn normalize_rlink(data: &[u8], obj_dir: &Path, cwd: &Path, deps: &DepSetup) -> Result<(Vec<u8>, Vec<String>)> {
     rlink::check_magic(data)?;
     // The object directory first: it lies under the working directory too.
     let obj = obj_dir.display().to_string();

@@ -113,7 +113,12 @@ fn stub_overlay(args: &InterfaceArgs) -> Result<Option<Overlay>> {
         }
         return files
             .into_iter()
-            .map(|rel| Ok((util::unrelative(&rel), std::fs::read(dir.join(&rel)).with_context(|| format!("cannot read {}", rel.display()))?)))
+            .map(|rel| {
+                Ok((
+                    util::unrelative(&rel),
+                    std::fs::read(dir.join(&rel)).with_context(|| format!("cannot read {}", rel.display()))?,
+                ))
+            })
             .collect::<Result<Overlay>>()
             .map(Some);
     }
@@ -128,7 +133,13 @@ fn stub_overlay(args: &InterfaceArgs) -> Result<Option<Overlay>> {
 }
 
 /// Lay the stub over the real sources in a scratch tree and compile it into `--out`.
-fn compile_overlay(args: &InterfaceArgs, cwd: &Path, deps: &DepSetup, overlay: &Overlay, dep_info: Option<&Path>) -> Result<()> {
+fn compile_overlay(
+    args: &InterfaceArgs,
+    cwd: &Path,
+    deps: &DepSetup,
+    overlay: &Overlay,
+    dep_info: Option<&Path>,
+) -> Result<()> {
     let scratch = util::sibling(&args.out, "stub");
     util::fresh_dir(&scratch)?;
     // Every source and data file is visible next to the stub (include_bytes!, unreached
@@ -160,9 +171,16 @@ fn compile_overlay(args: &InterfaceArgs, cwd: &Path, deps: &DepSetup, overlay: &
 }
 
 /// Mono items (generic instances) a compile of `root` collects, local stub helpers excluded.
-fn mono_items(args: &InterfaceArgs, cwd: &Path, deps: &DepSetup, root: &Path, stub_dir: Option<&Path>) -> Result<std::collections::BTreeSet<String>> {
+fn mono_items(
+    args: &InterfaceArgs,
+    cwd: &Path,
+    deps: &DepSetup,
+    root: &Path,
+    stub_dir: Option<&Path>,
+) -> Result<std::collections::BTreeSet<String>> {
     let scratch_out = util::sibling(&args.out, "audit");
-    let output = compile_hollow(args, cwd, deps, root, stub_dir, &scratch_out, &["-Zprint-mono-items=yes".to_string()], None)?;
+    let output =
+        compile_hollow(args, cwd, deps, root, stub_dir, &scratch_out, &["-Zprint-mono-items=yes".to_string()], None)?;
     let _ = std::fs::remove_file(&scratch_out);
     rustc::check(&output, "audit compile")?;
     Ok(String::from_utf8_lossy(&output.stdout)
@@ -186,7 +204,12 @@ fn audit_instances(args: &InterfaceArgs, cwd: &Path, deps: &DepSetup, stub_root:
             extra.iter().take(5).map(|s| s.as_str()).collect::<Vec<_>>().join("; ")
         );
     }
-    eprintln!("rules_relink: audit: `{}`: {} stub instances, all among the {} of the real crate", args.krate.crate_name, stub.len(), real.len());
+    eprintln!(
+        "rules_relink: audit: `{}`: {} stub instances, all among the {} of the real crate",
+        args.krate.crate_name,
+        stub.len(),
+        real.len()
+    );
     Ok(())
 }
 
@@ -222,7 +245,10 @@ fn compile_hollow(
     ]);
     // The stub's own state (a stub and the real sources differ): never the real compile's.
     if let (Some(dir), true) = (&args.incremental_dir, stub_dir.is_some()) {
-        flags.push(format!("-Cincremental={}", dir.join(crate::verbs::compile::incremental_key(&args.krate, "interface")).display()));
+        flags.push(format!(
+            "-Cincremental={}",
+            dir.join(crate::verbs::compile::incremental_key(&args.krate, "interface")).display()
+        ));
     }
     flags.extend(extra_flags.iter().cloned());
     let env = args.krate.environment(cwd)?;

@@ -35,8 +35,8 @@ pub fn run(args: &LinkArgs) -> Result<()> {
     let cwd = std::env::current_dir()?;
     let scratch = util::sibling(&args.out, "linkdir");
     util::fresh_dir(&scratch)?;
-    for entry in std::fs::read_dir(&args.rlink_dir)
-        .with_context(|| format!("cannot read {}", args.rlink_dir.display()))?
+    for entry in
+        std::fs::read_dir(&args.rlink_dir).with_context(|| format!("cannot read {}", args.rlink_dir.display()))?
     {
         let entry = entry?;
         util::copy_file(&entry.path(), &scratch.join(entry.file_name()))?;
@@ -44,18 +44,16 @@ pub fn run(args: &LinkArgs) -> Result<()> {
     let rlink_path = util::single_file_with_extension(&scratch, "rlink")?;
     let data = std::fs::read(&rlink_path)?;
     rlink::check_magic(&data)?;
-    let real_of: BTreeMap<&str, &str> = args
-        .link_deps
-        .iter()
-        .map(|pair| split_pair(pair, "--link-dep"))
-        .collect::<Result<_>>()?;
+    let real_of: BTreeMap<&str, &str> =
+        args.link_deps.iter().map(|pair| split_pair(pair, "--link-dep")).collect::<Result<_>>()?;
     let scratch_str = scratch.display().to_string();
     let data = rlink::rewrite_strings(&data, OBJ_DIR_PLACEHOLDER.as_bytes(), |s| {
         Ok(s.strip_prefix(OBJ_DIR_PLACEHOLDER).map(|rest| format!("{scratch_str}{rest}")))
     })?;
     let recorded_path = scratch.join(RECORDED_DEPS_FILE);
-    let recorded = std::fs::read_to_string(&recorded_path)
-        .with_context(|| format!("{} is missing: was the directory made by `compile --no-link-dir`?", recorded_path.display()))?;
+    let recorded = std::fs::read_to_string(&recorded_path).with_context(|| {
+        format!("{} is missing: was the directory made by `compile --no-link-dir`?", recorded_path.display())
+    })?;
     std::fs::remove_file(&recorded_path)?;
     for dep in recorded.lines().filter(|l| !l.is_empty()) {
         // Proc macros run at compile time only; everything linked must have its real rlib.
@@ -65,7 +63,8 @@ pub fn run(args: &LinkArgs) -> Result<()> {
     }
     let mut data = data;
     for (interface, real) in &real_of {
-        data = rlink::rewrite_strings(&data, interface.as_bytes(), |s| Ok((s == *interface).then(|| real.to_string())))?;
+        data =
+            rlink::rewrite_strings(&data, interface.as_bytes(), |s| Ok((s == *interface).then(|| real.to_string())))?;
     }
     std::fs::write(&rlink_path, &data)?;
 

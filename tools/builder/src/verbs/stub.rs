@@ -96,7 +96,8 @@ pub fn run(args: &StubArgs) -> Result<()> {
 /// `macro_rules!`: their summary is empty without parsing anything.
 fn write_macro_summary(args: &StubArgs, ext: &stub::macros::External) -> Result<()> {
     let out = args.macros_out.as_ref().expect("clap requires --macros-out");
-    let exports = args.srcs.iter().any(|src| std::fs::read(src).is_ok_and(|text| text.windows(12).any(|w| w == b"macro_export")));
+    let exports =
+        args.srcs.iter().any(|src| std::fs::read(src).is_ok_and(|text| text.windows(12).any(|w| w == b"macro_export")));
     let summary = if exports {
         // A crate that cannot be parsed here exports nothing we can vouch for.
         stub::macro_summary(&args.crate_root, ext).unwrap_or_default()
@@ -109,7 +110,8 @@ fn write_macro_summary(args: &StubArgs, ext: &stub::macros::External) -> Result<
 /// The record and the unused-inputs list, when the action asked for them.
 fn write_outputs(args: &StubArgs, record: &serde_json::Value, stub: Option<&stub::CrateStub>) -> Result<()> {
     if let Some(path) = &args.record {
-        std::fs::write(path, serde_json::to_vec_pretty(record)?).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(path, serde_json::to_vec_pretty(record)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if let Some(list) = &args.unused_inputs_list {
         // Without a stub, every source is what the interface compiles: nothing is unused.
@@ -128,8 +130,11 @@ fn record(stub: &stub::CrateStub) -> serde_json::Value {
         .files
         .iter()
         .map(|(path, f)| {
-            let kept: Vec<serde_json::Value> =
-                f.kept.iter().map(|(line, reason)| serde_json::json!({ "line": line, "reason": reason.label() })).collect();
+            let kept: Vec<serde_json::Value> = f
+                .kept
+                .iter()
+                .map(|(line, reason)| serde_json::json!({ "line": line, "reason": reason.label() }))
+                .collect();
             let value = serde_json::json!({
                 "replaced": f.stubbed,
                 "removed_private_fns": f.removed,

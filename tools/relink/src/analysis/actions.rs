@@ -29,7 +29,12 @@ pub struct RunSpec<'v, 'a> {
 }
 
 /// `declare_file` / `declare_directory`.
-pub fn declare<'v>(filename: &str, sibling: Option<Value<'v>>, is_dir: bool, eval: &mut Evaluator<'v, '_, '_>) -> Result<Value<'v>> {
+pub fn declare<'v>(
+    filename: &str,
+    sibling: Option<Value<'v>>,
+    is_dir: bool,
+    eval: &mut Evaluator<'v, '_, '_>,
+) -> Result<Value<'v>> {
     let ctx = analysis_context(eval)?;
     let dir = match sibling.and_then(FileValue::from_value) {
         Some(s) => s.path.rsplit_once('/').map_or(String::new(), |(d, _)| d.to_string()),
@@ -55,7 +60,11 @@ fn files_of<'v>(value: Option<Value<'v>>, what: &str, eval: &Evaluator<'v, '_, '
     let Some(value) = value else { return Ok(Vec::new()) };
     depset::to_list(value, eval.heap())?
         .into_iter()
-        .map(|v| FileValue::from_value(v).cloned().ok_or_else(|| anyhow!("{what}: expected File, got {} `{}`", v.get_type(), v)))
+        .map(|v| {
+            FileValue::from_value(v)
+                .cloned()
+                .ok_or_else(|| anyhow!("{what}: expected File, got {} `{}`", v.get_type(), v))
+        })
         .collect()
 }
 
@@ -74,7 +83,11 @@ fn own_outputs(files: &[FileValue], eval: &Evaluator<'_, '_, '_>) -> Result<Vec<
 
 /// Expand `arguments` (strings and `Args` objects) into argv, writing param files as
 /// separate actions. Returns (argv tail, extra inputs).
-fn expand_arguments<'v>(arguments: Option<Value<'v>>, first_output: &str, eval: &mut Evaluator<'v, '_, '_>) -> Result<(Vec<String>, Vec<String>)> {
+fn expand_arguments<'v>(
+    arguments: Option<Value<'v>>,
+    first_output: &str,
+    eval: &mut Evaluator<'v, '_, '_>,
+) -> Result<(Vec<String>, Vec<String>)> {
     let Some(arguments) = arguments else { return Ok((Vec::new(), Vec::new())) };
     let list = ListRef::from_value(arguments).ok_or_else(|| anyhow!("arguments must be a list"))?;
     let mut argv = Vec::new();
@@ -94,7 +107,8 @@ fn expand_arguments<'v>(arguments: Option<Value<'v>>, first_output: &str, eval: 
             .map(|v| expect_str(v, "Args"))
             .collect::<Result<_>>()?;
         let opts = item.get_attr("_relink_args_opts", heap).anyhow()?.and_then(DictRef::from_value);
-        let param_file = opts.as_ref().and_then(|o| o.get_str("param_file")).and_then(|v| v.unpack_str().map(str::to_string));
+        let param_file =
+            opts.as_ref().and_then(|o| o.get_str("param_file")).and_then(|v| v.unpack_str().map(str::to_string));
         match param_file {
             Some(flag_format) => {
                 let path = format!("{first_output}-{index}.params");
@@ -140,7 +154,8 @@ pub fn run<'v>(spec: RunSpec<'v, '_>, eval: &mut Evaluator<'v, '_, '_>) -> Resul
     let unused_inputs_list = match spec.unused_inputs_list.filter(|v| !v.is_none()) {
         None => None,
         Some(v) => {
-            let file = FileValue::from_value(v).ok_or_else(|| anyhow!("unused_inputs_list must be a File, got {} `{}`", v.get_type(), v))?;
+            let file = FileValue::from_value(v)
+                .ok_or_else(|| anyhow!("unused_inputs_list must be a File, got {} `{}`", v.get_type(), v))?;
             if !outputs.iter().any(|o| o.path == file.path) {
                 bail!("unused_inputs_list {} must be one of the action's outputs", file.path);
             }
@@ -165,7 +180,8 @@ pub fn run<'v>(spec: RunSpec<'v, '_>, eval: &mut Evaluator<'v, '_, '_>) -> Resul
 fn string_dict(value: Option<Value<'_>>, what: &str) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     if let Some(v) = value.filter(|v| !v.is_none()) {
-        let dict = DictRef::from_value(v).ok_or_else(|| anyhow!("{what} must be a dict, got {} `{}`", v.get_type(), v))?;
+        let dict =
+            DictRef::from_value(v).ok_or_else(|| anyhow!("{what} must be a dict, got {} `{}`", v.get_type(), v))?;
         for (k, v) in dict.iter() {
             out.insert(expect_str(k, what)?, expect_str(v, what)?);
         }
@@ -174,14 +190,20 @@ fn string_dict(value: Option<Value<'_>>, what: &str) -> Result<BTreeMap<String, 
 }
 
 /// `ctx.actions.write`.
-pub fn write<'v>(output: Value<'v>, content: Value<'v>, executable: bool, eval: &mut Evaluator<'v, '_, '_>) -> Result<()> {
+pub fn write<'v>(
+    output: Value<'v>,
+    content: Value<'v>,
+    executable: bool,
+    eval: &mut Evaluator<'v, '_, '_>,
+) -> Result<()> {
     let file = FileValue::from_value(output).cloned().ok_or_else(|| anyhow!("write: output must be a File"))?;
     let outputs = own_outputs(&[file], eval)?;
     let content = match content.unpack_str() {
         Some(s) => s.to_string(),
         None => {
             let items = content
-                .get_attr("_relink_args", eval.heap()).anyhow()?
+                .get_attr("_relink_args", eval.heap())
+                .anyhow()?
                 .and_then(ListRef::from_value)
                 .ok_or_else(|| anyhow!("write: content must be a string or Args"))?;
             let lines: Vec<String> = items.iter().map(|v| expect_str(v, "Args")).collect::<Result<_>>()?;
@@ -201,7 +223,12 @@ pub fn write<'v>(output: Value<'v>, content: Value<'v>, executable: bool, eval: 
 }
 
 /// `ctx.actions.symlink` (materialized as a copy).
-pub fn symlink<'v>(output: Value<'v>, target: Value<'v>, executable: bool, eval: &mut Evaluator<'v, '_, '_>) -> Result<()> {
+pub fn symlink<'v>(
+    output: Value<'v>,
+    target: Value<'v>,
+    executable: bool,
+    eval: &mut Evaluator<'v, '_, '_>,
+) -> Result<()> {
     let out = FileValue::from_value(output).cloned().ok_or_else(|| anyhow!("symlink: output must be a File"))?;
     let from = FileValue::from_value(target).cloned().ok_or_else(|| anyhow!("symlink: target_file must be a File"))?;
     let outputs = own_outputs(&[out], eval)?;

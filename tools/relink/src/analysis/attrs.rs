@@ -42,7 +42,8 @@ fn schema_in<'v>(spec: &OwnedFrozenValue, tmp: &Module<'v>) -> Result<Vec<AttrSc
     for (name, a) in dict.iter() {
         let name = name.unpack_str().ok_or_else(|| anyhow!("attribute names must be strings"))?.to_string();
         let kind = a
-            .get_attr("_relink_attr", heap).anyhow()?
+            .get_attr("_relink_attr", heap)
+            .anyhow()?
             .and_then(|k| k.unpack_str().map(str::to_string))
             .ok_or_else(|| anyhow!("attribute `{name}` must be made with attr.*()"))?;
         let get = |field: &str| a.get_attr(field, heap).ok().flatten();

@@ -139,7 +139,11 @@ impl<'l> Analyzer<'l> {
         let result = frozen.get_any_visibility("__result").map(|(v, _)| v).map_err(|e| anyhow!("{e}"))?;
         let providers = extract_providers(result.value(), label)?;
         Ok(Configured {
-            target: TargetValue { label: label.clone(), providers: Arc::new(providers), heap: frozen.frozen_heap().dupe() },
+            target: TargetValue {
+                label: label.clone(),
+                providers: Arc::new(providers),
+                heap: frozen.frozen_heap().dupe(),
+            },
             kind: "source file".into(),
             is_test: false,
             default_files: vec![file],
@@ -161,7 +165,13 @@ impl<'l> Analyzer<'l> {
         eval.eval_function(provider.to_value(), &[], &[("files", files)]).map_err(|e| anyhow!("{e}"))
     }
 
-    fn call_prelude<'v>(&self, module: &Module<'v>, name: &str, pos: &[Value<'v>], named: &[(&str, Value<'v>)]) -> Result<Value<'v>> {
+    fn call_prelude<'v>(
+        &self,
+        module: &Module<'v>,
+        name: &str,
+        pos: &[Value<'v>],
+        named: &[(&str, Value<'v>)],
+    ) -> Result<Value<'v>> {
         let f = self.loader.prelude().get_any_visibility(name).map(|(v, _)| v).map_err(|e| anyhow!("{e}"))?;
         module.frozen_heap().add_reference(f.owner());
         let f = f.value().unpack_frozen().ok_or_else(|| anyhow!("prelude value not frozen"))?;
@@ -176,11 +186,18 @@ impl<'l> Analyzer<'l> {
         Module::with_temp_heap(|module| self.analyze_rule_in(decl, &spec, &schema, module))
     }
 
-    fn analyze_rule_in<'v>(&self, decl: &TargetDecl, spec: &starlark::values::OwnedFrozenValue, schema: &[AttrSchema], module: Module<'v>) -> Result<Configured> {
+    fn analyze_rule_in<'v>(
+        &self,
+        decl: &TargetDecl,
+        spec: &starlark::values::OwnedFrozenValue,
+        schema: &[AttrSchema],
+        module: Module<'v>,
+    ) -> Result<Configured> {
         module.frozen_heap().add_reference(decl.attrs.owner());
         module.frozen_heap().add_reference(spec.owner());
         let heap = module.heap();
-        let attrs_value = decl.attrs.value().unpack_frozen().ok_or_else(|| anyhow!("internal: attrs not frozen"))?.to_value();
+        let attrs_value =
+            decl.attrs.value().unpack_frozen().ok_or_else(|| anyhow!("internal: attrs not frozen"))?.to_value();
         let given = DictRef::from_value(attrs_value).ok_or_else(|| anyhow!("internal: attrs"))?;
         let mut resolved = ResolvedAttrs::default();
         resolved.attr.push(("name".into(), heap.alloc(decl.label.name.as_str())));
@@ -211,13 +228,18 @@ impl<'l> Analyzer<'l> {
             let mut eval = Evaluator::new(&module);
             eval.disable_gc();
             eval.extra = Some(&actx);
-            eval.eval_function(implementation, &[ctx], &[])
-                .map_err(|e| anyhow!("{e}"))
-                .with_context(|| format!("{}: in the implementation of {}() for {}", decl.location, decl.kind, decl.label))?
+            eval.eval_function(implementation, &[ctx], &[]).map_err(|e| anyhow!("{e}")).with_context(|| {
+                format!("{}: in the implementation of {}() for {}", decl.location, decl.kind, decl.label)
+            })?
         };
         let result = if result.is_none() { heap.alloc(Vec::<Value>::new()) } else { result };
         if ListRef::from_value(result).is_none() {
-            bail!("{}: the implementation of {}() must return a list of providers, got {}", decl.location, decl.kind, result.get_type());
+            bail!(
+                "{}: the implementation of {}() must return a list of providers, got {}",
+                decl.location,
+                decl.kind,
+                result.get_type()
+            );
         }
         module.set("__result", result);
         drop(actx);
@@ -225,7 +247,11 @@ impl<'l> Analyzer<'l> {
         let result = frozen.get_any_visibility("__result").map(|(v, _)| v).map_err(|e| anyhow!("{e}"))?;
         let providers = extract_providers(result.value(), &decl.label)?;
         let deps = std::mem::take(&mut deps_of);
-        let target = TargetValue { label: decl.label.clone(), providers: Arc::new(providers), heap: frozen.frozen_heap().dupe() };
+        let target = TargetValue {
+            label: decl.label.clone(),
+            providers: Arc::new(providers),
+            heap: frozen.frozen_heap().dupe(),
+        };
         let (default_files, executable, runfiles) = default_info_parts(&target)?;
         Ok(Configured { target, kind: decl.kind.clone(), is_test, default_files, executable, runfiles, deps })
     }
@@ -246,7 +272,13 @@ impl<'l> Analyzer<'l> {
                 return Ok(branch);
             }
         }
-        default.ok_or_else(|| anyhow!("{}: no select() condition matches compilation mode `{}`", decl.location, self.config.compilation_mode))
+        default.ok_or_else(|| {
+            anyhow!(
+                "{}: no select() condition matches compilation mode `{}`",
+                decl.location,
+                self.config.compilation_mode
+            )
+        })
     }
 
     fn config_setting_matches(&self, label: &Label) -> Result<bool> {
@@ -262,7 +294,9 @@ impl<'l> Analyzer<'l> {
                 let (k, v) = (k.unpack_str().unwrap_or(""), v.unpack_str().unwrap_or(""));
                 ok &= match k {
                     "compilation_mode" => self.config.compilation_mode == v,
-                    "define" => v.split_once('=').is_some_and(|(dk, dv)| self.config.defines.get(dk).map(String::as_str) == Some(dv)),
+                    "define" => v
+                        .split_once('=')
+                        .is_some_and(|(dk, dv)| self.config.defines.get(dk).map(String::as_str) == Some(dv)),
                     _ => false,
                 };
             }
@@ -317,14 +351,18 @@ impl<'l> Analyzer<'l> {
                     out.file.push((a.name.clone(), files[0]));
                 }
                 if a.executable {
-                    let exe = dep.executable.clone().or_else(|| (dep.default_files.len() == 1).then(|| dep.default_files[0].clone()));
+                    let exe = dep
+                        .executable
+                        .clone()
+                        .or_else(|| (dep.default_files.len() == 1).then(|| dep.default_files[0].clone()));
                     let exe = exe.ok_or_else(|| anyhow!("`{}` is not executable", dep.target.label))?;
                     out.executable.push((a.name.clone(), heap.alloc(exe)));
                 }
                 out.files.push((a.name.clone(), heap.alloc(files)));
             }
             "label_list" => {
-                let items = ListRef::from_value(value).ok_or_else(|| anyhow!("expected a list of labels, got {} `{}`", value.get_type(), value))?;
+                let items = ListRef::from_value(value)
+                    .ok_or_else(|| anyhow!("expected a list of labels, got {} `{}`", value.get_type(), value))?;
                 let mut targets = Vec::new();
                 let mut files = Vec::new();
                 for item in items.iter() {
@@ -354,8 +392,16 @@ impl<'l> Analyzer<'l> {
 
     /// Analyse the dependency a label attribute names, keep its providers' heap alive for
     /// `module`, and record it among the target's dependencies.
-    fn dependency<'v>(&self, value: Value<'v>, base: &Label, module: &Module<'v>, deps: &mut Vec<Label>) -> Result<Rc<Configured>> {
-        let text = value.unpack_str().ok_or_else(|| anyhow!("expected a label string, got {} `{}`", value.get_type(), value))?;
+    fn dependency<'v>(
+        &self,
+        value: Value<'v>,
+        base: &Label,
+        module: &Module<'v>,
+        deps: &mut Vec<Label>,
+    ) -> Result<Rc<Configured>> {
+        let text = value
+            .unpack_str()
+            .ok_or_else(|| anyhow!("expected a label string, got {} `{}`", value.get_type(), value))?;
         let dep = self.analyze(&Label::parse(text, base)?)?;
         module.frozen_heap().add_reference(&dep.target.heap);
         deps.push(dep.target.label.clone());
@@ -371,7 +417,10 @@ impl<'l> Analyzer<'l> {
         let pkg = self.loader.package(&decl.label.repo, &decl.label.package)?;
         let mut outputs = resolved.outputs;
         for (attr, name) in resolved.pending_outputs {
-            let path = crate::label::join_path(&crate::label::join_path(&self.config.bin_dir(), &decl.label.package_exec_path()), &name);
+            let path = crate::label::join_path(
+                &crate::label::join_path(&self.config.bin_dir(), &decl.label.package_exec_path()),
+                &name,
+            );
             let file = FileValue {
                 short_path: path.strip_prefix(&format!("{}/", self.config.bin_dir())).unwrap_or(&path).to_string(),
                 path,
@@ -392,7 +441,14 @@ impl<'l> Analyzer<'l> {
             ("var", var),
             ("bin_dir", bin_dir),
             ("build_file_path", heap.alloc(pkg.build_file.as_str())),
-            ("workspace_name", heap.alloc(if self.loader.workspace.name.is_empty() { "__main__" } else { self.loader.workspace.name.as_str() })),
+            (
+                "workspace_name",
+                heap.alloc(if self.loader.workspace.name.is_empty() {
+                    "__main__"
+                } else {
+                    self.loader.workspace.name.as_str()
+                }),
+            ),
         ];
         self.call_prelude(module, "_make_ctx", &[], &named)
     }
@@ -430,17 +486,21 @@ fn check_plain_type(kind: &str, value: Value<'_>) -> Result<()> {
 fn extract_providers(result: Value<'_>, label: &Label) -> Result<Vec<(u64, FrozenValue)>> {
     let result = result.unpack_frozen().ok_or_else(|| anyhow!("internal: result not frozen"))?;
     Module::with_temp_heap(|tmp| {
-    let heap = tmp.heap();
-    let list = ListRef::from_value(result.to_value()).ok_or_else(|| anyhow!("internal: result list"))?;
-    let mut out = Vec::new();
-    for item in list.iter() {
-        let key = provider_key_of(item, heap).ok_or_else(|| {
-            anyhow!("{label}: the rule implementation returned {} `{}`, which is not a provider instance", item.get_type(), item)
-        })?;
-        let frozen = item.unpack_frozen().ok_or_else(|| anyhow!("internal: provider not frozen"))?;
-        out.push((key, frozen));
-    }
-    Ok(out)
+        let heap = tmp.heap();
+        let list = ListRef::from_value(result.to_value()).ok_or_else(|| anyhow!("internal: result list"))?;
+        let mut out = Vec::new();
+        for item in list.iter() {
+            let key = provider_key_of(item, heap).ok_or_else(|| {
+                anyhow!(
+                    "{label}: the rule implementation returned {} `{}`, which is not a provider instance",
+                    item.get_type(),
+                    item
+                )
+            })?;
+            let frozen = item.unpack_frozen().ok_or_else(|| anyhow!("internal: provider not frozen"))?;
+            out.push((key, frozen));
+        }
+        Ok(out)
     })
 }
 
@@ -458,14 +518,14 @@ fn to_files<'v>(v: Option<Value<'v>>, heap: Heap<'v>) -> Result<Vec<FileValue>> 
 fn default_info_parts(target: &TargetValue) -> Result<(Vec<FileValue>, Option<FileValue>, Vec<FileValue>)> {
     let Some(info) = target.provider(default_info_key()) else { return Ok((Vec::new(), None, Vec::new())) };
     Module::with_temp_heap(|tmp| {
-    let heap = tmp.heap();
-    let info = info.to_value();
-    let files = to_files(info.get_attr("files", heap).anyhow()?, heap)?;
-    let executable = info.get_attr("executable", heap).anyhow()?.and_then(FileValue::from_value).cloned();
-    let runfiles = match info.get_attr("runfiles", heap).anyhow()? {
-        Some(r) if !r.is_none() => to_files(r.get_attr("files", heap).anyhow()?, heap)?,
-        _ => Vec::new(),
-    };
-    Ok((files, executable, runfiles))
+        let heap = tmp.heap();
+        let info = info.to_value();
+        let files = to_files(info.get_attr("files", heap).anyhow()?, heap)?;
+        let executable = info.get_attr("executable", heap).anyhow()?.and_then(FileValue::from_value).cloned();
+        let runfiles = match info.get_attr("runfiles", heap).anyhow()? {
+            Some(r) if !r.is_none() => to_files(r.get_attr("files", heap).anyhow()?, heap)?,
+            _ => Vec::new(),
+        };
+        Ok((files, executable, runfiles))
     })
 }

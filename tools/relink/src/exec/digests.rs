@@ -75,7 +75,8 @@ impl SourceDigests {
             return Ok(());
         }
         let tmp = file.with_extension(format!("tmp{}", std::process::id()));
-        fs::write(&tmp, serde_json::to_vec(&*self.entries.lock().unwrap())?).with_context(|| format!("cannot write {}", tmp.display()))?;
+        fs::write(&tmp, serde_json::to_vec(&*self.entries.lock().unwrap())?)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
         fs::rename(&tmp, file).with_context(|| format!("cannot write {}", file.display()))
     }
 
@@ -138,7 +139,11 @@ mod tests {
         let meta = fs::metadata(&f).unwrap();
         settled.entries.lock().unwrap().insert(
             f.display().to_string(),
-            Entry { stat: stat_of(&meta), digest: "remembered".into(), recorded_ns: nanos(SystemTime::now()) + 10_000_000_000 },
+            Entry {
+                stat: stat_of(&meta),
+                digest: "remembered".into(),
+                recorded_ns: nanos(SystemTime::now()) + 10_000_000_000,
+            },
         );
         assert_eq!(settled.file_digest(&f, &meta).unwrap(), "remembered");
         fs::remove_dir_all(dir).unwrap();

@@ -105,7 +105,12 @@ pub fn execute(graph: &ActionGraph, needed: &[usize], opts: &ExecOptions) -> Res
     let mut waiting_on = HashMap::new();
     let mut ready = VecDeque::new();
     for &i in needed {
-        let deps: HashSet<usize> = graph.actions[i].inputs.iter().filter_map(|p| graph.producer_of(p)).filter(|d| needed_set.contains(d)).collect();
+        let deps: HashSet<usize> = graph.actions[i]
+            .inputs
+            .iter()
+            .filter_map(|p| graph.producer_of(p))
+            .filter(|d| needed_set.contains(d))
+            .collect();
         for &d in &deps {
             dependents.entry(d).or_default().push(i);
         }
@@ -116,7 +121,15 @@ pub fn execute(graph: &ActionGraph, needed: &[usize], opts: &ExecOptions) -> Res
         }
     }
     let total = needed.len();
-    let state = Mutex::new(State { outcomes: HashMap::new(), ready, waiting_on, running: 0, failed: Vec::new(), stop: false, done: 0 });
+    let state = Mutex::new(State {
+        outcomes: HashMap::new(),
+        ready,
+        waiting_on,
+        running: 0,
+        failed: Vec::new(),
+        stop: false,
+        done: 0,
+    });
     let wake = Condvar::new();
     let epoch = Instant::now();
     std::thread::scope(|scope| {
@@ -225,7 +238,8 @@ fn derived_digest(path: &str, files: &[OutputFile]) -> String {
     match files {
         [file] if file.path == path => file.digest.clone(),
         _ => {
-            let listing: Vec<String> = files.iter().map(|f| format!("{} {} {}", f.path, f.digest, f.executable)).collect();
+            let listing: Vec<String> =
+                files.iter().map(|f| format!("{} {} {}", f.path, f.digest, f.executable)).collect();
             digest_bytes(listing.join("\n").as_bytes())
         }
     }
@@ -248,7 +262,8 @@ fn pruned_action_key(action: &Action, inputs: &BTreeMap<String, String>, unused:
         outputs: &'a [crate::action::Output],
     }
     let used = inputs.iter().filter(|(p, _)| !unused.contains(*p)).map(|(p, d)| (p.as_str(), d.as_str())).collect();
-    let material = KeyMaterial { version: KEY_VERSION, kind: &action.kind, inputs: used, unused, outputs: &action.outputs };
+    let material =
+        KeyMaterial { version: KEY_VERSION, kind: &action.kind, inputs: used, unused, outputs: &action.outputs };
     digest_bytes(&serde_json::to_vec(&material).expect("serializable"))
 }
 
@@ -256,22 +271,32 @@ fn pruned_action_key(action: &Action, inputs: &BTreeMap<String, String>, unused:
 /// contents of its inputs.
 fn pruning_key(action: &Action, inputs: &BTreeMap<String, String>) -> String {
     let names: Vec<&String> = inputs.keys().collect();
-    digest_bytes(&serde_json::to_vec(&(KEY_VERSION, "pruning", &action.kind, names, &action.outputs)).expect("serializable"))
+    digest_bytes(
+        &serde_json::to_vec(&(KEY_VERSION, "pruning", &action.kind, names, &action.outputs)).expect("serializable"),
+    )
 }
 
 /// The inputs an action reported unused in its `unused_inputs_list` output: validated to be
 /// declared inputs (anything else is an error naming the action).
-fn reported_unused(action: &Action, list: &str, result: &ActionResult, cache: &Cache, inputs: &BTreeMap<String, String>) -> Result<BTreeSet<String>> {
-    let file = result
-        .files
-        .iter()
-        .find(|f| f.path == list)
-        .ok_or_else(|| anyhow!("{} of {} did not write its unused_inputs_list {list}", action.mnemonic, action.owner))?;
+fn reported_unused(
+    action: &Action,
+    list: &str,
+    result: &ActionResult,
+    cache: &Cache,
+    inputs: &BTreeMap<String, String>,
+) -> Result<BTreeSet<String>> {
+    let file = result.files.iter().find(|f| f.path == list).ok_or_else(|| {
+        anyhow!("{} of {} did not write its unused_inputs_list {list}", action.mnemonic, action.owner)
+    })?;
     let text = fs::read_to_string(cache.blob_path(&file.digest, file.executable))?;
     let mut unused = BTreeSet::new();
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
         if !inputs.contains_key(line) {
-            bail!("{} of {} lists `{line}` as an unused input, but it is not one of its inputs", action.mnemonic, action.owner);
+            bail!(
+                "{} of {} lists `{line}` as an unused input, but it is not one of its inputs",
+                action.mnemonic,
+                action.owner
+            );
         }
         unused.insert(line.to_string());
     }
@@ -281,11 +306,19 @@ fn reported_unused(action: &Action, list: &str, result: &ActionResult, cache: &C
 /// Output files of each derived input: one file, or the files of a declared directory.
 type DerivedFiles = HashMap<String, Vec<OutputFile>>;
 
-fn run_one(graph: &ActionGraph, index: usize, inputs: BTreeMap<String, String>, derived: &DerivedFiles, opts: &ExecOptions, epoch: Instant) -> Result<Outcome> {
+fn run_one(
+    graph: &ActionGraph,
+    index: usize,
+    inputs: BTreeMap<String, String>,
+    derived: &DerivedFiles,
+    opts: &ExecOptions,
+    epoch: Instant,
+) -> Result<Outcome> {
     let action = &graph.actions[index];
     // Actions that report unused inputs are looked up under the key of their last pruning.
     let pruning = action.unused_inputs_list.as_ref().map(|_| pruning_key(action, &inputs));
-    let last_unused = pruning.as_ref().and_then(|k| opts.cache.pruned_inputs(k)).filter(|u| u.iter().all(|p| inputs.contains_key(p)));
+    let last_unused =
+        pruning.as_ref().and_then(|k| opts.cache.pruned_inputs(k)).filter(|u| u.iter().all(|p| inputs.contains_key(p)));
     let mut key = match &last_unused {
         Some(unused) => pruned_action_key(action, &inputs, unused),
         None => action_key(action, &inputs),
@@ -295,14 +328,17 @@ fn run_one(graph: &ActionGraph, index: usize, inputs: BTreeMap<String, String>, 
         Some(result) => (result, "hit"),
         None => {
             let result = match &action.kind {
-                ActionKind::Write { content, executable } => single_output(action, content.as_bytes(), *executable, opts.cache)?,
+                ActionKind::Write { content, executable } => {
+                    single_output(action, content.as_bytes(), *executable, opts.cache)?
+                }
                 ActionKind::Copy { executable } => {
                     // The input is a stored blob (derived) or a file on disk (source): no sandbox.
                     let from = &action.inputs[0];
                     let data = match derived.get(from).map(Vec::as_slice) {
                         Some([file]) => fs::read(opts.cache.blob_path(&file.digest, file.executable))?,
                         Some(_) => bail!("{} of {}: cannot copy the directory {from}", action.mnemonic, action.owner),
-                        None => fs::read(opts.workspace.exec_path_on_disk(from)?).with_context(|| format!("cannot read {from}"))?,
+                        None => fs::read(opts.workspace.exec_path_on_disk(from)?)
+                            .with_context(|| format!("cannot read {from}"))?,
                     };
                     single_output(action, &data, *executable, opts.cache)?
                 }
@@ -334,7 +370,10 @@ fn run_one(graph: &ActionGraph, index: usize, inputs: BTreeMap<String, String>, 
 /// Store `data` as the one output of `action`.
 fn single_output(action: &Action, data: &[u8], executable: bool, cache: &Cache) -> Result<ActionResult> {
     let digest = cache.store_bytes(data, executable)?;
-    Ok(ActionResult { files: vec![OutputFile { path: action.outputs[0].path.clone(), digest, executable }], dirs: vec![] })
+    Ok(ActionResult {
+        files: vec![OutputFile { path: action.outputs[0].path.clone(), digest, executable }],
+        dirs: vec![],
+    })
 }
 
 /// A fresh execroot holding exactly the declared inputs of one action.
@@ -353,7 +392,9 @@ impl Sandbox {
         static N: AtomicU64 = AtomicU64::new(0);
         let (root, lock) = match stable_dir(action, opts)? {
             Some((dir, lock)) => (dir, Some(lock)),
-            None => (opts.sandbox_root.join(format!("{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))), None),
+            None => {
+                (opts.sandbox_root.join(format!("{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))), None)
+            }
         };
         if root.exists() {
             fs::remove_dir_all(&root).with_context(|| format!("cannot clear the sandbox {}", root.display()))?;
@@ -362,7 +403,13 @@ impl Sandbox {
         Ok(Sandbox { root, _lock: lock })
     }
 
-    fn materialize(&self, graph: &ActionGraph, action: &Action, derived: &DerivedFiles, opts: &ExecOptions) -> Result<()> {
+    fn materialize(
+        &self,
+        graph: &ActionGraph,
+        action: &Action,
+        derived: &DerivedFiles,
+        opts: &ExecOptions,
+    ) -> Result<()> {
         for path in &action.inputs {
             let dest = self.root.join(path);
             if let Some(parent) = dest.parent() {
@@ -437,7 +484,11 @@ fn run_in_sandbox(
 ) -> Result<ActionResult> {
     let sandbox = Sandbox::create(action, opts)?;
     sandbox.materialize(graph, action, derived, opts)?;
-    let program = if argv[0].contains('/') && !argv[0].starts_with('/') { sandbox.root.join(&argv[0]) } else { PathBuf::from(&argv[0]) };
+    let program = if argv[0].contains('/') && !argv[0].starts_with('/') {
+        sandbox.root.join(&argv[0])
+    } else {
+        PathBuf::from(&argv[0])
+    };
     let output = Command::new(&program)
         .args(&argv[1..])
         .env_clear()
@@ -470,12 +521,14 @@ fn derived_files(graph: &ActionGraph, index: usize, outcomes: &HashMap<usize, Ou
     let mut map = HashMap::new();
     for path in &graph.actions[index].inputs {
         let Some(p) = graph.producer_of(path) else { continue };
-        let result = outcomes.get(&p).and_then(|o| o.result.as_ref()).ok_or_else(|| anyhow!("internal: {path} not built"))?;
+        let result =
+            outcomes.get(&p).and_then(|o| o.result.as_ref()).ok_or_else(|| anyhow!("internal: {path} not built"))?;
         let files: Vec<OutputFile> = match result.files.iter().find(|f| &f.path == path) {
             Some(f) => vec![f.clone()],
             None => {
                 let prefix = format!("{path}/");
-                let files: Vec<OutputFile> = result.files.iter().filter(|f| f.path.starts_with(&prefix)).cloned().collect();
+                let files: Vec<OutputFile> =
+                    result.files.iter().filter(|f| f.path.starts_with(&prefix)).cloned().collect();
                 if files.is_empty() && !result.dirs.iter().any(|d| d == path) {
                     bail!("internal: {path} is not an output of its producer");
                 }
@@ -505,8 +558,9 @@ fn collect_outputs(root: &Path, action: &Action, cache: &Cache) -> Result<Action
                 files.push(OutputFile { path: rel, digest, executable });
             }
         } else {
-            let meta = fs::symlink_metadata(&path)
-                .map_err(|_| anyhow!("{} of {} did not create its declared output {}", action.mnemonic, action.owner, out.path))?;
+            let meta = fs::symlink_metadata(&path).map_err(|_| {
+                anyhow!("{} of {} did not create its declared output {}", action.mnemonic, action.owner, out.path)
+            })?;
             let executable = meta.permissions().mode() & 0o111 != 0;
             let digest = cache.store_file(&path, executable)?;
             files.push(OutputFile { path: out.path.clone(), digest, executable });

@@ -233,20 +233,43 @@ fn loads() -> String {
 }
 
 /// The BUILD file of a vendored third-party crate.
-pub fn third_party_build_file(meta: &Metadata, pkg: &Package, root: &Path, vendor_dir: &str, profile: &DevProfile) -> Result<String> {
+pub fn third_party_build_file(
+    meta: &Metadata,
+    pkg: &Package,
+    root: &Path,
+    vendor_dir: &str,
+    profile: &DevProfile,
+) -> Result<String> {
     let ctx = Ctx { meta, root, vendor_dir, third_party: true, profile };
     let mut out = loads();
     let has_bs = ctx.build_script(&mut out, pkg)?;
     if let Some(lib) = pkg.lib() {
         let deps = classify(meta, &meta.deps_of(pkg, None), ctx.root, vendor_dir);
         let rule = if lib.is_proc_macro() { "rust_proc_macro" } else { "rust_library" };
-        ctx.crate_target(&mut out, rule, &pkg.name, &crate_name(lib), &rel(pkg, &lib.src_path)?, &lib.edition, pkg, &deps, has_bs, "    stub_interface = False,\n");
+        ctx.crate_target(
+            &mut out,
+            rule,
+            &pkg.name,
+            &crate_name(lib),
+            &rel(pkg, &lib.src_path)?,
+            &lib.edition,
+            pkg,
+            &deps,
+            has_bs,
+            "    stub_interface = False,\n",
+        );
     }
     Ok(out)
 }
 
 /// The BUILD file of a workspace member: library, binaries, build script and tests.
-pub fn member_build_file(meta: &Metadata, pkg: &Package, root: &Path, vendor_dir: &str, profile: &DevProfile) -> Result<String> {
+pub fn member_build_file(
+    meta: &Metadata,
+    pkg: &Package,
+    root: &Path,
+    vendor_dir: &str,
+    profile: &DevProfile,
+) -> Result<String> {
     let ctx = Ctx { meta, root, vendor_dir, third_party: false, profile };
     let features = meta.features(pkg);
     let enabled = |t: &Target| t.required_features.iter().all(|f| features.contains(f));
@@ -262,11 +285,37 @@ pub fn member_build_file(meta: &Metadata, pkg: &Package, root: &Path, vendor_dir
     if let Some((lib, _)) = &own_lib {
         let rule = if lib.is_proc_macro() { "rust_proc_macro" } else { "rust_library" };
         let root_file = rel(pkg, &lib.src_path)?;
-        ctx.crate_target(&mut out, rule, &pkg.name, &crate_name(lib), &root_file, &lib.edition, pkg, &normal, has_bs, "");
+        ctx.crate_target(
+            &mut out,
+            rule,
+            &pkg.name,
+            &crate_name(lib),
+            &root_file,
+            &lib.edition,
+            pkg,
+            &normal,
+            has_bs,
+            "",
+        );
         if lib.test && lib.is_lib() {
             let extra = format!("    crate = \":{}\",\n    data = glob([\"**\"], exclude = [\"BUILD.bazel\", \"target/**\", \"bazel-*/**\", \"relink-bin/**\"]),\n{CARGO_TEST}", pkg.name);
-            let unit_deps = Deps { libs: dev_only(&with_dev.libs, &normal.libs), proc_macros: dev_only(&with_dev.proc_macros, &normal.proc_macros), aliases: with_dev.aliases.clone() };
-            ctx.crate_target(&mut out, "rust_test", &format!("{}_test", pkg.name), &crate_name(lib), &root_file, &lib.edition, pkg, &unit_deps, has_bs, &extra);
+            let unit_deps = Deps {
+                libs: dev_only(&with_dev.libs, &normal.libs),
+                proc_macros: dev_only(&with_dev.proc_macros, &normal.proc_macros),
+                aliases: with_dev.aliases.clone(),
+            };
+            ctx.crate_target(
+                &mut out,
+                "rust_test",
+                &format!("{}_test", pkg.name),
+                &crate_name(lib),
+                &root_file,
+                &lib.edition,
+                pkg,
+                &unit_deps,
+                has_bs,
+                &extra,
+            );
         }
     }
     if let Some((lib, label)) = &own_lib {
@@ -280,13 +329,36 @@ pub fn member_build_file(meta: &Metadata, pkg: &Package, root: &Path, vendor_dir
         let clash = own_lib.is_some() && target.name == pkg.name;
         let name = if clash { format!("{}_bin", target.name) } else { target.name.clone() };
         let extra = if clash { format!("    bin_name = {},\n", quote(&target.name)) } else { String::new() };
-        ctx.crate_target(&mut out, "rust_binary", &name, &crate_name(target), &rel(pkg, &target.src_path)?, &target.edition, pkg, &normal, has_bs, &extra);
+        ctx.crate_target(
+            &mut out,
+            "rust_binary",
+            &name,
+            &crate_name(target),
+            &rel(pkg, &target.src_path)?,
+            &target.edition,
+            pkg,
+            &normal,
+            has_bs,
+            &extra,
+        );
     }
-    let bins: Vec<String> = pkg.targets.iter().filter(|t| t.has_kind("bin") && enabled(t)).map(|t| format!(":{}", t.name)).collect();
+    let bins: Vec<String> =
+        pkg.targets.iter().filter(|t| t.has_kind("bin") && enabled(t)).map(|t| format!(":{}", t.name)).collect();
     for target in pkg.targets.iter().filter(|t| t.has_kind("test") && enabled(t)) {
         // Integration tests may run the package's binaries (found beside the test binary's deps/).
         let extra = format!("    data = {} + glob([\"**\"], exclude = [\"BUILD.bazel\", \"target/**\", \"bazel-*/**\", \"relink-bin/**\"]),\n{CARGO_TEST}", list(&bins));
-        ctx.crate_target(&mut out, "rust_test", &target.name, &crate_name(target), &rel(pkg, &target.src_path)?, &target.edition, pkg, &with_dev, has_bs, &extra);
+        ctx.crate_target(
+            &mut out,
+            "rust_test",
+            &target.name,
+            &crate_name(target),
+            &rel(pkg, &target.src_path)?,
+            &target.edition,
+            pkg,
+            &with_dev,
+            has_bs,
+            &extra,
+        );
     }
     Ok(out)
 }
@@ -314,7 +386,11 @@ mod tests {
     #[test]
     fn strings_are_valid_starlark() {
         assert_eq!(super::quote("Fe\u{301}lix \"q\" a\\b\nc\u{1}"), "\"Fe\u{301}lix \\\"q\\\" a\\\\b\\nc\\001\"");
-        let module = starlark::syntax::AstModule::parse("t.bzl", format!("x = {}", super::quote("Fe\u{301}lix \"q\" \\ \n \u{1}")), &starlark::syntax::Dialect::Extended);
+        let module = starlark::syntax::AstModule::parse(
+            "t.bzl",
+            format!("x = {}", super::quote("Fe\u{301}lix \"q\" \\ \n \u{1}")),
+            &starlark::syntax::Dialect::Extended,
+        );
         assert!(module.is_ok(), "{:?}", module.err());
     }
 }

@@ -159,11 +159,8 @@ impl Metadata {
 
     /// Packages in the resolved graph that are not workspace members, sorted by name.
     pub fn third_party(&self) -> Vec<&Package> {
-        let mut v: Vec<&Package> = self
-            .packages
-            .values()
-            .filter(|p| self.deps.contains_key(&p.id) && !self.members.contains(&p.id))
-            .collect();
+        let mut v: Vec<&Package> =
+            self.packages.values().filter(|p| self.deps.contains_key(&p.id) && !self.members.contains(&p.id)).collect();
         v.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
         v
     }

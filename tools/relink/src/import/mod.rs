@@ -52,7 +52,10 @@ pub fn run(root: &Path, opts: &ImportOpts) -> Result<()> {
         let dir_name = format!("{}-{}", pkg.name, pkg.version);
         let dest = vendor_root.join(&dir_name);
         let checksum = lock.checksum(&pkg.name, &pkg.version).with_context(|| {
-            format!("crate `{}` {}: Cargo.lock has no checksum for it (run `cargo generate-lockfile`)", pkg.name, pkg.version)
+            format!(
+                "crate `{}` {}: Cargo.lock has no checksum for it (run `cargo generate-lockfile`)",
+                pkg.name, pkg.version
+            )
         })?;
         if vendor::vendor_package(pkg, checksum, &dest)? {
             vendored += 1;

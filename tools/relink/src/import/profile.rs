@@ -141,11 +141,22 @@ mod tests {
         std::fs::write(&manifest, "[profile.dev]\ndebug = 1\n\n[profile.dev.package]\nrowan.opt-level = 3\n\"*\".debug = \"line-tables-only\"\n").unwrap();
         let p = DevProfile::read(&manifest).unwrap();
         assert_eq!(p.settings("hir", true, false), Settings { opt_level: "0".into(), debuginfo: "1".into() });
-        assert_eq!(p.settings("rowan", false, false), Settings { opt_level: "3".into(), debuginfo: "line-tables-only".into() });
+        assert_eq!(
+            p.settings("rowan", false, false),
+            Settings { opt_level: "3".into(), debuginfo: "line-tables-only".into() }
+        );
         assert_eq!(p.settings("serde", false, false).debuginfo, "line-tables-only");
-        assert_eq!(p.settings("hir", true, true), Settings { opt_level: "0".into(), debuginfo: "0".into() }, "build scripts: Cargo's host defaults");
+        assert_eq!(
+            p.settings("hir", true, true),
+            Settings { opt_level: "0".into(), debuginfo: "0".into() },
+            "build scripts: Cargo's host defaults"
+        );
         std::fs::write(&manifest, "[package]\nname = \"x\"\n").unwrap();
-        assert_eq!(DevProfile::read(&manifest).unwrap().settings("x", true, false), Settings { opt_level: "0".into(), debuginfo: "2".into() }, "Cargo's defaults");
+        assert_eq!(
+            DevProfile::read(&manifest).unwrap().settings("x", true, false),
+            Settings { opt_level: "0".into(), debuginfo: "2".into() },
+            "Cargo's defaults"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -106,7 +106,8 @@ fn extract(data: &[u8], prefix: &str, dest: &Path) -> Result<()> {
     for entry in archive.entries()? {
         let mut entry = entry?;
         let path = entry.path()?.into_owned();
-        let rel = path.strip_prefix(prefix).map_err(|_| anyhow!("unexpected path {} in the archive", path.display()))?;
+        let rel =
+            path.strip_prefix(prefix).map_err(|_| anyhow!("unexpected path {} in the archive", path.display()))?;
         if rel.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
             bail!("unsafe path {} in the archive", path.display());
         }

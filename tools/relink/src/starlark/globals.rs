@@ -55,6 +55,7 @@ fn err(e: anyhow::Error) -> starlark::Error {
 #[starlark_module]
 fn rule_api(builder: &mut GlobalsBuilder) {
     /// Declare a rule (Bazel's `rule()`); assign it to a global of a .bzl file.
+    #[allow(clippy::too_many_arguments)]
     fn rule<'v>(
         implementation: Value<'v>,
         #[starlark(require = named)] attrs: Option<Value<'v>>,
@@ -196,6 +197,7 @@ fn action_api(builder: &mut GlobalsBuilder) {
     }
 
     /// `ctx.actions.run`.
+    #[allow(clippy::too_many_arguments)]
     fn _actions_run<'v>(
         #[starlark(require = named)] outputs: Value<'v>,
         #[starlark(require = named)] executable: Value<'v>,
@@ -213,7 +215,17 @@ fn action_api(builder: &mut GlobalsBuilder) {
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> starlark::Result<NoneOr<i32>> {
         let _ = (progress_message, use_default_shell_env, input_manifests, toolchain);
-        let spec = analysis::actions::RunSpec { outputs, executable, inputs, tools, arguments, mnemonic, env, unused_inputs_list, execution_requirements };
+        let spec = analysis::actions::RunSpec {
+            outputs,
+            executable,
+            inputs,
+            tools,
+            arguments,
+            mnemonic,
+            env,
+            unused_inputs_list,
+            execution_requirements,
+        };
         analysis::actions::run(spec, eval).map_err(err)?;
         Ok(NoneOr::None)
     }

@@ -130,11 +130,7 @@ static LOGS: AtomicUsize = AtomicUsize::new(0);
 pub fn relink_command(dir: &Path, cache: &Path) -> Command {
     let exe = PathBuf::from(env!("CARGO_BIN_EXE_relink"));
     let builder = exe.with_file_name("relink-builder");
-    assert!(
-        builder.is_file(),
-        "{} is missing: build the workspace first (cargo build --workspace)",
-        builder.display()
-    );
+    assert!(builder.is_file(), "{} is missing: build the workspace first (cargo build --workspace)", builder.display());
     let mut cmd = Command::new(exe);
     cmd.current_dir(dir).env("RELINK_CACHE", cache).env("RELINK_BUILDER", builder);
     cmd
@@ -176,7 +172,8 @@ pub fn read_log(path: &Path) -> Vec<LogEntry> {
 
 /// (mnemonic, target) of every action that ran (cache miss), sorted.
 pub fn executed(log: &[LogEntry]) -> Vec<(String, String)> {
-    let mut v: Vec<_> = log.iter().filter(|e| e.cache == "miss").map(|e| (e.mnemonic.clone(), e.target.clone())).collect();
+    let mut v: Vec<_> =
+        log.iter().filter(|e| e.cache == "miss").map(|e| (e.mnemonic.clone(), e.target.clone())).collect();
     v.sort();
     v
 }
