@@ -99,16 +99,9 @@ fn build(
     let mut wanted = paths.clone();
     wanted.extend(test_actions.iter().map(|(_, i)| analysis.graph.actions[*i].outputs[0].path.clone()));
     let needed = exec::needed_actions(&analysis.graph, &wanted);
-    let result = exec::execute(&analysis.graph, &needed, &exec_options(session, opts, opts.keep_going || tests));
+    let executed = exec::execute(&analysis.graph, &needed, &exec_options(session, opts, opts.keep_going || tests))?;
     session.sources.save()?;
     phase("execution", &mut t);
-    let executed = match result {
-        Ok(executed) => executed,
-        Err(e) => {
-            log.flush_partial()?;
-            return Err(e);
-        }
-    };
     log.record(&analysis.graph.actions, &executed.outcomes)?;
     log.record_failures(&analysis.graph.actions, &executed.failed)?;
     materialize_outputs(session, &paths, &executed.outcomes)?;

@@ -144,8 +144,12 @@ impl ExecutionLog {
         for (index, err) in failed {
             let a = &actions[*index];
             if let Some(f) = &mut self.file {
+                let process = err.downcast_ref::<crate::exec::ActionFailed>();
                 let line = serde_json::json!({
-                    "mnemonic": a.mnemonic, "target": a.owner, "cache": "failed", "duration_ms": 0,
+                    "mnemonic": a.mnemonic, "target": a.owner, "cache": "failed",
+                    "duration_ms": process.map_or(0, |p| p.duration_ms),
+                    "exit_code": process.and_then(|p| p.exit_code),
+                    "sandbox": process.map(|p| p.sandbox.display().to_string()),
                     "outputs": a.outputs.iter().map(|o| &o.path).collect::<Vec<_>>(), "error": format!("{err:#}"),
                 });
                 serde_json::to_writer(&mut *f, &line)?;
@@ -207,10 +211,6 @@ impl ExecutionLog {
         })();
         let _ = std::fs::remove_dir_all(&scratch);
         changes.unwrap_or_default()
-    }
-
-    pub fn flush_partial(&mut self) -> Result<()> {
-        self.save()
     }
 
     pub fn save(&mut self) -> Result<()> {

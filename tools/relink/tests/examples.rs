@@ -184,6 +184,65 @@ fn compile_errors_show_user_paths_and_bad_attributes_the_build_line() {
     );
 }
 
+/// `file:line:col` of every error rustc itself reports for `lib` compiled alone.
+fn rustc_error_locations(lib: &std::path::Path) -> Vec<String> {
+    let out = std::process::Command::new("rustc")
+        .args(["--crate-type", "lib", "--edition", "2021", "--emit", "metadata", "-o", "/dev/null"])
+        .arg(lib)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    let mut locations: Vec<String> = err
+        .split("\n\n")
+        .filter(|p| p.starts_with("error["))
+        .filter_map(|p| {
+            p.lines().nth(1)?.trim_start().strip_prefix("--> ").map(|l| l.rsplit('/').next().unwrap().to_string())
+        })
+        .collect();
+    locations.sort();
+    locations
+}
+
+#[test]
+fn each_error_is_shown_once_and_a_failed_build_logs_every_action() {
+    let ws = examples();
+    ws.build_ok(&["build", "//..."]);
+    // Two errors in one crate that its library, its unit test (and, with --keep_going, its
+    // interface) all compile.
+    ws.edit("chain/base/lib.rs", "self.total += step_size();", "self.total += \"x\";");
+    ws.edit("chain/base/lib.rs", "format!(\"value={value:?}\")", "format!(\"value={value:?}{}\", missing_var)");
+    let expected = rustc_error_locations(&ws.path("chain/base/lib.rs"));
+    assert_eq!(expected.len(), 2, "{expected:?}");
+    for args in [&["build"][..], &["build", "--keep_going"][..]] {
+        let log = ws.dir.join("../failed-build.jsonl");
+        let out = ws.relink(&[args, &["--execution-log", log.to_str().unwrap(), "//..."]].concat());
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        for text in ["cannot find value `missing_var` in this scope", "cannot add-assign `&str` to `u64`"] {
+            assert_eq!(err.matches(text).count(), 1, "{args:?}: {text:?} exactly once:\n{err}");
+        }
+        for location in &expected {
+            assert_eq!(err.matches(&format!("--> chain/base/{location}")).count(), 1, "rustc's own {location}:\n{err}");
+        }
+        // The log is complete: the failed compile with its exit code and a runnable repro.
+        let lines: Vec<serde_json::Value> =
+            std::fs::read_to_string(&log).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let failed = lines
+            .iter()
+            .find(|v| v["mnemonic"] == "RustCompile" && v["target"] == "//chain/base:base")
+            .unwrap_or_else(|| panic!("the failed compile is logged: {lines:?}"));
+        assert_eq!(failed["cache"], "failed");
+        assert_eq!(failed["exit_code"], 1);
+        assert!(lines.iter().any(|v| v["cache"] == "hit"), "{lines:?}");
+        let repro = std::path::Path::new(failed["sandbox"].as_str().unwrap()).join("repro.sh");
+        assert!(err.contains(&format!("sh {}", repro.display())), "{err}");
+        let rerun = std::process::Command::new("sh").arg(&repro).output().unwrap();
+        assert_eq!(rerun.status.code(), Some(1), "repro.sh fails the same way");
+        assert!(String::from_utf8_lossy(&rerun.stderr).contains("missing_var"));
+    }
+}
+
 #[test]
 fn opt_builds_use_real_metadata_interfaces_and_run_correctly() {
     let ws = examples();

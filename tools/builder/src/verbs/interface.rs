@@ -74,6 +74,10 @@ pub fn run(args: &InterfaceArgs) -> Result<()> {
         // Audit mode is strict: every stub must compile and pass the audit.
         return Err(fallback);
     }
+    let output = compile_hollow(args, &cwd, &deps, &args.krate.crate_root, None, &args.out, &[], dep_info.as_deref())?;
+    // When the real sources do not compile either, their errors are the whole story (and the
+    // crate's compile reports them too): the stub's failure is not worth a word.
+    rustc::check(&output, "interface compile of the real sources")?;
     if args.stub || args.stub_dir.is_some() {
         eprintln!(
             "rules_relink: warning: crate `{}`: using the real sources as interface (no early cutoff for its dependents): {}",
@@ -81,8 +85,6 @@ pub fn run(args: &InterfaceArgs) -> Result<()> {
             first_lines(&format!("{fallback:#}"))
         );
     }
-    let output = compile_hollow(args, &cwd, &deps, &args.krate.crate_root, None, &args.out, &[], dep_info.as_deref())?;
-    rustc::check(&output, "interface compile of the real sources")?;
     if let (Some(list), Some(d)) = (&args.unused_inputs_list, &dep_info) {
         crate::verbs::compile::write_unused_inputs(&args.krate, list, d, &cwd, None, &BTreeSet::new())?;
     }

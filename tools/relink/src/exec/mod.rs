@@ -2,11 +2,11 @@
 //! results keyed by a blake3 digest of everything that can influence them.
 
 pub mod cache;
+pub mod diagnostics;
 pub mod digests;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Condvar, Mutex};
@@ -97,8 +97,8 @@ pub fn needed_actions(graph: &ActionGraph, paths: &[String]) -> Vec<usize> {
     out
 }
 
-/// Run `needed` actions (and only those). Without keep-going, the first failure is the error;
-/// with it, every failure is reported in [`Executed::failed`].
+/// Run `needed` actions (and only those). Without keep-going no action starts after the first
+/// failure; either way every failure, and every action that finished, is reported.
 pub fn execute(graph: &ActionGraph, needed: &[usize], opts: &ExecOptions) -> Result<Executed> {
     let needed_set: HashSet<usize> = needed.iter().copied().collect();
     let mut dependents: HashMap<usize, Vec<usize>> = HashMap::new();
@@ -137,10 +137,7 @@ pub fn execute(graph: &ActionGraph, needed: &[usize], opts: &ExecOptions) -> Res
             scope.spawn(|| worker(graph, &state, &wake, &dependents, opts, total, epoch));
         }
     });
-    let mut state = state.into_inner().unwrap();
-    if !opts.keep_going && !state.failed.is_empty() {
-        return Err(state.failed.remove(0).1);
-    }
+    let state = state.into_inner().unwrap();
     let skipped = needed.len() - state.outcomes.len() - state.failed.len();
     Ok(Executed { outcomes: state.outcomes, failed: state.failed, skipped })
 }
@@ -489,6 +486,7 @@ fn run_in_sandbox(
     } else {
         PathBuf::from(&argv[0])
     };
+    let started = Instant::now();
     let output = Command::new(&program)
         .args(&argv[1..])
         .env_clear()
@@ -496,23 +494,63 @@ fn run_in_sandbox(
         .current_dir(&sandbox.root)
         .output()
         .with_context(|| format!("{} of {}: cannot start {}", action.mnemonic, action.owner, argv[0]))?;
-    std::io::stderr().write_all(&output.stderr)?;
+    diagnostics::show(&output.stderr, &format!("{} {}", action.mnemonic, action.owner))?;
     if !output.status.success() {
-        let env_str: Vec<String> = env.iter().map(|(k, v)| format!("{k}={}", shell_quote(v))).collect();
-        let argv_str: Vec<String> = argv.iter().map(|a| shell_quote(a)).collect();
-        bail!(
-            "{} of {} failed ({}).\nReproduce with:\n  (cd {} && env -i {} {})",
-            action.mnemonic,
-            action.owner,
-            output.status,
-            sandbox.root.display(),
-            env_str.join(" "),
-            argv_str.join(" ")
-        );
+        let repro = sandbox.root.join("repro.sh");
+        fs::write(&repro, repro_script(argv, env)).with_context(|| format!("cannot write {}", repro.display()))?;
+        return Err(ActionFailed {
+            mnemonic: action.mnemonic.clone(),
+            owner: action.owner.clone(),
+            status: output.status.to_string(),
+            exit_code: output.status.code(),
+            duration_ms: started.elapsed().as_millis() as u64,
+            sandbox: sandbox.root.clone(),
+        }
+        .into());
     }
     let result = collect_outputs(&sandbox.root, action, opts.cache);
     sandbox.remove();
     result
+}
+
+/// An action whose command exited unsuccessfully. Its sandbox is kept, with `repro.sh`.
+#[derive(Debug)]
+pub struct ActionFailed {
+    pub mnemonic: String,
+    pub owner: String,
+    /// How the process ended, as the OS says it (`exit status: 1`, `signal: 9`).
+    pub status: String,
+    pub exit_code: Option<i32>,
+    pub duration_ms: u64,
+    /// The kept sandbox the action ran in.
+    pub sandbox: PathBuf,
+}
+
+impl std::fmt::Display for ActionFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} of {} failed ({}).\nReproduce with:\n  sh {}",
+            self.mnemonic,
+            self.owner,
+            self.status,
+            self.sandbox.join("repro.sh").display()
+        )
+    }
+}
+
+impl std::error::Error for ActionFailed {}
+
+/// A shell script that reruns an action in its sandbox: its environment and argv, one a line.
+fn repro_script(argv: &[String], env: &BTreeMap<String, String>) -> String {
+    let mut script = String::from("#!/bin/sh\n# Reruns the failed action in its kept sandbox.\ncd \"$(dirname \"$0\")\" || exit 1\nexec env -i \\\n");
+    for (k, v) in env {
+        script.push_str(&format!("  {k}={} \\\n", shell_quote(v)));
+    }
+    let args: Vec<String> = argv.iter().map(|a| format!("  {}", shell_quote(a))).collect();
+    script.push_str(&args.join(" \\\n"));
+    script.push('\n');
+    script
 }
 
 /// For each derived input path of action `index`, the output files it stands for: the file
