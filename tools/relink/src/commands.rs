@@ -14,6 +14,31 @@ use crate::records::{explain_command, ExecutionLog};
 use crate::workspace::Workspace;
 use crate::{BuildOpts, Cli, CommandKind};
 
+/// An error that ends relink with its own exit code (Bazel's codes; see [`EXIT_CODES`]).
+#[derive(Debug)]
+pub struct Exit {
+    pub code: i32,
+    pub message: String,
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Exit {}
+
+/// Exit codes, as Bazel's (also printed by `relink --help`).
+pub const EXIT_CODES: &str = "Exit codes (Bazel's): 0 success; 1 build failed (an action, a BUILD file or a target \
+pattern); 2 bad command line; 3 built, but tests failed; 4 no test targets match; `relink run` \
+exits with the program's own code.";
+
+/// The exit code for an error that ended a command.
+pub fn exit_code(err: &anyhow::Error) -> i32 {
+    err.downcast_ref::<Exit>().map_or(1, |e| e.code)
+}
+
 /// Run a command; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
@@ -187,7 +212,11 @@ fn build_command(opts: &BuildOpts, patterns: &[String], tests: bool) -> Result<b
 fn add_test_actions(analysis: &mut Analysis) -> Result<Vec<(String, usize)>> {
     let tests: Vec<TargetSummary> = analysis.targets.iter().filter(|t| t.is_test).cloned().collect();
     if tests.is_empty() {
-        bail!("no test targets match");
+        return Err(Exit {
+            code: 4,
+            message: "no test targets match: name rust_test targets or a package that has some".into(),
+        }
+        .into());
     }
     let mut added = Vec::new();
     for t in tests {

@@ -25,7 +25,12 @@ use clap::{Args, Parser, Subcommand};
 
 /// Command line.
 #[derive(Parser, Debug)]
-#[command(name = "relink", version, about = "Build BUILD.bazel workspaces with rules_relink, without Bazel")]
+#[command(
+    name = "relink",
+    version,
+    about = "Build BUILD.bazel workspaces with rules_relink, without Bazel",
+    after_help = commands::EXIT_CODES
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: CommandKind,
@@ -131,7 +136,7 @@ fn main() {
         Ok(code) => code,
         Err(err) => {
             eprintln!("ERROR: {err:#}");
-            1
+            commands::exit_code(&err)
         }
     };
     std::process::exit(code);

@@ -330,3 +330,20 @@ fn explain_names_the_abi_items_that_changed() {
     let explain = String::from_utf8(ws.relink(&["explain"]).stdout).unwrap();
     assert!(explain.contains("fn describe: span shift"), "{explain}");
 }
+
+#[test]
+fn exit_codes_are_bazels() {
+    let ws = examples();
+    let code = |args: &[&str]| ws.relink(args).status.code();
+    assert_eq!(code(&["build", "--no-such-flag", "//..."]), Some(2), "bad command line");
+    assert_eq!(code(&["test", "//app:app"]), Some(4), "no test targets");
+    assert_eq!(code(&["build", "//no/such:package"]), Some(1), "bad target pattern");
+    assert_eq!(code(&["test", "//..."]), Some(0));
+    ws.edit("chain/base/lib.rs", "assert_eq!(c.step(), super::step_size());", "assert_eq!(c.step(), 7);");
+    assert_eq!(code(&["test", "//..."]), Some(3), "a test failed");
+    ws.edit("chain/base/lib.rs", "assert_eq!(c.step(), 7);", "assert_eq!(c.step(), missing);");
+    assert_eq!(code(&["test", "//..."]), Some(1), "a test did not build");
+    assert_eq!(code(&["build", "//chain/base"]), Some(0), "the library itself builds");
+    let help = String::from_utf8(ws.relink(&["--help"]).stdout).unwrap();
+    assert!(help.contains("3 built, but tests failed; 4 no test targets match"), "{help}");
+}
