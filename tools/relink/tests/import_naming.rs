@@ -14,7 +14,10 @@ fn a_binary_named_like_its_library_keeps_the_name() {
     std::fs::write(dir.join("Cargo.toml"), "[package]\nname = \"tool\"\nversion = \"0.1.0\"\nedition = \"2021\"\n")
         .unwrap();
     std::fs::write(dir.join("src/lib.rs"), "pub fn hi() -> &'static str { \"hi\" }\n").unwrap();
-    std::fs::write(dir.join("src/main.rs"), "fn main() {\n    let me = std::env::args().next().unwrap();\n    println!(\"{} from {}\", tool::hi(), me.rsplit('/').next().unwrap());\n}\n").unwrap();
+    std::fs::write(dir.join("src/main.rs"), "fn main() {\n    let me = std::env::args().next().unwrap();\n    println!(\"{} from {}\", tool::hi(), me.rsplit('/').next().unwrap());\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn binary_unit_test() {\n        assert_eq!(tool::hi(), \"hi\");\n    }\n}\n").unwrap();
+    std::fs::create_dir_all(dir.join("tests")).unwrap();
+    std::fs::write(dir.join("tests/cli.rs"), "#[test]\nfn integration() {\n    assert_eq!(tool::hi().len(), 2);\n}\n")
+        .unwrap();
     let cache = scratch.0.join("cache");
     let import = relink_command(&dir, &cache).arg("import").output().unwrap();
     assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
@@ -22,4 +25,19 @@ fn a_binary_named_like_its_library_keeps_the_name() {
     assert!(build.status.success(), "{}", String::from_utf8_lossy(&build.stderr));
     let out = std::process::Command::new(dir.join("relink-bin/tool")).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "hi from tool\n", "the file is `tool`, as under Cargo");
+
+    // `cargo test` runs the library's, the binary's own and the integration tests.
+    let build_file = std::fs::read_to_string(dir.join("BUILD.bazel")).unwrap();
+    assert!(build_file.contains("name = \"tool_bin_test\""), "{build_file}");
+    assert!(
+        build_file.contains("data = [\n        \":tool_bin\",\n    ] + glob("),
+        "the integration test gets the binary:\n{build_file}"
+    );
+    let test = relink_command(&dir, &cache).args(["test", "//..."]).output().unwrap();
+    let report = String::from_utf8_lossy(&test.stdout);
+    assert!(test.status.success(), "{}", String::from_utf8_lossy(&test.stderr));
+    for target in ["//:tool_test", "//:tool_bin_test", "//:cli"] {
+        assert!(report.contains(&format!("PASSED {target}")), "{target} ran:\n{report}");
+    }
+    assert!(report.contains("PASSED //:tool_bin_test (1 passed"), "the binary's own unit test:\n{report}");
 }

@@ -51,6 +51,7 @@ fn ripgrep_imports_builds_tests_and_relinks_after_a_private_edit() {
     assert!(stdout.contains(" tests passed, 0 failed"), "libtest counts are summed: {stdout}");
     assert!(stdout.contains("PASSED //:integration"), "{stdout}");
     assert!(stdout.contains("PASSED //crates/ignore:ignore_test"), "{stdout}");
+    assert!(stdout.contains("PASSED //:rg_test"), "rg's own unit tests (cargo test runs them): {stdout}");
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
 
     // A private body edit in globset: only globset compiles, rg relinks.

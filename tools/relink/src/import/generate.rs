@@ -324,29 +324,58 @@ pub fn member_build_file(
             with_dev.libs.push(label.clone());
         }
     }
+    // A library and a binary of one name: the target cannot share it, the file can.
+    let bin_target_name =
+        |t: &Target| if own_lib.is_some() && t.name == pkg.name { format!("{}_bin", t.name) } else { t.name.clone() };
+    let data_glob = "glob([\"**\"], exclude = [\"BUILD.bazel\", \"target/**\", \"bazel-*/**\", \"relink-bin/**\"])";
+    let mut names: std::collections::BTreeSet<String> = pkg.targets.iter().map(bin_target_name).collect();
+    names.extend([format!("{}_test", pkg.name), "build_script".to_string()]);
     for target in pkg.targets.iter().filter(|t| t.has_kind("bin") && enabled(t)) {
-        // A library and a binary of one name: the target cannot share it, the file can.
-        let clash = own_lib.is_some() && target.name == pkg.name;
-        let name = if clash { format!("{}_bin", target.name) } else { target.name.clone() };
-        let extra = if clash { format!("    bin_name = {},\n", quote(&target.name)) } else { String::new() };
+        let name = bin_target_name(target);
+        let extra =
+            if name != target.name { format!("    bin_name = {},\n", quote(&target.name)) } else { String::new() };
+        let root_file = rel(pkg, &target.src_path)?;
         ctx.crate_target(
             &mut out,
             "rust_binary",
             &name,
             &crate_name(target),
-            &rel(pkg, &target.src_path)?,
+            &root_file,
             &target.edition,
             pkg,
             &normal,
             has_bs,
             &extra,
         );
+        if target.test {
+            // The binary's own unit tests (`cargo test` runs them as `unittests src/main.rs`).
+            let mut test_name = format!("{name}_test");
+            while !names.insert(test_name.clone()) {
+                test_name.push_str("_unit");
+            }
+            ctx.crate_target(
+                &mut out,
+                "rust_test",
+                &test_name,
+                &crate_name(target),
+                &root_file,
+                &target.edition,
+                pkg,
+                &with_dev,
+                has_bs,
+                &format!("    data = {data_glob},\n{CARGO_TEST}"),
+            );
+        }
     }
-    let bins: Vec<String> =
-        pkg.targets.iter().filter(|t| t.has_kind("bin") && enabled(t)).map(|t| format!(":{}", t.name)).collect();
+    let bins: Vec<String> = pkg
+        .targets
+        .iter()
+        .filter(|t| t.has_kind("bin") && enabled(t))
+        .map(|t| format!(":{}", bin_target_name(t)))
+        .collect();
     for target in pkg.targets.iter().filter(|t| t.has_kind("test") && enabled(t)) {
         // Integration tests may run the package's binaries (found beside the test binary's deps/).
-        let extra = format!("    data = {} + glob([\"**\"], exclude = [\"BUILD.bazel\", \"target/**\", \"bazel-*/**\", \"relink-bin/**\"]),\n{CARGO_TEST}", list(&bins));
+        let extra = format!("    data = {} + {data_glob},\n{CARGO_TEST}", list(&bins));
         ctx.crate_target(
             &mut out,
             "rust_test",
