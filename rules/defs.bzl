@@ -1,7 +1,7 @@
 """Public API of rules_relink."""
 
 load("//rules:toolchain.bzl", _RustToolchainInfo = "RustToolchainInfo", _rust_toolchain = "rust_toolchain")
-load("//rules/private:providers.bzl", _RustInfo = "RustInfo")
+load("//rules/private:providers.bzl", _RustBinaryInfo = "RustBinaryInfo", _RustInfo = "RustInfo")
 load(
     "//rules/private:rules.bzl",
     _cargo_build_script = "cargo_build_script",
@@ -18,4 +18,5 @@ rust_test = _rust_test
 rust_proc_macro = _rust_proc_macro
 rust_toolchain = _rust_toolchain
 RustInfo = _RustInfo
+RustBinaryInfo = _RustBinaryInfo
 RustToolchainInfo = _RustToolchainInfo

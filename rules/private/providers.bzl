@@ -23,3 +23,10 @@ RustInfo = provider(
         "macros": "File: what the crate's exported macro_rules! expand to (for dependents' stubs), or None.",
     },
 )
+
+RustBinaryInfo = provider(
+    doc = "A linked Rust binary, for tests that run it (`rust_test(binaries = ...)`).",
+    fields = {
+        "executable": "File: the binary.",
+    },
+)

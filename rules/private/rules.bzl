@@ -1,7 +1,7 @@
 """Implementations and declarations of rust_library, rust_binary, rust_test, rust_proc_macro."""
 
 load("//rules/private:actions.bzl", "emit_build_script_run", "emit_compile", "emit_compile_no_link", "emit_interface", "emit_link", "emit_macro_summary", "emit_stub")
-load("//rules/private:providers.bzl", "BuildScriptInfo", "RustInfo")
+load("//rules/private:providers.bzl", "BuildScriptInfo", "RustBinaryInfo", "RustInfo")
 
 def _crate_name(ctx):
     return ctx.attr.crate_name or ctx.label.name.replace("-", "_")
@@ -16,7 +16,7 @@ def _crate_root(ctx, srcs, defaults):
             return f
     fail("%s: cannot tell the crate root among %d srcs: set `crate_root` (looked for %s)" % (ctx.label, len(srcs), ", ".join(defaults)))
 
-def _crate(ctx, crate_type, srcs = None, root_defaults = ["lib.rs"], name = None, root = None):
+def _crate(ctx, crate_type, srcs = None, root_defaults = ["lib.rs"], name = None, root = None, extra_rustc_env = {}):
     srcs = srcs if srcs != None else ctx.files.srcs
     if not srcs:
         fail("%s: `srcs` is empty" % ctx.label)
@@ -31,7 +31,7 @@ def _crate(ctx, crate_type, srcs = None, root_defaults = ["lib.rs"], name = None
         package_dir = (ctx.label.workspace_root + ("/" if ctx.label.workspace_root else "") + ctx.label.package) or ".",
         features = ctx.attr.crate_features,
         rustc_flags = ctx.attr.rustc_flags,
-        rustc_env = ctx.attr.rustc_env,
+        rustc_env = dict(ctx.attr.rustc_env, **extra_rustc_env),
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin"},
         build_script = ctx.attr.build_script[BuildScriptInfo] if getattr(ctx.attr, "build_script", None) else None,
         stubbed = _use_stub(ctx),
@@ -136,29 +136,47 @@ def _rust_binary_impl(ctx):
     deps = _dep_infos(ctx)
     exe = ctx.actions.declare_file(ctx.attr.bin_name or ctx.label.name)
     _link_crate(ctx, crate, deps, exe)
-    return [DefaultInfo(files = depset([exe]), executable = exe, runfiles = ctx.runfiles(files = ctx.files.data))]
+    return [
+        DefaultInfo(files = depset([exe]), executable = exe, runfiles = ctx.runfiles(files = ctx.files.data)),
+        RustBinaryInfo(executable = exe),
+    ]
 
 def _rust_test_impl(ctx):
+    # CARGO_BIN_EXE_<name>: an absolute path, fixed at compile time (so that neither the
+    # workspace path nor the binary's content enters the test's compile), that the launcher
+    # points at this run's binary, under a lock held for the test's lifetime.
+    exe_dir = _BIN_EXE_ROOT + "/" + _sanitize("%s_%s_%s_%s" % (ctx.workspace_name, ctx.bin_dir.path, ctx.label.package, ctx.label.name))
+    bin_exes = [b[RustBinaryInfo].executable for b in ctx.attr.binaries]
+    bin_env = {"CARGO_BIN_EXE_" + exe.basename: exe_dir + "/" + exe.basename for exe in bin_exes}
     deps = _dep_infos(ctx)
     if ctx.attr.crate:
         # Unit tests: the library's own sources compiled with --test, its deps plus the test's.
         lib = ctx.attr.crate[_LibSrcsInfo]
-        crate = _crate(ctx, "test", srcs = lib.srcs, name = ctx.attr.crate[RustInfo].crate_name, root = lib.root)
+        crate = _crate(ctx, "test", srcs = lib.srcs, name = ctx.attr.crate[RustInfo].crate_name, root = lib.root, extra_rustc_env = bin_env)
         deps = lib.deps + deps
     else:
-        crate = _crate(ctx, "test", root_defaults = ["main.rs", "lib.rs", ctx.label.name + ".rs"])
+        crate = _crate(ctx, "test", root_defaults = ["main.rs", "lib.rs", ctx.label.name + ".rs"], extra_rustc_env = bin_env)
 
     # Like Cargo, test binaries sit in deps/ one level below the package's binaries, so tests
     # that find a binary at current_exe()/../NAME (ripgrep's) work.
-    needs_launcher = bool(ctx.attr.env) or ctx.attr.run_in_package_dir
+    needs_launcher = bool(ctx.attr.env) or ctx.attr.run_in_package_dir or bool(bin_exes)
     binary = ctx.actions.declare_file("deps/" + ctx.label.name + (".bin" if needs_launcher else ""))
     _link_crate(ctx, crate, deps, binary)
-    runfiles = ctx.runfiles(files = ctx.files.data + [binary])
+    runfiles = ctx.runfiles(files = ctx.files.data + ctx.files.binaries + [binary])
     if not needs_launcher:
         return [DefaultInfo(files = depset([binary]), executable = binary, runfiles = runfiles)]
     launcher = ctx.actions.declare_file("deps/" + ctx.label.name)
-    lines = ["#!/bin/sh", "exe=\"$(cd \"$(dirname \"$0\")\" && pwd)/%s\"" % binary.basename]
+    lines = ["#!/bin/sh", "here=\"$(cd \"$(dirname \"$0\")\" && pwd)\"", "exe=\"$here/%s\"" % binary.basename]
     lines += ["export %s='%s'" % (k, v.replace("'", "'\\''")) for k, v in ctx.attr.env.items()]
+    if bin_exes:
+        up = "../" * len(launcher.short_path.split("/")[:-1])
+        lines += [
+            "mkdir -p -m 1777 '%s' 2>/dev/null; mkdir -p '%s' || exit 1" % (_BIN_EXE_ROOT, exe_dir),
+            "exec 9>'%s/.lock' && flock 9 || { echo 'cannot lock %s for the test binaries (CARGO_BIN_EXE_*): flock from util-linux is needed' >&2; exit 1; }" % (exe_dir, exe_dir),
+        ]
+        for exe in bin_exes:
+            lines.append("ln -sfn \"$here/%s%s\" '%s/%s' || exit 1" % (up, exe.short_path, exe_dir, exe.basename))
+            lines.append("export CARGO_BIN_EXE_%s='%s/%s'" % (exe.basename, exe_dir, exe.basename))
     if ctx.attr.run_in_package_dir:
         # Like `cargo test`: the working directory is the package directory.
         lines.append("cd '%s' || exit 1" % crate.package_dir)
@@ -166,6 +184,13 @@ def _rust_test_impl(ctx):
     lines.append("exec \"$exe\" \"$@\"")
     ctx.actions.write(output = launcher, content = "\n".join(lines) + "\n", is_executable = True)
     return [DefaultInfo(files = depset([launcher]), executable = launcher, runfiles = runfiles)]
+
+# Where tests find the binaries they run (CARGO_BIN_EXE_*): one directory per test target and
+# configuration, the same in every workspace.
+_BIN_EXE_ROOT = "/tmp/relink-bin-exe"
+
+def _sanitize(s):
+    return "".join([c if c.isalnum() or c in "-." else "_" for c in s.elems()])
 
 def _cargo_build_script_impl(ctx):
     crate = _crate(ctx, "bin", root_defaults = ["build.rs"], name = "build_script_build")
@@ -263,6 +288,7 @@ rust_test = rule(
         "crate": attr.label(doc = "A rust_library whose sources are compiled with --test.", providers = [RustInfo]),
         "env": attr.string_dict(doc = "Environment variables for the test run."),
         "run_in_package_dir": attr.bool(doc = "Run the test with the package directory as working directory, as `cargo test` does (set by `relink import`)."),
+        "binaries": attr.label_list(doc = "rust_binary targets the test runs: `CARGO_BIN_EXE_<name>` is an absolute path to each, at compile time (`env!`) and at run time, as under `cargo test` (set by `relink import` for integration tests).", providers = [RustBinaryInfo]),
     }),
     test = True,
 )

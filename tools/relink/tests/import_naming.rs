@@ -30,7 +30,7 @@ fn a_binary_named_like_its_library_keeps_the_name() {
     let build_file = std::fs::read_to_string(dir.join("BUILD.bazel")).unwrap();
     assert!(build_file.contains("name = \"tool_bin_test\""), "{build_file}");
     assert!(
-        build_file.contains("data = [\n        \":tool_bin\",\n    ] + glob("),
+        build_file.contains("binaries = [\n        \":tool_bin\",\n    ],"),
         "the integration test gets the binary:\n{build_file}"
     );
     let test = relink_command(&dir, &cache).args(["test", "//..."]).output().unwrap();

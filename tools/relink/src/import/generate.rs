@@ -375,7 +375,7 @@ pub fn member_build_file(
         .collect();
     for target in pkg.targets.iter().filter(|t| t.has_kind("test") && enabled(t)) {
         // Integration tests may run the package's binaries (found beside the test binary's deps/).
-        let extra = format!("    data = {} + {data_glob},\n{CARGO_TEST}", list(&bins));
+        let extra = format!("    binaries = {},\n    data = {data_glob},\n{CARGO_TEST}", list(&bins));
         ctx.crate_target(
             &mut out,
             "rust_test",
