@@ -1,0 +1,55 @@
+//! Published applications no one here wrote, from crates.io (issue 11): `relink import`, the
+//! binary, and `relink test //...` with the test counts `cargo test` reports for the same
+//! version (fd-find 10.5.0: 157 unit tests of the binary, 111 integration tests that run it
+//! through `CARGO_BIN_EXE_fd` from other directories). Real-code tier; about two minutes.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+/// A crate's source from crates.io (cached like bench/ripgrep_workspace.sh does), unpacked
+/// into `into`. Returns the package directory.
+fn crates_io_package(name: &str, version: &str, into: &std::path::Path) -> std::path::PathBuf {
+    let cache = std::env::var_os("RELINK_CRATE_DOWNLOADS").map(std::path::PathBuf::from).unwrap_or_else(|| {
+        std::path::PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/relink-crate-downloads")
+    });
+    std::fs::create_dir_all(&cache).unwrap();
+    let file = cache.join(format!("{name}-{version}.crate"));
+    if !file.is_file() {
+        let url = format!("https://static.crates.io/crates/{name}/{name}-{version}.crate");
+        let status = Command::new("curl").args(["-sSfL", "-o"]).arg(&file).arg(&url).status().unwrap();
+        assert!(status.success(), "cannot download {url}");
+    }
+    let status = Command::new("tar").arg("xzf").arg(&file).arg("-C").arg(into).status().unwrap();
+    assert!(status.success());
+    into.join(format!("{name}-{version}"))
+}
+
+#[test]
+fn fd_find_builds_and_passes_the_tests_cargo_runs() {
+    if !real_code_tier("fd_find_builds_and_passes_the_tests_cargo_runs") {
+        return;
+    }
+    let scratch = Scratch::new("fd");
+    let ws = Ws::at(crates_io_package("fd-find", "10.5.0", &scratch.0), scratch.0.join("cache"));
+    let import = ws.relink(&["import"]);
+    assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+
+    let test = ws.relink(&["test", "-j", "2", "//..."]);
+    let report = String::from_utf8_lossy(&test.stdout);
+    assert!(test.status.success(), "{report}\n{}", String::from_utf8_lossy(&test.stderr));
+    assert!(report.contains("PASSED //:fd_test (157 passed, 0 ignored)"), "the binary's unit tests:\n{report}");
+    assert!(report.contains("PASSED //:tests (111 passed, 0 ignored)"), "the integration tests:\n{report}");
+
+    ws.build_ok(&["build", "//:fd"]);
+    let version = Command::new(ws.path("relink-bin/fd")).arg("--version").output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&version.stdout), "fd 10.5.0\n");
+    let found = Command::new(ws.path("relink-bin/fd"))
+        .args(["--type", "f", "^testenv$|^mod.rs$", "tests"])
+        .current_dir(&ws.dir)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&found.stdout), "tests/testenv/mod.rs\n");
+}
