@@ -8,7 +8,7 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use crate::action::{Action, ActionKind, Output};
 use crate::exec::cache::{Cache, OutputFile};
-use crate::exec::{self, ExecOptions, Outcome};
+use crate::exec::{self, CacheStatus, ExecOptions, Outcome};
 use crate::plan::{self, cache_root, open_session, state_dir, Analysis, Session, TargetSummary};
 use crate::records::{explain_command, ExecutionLog};
 use crate::workspace::Workspace;
@@ -177,7 +177,7 @@ fn build_command(opts: &BuildOpts, patterns: &[String], tests: bool) -> Result<b
             return Err(e);
         }
     };
-    let executed = built.outcomes.values().filter(|o| o.cache == "miss").count();
+    let executed = built.outcomes.values().filter(|o| o.cache == CacheStatus::Miss).count();
     if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         eprint!("\r\x1b[K");
     }
@@ -267,7 +267,7 @@ fn report_tests(session: &Session, built: &Built) -> bool {
                 .and_then(|f| std::fs::read_to_string(session.cache.blob_path(&f.digest, f.executable)).ok());
             let here = log.as_deref().map(TestCounts::parse).unwrap_or_default();
             counts.add(&here);
-            let cached = if outcome.cache == "hit" { " (cached)" } else { "" };
+            let cached = if outcome.cache == CacheStatus::Hit { " (cached)" } else { "" };
             println!("PASSED {label}{cached} ({}) ({:.1} s)", here.describe(), outcome.duration_ms as f64 / 1000.0);
         } else if let Some((_, err)) = built.failed.iter().find(|(i, _)| i == index) {
             failed += 1;

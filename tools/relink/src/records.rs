@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::action::Action;
 use crate::exec::cache::Cache;
-use crate::exec::Outcome;
+use crate::exec::{CacheStatus, Outcome};
 use crate::label::Label;
 use crate::plan::{cache_root, state_dir, Session};
 use crate::workspace::Workspace;
@@ -45,7 +45,7 @@ struct ActionRecord {
 struct ExplainEntry {
     mnemonic: String,
     target: String,
-    cache: String,
+    cache: CacheStatus,
     /// Inputs whose digest changed since the previous run of this action (or why it ran).
     changed: Vec<String>,
     /// The action ran but produced byte-identical outputs: everything keyed on them is cut off.
@@ -91,7 +91,7 @@ impl ExecutionLog {
                 serde_json::to_writer(&mut *f, o)?;
                 f.write_all(b"\n")?;
             }
-            let changed = if o.cache == "hit" {
+            let changed = if o.cache == CacheStatus::Hit {
                 Vec::new()
             } else {
                 match self.previous.get(&id) {
@@ -118,10 +118,10 @@ impl ExecutionLog {
             };
             let outputs: BTreeMap<String, String> =
                 o.result.iter().flat_map(|r| r.files.iter().map(|f| (f.path.clone(), f.digest.clone()))).collect();
-            let outputs_unchanged = o.cache == "miss"
+            let outputs_unchanged = o.cache == CacheStatus::Miss
                 && self.previous.get(&id).is_some_and(|p| !p.outputs.is_empty() && p.outputs == outputs);
             let abi_changes = match self.previous.get(&id) {
-                Some(prev) if o.mnemonic == "RustStub" && o.cache == "miss" && !outputs_unchanged => {
+                Some(prev) if o.mnemonic == "RustStub" && o.cache == CacheStatus::Miss && !outputs_unchanged => {
                     self.stub_changes(a, &prev.outputs, &outputs)
                 }
                 _ => Vec::new(),
@@ -129,7 +129,7 @@ impl ExecutionLog {
             self.entries.push(ExplainEntry {
                 mnemonic: o.mnemonic.clone(),
                 target: o.target.clone(),
-                cache: o.cache.to_string(),
+                cache: o.cache,
                 changed,
                 outputs_unchanged,
                 abi_changes,
@@ -146,7 +146,7 @@ impl ExecutionLog {
             if let Some(f) = &mut self.file {
                 let process = err.downcast_ref::<crate::exec::ActionFailed>();
                 let line = serde_json::json!({
-                    "mnemonic": a.mnemonic, "target": a.owner, "cache": "failed",
+                    "mnemonic": a.mnemonic, "target": a.owner, "cache": CacheStatus::Failed,
                     "duration_ms": process.map_or(0, |p| p.duration_ms),
                     "exit_code": process.and_then(|p| p.exit_code),
                     "sandbox": process.map(|p| p.sandbox.display().to_string()),
@@ -158,7 +158,7 @@ impl ExecutionLog {
             self.entries.push(ExplainEntry {
                 mnemonic: a.mnemonic.clone(),
                 target: a.owner.clone(),
-                cache: "failed".to_string(),
+                cache: CacheStatus::Failed,
                 changed: vec![format!("{err:#}").lines().next().unwrap_or_default().to_string()],
                 outputs_unchanged: false,
                 abi_changes: Vec::new(),
@@ -222,7 +222,7 @@ impl ExecutionLog {
         self.previous = merged;
         // Explain keeps the last invocations that did something: an all-hits `relink run`
         // must not hide the build that recompiled.
-        if self.entries.iter().any(|e| e.cache != "hit") {
+        if self.entries.iter().any(|e| e.cache != CacheStatus::Hit) {
             let path = self.state_dir.join(INVOCATIONS);
             let mut kept: Vec<Vec<ExplainEntry>> =
                 std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
@@ -256,7 +256,7 @@ pub fn explain_command(label: Option<&str>, cache_dir: Option<PathBuf>, invocati
     }
     let entries = kept.swap_remove(invocation);
     let filter = label.map(|l| Label::parse(l, &Label::package_base("", "")).map(|l| l.to_string())).transpose()?;
-    let ran: Vec<&ExplainEntry> = entries.iter().filter(|e| e.cache != "hit").collect();
+    let ran: Vec<&ExplainEntry> = entries.iter().filter(|e| e.cache != CacheStatus::Hit).collect();
     let hits = entries.len() - ran.len();
     let which = if invocation == 0 { "last build".to_string() } else { format!("build -{invocation}") };
     println!("{which}: {} actions, {} executed, {} cache hits", entries.len(), ran.len(), hits);

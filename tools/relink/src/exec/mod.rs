@@ -49,13 +49,25 @@ pub struct Executed {
     pub skipped: usize,
 }
 
+/// Whether an action's result came from the cache. Serialized as `"hit"` / `"miss"` /
+/// `"failed"` (the execution log's stable format).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheStatus {
+    /// The result was in the action cache: nothing ran.
+    Hit,
+    /// The action ran.
+    Miss,
+    /// The action ran and failed (explain records; the log writes failures itself).
+    Failed,
+}
+
 /// What happened to one action.
 #[derive(Clone, Debug, Serialize)]
 pub struct Outcome {
     pub mnemonic: String,
     pub target: String,
-    /// `hit` or `miss`.
-    pub cache: &'static str,
+    pub cache: CacheStatus,
     /// When the action started, in milliseconds since the execution began.
     pub start_ms: u64,
     pub duration_ms: u64,
@@ -176,7 +188,7 @@ fn worker(
         match result {
             Ok(outcome) => {
                 s.done += 1;
-                if opts.progress && outcome.cache == "miss" {
+                if opts.progress && outcome.cache == CacheStatus::Miss {
                     progress_line(s.done, total, &outcome);
                 }
                 s.outcomes.insert(index, outcome);
@@ -322,7 +334,7 @@ fn run_one(
     };
     let start = Instant::now();
     let (result, cache) = match opts.cache.lookup(&key) {
-        Some(result) => (result, "hit"),
+        Some(result) => (result, CacheStatus::Hit),
         None => {
             let result = match &action.kind {
                 ActionKind::Write { content, executable } => {
@@ -347,7 +359,7 @@ fn run_one(
                 opts.cache.record_pruned_inputs(pruning, &unused)?;
             }
             opts.cache.record(&key, &result)?;
-            (result, "miss")
+            (result, CacheStatus::Miss)
         }
     };
     Ok(Outcome {
