@@ -4,11 +4,14 @@
 pub mod cache;
 pub mod diagnostics;
 pub mod digests;
+mod sandbox;
+
+use sandbox::run_in_sandbox;
+pub use sandbox::ActionFailed;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
@@ -385,186 +388,6 @@ fn single_output(action: &Action, data: &[u8], executable: bool, cache: &Cache) 
     })
 }
 
-/// A fresh execroot holding exactly the declared inputs of one action.
-struct Sandbox {
-    root: PathBuf,
-    /// Held while a stable directory is in use by this process.
-    _lock: Option<fs::File>,
-}
-
-impl Sandbox {
-    /// A new directory for `action`: unique, or for `no-sandbox` actions (rustc's local
-    /// incremental state) the same path on every run, so that the paths the compiler hashes
-    /// stay stable. A stable directory another build is using gives way to a unique one.
-    fn create(action: &Action, opts: &ExecOptions) -> Result<Sandbox> {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static N: AtomicU64 = AtomicU64::new(0);
-        let (root, lock) = match stable_dir(action, opts)? {
-            Some((dir, lock)) => (dir, Some(lock)),
-            None => {
-                (opts.sandbox_root.join(format!("{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))), None)
-            }
-        };
-        if root.exists() {
-            fs::remove_dir_all(&root).with_context(|| format!("cannot clear the sandbox {}", root.display()))?;
-        }
-        fs::create_dir_all(&root).with_context(|| format!("cannot create the sandbox {}", root.display()))?;
-        Ok(Sandbox { root, _lock: lock })
-    }
-
-    fn materialize(
-        &self,
-        graph: &ActionGraph,
-        action: &Action,
-        derived: &DerivedFiles,
-        opts: &ExecOptions,
-    ) -> Result<()> {
-        for path in &action.inputs {
-            let dest = self.root.join(path);
-            if let Some(parent) = dest.parent() {
-                fs::create_dir_all(parent)?;
-            }
-            match graph.producer_of(path) {
-                Some(_) => {
-                    let files = derived.get(path).ok_or_else(|| anyhow!("internal: no blob for {path}"))?;
-                    if files.is_empty() {
-                        fs::create_dir_all(&dest)?;
-                    }
-                    for f in files {
-                        opts.cache.materialize(f, &self.root.join(&f.path))?;
-                    }
-                }
-                None => {
-                    let disk = opts.workspace.exec_path_on_disk(path)?;
-                    if path.starts_with("external/") || disk.is_dir() {
-                        // Tools and toolchains of external repositories: linked, not copied.
-                        let target = fs::canonicalize(&disk).with_context(|| format!("missing input {path}"))?;
-                        std::os::unix::fs::symlink(target, &dest)?;
-                    } else {
-                        fs::copy(&disk, &dest).with_context(|| format!("cannot copy input {path}"))?;
-                    }
-                }
-            }
-        }
-        for out in &action.outputs {
-            let dest = self.root.join(&out.path);
-            if out.is_dir {
-                fs::create_dir_all(&dest)?;
-            } else if let Some(parent) = dest.parent() {
-                fs::create_dir_all(parent)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn remove(&self) {
-        // RELINK_KEEP_SANDBOXES=1 keeps every sandbox for inspection.
-        if std::env::var_os("RELINK_KEEP_SANDBOXES").is_none() {
-            let _ = fs::remove_dir_all(&self.root);
-        }
-    }
-}
-
-/// The stable directory of a `no-sandbox` action (per workspace and first output), locked for
-/// this process; `None` for other actions or when another build holds it.
-fn stable_dir(action: &Action, opts: &ExecOptions) -> Result<Option<(PathBuf, fs::File)>> {
-    if !action.requirements.contains_key("no-sandbox") {
-        return Ok(None);
-    }
-    let first = action.outputs.first().map_or("", |o| o.path.as_str());
-    let id = digest_bytes(format!("{}\n{first}", opts.workspace.root.display()).as_bytes());
-    let dir = opts.sandbox_root.join("stable").join(&id[..16]);
-    fs::create_dir_all(opts.sandbox_root.join("stable"))?;
-    let lock_path = dir.with_extension("lock");
-    let lock = fs::File::create(&lock_path).with_context(|| format!("cannot create {}", lock_path.display()))?;
-    match lock.try_lock() {
-        Ok(()) => Ok(Some((dir, lock))),
-        Err(_) => Ok(None),
-    }
-}
-
-fn run_in_sandbox(
-    graph: &ActionGraph,
-    action: &Action,
-    argv: &[String],
-    env: &BTreeMap<String, String>,
-    derived: &DerivedFiles,
-    opts: &ExecOptions,
-) -> Result<ActionResult> {
-    let sandbox = Sandbox::create(action, opts)?;
-    sandbox.materialize(graph, action, derived, opts)?;
-    let program = if argv[0].contains('/') && !argv[0].starts_with('/') {
-        sandbox.root.join(&argv[0])
-    } else {
-        PathBuf::from(&argv[0])
-    };
-    let started = Instant::now();
-    let output = Command::new(&program)
-        .args(&argv[1..])
-        .env_clear()
-        .envs(env)
-        .current_dir(&sandbox.root)
-        .output()
-        .with_context(|| format!("{} of {}: cannot start {}", action.mnemonic, action.owner, argv[0]))?;
-    diagnostics::show(&output.stderr, &format!("{} {}", action.mnemonic, action.owner))?;
-    if !output.status.success() {
-        let repro = sandbox.root.join("repro.sh");
-        fs::write(&repro, repro_script(argv, env)).with_context(|| format!("cannot write {}", repro.display()))?;
-        return Err(ActionFailed {
-            mnemonic: action.mnemonic.clone(),
-            owner: action.owner.clone(),
-            status: output.status.to_string(),
-            exit_code: output.status.code(),
-            duration_ms: started.elapsed().as_millis() as u64,
-            sandbox: sandbox.root.clone(),
-        }
-        .into());
-    }
-    let result = collect_outputs(&sandbox.root, action, opts.cache);
-    sandbox.remove();
-    result
-}
-
-/// An action whose command exited unsuccessfully. Its sandbox is kept, with `repro.sh`.
-#[derive(Debug)]
-pub struct ActionFailed {
-    pub mnemonic: String,
-    pub owner: String,
-    /// How the process ended, as the OS says it (`exit status: 1`, `signal: 9`).
-    pub status: String,
-    pub exit_code: Option<i32>,
-    pub duration_ms: u64,
-    /// The kept sandbox the action ran in.
-    pub sandbox: PathBuf,
-}
-
-impl std::fmt::Display for ActionFailed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} of {} failed ({}).\nReproduce with:\n  sh {}",
-            self.mnemonic,
-            self.owner,
-            self.status,
-            self.sandbox.join("repro.sh").display()
-        )
-    }
-}
-
-impl std::error::Error for ActionFailed {}
-
-/// A shell script that reruns an action in its sandbox: its environment and argv, one a line.
-fn repro_script(argv: &[String], env: &BTreeMap<String, String>) -> String {
-    let mut script = String::from("#!/bin/sh\n# Reruns the failed action in its kept sandbox.\ncd \"$(dirname \"$0\")\" || exit 1\nexec env -i \\\n");
-    for (k, v) in env {
-        script.push_str(&format!("  {k}={} \\\n", shell_quote(v)));
-    }
-    let args: Vec<String> = argv.iter().map(|a| format!("  {}", shell_quote(a))).collect();
-    script.push_str(&args.join(" \\\n"));
-    script.push('\n');
-    script
-}
-
 /// For each derived input path of action `index`, the output files it stands for: the file
 /// itself, or the files of a declared directory.
 fn derived_files(graph: &ActionGraph, index: usize, outcomes: &HashMap<usize, Outcome>) -> Result<DerivedFiles> {
@@ -588,57 +411,4 @@ fn derived_files(graph: &ActionGraph, index: usize, outcomes: &HashMap<usize, Ou
         map.insert(path.clone(), files);
     }
     Ok(map)
-}
-
-fn collect_outputs(root: &Path, action: &Action, cache: &Cache) -> Result<ActionResult> {
-    use std::os::unix::fs::PermissionsExt;
-    let mut files = Vec::new();
-    let mut dirs = Vec::new();
-    for out in &action.outputs {
-        let path = root.join(&out.path);
-        if out.is_dir {
-            if !path.is_dir() {
-                bail!("{} of {} did not create its output directory {}", action.mnemonic, action.owner, out.path);
-            }
-            dirs.push(out.path.clone());
-            for file in walk_files(&path)? {
-                let rel = file.strip_prefix(root)?.to_string_lossy().to_string();
-                let executable = fs::metadata(&file)?.permissions().mode() & 0o111 != 0;
-                let digest = cache.store_file(&file, executable)?;
-                files.push(OutputFile { path: rel, digest, executable });
-            }
-        } else {
-            let meta = fs::symlink_metadata(&path).map_err(|_| {
-                anyhow!("{} of {} did not create its declared output {}", action.mnemonic, action.owner, out.path)
-            })?;
-            let executable = meta.permissions().mode() & 0o111 != 0;
-            let digest = cache.store_file(&path, executable)?;
-            files.push(OutputFile { path: out.path.clone(), digest, executable });
-        }
-    }
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(ActionResult { files, dirs })
-}
-
-fn walk_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let mut entries: Vec<_> = fs::read_dir(dir)?.filter_map(|e| e.ok()).collect();
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let ft = e.file_type()?;
-        if ft.is_dir() {
-            out.extend(walk_files(&e.path())?);
-        } else {
-            out.push(e.path());
-        }
-    }
-    Ok(out)
-}
-
-fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:@,+%".contains(c)) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
 }
