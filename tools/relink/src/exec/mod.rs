@@ -9,7 +9,8 @@ mod sandbox;
 use sandbox::run_in_sandbox;
 pub use sandbox::ActionFailed;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::fs;
 use std::path::PathBuf;
 use std::sync::{Condvar, Mutex};
@@ -89,7 +90,10 @@ pub struct Outcome {
 
 struct State {
     outcomes: HashMap<usize, Outcome>,
-    ready: VecDeque<usize>,
+    /// Actions whose inputs are all built, the longest chain of dependents first.
+    ready: BinaryHeap<(usize, Reverse<usize>)>,
+    /// Per action: how many actions the longest chain from it to a requested output holds.
+    heights: HashMap<usize, usize>,
     waiting_on: HashMap<usize, usize>,
     running: usize,
     failed: Vec<(usize, anyhow::Error)>,
@@ -118,7 +122,7 @@ pub fn execute(graph: &ActionGraph, needed: &[usize], opts: &ExecOptions) -> Res
     let needed_set: HashSet<usize> = needed.iter().copied().collect();
     let mut dependents: HashMap<usize, Vec<usize>> = HashMap::new();
     let mut waiting_on = HashMap::new();
-    let mut ready = VecDeque::new();
+    let mut roots = Vec::new();
     for &i in needed {
         let deps: HashSet<usize> = graph.actions[i]
             .inputs
@@ -130,15 +134,18 @@ pub fn execute(graph: &ActionGraph, needed: &[usize], opts: &ExecOptions) -> Res
             dependents.entry(d).or_default().push(i);
         }
         if deps.is_empty() {
-            ready.push_back(i);
+            roots.push(i);
         } else {
             waiting_on.insert(i, deps.len());
         }
     }
     let total = needed.len();
+    let heights = chain_heights(needed, &dependents);
+    let ready = roots.into_iter().map(|i| (heights[&i], Reverse(i))).collect();
     let state = Mutex::new(State {
         outcomes: HashMap::new(),
         ready,
+        heights,
         waiting_on,
         running: 0,
         failed: Vec::new(),
@@ -155,6 +162,32 @@ pub fn execute(graph: &ActionGraph, needed: &[usize], opts: &ExecOptions) -> Res
     let state = state.into_inner().unwrap();
     let skipped = needed.len() - state.outcomes.len() - state.failed.len();
     Ok(Executed { outcomes: state.outcomes, failed: state.failed, skipped })
+}
+
+/// For each action, the number of actions on the longest chain from it through its dependents
+/// (1 for an action nothing needed depends on). Running the highest first keeps the critical
+/// path busy: an interface that dependents wait for goes before the real compile of the same
+/// crate, which only a link needs.
+fn chain_heights(needed: &[usize], dependents: &HashMap<usize, Vec<usize>>) -> HashMap<usize, usize> {
+    let mut heights: HashMap<usize, usize> = HashMap::new();
+    // Post-order over the dependents graph (a DAG), without recursion.
+    for &start in needed {
+        let mut stack = vec![(start, false)];
+        while let Some((i, expanded)) = stack.pop() {
+            if heights.contains_key(&i) {
+                continue;
+            }
+            let next = dependents.get(&i).map(Vec::as_slice).unwrap_or(&[]);
+            if expanded {
+                let height = 1 + next.iter().map(|d| heights[d]).max().unwrap_or(0);
+                heights.insert(i, height);
+            } else {
+                stack.push((i, true));
+                stack.extend(next.iter().filter(|d| !heights.contains_key(*d)).map(|&d| (d, false)));
+            }
+        }
+    }
+    heights
 }
 
 fn worker(
@@ -174,7 +207,7 @@ fn worker(
                     wake.notify_all();
                     return;
                 }
-                if let Some(i) = s.ready.pop_front() {
+                if let Some((_, Reverse(i))) = s.ready.pop() {
                     s.running += 1;
                     break (i, derived_files(graph, i, &s.outcomes));
                 }
@@ -199,7 +232,8 @@ fn worker(
                     let left = s.waiting_on.get_mut(&d).expect("dependent counted");
                     *left -= 1;
                     if *left == 0 {
-                        s.ready.push_back(d);
+                        let height = s.heights[&d];
+                        s.ready.push((height, Reverse(d)));
                     }
                 }
             }
@@ -411,4 +445,20 @@ fn derived_files(graph: &ActionGraph, index: usize, outcomes: &HashMap<usize, Ou
         map.insert(path.clone(), files);
     }
     Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_longest_chain_of_dependents_runs_first() {
+        // 0 = an interface that 1 (a dependent's compile) and 2 (a link) need; 1 feeds 3.
+        let dependents = HashMap::from([(0, vec![1, 2]), (1, vec![3]), (4, vec![2])]);
+        let heights = chain_heights(&[0, 1, 2, 3, 4], &dependents);
+        assert_eq!(heights, HashMap::from([(0, 3), (1, 2), (2, 1), (3, 1), (4, 2)]));
+        let mut ready: BinaryHeap<(usize, Reverse<usize>)> =
+            [4, 0].into_iter().map(|i| (heights[&i], Reverse(i))).collect();
+        assert_eq!(ready.pop(), Some((3, Reverse(0))));
+    }
 }
