@@ -90,7 +90,7 @@ fn abi_changing_edit_rebuilds_exactly_the_dependents() {
     // alone re-ran beyond what base's interface forced.
     assert_eq!(run_app(&ws), "hello from App\nvalue=3\nlargest=Some(9)\n");
 
-    // The interfaces and objects compiled from incremental state are byte-identical to a clean
+    // The interfaces and the objects of incremental real compiles are byte-identical to a clean
     // build's (a fresh cache has no incremental state).
     let incremental = digests_under(&ws.path("relink-bin"));
     assert!(incremental.keys().any(|p| p.starts_with("chain/base/_iface/")), "{incremental:?}");

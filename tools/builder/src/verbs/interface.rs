@@ -45,7 +45,7 @@ pub struct InterfaceArgs {
     #[arg(long)]
     pub audit: bool,
     /// Keep rustc's incremental state for the interface compile under this directory (local
-    /// only; the metadata it writes is the same as without).
+    /// only, opt-in: the state can reorder metadata entries, docs/interfaces.md §5).
     #[arg(long)]
     pub incremental_dir: Option<PathBuf>,
     /// Write the crate's sources and data files the interface compile did not read here:
