@@ -41,3 +41,31 @@ fn a_binary_named_like_its_library_keeps_the_name() {
     }
     assert!(report.contains("PASSED //:tool_bin_test (1 passed"), "the binary's own unit test:\n{report}");
 }
+
+#[test]
+fn import_takes_cargos_feature_flags() {
+    let scratch = Scratch::new("features");
+    let dir = scratch.0.join("feat");
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        "[package]\nname = \"feat\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[features]\ndefault = [\"greet\"]\ngreet = []\nloud = []\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("src/main.rs"),
+        "fn main() {\n    println!(\"greet={} loud={}\", cfg!(feature = \"greet\"), cfg!(feature = \"loud\"));\n}\n",
+    )
+    .unwrap();
+    let cache = scratch.0.join("cache");
+    let run = |import_args: &[&str]| {
+        let import = relink_command(&dir, &cache).arg("import").args(import_args).output().unwrap();
+        assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+        let build = relink_command(&dir, &cache).args(["build", "//:feat"]).output().unwrap();
+        assert!(build.status.success(), "{}", String::from_utf8_lossy(&build.stderr));
+        String::from_utf8(std::process::Command::new(dir.join("relink-bin/feat")).output().unwrap().stdout).unwrap()
+    };
+    assert_eq!(run(&[]), "greet=true loud=false\n");
+    assert_eq!(run(&["--features", "loud", "--no-default-features"]), "greet=false loud=true\n");
+    assert_eq!(run(&["--all-features"]), "greet=true loud=true\n");
+}

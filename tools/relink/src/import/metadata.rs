@@ -130,11 +130,14 @@ fn host_triple() -> Result<String> {
 }
 
 impl Metadata {
-    /// Run `cargo metadata` for `manifest` resolved for the host platform.
-    pub fn load(manifest: &Path) -> Result<Metadata> {
+    /// Run `cargo metadata` for `manifest` resolved for the host platform, with Cargo's
+    /// feature flags (`--features`, `--all-features`, `--no-default-features`).
+    pub fn load(manifest: &Path, feature_flags: &[String]) -> Result<Metadata> {
         let host = host_triple()?;
         let out = Command::new("cargo")
-            .args(["metadata", "--format-version", "1", "--filter-platform", &host, "--manifest-path"])
+            .args(["metadata", "--format-version", "1", "--filter-platform", &host])
+            .args(feature_flags)
+            .arg("--manifest-path")
             .arg(manifest)
             .output()
             .context("cannot run `cargo metadata` (is cargo installed?)")?;

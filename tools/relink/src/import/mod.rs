@@ -32,6 +32,33 @@ pub struct ImportOpts {
     /// The Cargo manifest (default: Cargo.toml at the workspace root).
     #[arg(long)]
     pub manifest_path: Option<PathBuf>,
+    /// Features to activate, as `cargo build --features` (comma or space separated;
+    /// `PACKAGE/FEATURE` for a member). Pass them again on every import.
+    #[arg(short = 'F', long)]
+    pub features: Vec<String>,
+    /// Activate every feature of the workspace members, as `cargo build --all-features`.
+    #[arg(long)]
+    pub all_features: bool,
+    /// Do not activate the members' `default` features, as `cargo build --no-default-features`.
+    #[arg(long)]
+    pub no_default_features: bool,
+}
+
+impl ImportOpts {
+    /// The feature selection as Cargo's own flags (for `cargo metadata`).
+    fn cargo_feature_flags(&self) -> Vec<String> {
+        let mut flags = Vec::new();
+        for f in &self.features {
+            flags.extend(["--features".to_string(), f.clone()]);
+        }
+        if self.all_features {
+            flags.push("--all-features".into());
+        }
+        if self.no_default_features {
+            flags.push("--no-default-features".into());
+        }
+        flags
+    }
 }
 
 /// Run the import in the workspace rooted at `root`.
@@ -42,7 +69,7 @@ pub fn run(root: &Path, opts: &ImportOpts) -> Result<()> {
         bail!("{} does not exist: `relink import` reads a Cargo workspace", manifest.display());
     }
     fetch(&manifest)?;
-    let meta = Metadata::load(&manifest)?;
+    let meta = Metadata::load(&manifest, &opts.cargo_feature_flags())?;
     let profile = profile::DevProfile::read(&manifest)?;
     let lock = vendor::LockFile::read(&manifest.with_file_name("Cargo.lock"))?;
     let vendor_root = root.join(&opts.vendor_dir);
