@@ -5,11 +5,12 @@ Scenarios (see bench/README.md):
   cold      cold debug build of rg: relink (empty cache) vs cargo (empty target dir)
   edit      ABI-preserving edit of a private body in globset, then in grep-searcher, rebuild
             rg: relink vs cargo (incremental) vs relink without cutoff (interfaces from the
-            real compiles, what today's Bazel rules do) vs relink --rustc-incremental
+            real compiles, what today's Bazel rules do) vs relink --rustc-incremental=false
   test      the same globset edit, then build and run every test: relink test vs cargo test
   fresh     a fresh checkout in another directory with relink's warm cache
   noop      a no-op build
-Prints one table with absolute medians and ratios, and writes results as JSON.
+Prints the settings both sides use, one table with absolute medians and ratios, and writes
+results as JSON.
 """
 
 import argparse
@@ -27,6 +28,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 RELINK = REPO / "target" / "release" / "relink"
 COMPILE_MNEMONICS = {"RustInterface", "RustCompile", "RustCompileNoLink"}
+# Like with like: what both sides build with (printed beside the figures, kept in the JSON).
+SETTINGS = (
+    "both sides: ripgrep 15.2.0's dev profile (opt-level 0, debuginfo 2, debug-assertions and "
+    "overflow-checks on, panic unwind; relink reads it through `relink import`), -j2; "
+    "incremental: Cargo on (its default), relink on for workspace crates (its default; the "
+    "`--rustc-incremental=false` rows: off); `cargo test` and `relink test` use the test profile (= dev)"
+)
 
 # Each edit writes a value unique to the iteration, so that no run can hit a cached result.
 EDITS = {
@@ -140,7 +148,7 @@ def main():
     # Warm every variant once.
     relink(ws, cache, "build", "//:rg")
     relink(ws, cache, "build", "--define", "relink_cutoff=0", "//:rg")
-    relink(ws, cache, "build", "--rustc-incremental", "//:rg")
+    relink(ws, cache, "build", "--rustc-incremental=false", "//:rg")
     cargo(ws, target, "build", "--bin", "rg")
 
     if "edit" in scenarios:
@@ -157,8 +165,8 @@ def main():
                     res.add(f"edit-{which}/limit", compile_s + link_s)
                 t, _, _ = relink(ws, cache, "build", "--define", "relink_cutoff=0", "//:rg", log=log)
                 res.add(f"edit-{which}/relink-no-cutoff", t, relink_counts(log)[0])
-                t, _, _ = relink(ws, cache, "build", "--rustc-incremental", "//:rg", log=log)
-                res.add(f"edit-{which}/relink-incremental", t, relink_counts(log)[0])
+                t, _, _ = relink(ws, cache, "build", "--rustc-incremental=false", "//:rg", log=log)
+                res.add(f"edit-{which}/relink-stateless", t, relink_counts(log)[0])
                 t, _, err = cargo(ws, target, "build", "--bin", "rg")
                 res.add(f"edit-{which}/cargo", t, cargo_compiles(err))
                 print(f"edit {which} {i}: " + ", ".join(f"{k.split('/')[1]} {v[-1]:.2f}s" for k, v in res.samples.items() if k.startswith(f"edit-{which}/")), file=sys.stderr)
@@ -199,7 +207,7 @@ def main():
 
     report(res)
     if args.json:
-        Path(args.json).write_text(json.dumps({"samples": res.samples, "counts": res.counts}, indent=1))
+        Path(args.json).write_text(json.dumps({"settings": SETTINGS, "samples": res.samples, "counts": res.counts}, indent=1))
 
 
 def report(res):
@@ -220,7 +228,7 @@ def report(res):
         row(f"edit {which}: relink", f"{p}/relink", f"{p}/cargo", "vs cargo")
         row(f"edit {which}: cargo (incremental)", f"{p}/cargo", f"{p}/cargo")
         row(f"edit {which}: relink, no cutoff", f"{p}/relink-no-cutoff", f"{p}/relink", "vs relink")
-        row(f"edit {which}: relink --rustc-incremental", f"{p}/relink-incremental", f"{p}/cargo", "vs cargo")
+        row(f"edit {which}: relink --rustc-incremental=false", f"{p}/relink-stateless", f"{p}/cargo", "vs cargo")
         row(f"edit {which}: physical limit", f"{p}/limit", f"{p}/relink", "vs relink (compile + link alone)")
     row("test loop: relink test", "test/relink", "test/cargo", "vs cargo")
     row("test loop: cargo test", "test/cargo", "test/cargo")
@@ -228,6 +236,7 @@ def report(res):
     row("fresh checkout: cargo", "fresh/cargo", "cold/cargo", "vs cargo cold")
     row("no-op: relink", "noop/relink", "noop/cargo", "vs cargo")
     row("no-op: cargo", "noop/cargo", "noop/cargo")
+    print(f"Settings: {SETTINGS}.")
     widths = [max(len(r[i]) for r in rows + [("scenario", "median s", "compiles", "ratio", "ratio of")]) for i in range(5)]
     header = ("scenario", "median s", "compiles", "ratio", "ratio of")
     print(" | ".join(h.ljust(w) for h, w in zip(header, widths)))

@@ -2,28 +2,7 @@
 
 load("//rules:toolchain.bzl", "RustToolchainInfo")
 load("//rules/private:artifacts.bzl", "dependency_files")
-
-def _mode_flags(ctx):
-    """opt-level and debuginfo flags for the compilation mode.
-
-    `-c opt` optimises (Bazel's meaning); otherwise the target's dev profile (`profile_*`
-    attributes, written by `relink import` from Cargo.toml), with full debuginfo in `-c dbg`,
-    and Bazel's fastbuild defaults where a target sets none.
-
-    Args:
-      ctx: the rule context.
-
-    Returns:
-      a list of builder flags.
-    """
-    mode = ctx.var.get("COMPILATION_MODE", "fastbuild")
-    if mode == "opt":
-        return ["--opt-level", "3", "--debuginfo", "0"]
-    opt_level = getattr(ctx.attr, "profile_opt_level", "") or "0"
-    debuginfo = getattr(ctx.attr, "profile_debuginfo", "") or "0"
-    if mode == "dbg":
-        debuginfo = "2"
-    return ["--opt-level", opt_level, "--debuginfo", debuginfo]
+load("//rules/private:profile.bzl", "build_script_run_flags", "mode_flags")
 
 def crate_args(ctx, crate, deps):
     """The builder arguments that describe `crate` and its deps.
@@ -46,7 +25,7 @@ def crate_args(ctx, crate, deps):
     args.add("--crate-type", crate.type)
     args.add("--edition", crate.edition)
     args.add("--metadata", crate.metadata)
-    args.add_all(_mode_flags(ctx))
+    args.add_all(mode_flags(ctx))
     args.add("--package-dir", crate.package_dir)
     args.add_all(crate.features, before_each = "--feature")
     args.add_all(crate.rustc_flags, format_each = "--rustc-flag=%s")
@@ -236,7 +215,7 @@ def emit_build_script_run(ctx, script, crate, info, links, features, env, inputs
     args.add("--manifest-dir", crate.package_dir)
     args.add("--out-dir", info.out_dir.path)
     args.add("--rustc", tc.rustc_path)
-    args.add("--opt-level", "3" if ctx.var.get("COMPILATION_MODE", "fastbuild") == "opt" else "0")
+    args.add_all(build_script_run_flags(ctx))
     if links:
         args.add("--links", links)
     args.add_all(features, before_each = "--feature")

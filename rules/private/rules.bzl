@@ -1,6 +1,8 @@
 """Implementations and declarations of rust_library, rust_binary, rust_test, rust_proc_macro."""
 
+load("//rules:toolchain.bzl", "RustToolchainInfo")
 load("//rules/private:actions.bzl", "emit_build_script_run", "emit_compile", "emit_compile_no_link", "emit_interface", "emit_link", "emit_macro_summary", "emit_stub")
+load("//rules/private:profile.bzl", "opt_level")
 load("//rules/private:providers.bzl", "BuildScriptInfo", "RustBinaryInfo", "RustInfo")
 
 def _crate_name(ctx):
@@ -65,8 +67,14 @@ def _with_label(target):
     )
 
 def _use_stub(ctx):
-    """Interfaces from stubs: in fastbuild/dbg, unless disabled (--define=relink_cutoff=0)."""
+    """Interfaces from stubs: in fastbuild/dbg at opt-level 0, unless disabled (--define=relink_cutoff=0).
+
+    Optimised crates get the real metadata as interface: rustc marks small bodies inlinable
+    across crates there (design note, pitfall 5), unless the unstable toolchain forbids it.
+    """
     if ctx.var.get("COMPILATION_MODE", "fastbuild") == "opt":
+        return False
+    if opt_level(ctx) != "0" and not ctx.attr._toolchain[RustToolchainInfo].unstable:
         return False
     if ctx.var.get("relink_cutoff", "1") == "0":
         return False
@@ -244,8 +252,7 @@ _COMMON_ATTRS = {
     "stub_interface": attr.bool(doc = "Derive the interface from a stub (early cutoff). False for crates that never change (third party).", default = True),
     "aliases": attr.string_dict(doc = "Renamed dependencies: absolute dependency label -> the name the crate uses (`package =` in Cargo.toml)."),
     "build_script": attr.label(doc = "A cargo_build_script whose OUT_DIR, cfgs and env this crate compiles with.", providers = [BuildScriptInfo]),
-    "profile_opt_level": attr.string(doc = "`-C opt-level` outside `-c opt` (Cargo's dev profile; `relink import` sets it). Default: 0."),
-    "profile_debuginfo": attr.string(doc = "`-C debuginfo` in fastbuild (Cargo's dev profile `debug`: 0, 1, 2, line-tables-only; `relink import` sets it). Default: 0; `-c dbg` always uses 2."),
+    "cargo_profile": attr.string_dict(doc = "Cargo profile name -> settings (`opt-level=0 debuginfo=2 debug-assertions=on ...`), resolved from Cargo.toml by `relink import`. The build uses `--define relink_profile=NAME` (`relink build --profile NAME`), else `release` under `-c opt`, else `dev`; `-c dbg` forces full debuginfo. Empty: Bazel's compilation modes (fastbuild: opt-level 0, no debuginfo; opt: opt-level 3)."),
     "_toolchain": attr.label(default = "@relink_toolchain//:toolchain"),
 }
 
@@ -278,6 +285,7 @@ cargo_build_script = rule(
         "links": attr.string(doc = "The package's `links` value."),
         "link_deps": attr.label_list(doc = "Build scripts of dependencies with `links`, whose DEP_* metadata this script sees.", providers = [BuildScriptInfo]),
         "build_script_env": attr.string_dict(doc = "Environment of the script run (CARGO_PKG_*)."),
+        "run_profile": attr.string_dict(doc = "Like `cargo_profile`, for the package's own crates: the script runs with their OPT_LEVEL, DEBUG and PROFILE, as under Cargo (`cargo_profile` is the script's own, host, compile)."),
     }),
 )
 

@@ -17,6 +17,13 @@ RELINK_CACHE="$WORK/relink-cache" "$RELINK" import
 printf '\nlocal_repository(name = "remote_coverage_tools", path = "%s")\n' "$REPO/tests/bazel/offline_coverage_tools" >> WORKSPACE
 bazel build "${FLAGS[@]}" //:rg 2>&1 | tail -1
 [ "$(./bazel-bin/rg -c 'fn new_regex' crates/globset/src/lib.rs)" = "2" ] || { echo "rg gives a wrong count" >&2; exit 1; }
+# Cargo profiles reach the actions under Bazel too: ripgrep's release-lto profile (panic =
+# "abort", codegen-units = 1, strip = "symbols") through --define relink_profile=NAME.
+bazel aquery "${FLAGS[@]}" --define relink_profile=release-lto 'mnemonic("RustCompileNoLink", //:rg)' 2>/dev/null \
+  | sed 's/ \\$//' | tr '\n' ' ' | tr -s ' ' > "$WORK/aquery.txt"
+for flag in "--panic abort" "--codegen-units 1" "--opt-level 3" "--debuginfo 0" "--strip symbols" "--debug-assertions off"; do
+  grep -q -- "$flag" "$WORK/aquery.txt" || { echo "the release-lto profile does not give rg's compile $flag" >&2; exit 1; }
+done
 bazel test "${FLAGS[@]}" //... 2>&1 | grep -E "Executed|FAILED" | tee "$WORK/test.txt"
 grep -q "Executed 13 out of 13 tests: 13 tests pass." "$WORK/test.txt" || { echo "ripgrep tests failed on Bazel" >&2; exit 1; }
 

@@ -38,6 +38,27 @@ pub struct CrateOpts {
     /// `-C debuginfo`.
     #[arg(long, default_value = "0")]
     pub debuginfo: String,
+    /// `-C debug-assertions` (Cargo's `debug-assertions`); rustc's default (on exactly at
+    /// opt-level 0) when absent.
+    #[arg(long, value_parser = ["on", "off"])]
+    pub debug_assertions: Option<String>,
+    /// `-C overflow-checks` (Cargo's `overflow-checks`); follows debug-assertions when absent.
+    #[arg(long, value_parser = ["on", "off"])]
+    pub overflow_checks: Option<String>,
+    /// Panic strategy of the final artifact (Cargo's `panic`). Applied to `bin` crates only:
+    /// libraries stay `unwind` so that one rlib serves binaries and test harnesses (libtest
+    /// needs unwinding, and an `abort` binary may link `unwind` rlibs, as it links std).
+    #[arg(long, value_parser = ["unwind", "abort"])]
+    pub panic: Option<String>,
+    /// `-C codegen-units` (Cargo's `codegen-units`); rustc's default when absent.
+    #[arg(long)]
+    pub codegen_units: Option<u32>,
+    /// `-C strip` at link time (Cargo's `strip`: `none`, `debuginfo`, `symbols`).
+    #[arg(long, value_parser = ["none", "debuginfo", "symbols"])]
+    pub strip: Option<String>,
+    /// `-C rpath` at link time (Cargo's `rpath`).
+    #[arg(long)]
+    pub rpath: bool,
     /// Cargo features; each becomes `--cfg feature="..."`.
     #[arg(long = "feature")]
     pub features: Vec<String>,
@@ -97,9 +118,25 @@ impl CrateOpts {
             format!("-Cmetadata={}", self.metadata),
             format!("-Copt-level={}", self.opt_level),
             format!("-Cdebuginfo={}", self.debuginfo),
-            // Interface and real compilations must mangle identically (design note, section 2).
-            "-Csymbol-mangling-version=v0".to_string(),
         ];
+        if let Some(on) = &self.debug_assertions {
+            flags.push(format!("-Cdebug-assertions={on}"));
+        }
+        if let Some(on) = &self.overflow_checks {
+            flags.push(format!("-Coverflow-checks={on}"));
+        }
+        if let Some(units) = self.codegen_units {
+            flags.push(format!("-Ccodegen-units={units}"));
+        }
+        if let (Some(panic), "bin") = (&self.panic, self.crate_type.as_str()) {
+            flags.push(format!("-Cpanic={panic}"));
+        }
+        // Interface and real compilations must mangle identically (design note, section 2), and
+        // only v0 is stub-invariant: a legacy symbol's hash covers the function's signature
+        // binder, whose anonymous lifetimes are numbered with those of closures in the body
+        // (measured: `grep_regex::ban::check` gets another hash from its stub, so dependents
+        // fail to link). Backtrace frames therefore read as v0 demangles them.
+        flags.push("-Csymbol-mangling-version=v0".to_string());
         if self.unstable {
             // No small body may be inlined across crates from an interface (pitfall 5).
             flags.push("-Zcross-crate-inline-threshold=never".to_string());
@@ -165,6 +202,12 @@ impl CrateOpts {
     /// link arguments); no crate type or dependencies (the rlink records those).
     pub fn link_flags(&self) -> Result<Vec<String>> {
         let mut flags = self.common_flags();
+        if let Some(strip) = &self.strip {
+            flags.push(format!("-Cstrip={strip}"));
+        }
+        if self.rpath {
+            flags.push("-Crpath".to_string());
+        }
         flags.extend(self.rustc_flags.iter().cloned());
         flags.extend(self.flags_from_files()?);
         Ok(flags)
@@ -379,4 +422,41 @@ pub fn check(output: &std::process::Output, what: &str) -> Result<()> {
         bail!("{what} failed ({})", output.status);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        krate: CrateOpts,
+    }
+
+    fn opts(args: &[&str]) -> CrateOpts {
+        let base = ["x", "--rustc", "rustc", "--crate-name", "c", "--crate-root", "lib.rs", "--metadata", "m"];
+        Cli::parse_from(base.iter().chain(args)).krate
+    }
+
+    #[test]
+    fn profile_settings_reach_the_flags_that_need_them() {
+        let profile = ["--opt-level", "3", "--debug-assertions", "on", "--overflow-checks", "off", "--panic", "abort"];
+        let lib = opts(&profile).common_flags();
+        for flag in ["-Copt-level=3", "-Cdebug-assertions=on", "-Coverflow-checks=off"] {
+            assert!(lib.contains(&flag.to_string()), "{flag} in {lib:?}");
+        }
+        assert!(!lib.iter().any(|f| f.starts_with("-Cpanic")), "libraries unwind: one rlib serves binaries and tests");
+        let bin = opts(&[&profile[..], &["--crate-type", "bin"]].concat()).common_flags();
+        assert!(bin.contains(&"-Cpanic=abort".to_string()), "{bin:?}");
+        let test = opts(&[&profile[..], &["--crate-type", "test"]].concat()).common_flags();
+        assert!(!test.iter().any(|f| f.starts_with("-Cpanic")), "test harnesses unwind, as under cargo test");
+
+        let link = opts(&["--crate-type", "bin", "--strip", "symbols", "--rpath"]).link_flags().unwrap();
+        assert!(link.contains(&"-Cstrip=symbols".to_string()) && link.contains(&"-Crpath".to_string()), "{link:?}");
+        let plain = opts(&[]).common_flags();
+        assert!(!plain.iter().any(|f| f.contains("debug-assertions")), "rustc's defaults: {plain:?}");
+        assert!(plain.contains(&"-Csymbol-mangling-version=v0".to_string()), "the one stub-invariant scheme");
+    }
 }

@@ -45,7 +45,9 @@ pub fn run(cli: Cli) -> Result<i32> {
         CommandKind::Build { opts, patterns } => {
             build_command(&opts, &patterns, false).map(|ok| if ok { 0 } else { 3 })
         }
-        CommandKind::Test { opts, patterns } => build_command(&opts, &patterns, true).map(|ok| if ok { 0 } else { 3 }),
+        CommandKind::Test { opts, patterns } => {
+            build_command(&with_test_profile(opts), &patterns, true).map(|ok| if ok { 0 } else { 3 })
+        }
         CommandKind::Run { opts, label, args } => run_command(&opts, &label, &args),
         CommandKind::Explain { label, cache_dir, invocation } => {
             explain_command(label.as_deref(), cache_dir, invocation)
@@ -323,6 +325,17 @@ impl TestCounts {
     fn describe(&self) -> String {
         format!("{} passed, {} ignored", self.passed, self.ignored)
     }
+}
+
+/// `relink test` builds with Cargo's `test` profile, as `cargo test` does (`release` under
+/// `-c opt`, as `cargo test --release`), unless a profile is given.
+fn with_test_profile(mut opts: BuildOpts) -> BuildOpts {
+    let chosen =
+        opts.profile.is_some() || opts.defines.iter().any(|d| d.starts_with(&format!("{}=", plan::PROFILE_DEFINE)));
+    if !chosen && opts.compilation_mode != "opt" {
+        opts.profile = Some("test".to_string());
+    }
+    opts
 }
 
 fn run_command(opts: &BuildOpts, label: &str, args: &[String]) -> Result<i32> {

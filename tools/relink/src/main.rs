@@ -51,6 +51,12 @@ pub struct BuildOpts {
     /// `--define KEY=VALUE`, visible as `ctx.var` and to `config_setting(define_values)`.
     #[arg(long = "define")]
     pub defines: Vec<String>,
+    /// The Cargo profile of imported targets (`dev`, `release`, `test`, `bench` or one the
+    /// workspace defines), as `cargo build --profile NAME`; the same as
+    /// `--define relink_profile=NAME`. Default: `dev` (`test` for `relink test`), `release`
+    /// with `-c opt`.
+    #[arg(long)]
+    pub profile: Option<String>,
     /// Cache directory (default: $RELINK_CACHE, else ~/.cache/relink).
     #[arg(long)]
     pub cache_dir: Option<std::path::PathBuf>,

@@ -55,6 +55,9 @@ pub struct Session {
     pub state_dir: PathBuf,
 }
 
+/// The `--define` that selects the Cargo profile of imported targets (rules/private/profile.bzl).
+pub const PROFILE_DEFINE: &str = "relink_profile";
+
 pub fn open_session(opts: &BuildOpts) -> Result<Session> {
     let cwd = std::env::current_dir()?;
     let mut ws = Workspace::find(&cwd)?;
@@ -69,6 +72,12 @@ pub fn open_session(opts: &BuildOpts) -> Result<Session> {
     for d in &opts.defines {
         let (k, v) = d.split_once('=').ok_or_else(|| anyhow!("--define takes KEY=VALUE, got `{d}`"))?;
         defines.insert(k.to_string(), v.to_string());
+    }
+    if let Some(profile) = &opts.profile {
+        if defines.get(PROFILE_DEFINE).is_some_and(|p| p != profile) {
+            bail!("--profile {profile} and --define {PROFILE_DEFINE}={} disagree: give one", defines[PROFILE_DEFINE]);
+        }
+        defines.insert(PROFILE_DEFINE.to_string(), profile.clone());
     }
     if opts.rustc_incremental && opts.compilation_mode != "opt" {
         let dir = state_dir(&cache, &ws).join("incremental");

@@ -19,6 +19,7 @@ const EMBEDDED_RULES: &[(&str, &str)] = &[
     ("rules/private/BUILD.bazel", include_str!("../../../rules/private/BUILD.bazel")),
     ("rules/private/actions.bzl", include_str!("../../../rules/private/actions.bzl")),
     ("rules/private/artifacts.bzl", include_str!("../../../rules/private/artifacts.bzl")),
+    ("rules/private/profile.bzl", include_str!("../../../rules/private/profile.bzl")),
     ("rules/private/providers.bzl", include_str!("../../../rules/private/providers.bzl")),
     ("rules/private/rules.bzl", include_str!("../../../rules/private/rules.bzl")),
     ("rules/private/toolchain_repo.BUILD", include_str!("../../../rules/private/toolchain_repo.BUILD")),

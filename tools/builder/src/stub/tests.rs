@@ -407,3 +407,43 @@ fn an_item_removable_for_two_reasons_is_removed_once() {
     let out = one("#[cfg(test)]\nuse std::collections::hash_map;\npub fn f() -> u8 { 1 }\n");
     assert!(!out.contains("hash_map"), "{out}");
 }
+
+/// The exported symbol of `check` when `src` is compiled with `mangling`.
+fn check_symbol(src: &str, mangling: &str) -> String {
+    let f = Fixture::new(&[("lib.rs", src)]);
+    let obj = f.0.join("lib.o");
+    let out = std::process::Command::new("rustc")
+        .args(["--crate-type=rlib", "--crate-name=m", "-Cmetadata=x", "--emit=obj", "-o"])
+        .arg(&obj)
+        .arg(f.0.join("lib.rs"))
+        .args(if mangling == "v0" { vec!["-Csymbol-mangling-version=v0"] } else { vec![] })
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let bytes = std::fs::read(obj).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    let mut symbols = text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
+    let is_check = |s: &&str| {
+        if mangling == "v0" {
+            s.starts_with("_RNv") && s.ends_with("1m5check")
+        } else {
+            s.starts_with("_ZN1m5check17h")
+        }
+    };
+    symbols.find(is_check).expect("a symbol of check").to_string()
+}
+
+#[test]
+fn only_v0_symbols_are_the_same_for_a_stub_and_its_crate() {
+    // A closure with an elided lifetime in the body numbers anonymous lifetimes of `check`:
+    // legacy hashes cover them, v0 does not (why every compile passes v0; issue 18).
+    let real = "pub struct E(u8);\npub fn check(expr: &u8, byte: u8) -> Result<(), E> {\n    let c = |r: &u8| *r;\n    if *expr == c(&byte) { return Err(E(byte)); }\n    Ok(())\n}\n";
+    let stub = one(real);
+    assert!(stub.contains(STUB_BODY), "{stub}");
+    assert_eq!(check_symbol(real, "v0"), check_symbol(&stub, "v0"));
+    assert_ne!(
+        check_symbol(real, "legacy"),
+        check_symbol(&stub, "legacy"),
+        "legacy became stub-invariant: Cargo's scheme could be used (docs/interfaces.md §7)"
+    );
+}

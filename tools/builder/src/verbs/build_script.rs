@@ -35,9 +35,16 @@ pub struct BuildScriptArgs {
     /// rustc of the toolchain (`RUSTC` for scripts that probe the compiler).
     #[arg(long)]
     pub rustc: PathBuf,
-    /// `-C opt-level` of the build (`OPT_LEVEL`, `PROFILE`).
+    /// `-C opt-level` of the package's crates (`OPT_LEVEL`).
     #[arg(long, default_value = "0")]
     pub opt_level: String,
+    /// `PROFILE` as Cargo sets it: `release` for the release profile and profiles that
+    /// inherit it, `debug` otherwise; from `--opt-level` when absent.
+    #[arg(long, value_parser = ["debug", "release"])]
+    pub profile: Option<String>,
+    /// `DEBUG`: whether the package's crates have debuginfo.
+    #[arg(long)]
+    pub debug: bool,
     /// Enabled features (`CARGO_FEATURE_<NAME>`).
     #[arg(long = "feature")]
     pub features: Vec<String>,
@@ -165,8 +172,8 @@ pub fn run(args: &BuildScriptArgs) -> Result<()> {
         .env("RUSTC", &rustc)
         .env("RUSTDOC", rustc.with_file_name("rustdoc"))
         .env("OPT_LEVEL", &args.opt_level)
-        .env("PROFILE", if args.opt_level == "0" { "debug" } else { "release" })
-        .env("DEBUG", "false")
+        .env("PROFILE", args.profile.as_deref().unwrap_or(if args.opt_level == "0" { "debug" } else { "release" }))
+        .env("DEBUG", if args.debug { "true" } else { "false" })
         // Cargo gives the job count; build scripts parallelize C compiles with it. It never
         // changes what a script writes, so it is not part of the action's key.
         .env("NUM_JOBS", std::thread::available_parallelism().map_or(1, |n| n.get()).to_string())

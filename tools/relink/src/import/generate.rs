@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use super::metadata::{Metadata, NodeDep, Package, Target};
-use super::profile::DevProfile;
+use super::profile::Profiles;
 
 /// Attributes that make a test run like `cargo test` runs it.
 const CARGO_TEST: &str = "    run_in_package_dir = True,\n";
@@ -147,15 +147,30 @@ struct Ctx<'a> {
     root: &'a Path,
     vendor_dir: &'a str,
     third_party: bool,
-    profile: &'a DevProfile,
+    profile: &'a Profiles,
 }
 
 impl Ctx<'_> {
-    /// `profile_*` attributes: the dev profile's settings for this package's crate (`host`: a
-    /// build script or proc macro, which Cargo builds with `build-override`).
+    /// The `cargo_profile` attribute: each profile's settings for this package's crate
+    /// (`host`: a build script or proc macro, which Cargo builds with `build-override`).
     fn profile_attrs(&self, pkg: &Package, host: bool) -> String {
-        let s = self.profile.settings(&pkg.name, !self.third_party, host);
-        format!("    profile_opt_level = {},\n    profile_debuginfo = {},\n", quote(&s.opt_level), quote(&s.debuginfo))
+        self.profile_attr("cargo_profile", pkg, host)
+    }
+
+    /// A build script's `cargo_profile` (its own compile, on the host) and `run_profile` (the
+    /// package's crates: the OPT_LEVEL, DEBUG and PROFILE it runs with).
+    fn build_script_profile_attrs(&self, pkg: &Package) -> String {
+        self.profile_attr("cargo_profile", pkg, true) + &self.profile_attr("run_profile", pkg, false)
+    }
+
+    fn profile_attr(&self, attr: &str, pkg: &Package, host: bool) -> String {
+        let lines = self.profile.lines(&pkg.name, !self.third_party, host);
+        let mut out = format!("    {attr} = {{\n");
+        for (name, line) in &lines {
+            let _ = writeln!(out, "        {}: {},", quote(name), quote(line));
+        }
+        out.push_str("    },\n");
+        out
     }
 
     fn flags(&self) -> Vec<String> {
@@ -191,7 +206,7 @@ impl Ctx<'_> {
             dict(&pkg_env(pkg)),
             dict(&pkg_env(pkg)),
             list(&self.flags()),
-            self.profile_attrs(pkg, true),
+            self.build_script_profile_attrs(pkg),
         );
         Ok(true)
     }
@@ -241,7 +256,7 @@ pub fn third_party_build_file(
     pkg: &Package,
     root: &Path,
     vendor_dir: &str,
-    profile: &DevProfile,
+    profile: &Profiles,
 ) -> Result<String> {
     let ctx = Ctx { meta, root, vendor_dir, third_party: true, profile };
     let mut out = loads();
@@ -271,7 +286,7 @@ pub fn member_build_file(
     pkg: &Package,
     root: &Path,
     vendor_dir: &str,
-    profile: &DevProfile,
+    profile: &Profiles,
 ) -> Result<String> {
     let ctx = Ctx { meta, root, vendor_dir, third_party: false, profile };
     let features = meta.features(pkg);

@@ -70,7 +70,7 @@ pub fn run(root: &Path, opts: &ImportOpts) -> Result<()> {
     }
     fetch(&manifest)?;
     let meta = Metadata::load(&manifest, &opts.cargo_feature_flags())?;
-    let profile = profile::DevProfile::read(&manifest)?;
+    let profile = profile::Profiles::read(&manifest)?;
     let lock = vendor::LockFile::read(&manifest.with_file_name("Cargo.lock"))?;
     let vendor_root = root.join(&opts.vendor_dir);
     let mut vendored = 0usize;
