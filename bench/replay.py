@@ -455,7 +455,7 @@ def main():
     total_i = sum(r["ideal_s"] for r in rows)
     summary = {
         "window": f"{window.base[:10]} + {len(rows)} commits", "jobs": args.jobs, "relink_flags": args.relink_flags or "(none)",
-        "profile": "the project's dev profile on both sides (Cargo: incremental; relink: incremental for workspace crates)",
+        "profile": "the project's dev profile on both sides (opt-level, debuginfo, debug-assertions, overflow-checks, panic as its Cargo.toml says; Cargo: incremental; relink: incremental for workspace crates)",
         "cold_relink_s": cold_relink, "cold_cargo_s": cold_cargo,
         "total_relink_s": total_r, "total_cargo_s": total_c, "total_ideal_s": total_i,
         "relink_vs_cargo": total_r / total_c, "relink_vs_ideal": total_r / max(total_i, 1e-9), "ideal_vs_cargo": total_i / total_c,

@@ -362,6 +362,10 @@ impl DepSetup {
     }
 }
 
+/// `RELINK_COLOR=always` (set by relink when its stderr is a terminal or `--color=always`;
+/// Bazel: `--action_env=RELINK_COLOR=always`): rustc's diagnostics in colour.
+pub const COLOR_ENV: &str = "RELINK_COLOR";
+
 /// Run rustc in `dir`; on failure return an error that carries its stderr verbatim.
 pub fn run(
     rustc: &Path,
@@ -372,6 +376,10 @@ pub fn run(
 ) -> Result<std::process::Output> {
     let mut cmd = Command::new(rustc);
     cmd.args(args).env_clear().envs(env).current_dir(dir);
+    if std::env::var(COLOR_ENV).is_ok_and(|v| v == "always") {
+        // Diagnostics only: colour changes no output, so the variable is not part of any key.
+        cmd.arg("--color=always");
+    }
     cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     let child = cmd.spawn().with_context(|| format!("cannot run {}", rustc.display()))?;
     let output = match timeout {

@@ -31,8 +31,8 @@ impl std::error::Error for Exit {}
 
 /// Exit codes, as Bazel's (also printed by `relink --help`).
 pub const EXIT_CODES: &str = "Exit codes (Bazel's): 0 success; 1 build failed (an action, a BUILD file or a target \
-pattern); 2 bad command line; 3 built, but tests failed; 4 no test targets match; `relink run` \
-exits with the program's own code.";
+pattern); 2 bad command line; 3 built, but tests failed; 4 no test targets match; 8 interrupted \
+(Ctrl-C: every running action is stopped); `relink run` exits with the program's own code.";
 
 /// The exit code for an error that ended a command.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
@@ -96,6 +96,7 @@ fn exec_options<'a>(session: &'a Session, opts: &BuildOpts, keep_going: bool) ->
         workspace: &session.loader.workspace,
         sandbox_root: session.cache.root.join("sandbox"),
         progress: true,
+        color: opts.color.wanted(),
         sources: &session.sources,
         keep_going,
     }
@@ -131,6 +132,14 @@ fn build(
     phase("execution", &mut t);
     log.record(&analysis.graph.actions, &executed.outcomes)?;
     log.record_failures(&analysis.graph.actions, &executed.failed)?;
+    if exec::interrupt::interrupted() {
+        log.save()?;
+        return Err(Exit {
+            code: exec::interrupt::EXIT_INTERRUPTED,
+            message: "interrupted: every running action was stopped".to_string(),
+        }
+        .into());
+    }
     materialize_outputs(session, &paths, &executed.outcomes)?;
     phase("outputs and log", &mut t);
     let targets = analysis.targets.clone();

@@ -57,6 +57,9 @@ pub struct BuildOpts {
     /// with `-c opt`.
     #[arg(long)]
     pub profile: Option<String>,
+    /// Colour rustc's diagnostics: `auto` (when stderr is a terminal), `always`, `never`.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
     /// Cache directory (default: $RELINK_CACHE, else ~/.cache/relink).
     #[arg(long)]
     pub cache_dir: Option<std::path::PathBuf>,
@@ -70,6 +73,26 @@ pub struct BuildOpts {
     /// every failure (Bazel's `--keep_going`; always on for `relink test`).
     #[arg(short = 'k', long = "keep_going", alias = "keep-going")]
     pub keep_going: bool,
+}
+
+/// `--color`, as Cargo's.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+impl Color {
+    /// Whether diagnostics should carry colours.
+    pub fn wanted(self) -> bool {
+        use std::io::IsTerminal;
+        match self {
+            Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            Color::Always => true,
+            Color::Never => false,
+        }
+    }
 }
 
 /// The commands.

@@ -205,6 +205,39 @@ fn rustc_error_locations(lib: &std::path::Path) -> Vec<String> {
 }
 
 #[test]
+fn a_terminal_gets_colours_and_one_status_line_a_pipe_plain_lines() {
+    let ws = examples();
+    ws.edit("chain/base/lib.rs", "self.total += step_size();", "self.total += \"x\";");
+    let relink = relink_command(&ws.dir, &ws.cache).get_program().to_string_lossy().to_string();
+    let builder = std::path::PathBuf::from(&relink).with_file_name("relink-builder");
+    // `script` runs relink on a pseudo-terminal and copies what it wrote.
+    let command =
+        format!("RELINK_CACHE='{}' RELINK_BUILDER='{}' '{relink}' build //app", ws.cache.display(), builder.display());
+    let tty = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(&ws.dir)
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&tty.stdout);
+    assert!(screen.contains("\x1b[1m\x1b[91merror[E0277]"), "rustc's colours on a terminal:\n{screen}");
+    assert!(screen.contains("\r\x1b[2K["), "one status line, redrawn in place:\n{screen}");
+    assert!(!screen.contains("\n[1/"), "no progress line of its own:\n{screen}");
+    assert_eq!(screen.matches("cannot add-assign").count(), 1, "{screen}");
+
+    let piped = ws.relink(&["build", "//app"]);
+    let err = String::from_utf8_lossy(&piped.stderr);
+    assert!(!err.contains('\x1b'), "no escape sequences in a pipe:\n{err}");
+    assert!(err.contains("error[E0277]: cannot add-assign `&str` to `u64`"), "{err}");
+    let coloured = ws.relink(&["build", "--color=always", "//app"]);
+    assert!(String::from_utf8_lossy(&coloured.stderr).contains("\x1b[1m\x1b[91merror[E0277]"), "--color=always");
+    // Colour is not part of any action's key.
+    ws.edit("chain/base/lib.rs", "self.total += \"x\";", "self.total += step_size();");
+    ws.build_ok(&["build", "--color=always", "//app"]);
+    let again = ws.build_ok(&["build", "--color=never", "//app"]);
+    assert!(again.iter().all(|e| e.cache == "hit"), "{again:?}");
+}
+
+#[test]
 fn each_error_is_shown_once_and_a_failed_build_logs_every_action() {
     let ws = examples();
     ws.build_ok(&["build", "//..."]);

@@ -217,3 +217,54 @@ fn analysis_is_reused_only_while_what_it_read_is_unchanged() {
     std::fs::write(ws.path("pkgs/b/BUILD.bazel"), "filegroup(name = \"b\", srcs = [])\n").unwrap();
     assert!(query("//pkgs/...").contains("//pkgs/b:b"), "{}", query("//pkgs/..."));
 }
+
+/// Whether process `pid` still runs (a zombie, killed but not yet reaped by init, does not).
+fn alive(pid: &str) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
+    !matches!(state, Some("Z" | "X"))
+}
+
+#[test]
+fn ctrl_c_stops_every_running_action_and_exits_8() {
+    let ws = fixture();
+    let marks = ws.dir.join("..").join("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    let marks = marks.canonicalize().unwrap();
+    let build = ws.path("BUILD.bazel");
+    let mut text = std::fs::read_to_string(&build).unwrap();
+    text.push_str(&format!(
+        "sh(name = \"sleeps\", cmd = \"sleep 300 & echo $! > {m}/child; echo $$ > {m}/shell; wait\")\n",
+        m = marks.display()
+    ));
+    std::fs::write(&build, text).unwrap();
+    let mut relink = relink_command(&ws.dir, &ws.cache)
+        .args(["build", "//:sleeps"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let read = |f: &str| std::fs::read_to_string(marks.join(f)).ok().filter(|s| s.ends_with('\n'));
+    let start = std::time::Instant::now();
+    while read("child").is_none() || read("shell").is_none() {
+        assert!(start.elapsed().as_secs() < 60, "the action never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (child, shell) = (read("child").unwrap(), read("shell").unwrap());
+    let (child, shell) = (child.trim(), shell.trim());
+    assert!(alive(child) && alive(shell));
+    std::process::Command::new("kill").args(["-INT", &relink.id().to_string()]).status().unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = relink.try_wait().unwrap() {
+            break status;
+        }
+        assert!(start.elapsed().as_secs() < 30, "relink did not stop after Ctrl-C");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(relink.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(8), "Bazel's exit code for an interrupted build:\n{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    assert!(!alive(shell) && !alive(child), "the action's processes are gone (shell {shell}, sleep {child})");
+}

@@ -3,7 +3,6 @@
 //! (Cargo's "(1 duplicate)").
 
 use std::collections::HashSet;
-use std::io::Write;
 use std::sync::{Mutex, OnceLock};
 
 /// Diagnostics shown so far by this process (one relink command).
@@ -12,9 +11,30 @@ fn shown() -> &'static Mutex<HashSet<String>> {
     SHOWN.get_or_init(Default::default)
 }
 
+/// `text` without ANSI escape sequences (rustc's colours): what two diagnostics are compared on.
+pub fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // CSI: ESC [ parameters, then one final byte in @..~.
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A rustc diagnostic: a paragraph that starts with `error`/`warning` and points at a source.
-fn is_diagnostic(paragraph: &str) -> bool {
-    (paragraph.starts_with("error") || paragraph.starts_with("warning")) && paragraph.contains("--> ")
+fn is_diagnostic(plain: &str) -> bool {
+    (plain.starts_with("error") || plain.starts_with("warning")) && plain.contains("--> ")
 }
 
 /// The part of `stderr` not yet shown: every diagnostic paragraph seen before is dropped; when
@@ -26,12 +46,12 @@ pub fn unseen(stderr: &str, action: &str) -> String {
 }
 
 fn filter(stderr: &str, action: &str, shown: &mut HashSet<String>) -> String {
-    let paragraphs: Vec<&str> = stderr.split("\n\n").collect();
-    let diagnostics = paragraphs.iter().filter(|p| is_diagnostic(p)).count();
+    let paragraphs: Vec<(&str, String)> = stderr.split("\n\n").map(|p| (p, strip_ansi(p))).collect();
+    let diagnostics = paragraphs.iter().filter(|(_, plain)| is_diagnostic(plain)).count();
     let mut kept = Vec::new();
     let mut duplicates = 0;
-    for p in &paragraphs {
-        if is_diagnostic(p) && !shown.insert(p.trim_end().to_string()) {
+    for (p, plain) in &paragraphs {
+        if is_diagnostic(plain) && !shown.insert(plain.trim_end().to_string()) {
             duplicates += 1;
         } else {
             kept.push(*p);
@@ -53,7 +73,7 @@ pub fn show(stderr: &[u8], action: &str) -> std::io::Result<()> {
         return Ok(());
     }
     let text = String::from_utf8_lossy(stderr);
-    std::io::stderr().write_all(unseen(&text, action).as_bytes())
+    super::status::print_above(unseen(&text, action).as_bytes())
 }
 
 #[cfg(test)]
@@ -81,6 +101,16 @@ mod tests {
         assert!(out.contains("aborting due to 3"), "{out}");
         assert!(out.ends_with("RustCompileNoLink //a:a_test: 2 more diagnostic(s) shown above\n"), "{out}");
         assert!(!out.contains("E0425"), "{out}");
+    }
+
+    #[test]
+    fn coloured_and_plain_copies_of_a_diagnostic_are_one() {
+        let mut shown = HashSet::new();
+        let coloured = "\x1b[1m\x1b[91merror[E0425]\x1b[0m\x1b[1m: cannot find value `x` in this scope\x1b[0m\n \x1b[1m\x1b[94m--> \x1b[0ma/lib.rs:3:5\n";
+        assert_eq!(strip_ansi(coloured), "error[E0425]: cannot find value `x` in this scope\n --> a/lib.rs:3:5\n");
+        assert_eq!(filter(coloured, "RustCompile //a:a", &mut shown), coloured, "colours pass through");
+        let again = filter(&strip_ansi(coloured), "RustInterface //a:a", &mut shown);
+        assert_eq!(again, "RustInterface //a:a: 1 diagnostic(s), all shown above\n");
     }
 
     #[test]

@@ -4,7 +4,9 @@
 pub mod cache;
 pub mod diagnostics;
 pub mod digests;
+pub mod interrupt;
 mod sandbox;
+pub mod status;
 
 use sandbox::run_in_sandbox;
 pub use sandbox::ActionFailed;
@@ -13,6 +15,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::fs;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
@@ -36,6 +39,8 @@ pub struct ExecOptions<'a> {
     pub sandbox_root: PathBuf,
     /// Print progress lines.
     pub progress: bool,
+    /// Ask for rustc's colours in diagnostics.
+    pub color: bool,
     /// Digests of source files (remembered across builds).
     pub sources: &'a SourceDigests,
     /// After a failure, go on with every action that does not depend on it (Bazel's
@@ -119,6 +124,7 @@ pub fn needed_actions(graph: &ActionGraph, paths: &[String]) -> Vec<usize> {
 /// Run `needed` actions (and only those). Without keep-going no action starts after the first
 /// failure; either way every failure, and every action that finished, is reported.
 pub fn execute(graph: &ActionGraph, needed: &[usize], opts: &ExecOptions) -> Result<Executed> {
+    interrupt::install();
     let needed_set: HashSet<usize> = needed.iter().copied().collect();
     let mut dependents: HashMap<usize, Vec<usize>> = HashMap::new();
     let mut waiting_on = HashMap::new();
@@ -154,11 +160,25 @@ pub fn execute(graph: &ActionGraph, needed: &[usize], opts: &ExecOptions) -> Res
     });
     let wake = Condvar::new();
     let epoch = Instant::now();
+    let status = status::Status::new(total, opts.progress);
+    let workers_done = AtomicUsize::new(0);
+    let jobs = opts.jobs.max(1);
     std::thread::scope(|scope| {
-        for _ in 0..opts.jobs.max(1) {
-            scope.spawn(|| worker(graph, &state, &wake, &dependents, opts, total, epoch));
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                worker(graph, &state, &wake, &dependents, opts, &status, epoch);
+                workers_done.fetch_add(1, AtomicOrdering::SeqCst);
+            });
         }
+        // Elapsed times of running actions on the live line.
+        scope.spawn(|| {
+            while workers_done.load(AtomicOrdering::SeqCst) < jobs {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                status.refresh();
+            }
+        });
     });
+    status.finish();
     let state = state.into_inner().unwrap();
     let skipped = needed.len() - state.outcomes.len() - state.failed.len();
     Ok(Executed { outcomes: state.outcomes, failed: state.failed, skipped })
@@ -196,14 +216,14 @@ fn worker(
     wake: &Condvar,
     dependents: &HashMap<usize, Vec<usize>>,
     opts: &ExecOptions,
-    total: usize,
+    status: &status::Status,
     epoch: Instant,
 ) {
     loop {
         let (index, derived) = {
             let mut s = state.lock().unwrap();
             loop {
-                if s.stop || (s.ready.is_empty() && s.running == 0) {
+                if s.stop || interrupt::interrupted() || (s.ready.is_empty() && s.running == 0) {
                     wake.notify_all();
                     return;
                 }
@@ -214,6 +234,8 @@ fn worker(
                 s = wake.wait(s).unwrap();
             }
         };
+        let action = &graph.actions[index];
+        status.started(index, &action.mnemonic, &action.owner);
         // Hashing and running happen outside the lock.
         let result = derived.and_then(|derived| {
             let inputs = input_digests(graph, index, &derived, opts.sources, opts.workspace)?;
@@ -224,9 +246,13 @@ fn worker(
         match result {
             Ok(outcome) => {
                 s.done += 1;
-                if opts.progress && outcome.cache == CacheStatus::Miss {
-                    progress_line(s.done, total, &outcome);
-                }
+                status.finished(
+                    index,
+                    s.done,
+                    opts.progress && outcome.cache == CacheStatus::Miss,
+                    &outcome.mnemonic,
+                    &outcome.target,
+                );
                 s.outcomes.insert(index, outcome);
                 for &d in dependents.get(&index).map(Vec::as_slice).unwrap_or(&[]) {
                     let left = s.waiting_on.get_mut(&d).expect("dependent counted");
@@ -238,26 +264,13 @@ fn worker(
                 }
             }
             Err(err) => {
+                status.finished(index, s.done, false, &action.mnemonic, &action.owner);
                 // Dependents of a failed action never become ready.
                 s.stop |= !opts.keep_going;
                 s.failed.push((index, err));
             }
         }
         wake.notify_all();
-    }
-}
-
-/// `[12/40] RustCompile //a:b`: rewritten in place on a terminal, one line each otherwise.
-fn progress_line(done: usize, total: usize, outcome: &Outcome) {
-    use std::io::IsTerminal;
-    let line = format!("[{done}/{total}] {} {}", outcome.mnemonic, outcome.target);
-    if std::io::stderr().is_terminal() {
-        eprint!("\r\x1b[K{line}");
-        if done == total {
-            eprintln!();
-        }
-    } else {
-        eprintln!("{line}");
     }
 }
 

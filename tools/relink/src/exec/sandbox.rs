@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Context, Result};
 
 use super::cache::{digest_bytes, ActionResult, Cache, OutputFile};
-use super::{diagnostics, DerivedFiles, ExecOptions};
+use super::{diagnostics, interrupt, DerivedFiles, ExecOptions};
 use crate::action::{Action, ActionGraph};
 
 /// A fresh execroot holding exactly the declared inputs of one action.
@@ -128,13 +128,26 @@ pub(super) fn run_in_sandbox(
         PathBuf::from(&argv[0])
     };
     let started = Instant::now();
-    let output = Command::new(&program)
-        .args(&argv[1..])
-        .env_clear()
-        .envs(env)
-        .current_dir(&sandbox.root)
-        .output()
+    let mut command = Command::new(&program);
+    command.args(&argv[1..]).env_clear().envs(env).current_dir(&sandbox.root);
+    if opts.color {
+        // Not in the action's key: colour changes diagnostics, never outputs.
+        command.env(COLOR_ENV, "always");
+    }
+    // Its own process group: Ctrl-C reaches relink only, which then stops the whole group.
+    use std::os::unix::process::CommandExt;
+    command.process_group(0).stdin(std::process::Stdio::null());
+    command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let child = command
+        .spawn()
         .with_context(|| format!("{} of {}: cannot start {}", action.mnemonic, action.owner, argv[0]))?;
+    let group = interrupt::Running::register(child.id());
+    let output = child.wait_with_output();
+    drop(group);
+    let output = output.with_context(|| format!("{} of {}: lost {}", action.mnemonic, action.owner, argv[0]))?;
+    if interrupt::interrupted() {
+        bail!("{} of {}: interrupted", action.mnemonic, action.owner);
+    }
     diagnostics::show(&output.stderr, &format!("{} {}", action.mnemonic, action.owner))?;
     if !output.status.success() {
         let repro = sandbox.root.join("repro.sh");
@@ -153,6 +166,9 @@ pub(super) fn run_in_sandbox(
     sandbox.remove();
     result
 }
+
+/// The variable that asks relink-builder for rustc's colours (relink-builder's `COLOR_ENV`).
+const COLOR_ENV: &str = "RELINK_COLOR";
 
 /// An action whose command exited unsuccessfully. Its sandbox is kept, with `repro.sh`.
 #[derive(Debug)]
