@@ -111,6 +111,26 @@ fn outputs_do_not_depend_on_the_workspace_directory() {
 }
 
 #[test]
+fn a_second_checkout_reuses_the_first_ones_results() {
+    // Where rustc keeps a workspace's incremental state is no part of any key: a fresh
+    // checkout sharing the cache runs nothing (incremental compiles included).
+    let a = examples();
+    let b = Ws::at(examples_copy_dir(&a), a.cache.clone());
+    a.build_ok(&["build", "//..."]);
+    let second = b.build_ok(&["build", "//..."]);
+    let ran: Vec<_> = second.iter().filter(|e| e.cache != "hit").map(|e| (&e.mnemonic, &e.target)).collect();
+    assert!(ran.is_empty(), "the second checkout ran {ran:?}");
+    assert_eq!(digests_under(&a.path("relink-bin")), digests_under(&b.path("relink-bin")));
+}
+
+/// A copy of `ws`'s sources in a sibling directory.
+fn examples_copy_dir(ws: &Ws) -> std::path::PathBuf {
+    let dir = ws.dir.with_file_name("second-checkout");
+    copy_tree(&repo_root().join("examples"), &dir);
+    dir
+}
+
+#[test]
 fn compile_actions_never_take_real_rlibs() {
     let ws = examples();
     let out = ws.relink(&["aquery", "//..."]);

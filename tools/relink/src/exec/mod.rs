@@ -321,9 +321,29 @@ fn pruned_action_key(action: &Action, inputs: &BTreeMap<String, String>, unused:
         outputs: &'a [crate::action::Output],
     }
     let used = inputs.iter().filter(|(p, _)| !unused.contains(*p)).map(|(p, d)| (p.as_str(), d.as_str())).collect();
-    let material =
-        KeyMaterial { version: KEY_VERSION, kind: &action.kind, inputs: used, unused, outputs: &action.outputs };
+    let kind = keyed_kind(&action.kind);
+    let material = KeyMaterial { version: KEY_VERSION, kind: &kind, inputs: used, unused, outputs: &action.outputs };
     digest_bytes(&serde_json::to_vec(&material).expect("serializable"))
+}
+
+/// The action's kind as its key sees it: where rustc keeps incremental state (a directory of
+/// this machine, per workspace) is not part of any key, only that the compile used such state
+/// (its outputs differ in layout from a stateless compile's). A second checkout on the same
+/// machine therefore reuses the first one's results.
+fn keyed_kind(kind: &ActionKind) -> std::borrow::Cow<'_, ActionKind> {
+    const STATE_FLAG: &str = "--incremental-dir";
+    match kind {
+        ActionKind::Run { argv, env } if argv.iter().any(|a| a == STATE_FLAG) => {
+            let mut argv = argv.clone();
+            for i in 1..argv.len() {
+                if argv[i - 1] == STATE_FLAG {
+                    argv[i] = "<local incremental state>".to_string();
+                }
+            }
+            std::borrow::Cow::Owned(ActionKind::Run { argv, env: env.clone() })
+        }
+        other => std::borrow::Cow::Borrowed(other),
+    }
 }
 
 /// Where an action's last list of unused inputs is recorded: a key over everything but the
@@ -331,7 +351,8 @@ fn pruned_action_key(action: &Action, inputs: &BTreeMap<String, String>, unused:
 fn pruning_key(action: &Action, inputs: &BTreeMap<String, String>) -> String {
     let names: Vec<&String> = inputs.keys().collect();
     digest_bytes(
-        &serde_json::to_vec(&(KEY_VERSION, "pruning", &action.kind, names, &action.outputs)).expect("serializable"),
+        &serde_json::to_vec(&(KEY_VERSION, "pruning", &keyed_kind(&action.kind), names, &action.outputs))
+            .expect("serializable"),
     )
 }
 
