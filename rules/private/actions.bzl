@@ -1,16 +1,17 @@
 """Action emitters: one function per action kind. Flags are built by relink-builder, not here."""
 
 load("//rules:toolchain.bzl", "RustToolchainInfo")
-load("//rules/private:artifacts.bzl", "dependency_files")
-load("//rules/private:profile.bzl", "build_script_run_flags", "mode_flags")
+load("//rules/private:artifacts.bzl", "DEPENDENCY_ARTIFACT", "dependency_files")
+load("//rules/private:profile.bzl", "build_script_run_flags", "cross_crate_lto", "mode_flags")
 
-def crate_args(ctx, crate, deps):
+def crate_args(ctx, crate, deps, mnemonic = "RustCompile"):
     """The builder arguments that describe `crate` and its deps.
 
     Args:
       ctx: the rule context.
       crate: the crate struct from rules.bzl.
       deps: RustInfo of the direct dependencies.
+      mnemonic: the action kind, which decides the dependency artifacts (artifacts.bzl).
 
     Returns:
       an Args object.
@@ -36,9 +37,11 @@ def crate_args(ctx, crate, deps):
         args.add("--out-dir-env", crate.build_script.out_dir.path)
         args.add("--flags-file", crate.build_script.flags)
         args.add("--env-file", crate.build_script.env)
+    real = DEPENDENCY_ARTIFACT[mnemonic] != "interface"
     for dep in deps:
-        args.add("--extern", "%s=%s" % (crate.aliases.get(dep.label, dep.crate_name), dep.interface.path))
-    args.add_all(dependency_files("RustCompile", deps), before_each = "--dep")
+        artifact = dep.rlib if real and dep.rlib else dep.interface
+        args.add("--extern", "%s=%s" % (crate.aliases.get(dep.label, dep.crate_name), artifact.path))
+    args.add_all(dependency_files(mnemonic, deps), before_each = "--dep")
     return args
 
 def _run_builder(ctx, mnemonic, verb, args, inputs, outputs, env, message, unused = None, requirements = None):
@@ -189,10 +192,11 @@ def emit_compile_no_link(ctx, crate, deps, out_dir):
       deps: RustInfo of the direct dependencies.
       out_dir: declared directory for the -Zno-link outputs.
     """
-    args = crate_args(ctx, crate, deps)
+    mnemonic = "RustCompileNoLinkLto" if crate.type == "bin" and cross_crate_lto(ctx) else "RustCompileNoLink"
+    args = crate_args(ctx, crate, deps, mnemonic)
     args.add("--no-link-dir", out_dir.path)
     requirements = _incremental(ctx, crate, args)
-    _run_builder(ctx, "RustCompileNoLink", "compile", args, _compile_inputs(ctx, crate, deps, "RustCompileNoLink"), [out_dir], crate.env, "Compiling %s", unused = _unused_list(ctx, out_dir), requirements = requirements)
+    _run_builder(ctx, mnemonic, "compile", args, _compile_inputs(ctx, crate, deps, mnemonic), [out_dir], crate.env, "Compiling %s", unused = _unused_list(ctx, out_dir), requirements = requirements)
 
 def emit_build_script_run(ctx, script, crate, info, links, features, env, inputs, dep_env_files):
     """CargoBuildScriptRun: run the compiled build script, record its directives.

@@ -4,9 +4,14 @@
 `macros`: the macro summaries of direct dependencies (what their exported macros expand to).
 `interface`: the hollow interface rlib (or a proc macro's shared object).
 `rlib`: the real rlib with object code.
+`rlib_and_proc_macros`: real rlibs, and the shared objects of proc macros.
 
 Only `RustLink` may consume real rlibs: that is what makes an edit that keeps a crate's
-interface byte-identical relink its dependents instead of rebuilding them.
+interface byte-identical relink its dependents instead of rebuilding them. The one exception
+is a binary whose Cargo profile asks for cross-crate LTO (`RustCompileNoLinkLto`): LTO
+optimises over every crate's code, so its compile reads the real rlibs, and under such a
+profile no crate is stubbed (interfaces are the real metadata, so the crate hashes that real
+rlibs record match).
 """
 
 DEPENDENCY_ARTIFACT = {
@@ -15,6 +20,7 @@ DEPENDENCY_ARTIFACT = {
     "RustInterface": "interface",
     "RustCompile": "interface",
     "RustCompileNoLink": "interface",
+    "RustCompileNoLinkLto": "rlib_and_proc_macros",
     "RustLink": "rlib",
 }
 
@@ -35,4 +41,8 @@ def dependency_files(mnemonic, dep_infos):
         return depset([d.macros for d in dep_infos if d.macros])
     if kind == "interface":
         return depset(transitive = [d.transitive_interfaces for d in dep_infos])
-    return depset(transitive = [d.transitive_rlibs for d in dep_infos])
+    rlibs = depset(transitive = [d.transitive_rlibs for d in dep_infos])
+    if kind == "rlib":
+        return rlibs
+    interfaces = depset(transitive = [d.transitive_interfaces for d in dep_infos]).to_list()
+    return depset([f for f in interfaces if f.extension == "so"], transitive = [rlibs])

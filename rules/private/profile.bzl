@@ -13,6 +13,7 @@ _BUILDER_FLAGS = {
     "codegen-units": "--codegen-units",
     "debug-assertions": "--debug-assertions",
     "debuginfo": "--debuginfo",
+    "lto": "--lto",
     "opt-level": "--opt-level",
     "overflow-checks": "--overflow-checks",
     "panic": "--panic",
@@ -115,3 +116,15 @@ def build_script_run_flags(ctx):
     if settings.get("debuginfo", "0") != "0":
         flags.append("--debug")
     return flags
+
+def cross_crate_lto(ctx):
+    """Whether the target's profile asks for cross-crate LTO (`lto = true`, "fat" or "thin").
+
+    Args:
+      ctx: the rule context.
+
+    Returns:
+      a bool.
+    """
+    settings = profile_settings(ctx, getattr(ctx.attr, "cargo_profile", {}))
+    return settings != None and settings.get("lto", "") in ("fat", "thin")

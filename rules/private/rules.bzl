@@ -2,7 +2,7 @@
 
 load("//rules:toolchain.bzl", "RustToolchainInfo")
 load("//rules/private:actions.bzl", "emit_build_script_run", "emit_compile", "emit_compile_no_link", "emit_interface", "emit_link", "emit_macro_summary", "emit_stub")
-load("//rules/private:profile.bzl", "opt_level")
+load("//rules/private:profile.bzl", "cross_crate_lto", "opt_level")
 load("//rules/private:providers.bzl", "BuildScriptInfo", "RustBinaryInfo", "RustInfo")
 
 def _crate_name(ctx):
@@ -60,6 +60,7 @@ def _with_label(target):
         label = _normalize(str(target.label)),
         crate_name = info.crate_name,
         interface = info.interface,
+        rlib = info.rlib,
         transitive_interfaces = info.transitive_interfaces,
         transitive_rlibs = info.transitive_rlibs,
         transitive_link_pairs = info.transitive_link_pairs,
@@ -75,6 +76,10 @@ def _use_stub(ctx):
     if ctx.var.get("COMPILATION_MODE", "fastbuild") == "opt":
         return False
     if opt_level(ctx) != "0" and not ctx.attr._toolchain[RustToolchainInfo].unstable:
+        return False
+    if cross_crate_lto(ctx):
+        # The LTO compile of a binary reads real rlibs, which record their dependencies'
+        # crate hashes: those must be the real crates' (artifacts.bzl).
         return False
     if ctx.var.get("relink_cutoff", "1") == "0":
         return False

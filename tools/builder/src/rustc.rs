@@ -59,6 +59,11 @@ pub struct CrateOpts {
     /// `-C rpath` at link time (Cargo's `rpath`).
     #[arg(long)]
     pub rpath: bool,
+    /// `-C lto` of a `bin` crate (Cargo's `lto`: `fat`, `thin`, `off`). Cross-crate LTO needs
+    /// the real rlibs at compile time: the rules then give the compile real rlibs, and
+    /// interfaces are the real metadata (no stubs), so every recorded crate hash matches.
+    #[arg(long, value_parser = ["fat", "thin", "off"])]
+    pub lto: Option<String>,
     /// Cargo features; each becomes `--cfg feature="..."`.
     #[arg(long = "feature")]
     pub features: Vec<String>,
@@ -128,8 +133,13 @@ impl CrateOpts {
         if let Some(units) = self.codegen_units {
             flags.push(format!("-Ccodegen-units={units}"));
         }
-        if let (Some(panic), "bin") = (&self.panic, self.crate_type.as_str()) {
-            flags.push(format!("-Cpanic={panic}"));
+        if self.crate_type == "bin" {
+            if let Some(panic) = &self.panic {
+                flags.push(format!("-Cpanic={panic}"));
+            }
+            if let Some(lto) = &self.lto {
+                flags.push(format!("-Clto={lto}"));
+            }
         }
         // Interface and real compilations must mangle identically (design note, section 2), and
         // only v0 is stub-invariant: a legacy symbol's hash covers the function's signature

@@ -41,6 +41,8 @@ pub struct Settings {
     pub strip: String,
     /// `-C rpath`.
     pub rpath: bool,
+    /// `-C lto` of binaries (`fat`, `thin`, `off`); `None`: rustc's default (Cargo's `false`).
+    pub lto: Option<String>,
     /// `PROFILE` for build scripts: `release` when the profile is or inherits `release`.
     pub kind: &'static str,
 }
@@ -61,6 +63,9 @@ impl Settings {
         }
         words.push(format!("strip={}", self.strip));
         words.push(format!("rpath={}", on(self.rpath)));
+        if let Some(lto) = &self.lto {
+            words.push(format!("lto={lto}"));
+        }
         words.push(format!("kind={}", self.kind));
         words.join(" ")
     }
@@ -77,6 +82,7 @@ struct Table {
     codegen_units: Option<u32>,
     strip: Option<String>,
     rpath: Option<bool>,
+    lto: Option<String>,
 }
 
 impl Table {
@@ -85,7 +91,7 @@ impl Table {
         macro_rules! take {
             ($($field:ident),*) => { $( if other.$field.is_some() { self.$field = other.$field.clone(); } )* };
         }
-        take!(opt_level, debuginfo, debug_assertions, overflow_checks, panic, codegen_units, strip, rpath);
+        take!(opt_level, debuginfo, debug_assertions, overflow_checks, panic, codegen_units, strip, rpath, lto);
     }
 }
 
@@ -166,6 +172,8 @@ impl Profiles {
             t.opt_level = Some("0".into());
             t.debuginfo = Some("0".into());
             t.codegen_units = None;
+            // Build scripts and proc macros are never optimised across crates (Cargo).
+            t.lto = None;
             t.merge(&p.build_override);
         }
         if !member {
@@ -186,6 +194,7 @@ impl Profiles {
             codegen_units: t.codegen_units,
             strip,
             rpath: t.rpath.unwrap_or(false),
+            lto: t.lto.filter(|l| l != "false"),
             kind: p.kind,
         }
     }
@@ -335,17 +344,19 @@ fn table(value: &toml::Value, manifest: &Path, path: &str, top: bool) -> Result<
                 };
                 t.strip = Some(strip.ok_or_else(|| bad(key, v, "true, false, \"none\", \"debuginfo\" or \"symbols\""))?.to_string());
             }
-            // Cargo's default (`false`: thin-local LTO inside one crate) and `"off"` are what
-            // relink does; whole-program LTO is not (see the warning).
-            "lto" if matches!(v, toml::Value::Boolean(false)) || v.as_str() == Some("off") => {}
+            "lto" => {
+                let lto = match v {
+                    toml::Value::Boolean(true) => Some("fat"),
+                    toml::Value::Boolean(false) => Some("false"),
+                    toml::Value::String(s) if ["fat", "thin", "off"].contains(&s.as_str()) => Some(s.as_str()),
+                    _ => None,
+                };
+                t.lto = Some(lto.ok_or_else(|| bad(key, v, "true, false, \"fat\", \"thin\" or \"off\""))?.to_string());
+            }
             // Local compile caching: relink keeps its own (never in a cache key).
             "incremental" | "inherits" | "package" | "build-override" => {}
             // Linux's default, which relink uses.
             "split-debuginfo" if v.as_str() == Some("off") => {}
-            "lto" => eprintln!(
-                "relink import: warning: {}: `{path}.lto = {v}` is not applied: relink links binaries from separately compiled rlibs (no cross-crate LTO); binaries behave the same but are larger and may be slower",
-                manifest.display()
-            ),
             other => eprintln!(
                 "relink import: warning: {}: `{path}.{other}` is not applied by relink (relink builds as if it were absent)",
                 manifest.display()
@@ -422,13 +433,13 @@ mod tests {
     #[test]
     fn custom_profiles_inherit_and_override() {
         let p = profiles(
-            "[profile.release]\ndebug = 1\n[profile.release-lto]\ninherits = \"release\"\npanic = \"abort\"\ncodegen-units = 1\nstrip = true\n[profile.dev]\npanic = \"abort\"\n",
+            "[profile.release]\ndebug = 1\n[profile.release-lto]\ninherits = \"release\"\npanic = \"abort\"\ncodegen-units = 1\nstrip = true\nlto = true\n[profile.dev]\npanic = \"abort\"\n",
         )
         .unwrap();
         let lto = p.settings("release-lto", "rg", true, false);
         assert_eq!(
             lto.line(),
-            "opt-level=3 debuginfo=1 debug-assertions=off overflow-checks=off panic=abort codegen-units=1 strip=symbols rpath=off kind=release"
+            "opt-level=3 debuginfo=1 debug-assertions=off overflow-checks=off panic=abort codegen-units=1 strip=symbols rpath=off lto=fat kind=release"
         );
         assert_eq!(
             p.settings("test", "rg", true, false).panic,
