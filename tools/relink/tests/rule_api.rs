@@ -268,3 +268,36 @@ fn ctrl_c_stops_every_running_action_and_exits_8() {
     assert!(err.contains("interrupted"), "{err}");
     assert!(!alive(shell) && !alive(child), "the action's processes are gone (shell {shell}, sleep {child})");
 }
+
+#[test]
+fn an_action_cannot_change_what_the_store_gives_later_builds() {
+    let ws = fixture();
+    let build = ws.path("BUILD.bazel");
+    let mut text = std::fs::read_to_string(&build).unwrap();
+    // `poisoner` tries to undo the read-only mounts, to rewrite its input, a blob of the store
+    // (chmod, write, old mtime), and every file of the store by its own path; `reader` depends on the same blob but never on `poisoner`.
+    text.push_str(&format!(
+        concat!(
+            "sh(name = \"produced\", cmd = \"echo good > \\\"$1\\\"\")\n",
+            "sh(name = \"poisoner\", cmd = \"umount \\\"$2\\\"; umount -l {cas}; mount -o remount,rw {cas}; ",
+            "chmod u+w \\\"$2\\\"; echo evil > \\\"$2\\\"; ",
+            "touch -d @1000000000 \\\"$2\\\"; chmod -R u+w {cas}; ",
+            "for f in $(find {cas} -type f); do echo evil > $f; done; echo tried > \\\"$1\\\"\", srcs = [\":produced\"])\n",
+            "sh(name = \"reader\", cmd = \"cat \\\"$2\\\" > \\\"$1\\\"\", srcs = [\":produced\"])\n",
+        ),
+        cas = ws.cache.join("cas").display()
+    ));
+    std::fs::write(&build, text).unwrap();
+    ws.build_ok(&["build", "//:produced"]);
+    let out = ws.relink(&["build", "//:poisoner"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let store = std::process::Command::new("grep").args(["-rl", "evil"]).arg(ws.cache.join("cas")).output().unwrap();
+    assert!(
+        store.stdout.is_empty(),
+        "the store holds the poisoner's bytes: {}",
+        String::from_utf8_lossy(&store.stdout)
+    );
+    ws.build_ok(&["build", "//:reader"]);
+    let read = std::fs::read_to_string(ws.path("relink-bin/reader.out")).unwrap();
+    assert_eq!(read, "good\n", "a later build received what another action wrote into its input");
+}

@@ -2,6 +2,7 @@
 //! results keyed by a blake3 digest of everything that can influence them.
 
 pub mod cache;
+mod confine;
 pub mod diagnostics;
 pub mod digests;
 pub mod interrupt;

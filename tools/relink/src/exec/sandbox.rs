@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Context, Result};
 
 use super::cache::{digest_bytes, ActionResult, Cache, OutputFile};
-use super::{diagnostics, interrupt, DerivedFiles, ExecOptions};
+use super::{confine, diagnostics, interrupt, DerivedFiles, ExecOptions};
 use crate::action::{Action, ActionGraph};
 
 /// A fresh execroot holding exactly the declared inputs of one action.
@@ -47,7 +47,8 @@ impl Sandbox {
         action: &Action,
         derived: &DerivedFiles,
         opts: &ExecOptions,
-    ) -> Result<()> {
+    ) -> Result<Vec<PathBuf>> {
+        let mut linked = Vec::new();
         for path in &action.inputs {
             let dest = self.root.join(path);
             if let Some(parent) = dest.parent() {
@@ -60,7 +61,9 @@ impl Sandbox {
                         fs::create_dir_all(&dest)?;
                     }
                     for f in files {
-                        opts.cache.materialize(f, &self.root.join(&f.path))?;
+                        let dest = self.root.join(&f.path);
+                        opts.cache.materialize(f, &dest)?;
+                        linked.push(dest);
                     }
                 }
                 None => {
@@ -83,7 +86,7 @@ impl Sandbox {
                 fs::create_dir_all(parent)?;
             }
         }
-        Ok(())
+        Ok(linked)
     }
 
     fn remove(&self) {
@@ -121,7 +124,7 @@ pub(super) fn run_in_sandbox(
     opts: &ExecOptions,
 ) -> Result<ActionResult> {
     let sandbox = Sandbox::create(action, opts)?;
-    sandbox.materialize(graph, action, derived, opts)?;
+    let linked = sandbox.materialize(graph, action, derived, opts)?;
     let program = if argv[0].contains('/') && !argv[0].starts_with('/') {
         sandbox.root.join(&argv[0])
     } else {
@@ -138,6 +141,10 @@ pub(super) fn run_in_sandbox(
     use std::os::unix::process::CommandExt;
     command.process_group(0).stdin(std::process::Stdio::null());
     command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    if confine::available() {
+        // The store and the inputs linked from it are read-only for the action.
+        confine::Confinement::new(&opts.cache.root.join("cas"), &linked).apply(&mut command);
+    }
     let child = command
         .spawn()
         .with_context(|| format!("{} of {}: cannot start {}", action.mnemonic, action.owner, argv[0]))?;
