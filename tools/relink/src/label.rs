@@ -50,6 +50,17 @@ impl Label {
         if self.name.contains(':') || self.package.contains(':') {
             bail!("invalid label `{text}`");
         }
+        // As Bazel: no up-level or current-directory segments, which would name files outside
+        // the package (or outside the workspace) behind the build's back.
+        let bad_segment = |s: &str| s.split('/').any(|seg| seg == ".." || seg == ".");
+        if bad_segment(&self.name) || self.name.starts_with('/') || self.name.contains("//") {
+            bail!(
+                "invalid label `{text}`: a target name may not start with `/` or contain `..` or `.` segments (it would name a file outside its package); refer to files of another package through a label of that package (`//other/pkg:file`, with `exports_files` there)"
+            );
+        }
+        if bad_segment(&self.package) {
+            bail!("invalid label `{text}`: a package name may not contain `..` or `.` segments");
+        }
         Ok(())
     }
 
@@ -116,5 +127,11 @@ mod tests {
         assert!(Label::parse("//a:", &base()).is_err());
         assert!(Label::parse("//a/:b", &base()).is_err());
         assert!(Label::parse("//a:b:c", &base()).is_err());
+        for escape in ["../x.rs", "../../../../tmp/x/victim.txt", ":a/../../b", "//a/../b:c", "//a:./b", "/etc/passwd"]
+        {
+            let err = Label::parse(escape, &base()).unwrap_err().to_string();
+            assert!(err.contains(escape) && (err.contains("`..`") || err.contains("`/`")), "{escape}: {err}");
+        }
+        assert!(Label::parse("src/x..y.rs", &base()).is_ok(), "dots inside a name are fine");
     }
 }

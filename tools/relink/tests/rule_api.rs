@@ -95,6 +95,11 @@ fn bad_build_files_give_file_and_line() {
             "errors/wrong_type/BUILD.bazel:3",
             "attribute `value` of node(): expected string, got list",
         ),
+        (
+            "//errors/escape:x",
+            "errors/escape/BUILD.bazel:3",
+            "invalid label `../../input.txt`: a target name may not start with `/` or contain `..`",
+        ),
     ];
     for (target, location, message) in cases {
         let out = ws.relink(&["build", target]);
