@@ -391,6 +391,7 @@ pub fn run(
         cmd.arg("--color=always");
     }
     cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    crate::util::die_with_parent(&mut cmd);
     let child = cmd.spawn().with_context(|| format!("cannot run {}", rustc.display()))?;
     let output = match timeout {
         None => child.wait_with_output()?,

@@ -120,3 +120,17 @@ pub fn single_file_with_extension(dir: &Path, ext: &str) -> Result<PathBuf> {
         _ => bail!("expected exactly one .{ext} file in {}, found {}", dir.display(), found.len()),
     }
 }
+
+/// The child gets SIGKILL when this process dies (a killed build leaves no compiler behind).
+pub fn die_with_parent(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl with constant arguments, between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}

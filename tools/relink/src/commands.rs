@@ -428,8 +428,40 @@ fn clean_command(expunge: bool, cache_dir: Option<PathBuf>) -> Result<()> {
     } else {
         let cache = Cache::open(root)?;
         let _ = std::fs::remove_dir_all(state_dir(&cache, &ws));
+        let (count, bytes) = reclaim_sandboxes(&cache.root.join("sandbox"))?;
+        if count > 0 {
+            eprintln!("relink clean: removed {count} sandboxes of earlier builds ({:.1} MB)", bytes as f64 / 1e6);
+        }
     }
     Ok(())
+}
+
+/// Remove the sandboxes (`PID-N`, kept after failures or left by a killed relink) whose relink
+/// process is gone; returns how many and their size.
+fn reclaim_sandboxes(dir: &Path) -> Result<(usize, u64)> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok((0, 0)) };
+    let (mut count, mut bytes) = (0, 0);
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(pid) = name.split_once('-').and_then(|(p, _)| p.parse::<u32>().ok()) else { continue };
+        if Path::new(&format!("/proc/{pid}")).exists() && pid != std::process::id() {
+            continue;
+        }
+        bytes += tree_size(&entry.path());
+        make_writable(&entry.path())?;
+        std::fs::remove_dir_all(entry.path())
+            .with_context(|| format!("cannot remove the sandbox {}", entry.path().display()))?;
+        count += 1;
+    }
+    Ok((count, bytes))
+}
+
+fn tree_size(path: &Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(path) else { return 0 };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    std::fs::read_dir(path).map(|es| es.flatten().map(|e| tree_size(&e.path())).sum()).unwrap_or(0)
 }
 
 fn make_writable(dir: &Path) -> Result<()> {

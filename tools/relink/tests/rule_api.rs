@@ -306,3 +306,46 @@ fn an_action_cannot_change_what_the_store_gives_later_builds() {
     let read = std::fs::read_to_string(ws.path("relink-bin/reader.out")).unwrap();
     assert_eq!(read, "good\n", "a later build received what another action wrote into its input");
 }
+
+#[test]
+fn a_killed_relink_takes_its_actions_along_and_clean_reclaims_their_sandboxes() {
+    let ws = fixture();
+    let marks = ws.dir.join("..").join("marks-kill");
+    std::fs::create_dir_all(&marks).unwrap();
+    let marks = marks.canonicalize().unwrap();
+    let build = ws.path("BUILD.bazel");
+    let mut text = std::fs::read_to_string(&build).unwrap();
+    text.push_str(&format!("sh(name = \"sleeps\", cmd = \"echo $$ > {}/shell; exec sleep 300\")\n", marks.display()));
+    std::fs::write(&build, text).unwrap();
+    let mut relink = relink_command(&ws.dir, &ws.cache)
+        .args(["build", "//:sleeps"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let shell = loop {
+        if let Some(pid) = std::fs::read_to_string(marks.join("shell")).ok().filter(|s| s.ends_with('\n')) {
+            break pid.trim().to_string();
+        }
+        assert!(start.elapsed().as_secs() < 60, "the action never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    relink.kill().unwrap(); // SIGKILL: no handler runs
+    relink.wait().unwrap();
+    let start = std::time::Instant::now();
+    while alive(&shell) {
+        assert!(start.elapsed().as_secs() < 10, "the action (pid {shell}) outlived relink");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let sandboxes = || std::fs::read_dir(ws.cache.join("sandbox")).map(|d| d.count()).unwrap_or(0);
+    assert!(sandboxes() > 0, "the killed build left its sandbox");
+    let clean = ws.relink(&["clean"]);
+    assert!(clean.status.success(), "{}", stderr(&clean));
+    assert!(stderr(&clean).contains("removed 1 sandboxes of earlier builds"), "{}", stderr(&clean));
+    let left: Vec<_> = std::fs::read_dir(ws.cache.join("sandbox"))
+        .map(|d| d.flatten().map(|e| e.file_name()).filter(|n| n != "stable").collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+    ws.build_ok(&["build", "//:copies"]);
+}

@@ -162,6 +162,7 @@ pub fn run(args: &BuildScriptArgs) -> Result<()> {
     let host = host(&rustc)?;
     std::fs::create_dir_all(&args.out_dir)?;
     let mut cmd = Command::new(abs(&args.script));
+    crate::util::die_with_parent(&mut cmd);
     cmd.current_dir(abs(&args.manifest_dir)).env_clear();
     cmd.env("PATH", std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()));
     cmd.env("OUT_DIR", abs(&args.out_dir))

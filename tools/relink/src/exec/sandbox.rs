@@ -138,8 +138,18 @@ pub(super) fn run_in_sandbox(
         command.env(COLOR_ENV, "always");
     }
     // Its own process group: Ctrl-C reaches relink only, which then stops the whole group.
+    // And it dies with relink (`kill -9` of relink included).
     use std::os::unix::process::CommandExt;
     command.process_group(0).stdin(std::process::Stdio::null());
+    // SAFETY: prctl with constant arguments, between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     if confine::available() {
         // The store and the inputs linked from it are read-only for the action.
