@@ -55,6 +55,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         CommandKind::Query { opts, pattern } => query_command(&opts, &pattern).map(|_| 0),
         CommandKind::Aquery { opts, pattern } => aquery_command(&opts, &pattern).map(|_| 0),
         CommandKind::Clean { expunge, cache_dir } => clean_command(expunge, cache_dir).map(|_| 0),
+        CommandKind::Verify { cache_dir } => verify_command(cache_dir),
         CommandKind::Import { opts } => import_command(&opts).map(|_| 0),
     }
 }
@@ -414,6 +415,23 @@ fn import_command(opts: &crate::import::ImportOpts) -> Result<()> {
     }
     let ws = Workspace::find(&cwd)?;
     crate::import::run(&ws.root, opts)
+}
+
+/// `relink verify`: exit 0 when the store was intact, 1 when damaged blobs were removed.
+fn verify_command(cache_dir: Option<PathBuf>) -> Result<i32> {
+    let cache = Cache::open(cache_root(cache_dir))?;
+    let report = cache.verify_all()?;
+    for path in &report.damaged {
+        eprintln!("relink verify: {} does not match its digest: removed", path.display());
+    }
+    eprintln!(
+        "relink verify: {} blobs ({:.1} MB) checked in {}, {} damaged",
+        report.checked,
+        report.bytes as f64 / 1e6,
+        cache.root.display(),
+        report.damaged.len()
+    );
+    Ok(if report.damaged.is_empty() { 0 } else { 1 })
 }
 
 fn clean_command(expunge: bool, cache_dir: Option<PathBuf>) -> Result<()> {

@@ -149,7 +149,14 @@ pub enum CommandKind {
         #[command(flatten)]
         opts: import::ImportOpts,
     },
-    /// Remove relink-bin/ and this workspace's build records (the shared cache stays).
+    /// Check every blob of the store against its digest; removes the damaged ones (and so the
+    /// action results that name them: those actions run again).
+    Verify {
+        #[arg(long)]
+        cache_dir: Option<std::path::PathBuf>,
+    },
+    /// Remove relink-bin/ and this workspace's build records (the shared cache stays), and the
+    /// sandboxes of relink processes that are gone.
     Clean {
         /// Also empty the whole cache.
         #[arg(long)]

@@ -127,6 +127,30 @@ fn a_flipped_byte_in_the_store_is_detected_and_rebuilt() {
 }
 
 #[test]
+fn damage_that_keeps_the_mtime_is_found_by_verify_and_rebuilt() {
+    use std::os::unix::fs::PermissionsExt;
+    let ws = fixture();
+    ws.build_ok(&["build", "//:copies"]);
+    let digest = blake3::hash(b"input-content\n").to_hex().to_string();
+    let blob = ws.cache.join("cas").join(&digest[..2]).join(&digest);
+    let mtime = std::fs::metadata(&blob).unwrap().modified().unwrap();
+    std::fs::set_permissions(&blob, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(&blob, b"inpuT-content\n").unwrap();
+    std::fs::File::options().write(true).open(&blob).unwrap().set_modified(mtime).unwrap();
+    std::fs::set_permissions(&blob, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let verify = ws.relink(&["verify"]);
+    let report = stderr(&verify);
+    assert_eq!(verify.status.code(), Some(1), "{report}");
+    assert!(report.contains(&format!("{} does not match its digest: removed", blob.display())), "{report}");
+    assert!(report.contains(", 1 damaged"), "{report}");
+    let log = ws.build_ok(&["build", "//:copies"]);
+    assert_eq!(executed(&log), pairs(&[("Shell", "//:copies")]), "the damaged result runs again");
+    assert_eq!(std::fs::read_to_string(ws.path("relink-bin/copies.out")).unwrap(), "input-content\n");
+    let again = ws.relink(&["verify"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+}
+
+#[test]
 fn two_builds_at_once_both_succeed() {
     let ws = fixture();
     let spawn = || {
@@ -348,4 +372,26 @@ fn a_killed_relink_takes_its_actions_along_and_clean_reclaims_their_sandboxes() 
         .unwrap_or_default();
     assert!(left.is_empty(), "{left:?}");
     ws.build_ok(&["build", "//:copies"]);
+}
+
+#[test]
+fn a_cache_without_space_is_named_before_the_build_starts() {
+    let ws = fixture();
+    let small = ws.dir.join("..").join("small-fs");
+    std::fs::create_dir_all(&small).unwrap();
+    let relink = relink_command(&ws.dir, &ws.cache).get_program().to_string_lossy().to_string();
+    // A 64 MB file system of its own, mounted in a private namespace.
+    let script = format!(
+        "mount -t tmpfs -o size=64m tmpfs '{d}' && RELINK_CACHE='{d}/cache' '{relink}' build //:copies",
+        d = small.display()
+    );
+    let out = std::process::Command::new("unshare")
+        .args(["--user", "--map-root-user", "--mount", "sh", "-c", &script])
+        .current_dir(&ws.dir)
+        .env("RELINK_BUILDER", std::path::PathBuf::from(&relink).with_file_name("relink-builder"))
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("the cache at {}/cache has 67 MB free", small.display())), "{err}");
 }

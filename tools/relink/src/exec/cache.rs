@@ -52,6 +52,21 @@ pub fn digest_file(path: &Path) -> Result<String> {
     Ok(hasher.finalize().to_hex().to_string())
 }
 
+/// Below this much free space in the cache's file system, relink refuses to start a build.
+const MIN_FREE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Free bytes for unprivileged users in the file system of `dir`.
+fn free_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statvfs writes into the zeroed struct we own; the path is NUL-terminated.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(path.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    Some(st.f_bavail as u64 * st.f_frsize as u64)
+}
+
 fn tmp_name(dir: &Path) -> PathBuf {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
@@ -62,7 +77,16 @@ impl Cache {
     /// Open (create) the cache at `root`.
     pub fn open(root: PathBuf) -> Result<Cache> {
         fs::create_dir_all(root.join("cas")).with_context(|| format!("cannot create cache {}", root.display()))?;
-        fs::create_dir_all(root.join("ac"))?;
+        fs::create_dir_all(root.join("ac")).with_context(|| format!("cannot create cache {}", root.display()))?;
+        if let Some(free) = free_bytes(&root) {
+            if free < MIN_FREE_BYTES {
+                anyhow::bail!(
+                    "the cache at {} has {} MB free: a build would fail in the middle (a linker may die with a bus error); free some space, `relink clean --expunge`, or point RELINK_CACHE elsewhere",
+                    root.display(),
+                    free / 1_000_000
+                );
+            }
+        }
         Ok(Cache { root })
     }
 
@@ -184,6 +208,39 @@ impl Cache {
             fs::copy(&src, dest).with_context(|| format!("cannot copy {} to {}", src.display(), dest.display()))?;
         }
         Ok(())
+    }
+}
+
+/// What `Cache::verify_all` found.
+pub struct VerifyReport {
+    pub checked: usize,
+    pub bytes: u64,
+    /// Blobs whose content did not match their name (removed).
+    pub damaged: Vec<PathBuf>,
+}
+
+impl Cache {
+    /// Re-hash every blob of the store, whatever its mtime; remove those that do not match.
+    pub fn verify_all(&self) -> Result<VerifyReport> {
+        let mut report = VerifyReport { checked: 0, bytes: 0, damaged: Vec::new() };
+        let cas = self.root.join("cas");
+        for shard in fs::read_dir(&cas).with_context(|| format!("cannot read {}", cas.display()))?.flatten() {
+            for blob in fs::read_dir(shard.path())?.flatten() {
+                let path = blob.path();
+                let name = blob.file_name().to_string_lossy().to_string();
+                if name.starts_with(".tmp-") {
+                    continue;
+                }
+                let digest = name.strip_suffix(".x").unwrap_or(&name);
+                report.checked += 1;
+                report.bytes += blob.metadata().map(|m| m.len()).unwrap_or(0);
+                if digest_file(&path).ok().as_deref() != Some(digest) {
+                    fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+                    report.damaged.push(path);
+                }
+            }
+        }
+        Ok(report)
     }
 }
 
