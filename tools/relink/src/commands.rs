@@ -98,6 +98,7 @@ fn exec_options<'a>(session: &'a Session, opts: &BuildOpts, keep_going: bool) ->
         sandbox_root: session.cache.root.join("sandbox"),
         progress: true,
         color: opts.color.wanted(),
+        writable: session.config.defines.get("relink_incremental_dir").map(PathBuf::from).into_iter().collect(),
         sources: &session.sources,
         keep_going,
     }

@@ -395,3 +395,34 @@ fn a_cache_without_space_is_named_before_the_build_starts() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains(&format!("the cache at {}/cache has 67 MB free", small.display())), "{err}");
 }
+
+#[test]
+fn actions_write_only_their_sandbox_and_tmp_and_reach_no_network() {
+    let ws = fixture();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let home = std::env::var("HOME").unwrap();
+    let home_leak = format!("{home}/.relink-leak-{}", std::process::id());
+    let probe = format!(
+        r#"out="$1"; r=""
+if echo x > '{ws}/leak.txt' 2>/dev/null; then r="$r source-tree:written"; else r="$r source-tree:denied"; fi
+if echo x > '{home_leak}' 2>/dev/null; then r="$r home:written"; else r="$r home:denied"; fi
+if bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port}' 2>/dev/null; then r="$r network:connected"; else r="$r network:denied"; fi
+if echo x > /tmp/relink-probe-$$ 2>/dev/null; then rm -f /tmp/relink-probe-$$; r="$r tmp:written"; else r="$r tmp:denied"; fi
+echo "$r" > "$out"
+"#,
+        ws = ws.dir.display()
+    );
+    std::fs::write(ws.path("probe.sh"), probe).unwrap();
+    let build = ws.path("BUILD.bazel");
+    let mut text = std::fs::read_to_string(&build).unwrap();
+    text.push_str("sh(name = \"escapes\", cmd = \"sh \\\"$2\\\" \\\"$1\\\"\", srcs = [\"probe.sh\"])\n");
+    std::fs::write(&build, text).unwrap();
+    ws.build_ok(&["build", "//:escapes"]);
+    let _ = std::fs::remove_file(&home_leak);
+    let report = std::fs::read_to_string(ws.path("relink-bin/escapes.out")).unwrap();
+    assert_eq!(report.trim(), "source-tree:denied home:denied network:denied tmp:written", "probes");
+    assert!(!ws.path("leak.txt").exists());
+    assert!(listener.accept().is_err(), "the action reached a server of the host");
+}

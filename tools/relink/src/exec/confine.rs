@@ -19,24 +19,46 @@ use std::sync::OnceLock;
 /// `CAP_SYS_ADMIN` (linux/capability.h): what mounting and unmounting need.
 const CAP_SYS_ADMIN: libc::c_ulong = 21;
 
-/// What one action's namespace makes read-only, prepared before `fork` (the child may not
-/// allocate).
+/// What one action's namespaces look like, prepared before `fork` (the child may not
+/// allocate): bind mounts in the order they are made (parents before children), each
+/// read-only or writable, over a file system that is read-only as a whole.
 pub struct Confinement {
-    read_only: Vec<CString>,
+    binds: Vec<(CString, bool)>,
+    /// The working directory, entered again once the mounts are made (the directory entered
+    /// before them is the one under the new mounts).
+    cwd: CString,
     uid_map: Vec<u8>,
     gid_map: Vec<u8>,
     root: bool,
 }
 
+/// Where an action may write and what it must not change.
+pub struct Layout<'a> {
+    /// The action's execroot: writable.
+    pub sandbox: &'a Path,
+    /// Other writable directories (a private TMPDIR lives in the sandbox; `/tmp` stays
+    /// writable for tools that ignore TMPDIR, except the parts listed read-only).
+    pub writable: Vec<PathBuf>,
+    /// Read-only even inside writable directories: the workspace's sources, the cache, and
+    /// every input hard-linked from the store.
+    pub read_only: Vec<PathBuf>,
+}
+
 impl Confinement {
-    /// Read-only: the store directory and each path in `linked` (hard links into it).
-    pub fn new(store: &Path, linked: &[PathBuf]) -> Confinement {
+    /// The namespaces of one action.
+    pub fn new(layout: &Layout) -> Confinement {
         // SAFETY: getuid and getgid cannot fail.
         let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-        let mut read_only = vec![c_path(store)];
-        read_only.extend(linked.iter().map(|p| c_path(p)));
+        let mut binds: Vec<(PathBuf, bool)> = Vec::new();
+        binds.extend(layout.writable.iter().filter(|p| p.exists()).map(|p| (p.clone(), true)));
+        binds.extend(layout.read_only.iter().filter(|p| p.exists()).map(|p| (p.clone(), false)));
+        binds.push((layout.sandbox.to_path_buf(), true));
+        // Parents first, so that a path inside another keeps its own mode; the sandbox before
+        // the inputs linked into it.
+        binds.sort_by_key(|(p, writable)| (p.components().count(), !writable));
         Confinement {
-            read_only,
+            binds: binds.into_iter().map(|(p, w)| (c_path(&p), w)).collect(),
+            cwd: c_path(layout.sandbox),
             uid_map: format!("{uid} {uid} 1\n").into_bytes(),
             gid_map: format!("{gid} {gid} 1\n").into_bytes(),
             root: uid == 0,
@@ -56,10 +78,12 @@ impl Confinement {
     fn enter(&self) -> std::io::Result<()> {
         // SAFETY: plain system calls with valid, NUL-terminated buffers owned by `self`.
         unsafe {
-            check(libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS))?;
+            check(libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWNET))?;
             write_file(c"/proc/self/setgroups", b"deny")?;
             write_file(c"/proc/self/uid_map", &self.uid_map)?;
             write_file(c"/proc/self/gid_map", &self.gid_map)?;
+            // No network but its own loopback (tests may serve on 127.0.0.1).
+            loopback_up()?;
             // Nothing of this namespace may propagate back to relink's.
             check(libc::mount(
                 std::ptr::null(),
@@ -68,9 +92,11 @@ impl Confinement {
                 libc::MS_REC | libc::MS_PRIVATE,
                 std::ptr::null(),
             ))?;
-            for path in &self.read_only {
-                read_only_bind(path)?;
+            read_only_tree(c"/")?;
+            for (path, writable) in &self.binds {
+                bind(path, *writable)?;
             }
+            check(libc::chdir(self.cwd.as_ptr()))?;
             if self.root {
                 // Root keeps its privileges over files, not the one to unmount these.
                 check(libc::prctl(libc::PR_CAPBSET_DROP, CAP_SYS_ADMIN, 0, 0, 0))?;
@@ -89,7 +115,7 @@ pub fn available() -> bool {
         }
         let probe_dir = std::env::temp_dir();
         let mut probe = Command::new("/bin/true");
-        Confinement::new(&probe_dir, &[]).apply(&mut probe);
+        Confinement::new(&Layout { sandbox: &probe_dir, writable: Vec::new(), read_only: Vec::new() }).apply(&mut probe);
         let ok = probe.status().is_ok_and(|s| s.success());
         if !ok {
             eprintln!(
@@ -100,14 +126,63 @@ pub fn available() -> bool {
     })
 }
 
-/// Bind `path` onto itself and make that mount read-only, keeping the flags the kernel locks
-/// in a user namespace (nosuid, nodev, noexec of the mount it lives on).
-unsafe fn read_only_bind(path: &CString) -> std::io::Result<()> {
+/// `struct mount_attr` of mount_setattr(2).
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+
+/// Every mount under `path` read-only (mount_setattr, Linux 5.12).
+unsafe fn read_only_tree(path: &std::ffi::CStr) -> std::io::Result<()> {
+    let attr = MountAttr { attr_set: MOUNT_ATTR_RDONLY, attr_clr: 0, propagation: 0, userns_fd: 0 };
+    let result = libc::syscall(
+        libc::SYS_mount_setattr,
+        libc::AT_FDCWD,
+        path.as_ptr(),
+        libc::AT_RECURSIVE,
+        &attr as *const MountAttr,
+        std::mem::size_of::<MountAttr>(),
+    );
+    check(result as libc::c_int)
+}
+
+/// Bring the namespace's loopback interface up (SIOCSIFFLAGS).
+unsafe fn loopback_up() -> std::io::Result<()> {
+    #[repr(C)]
+    struct IfReq {
+        name: [u8; 16],
+        flags: libc::c_short,
+        pad: [u8; 22],
+    }
+    let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+    check(fd)?;
+    let mut req = IfReq { name: [0; 16], flags: 0, pad: [0; 22] };
+    req.name[..2].copy_from_slice(b"lo");
+    let mut result = libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req as *mut IfReq);
+    if result >= 0 {
+        req.flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+        result = libc::ioctl(fd, libc::SIOCSIFFLAGS, &req as *const IfReq);
+    }
+    libc::close(fd);
+    check(result)
+}
+
+/// Bind `path` onto itself, read-only or writable, keeping the flags the kernel locks in a
+/// user namespace (nosuid, nodev, noexec of the mount it lives on).
+unsafe fn bind(path: &CString, writable: bool) -> std::io::Result<()> {
     let p = path.as_ptr();
-    check(libc::mount(p, p, std::ptr::null(), libc::MS_BIND, std::ptr::null()))?;
+    check(libc::mount(p, p, std::ptr::null(), libc::MS_BIND | libc::MS_REC, std::ptr::null()))?;
     let mut st: libc::statvfs = std::mem::zeroed();
     check(libc::statvfs(p, &mut st))?;
-    let mut flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY;
+    let mut flags = libc::MS_BIND | libc::MS_REMOUNT;
+    if !writable {
+        flags |= libc::MS_RDONLY;
+    }
     for (st_flag, ms_flag) in [
         (libc::ST_NOSUID, libc::MS_NOSUID),
         (libc::ST_NODEV, libc::MS_NODEV),

@@ -42,6 +42,9 @@ pub struct ExecOptions<'a> {
     pub progress: bool,
     /// Ask for rustc's colours in diagnostics.
     pub color: bool,
+    /// Directories outside their sandbox that actions may write (rustc's local incremental
+    /// state).
+    pub writable: Vec<PathBuf>,
     /// Digests of source files (remembered across builds).
     pub sources: &'a SourceDigests,
     /// After a failure, go on with every action that does not depend on it (Bazel's

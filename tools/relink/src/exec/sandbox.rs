@@ -152,8 +152,15 @@ pub(super) fn run_in_sandbox(
     }
     command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     if confine::available() {
-        // The store and the inputs linked from it are read-only for the action.
-        confine::Confinement::new(&opts.cache.root.join("cas"), &linked).apply(&mut command);
+        // The file system is read-only for the action but for its sandbox, /tmp and the local
+        // state directories it declares; the workspace, the cache and the inputs linked from
+        // the store stay read-only even there. No network but loopback.
+        let mut read_only = vec![opts.workspace.root.clone(), opts.cache.root.clone()];
+        read_only.extend(linked);
+        let mut writable = vec![PathBuf::from("/tmp")];
+        writable.extend(opts.writable.iter().cloned());
+        let layout = confine::Layout { sandbox: &sandbox.root, writable, read_only };
+        confine::Confinement::new(&layout).apply(&mut command);
     }
     let child = command
         .spawn()
