@@ -167,6 +167,12 @@ pub enum CommandKind {
 }
 
 fn main() {
+    // Actions run as the same user: without this, one could read relink's environment (tokens
+    // the user has set) from /proc/<relink>/environ.
+    // SAFETY: prctl with constant arguments.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
     let cli = Cli::parse();
     let code = match commands::run(cli) {
         Ok(code) => code,

@@ -69,3 +69,28 @@ fn import_takes_cargos_feature_flags() {
     assert_eq!(run(&["--features", "loud", "--no-default-features"]), "greet=false loud=true\n");
     assert_eq!(run(&["--all-features"]), "greet=true loud=true\n");
 }
+
+#[test]
+fn a_path_dependency_outside_the_workspace_gets_an_error_that_says_what_to_do() {
+    let scratch = Scratch::new("outside");
+    let ws = scratch.0.join("ws");
+    let helper = scratch.0.join("helper");
+    for (dir, toml, file, src) in [
+        (&ws, "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nhelper = { path = \"../helper\" }\n", "src/main.rs", "fn main() { helper::hi(); }\n"),
+        (&helper, "[package]\nname = \"helper\"\nversion = \"0.2.0\"\nedition = \"2021\"\n", "src/lib.rs", "pub fn hi() {}\n"),
+    ] {
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        std::fs::write(dir.join("Cargo.toml"), toml).unwrap();
+        std::fs::write(dir.join(file), src).unwrap();
+    }
+    let import = relink_command(&ws, &scratch.0.join("cache")).arg("import").output().unwrap();
+    let err = String::from_utf8_lossy(&import.stderr);
+    assert!(!import.status.success(), "{err}");
+    assert!(
+        err.contains("`helper` 0.2.0 is a path dependency outside the workspace")
+            && err.contains("[workspace] members"),
+        "{err}"
+    );
+    assert!(err.contains(&helper.display().to_string()), "names the directory: {err}");
+    assert!(!err.contains("generate-lockfile"), "{err}");
+}

@@ -409,6 +409,7 @@ fn actions_write_only_their_sandbox_and_tmp_and_reach_no_network() {
 if echo x > '{ws}/leak.txt' 2>/dev/null; then r="$r source-tree:written"; else r="$r source-tree:denied"; fi
 if echo x > '{home_leak}' 2>/dev/null; then r="$r home:written"; else r="$r home:denied"; fi
 if bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port}' 2>/dev/null; then r="$r network:connected"; else r="$r network:denied"; fi
+if grep -qs relink-test-secret /proc/[0-9]*/environ; then r="$r environ:read"; else r="$r environ:denied"; fi
 if echo x > /tmp/relink-probe-$$ 2>/dev/null; then rm -f /tmp/relink-probe-$$; r="$r tmp:written"; else r="$r tmp:denied"; fi
 echo "$r" > "$out"
 "#,
@@ -419,10 +420,37 @@ echo "$r" > "$out"
     let mut text = std::fs::read_to_string(&build).unwrap();
     text.push_str("sh(name = \"escapes\", cmd = \"sh \\\"$2\\\" \\\"$1\\\"\", srcs = [\"probe.sh\"])\n");
     std::fs::write(&build, text).unwrap();
-    ws.build_ok(&["build", "//:escapes"]);
+    // A secret in relink's environment, which no action is given, must not be readable either.
+    let out = relink_command(&ws.dir, &ws.cache)
+        .args(["build", "//:escapes"])
+        .env("RELINK_TEST_TOKEN", "relink-test-secret")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
     let _ = std::fs::remove_file(&home_leak);
     let report = std::fs::read_to_string(ws.path("relink-bin/escapes.out")).unwrap();
-    assert_eq!(report.trim(), "source-tree:denied home:denied network:denied tmp:written", "probes");
+    assert_eq!(report.trim(), "source-tree:denied home:denied network:denied environ:denied tmp:written", "probes");
     assert!(!ws.path("leak.txt").exists());
     assert!(listener.accept().is_err(), "the action reached a server of the host");
+}
+
+#[test]
+fn a_process_left_behind_holding_stdout_neither_blocks_nor_outlives_the_build() {
+    let ws = fixture();
+    let marks = ws.dir.join("..").join("marks-bg");
+    std::fs::create_dir_all(&marks).unwrap();
+    let marks = marks.canonicalize().unwrap();
+    let build = ws.path("BUILD.bazel");
+    let mut text = std::fs::read_to_string(&build).unwrap();
+    // The background sleep inherits the action's stdout and stderr (a build script's daemon).
+    text.push_str(&format!(
+        "sh(name = \"daemon\", cmd = \"sleep 300 & echo $! > {}/daemon; echo done > \\\"$1\\\"\")\n",
+        marks.display()
+    ));
+    std::fs::write(&build, text).unwrap();
+    let start = std::time::Instant::now();
+    ws.build_ok(&["build", "//:daemon"]);
+    assert!(start.elapsed().as_secs() < 60, "the build waited for the background process");
+    let daemon = std::fs::read_to_string(marks.join("daemon")).unwrap();
+    assert!(!alive(daemon.trim()), "the background process {} outlived its action", daemon.trim());
 }

@@ -166,9 +166,8 @@ pub(super) fn run_in_sandbox(
         .spawn()
         .with_context(|| format!("{} of {}: cannot start {}", action.mnemonic, action.owner, argv[0]))?;
     let group = interrupt::Running::register(child.id());
-    let output = child.wait_with_output();
-    drop(group);
-    let output = output.with_context(|| format!("{} of {}: lost {}", action.mnemonic, action.owner, argv[0]))?;
+    let output =
+        wait_for(child, group).with_context(|| format!("{} of {}: lost {}", action.mnemonic, action.owner, argv[0]))?;
     if interrupt::interrupted() {
         bail!("{} of {}: interrupted", action.mnemonic, action.owner);
     }
@@ -189,6 +188,35 @@ pub(super) fn run_in_sandbox(
     let result = collect_outputs(&sandbox.root, action, opts.cache);
     sandbox.remove();
     result
+}
+
+/// How long an action's output pipes may stay open after its process ended (a process it
+/// left behind may hold them; Cargo would wait forever).
+const PIPE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Wait for the action's process, then end its process group, then collect what it wrote: a
+/// background process that keeps stdout open can neither block the build nor outlive it in
+/// the group (one that left the group is given `PIPE_GRACE`, then no longer waited for).
+fn wait_for(mut child: std::process::Child, group: interrupt::Running) -> std::io::Result<std::process::Output> {
+    use std::io::Read;
+    fn drain(pipe: Option<impl Read + Send + 'static>) -> std::sync::mpsc::Receiver<Vec<u8>> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        if let Some(mut pipe) = pipe {
+            std::thread::spawn(move || {
+                let mut data = Vec::new();
+                let _ = pipe.read_to_end(&mut data);
+                let _ = tx.send(data);
+            });
+        } else {
+            let _ = tx.send(Vec::new());
+        }
+        rx
+    }
+    let (stdout, stderr) = (drain(child.stdout.take()), drain(child.stderr.take()));
+    let status = child.wait()?;
+    drop(group);
+    let collect = |rx: std::sync::mpsc::Receiver<Vec<u8>>| rx.recv_timeout(PIPE_GRACE).unwrap_or_default();
+    Ok(std::process::Output { status, stdout: collect(stdout), stderr: collect(stderr) })
 }
 
 /// The variable that asks relink-builder for rustc's colours (relink-builder's `COLOR_ENV`).

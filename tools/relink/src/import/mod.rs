@@ -76,6 +76,7 @@ pub fn run(root: &Path, opts: &ImportOpts) -> Result<()> {
     let mut vendored = 0usize;
     let mut kept = BTreeSet::new();
     for pkg in meta.third_party() {
+        unsupported_source(pkg, &manifest)?;
         let dir_name = format!("{}-{}", pkg.name, pkg.version);
         let dest = vendor_root.join(&dir_name);
         let checksum = lock.checksum(&pkg.name, &pkg.version).with_context(|| {
@@ -111,6 +112,34 @@ pub fn run(root: &Path, opts: &ImportOpts) -> Result<()> {
         start.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// A dependency relink cannot vendor from a registry: a clear error saying what to do.
+fn unsupported_source(pkg: &metadata::Package, manifest: &Path) -> Result<()> {
+    if pkg.is_registry() {
+        return Ok(());
+    }
+    match pkg.source.as_deref() {
+        Some(git) if git.starts_with("git+") => bail!(
+            "{}: `{}` {} comes from git ({git}): relink import vendors registry crates only (each checked against Cargo.lock's sha256); vendor it into the workspace as a member, or use a crates.io release",
+            manifest.display(),
+            pkg.name,
+            pkg.version
+        ),
+        Some(other) => bail!(
+            "{}: `{}` {} comes from {other}, which relink import does not support (registry crates and workspace members only)",
+            manifest.display(),
+            pkg.name,
+            pkg.version
+        ),
+        None => bail!(
+            "{}: `{}` {} is a path dependency outside the workspace ({}): add it to [workspace] members (move it inside the workspace if needed), or [patch] it to a path inside",
+            manifest.display(),
+            pkg.name,
+            pkg.version,
+            pkg.dir().display()
+        ),
+    }
 }
 
 /// Keep Bazel out of build outputs and convenience links (`bazel-*`, `relink-bin`, `target`)
