@@ -192,6 +192,7 @@ impl Loader {
                 .map_err(|e| anyhow!("{e}"))?;
             {
                 let mut eval = Evaluator::new(&module);
+                crate::sl::limit_steps(&mut eval);
                 eval.disable_gc();
                 eval.eval_module(ast, &globals).map_err(|e| anyhow!("{e}"))?;
             }
@@ -288,6 +289,7 @@ impl Loader {
         let file_loader = ModuleLoader { loader: self, base };
         {
             let mut eval = Evaluator::new(&module);
+            crate::sl::limit_steps(&mut eval);
             eval.disable_gc();
             eval.set_loader(&file_loader);
             eval.extra = Some(&ctx);

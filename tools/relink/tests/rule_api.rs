@@ -112,6 +112,22 @@ fn bad_build_files_give_file_and_line() {
 }
 
 #[test]
+fn an_endless_loop_in_a_build_file_stops_with_its_line() {
+    let ws = fixture();
+    let out = relink_command(&ws.dir, &ws.cache)
+        .args(["build", "//errors/endless:x"])
+        .env("RELINK_STARLARK_MAX_STEPS", "100000")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("errors/endless/BUILD.bazel:6:9-15: evaluation ran 100000 statements without finishing"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_flipped_byte_in_the_store_is_detected_and_rebuilt() {
     use std::os::unix::fs::PermissionsExt;
     let ws = fixture();

@@ -161,6 +161,7 @@ impl<'l> Analyzer<'l> {
             .find(|(name, _)| *name == "DefaultInfo")
             .ok_or_else(|| anyhow!("no DefaultInfo"))?;
         let mut eval = Evaluator::new(module);
+        crate::sl::limit_steps(&mut eval);
         eval.disable_gc();
         eval.eval_function(provider.to_value(), &[], &[("files", files)]).map_err(|e| anyhow!("{e}"))
     }
@@ -176,6 +177,7 @@ impl<'l> Analyzer<'l> {
         module.frozen_heap().add_reference(f.owner());
         let f = f.value().unpack_frozen().ok_or_else(|| anyhow!("prelude value not frozen"))?;
         let mut eval = Evaluator::new(module);
+        crate::sl::limit_steps(&mut eval);
         eval.disable_gc();
         eval.eval_function(f.to_value(), pos, named).map_err(|e| anyhow!("{e}"))
     }
@@ -226,6 +228,7 @@ impl<'l> Analyzer<'l> {
         };
         let result = {
             let mut eval = Evaluator::new(&module);
+            crate::sl::limit_steps(&mut eval);
             eval.disable_gc();
             eval.extra = Some(&actx);
             eval.eval_function(implementation, &[ctx], &[]).map_err(|e| anyhow!("{e}")).with_context(|| {
