@@ -425,6 +425,7 @@ fn actions_write_only_their_sandbox_and_tmp_and_reach_no_network() {
 if echo x > '{ws}/leak.txt' 2>/dev/null; then r="$r source-tree:written"; else r="$r source-tree:denied"; fi
 if echo x > '{home_leak}' 2>/dev/null; then r="$r home:written"; else r="$r home:denied"; fi
 if bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port}' 2>/dev/null; then r="$r network:connected"; else r="$r network:denied"; fi
+if cat '{ws}/secret.txt' >/dev/null 2>&1; then r="$r undeclared-source:read"; else r="$r undeclared-source:denied"; fi
 if grep -qs relink-test-secret /proc/[0-9]*/environ; then r="$r environ:read"; else r="$r environ:denied"; fi
 if echo x > /tmp/relink-probe-$$ 2>/dev/null; then rm -f /tmp/relink-probe-$$; r="$r tmp:written"; else r="$r tmp:denied"; fi
 echo "$r" > "$out"
@@ -445,7 +446,11 @@ echo "$r" > "$out"
     assert!(out.status.success(), "{}", stderr(&out));
     let _ = std::fs::remove_file(&home_leak);
     let report = std::fs::read_to_string(ws.path("relink-bin/escapes.out")).unwrap();
-    assert_eq!(report.trim(), "source-tree:denied home:denied network:denied environ:denied tmp:written", "probes");
+    assert_eq!(
+        report.trim(),
+        "source-tree:denied home:denied network:denied undeclared-source:denied environ:denied tmp:written",
+        "probes"
+    );
     assert!(!ws.path("leak.txt").exists());
     assert!(listener.accept().is_err(), "the action reached a server of the host");
 }

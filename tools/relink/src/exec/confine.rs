@@ -23,7 +23,7 @@ const CAP_SYS_ADMIN: libc::c_ulong = 21;
 /// allocate): bind mounts in the order they are made (parents before children), each
 /// read-only or writable, over a file system that is read-only as a whole.
 pub struct Confinement {
-    binds: Vec<(CString, bool)>,
+    binds: Vec<(CString, Mode)>,
     /// The working directory, entered again once the mounts are made (the directory entered
     /// before them is the one under the new mounts).
     cwd: CString,
@@ -42,6 +42,9 @@ pub struct Layout<'a> {
     /// Read-only even inside writable directories: the workspace's sources, the cache, and
     /// every input hard-linked from the store.
     pub read_only: Vec<PathBuf>,
+    /// Replaced by an empty read-only directory: the workspace, whose sources an action must
+    /// not read behind the build's back.
+    pub hidden: Vec<PathBuf>,
 }
 
 impl Confinement {
@@ -49,13 +52,14 @@ impl Confinement {
     pub fn new(layout: &Layout) -> Confinement {
         // SAFETY: getuid and getgid cannot fail.
         let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-        let mut binds: Vec<(PathBuf, bool)> = Vec::new();
-        binds.extend(layout.writable.iter().filter(|p| p.exists()).map(|p| (p.clone(), true)));
-        binds.extend(layout.read_only.iter().filter(|p| p.exists()).map(|p| (p.clone(), false)));
-        binds.push((layout.sandbox.to_path_buf(), true));
+        let mut binds: Vec<(PathBuf, Mode)> = Vec::new();
+        binds.extend(layout.writable.iter().filter(|p| p.exists()).map(|p| (p.clone(), Mode::Writable)));
+        binds.extend(layout.read_only.iter().filter(|p| p.exists()).map(|p| (p.clone(), Mode::ReadOnly)));
+        binds.extend(layout.hidden.iter().filter(|p| p.exists()).map(|p| (p.clone(), Mode::Hidden)));
+        binds.push((layout.sandbox.to_path_buf(), Mode::Writable));
         // Parents first, so that a path inside another keeps its own mode; the sandbox before
         // the inputs linked into it.
-        binds.sort_by_key(|(p, writable)| (p.components().count(), !writable));
+        binds.sort_by_key(|(p, mode)| (p.components().count(), *mode));
         Confinement {
             binds: binds.into_iter().map(|(p, w)| (c_path(&p), w)).collect(),
             cwd: c_path(layout.sandbox),
@@ -93,8 +97,12 @@ impl Confinement {
                 std::ptr::null(),
             ))?;
             read_only_tree(c"/")?;
-            for (path, writable) in &self.binds {
-                bind(path, *writable)?;
+            for (path, mode) in &self.binds {
+                match mode {
+                    Mode::Hidden => hide(path)?,
+                    Mode::Writable => bind(path, true)?,
+                    Mode::ReadOnly => bind(path, false)?,
+                }
             }
             check(libc::chdir(self.cwd.as_ptr()))?;
             if self.root {
@@ -115,7 +123,12 @@ pub fn available() -> bool {
         }
         let probe_dir = std::env::temp_dir();
         let mut probe = Command::new("/bin/true");
-        Confinement::new(&Layout { sandbox: &probe_dir, writable: Vec::new(), read_only: Vec::new() }).apply(&mut probe);
+        Confinement::new(&Layout {
+            sandbox: &probe_dir,
+            writable: Vec::new(),
+            read_only: Vec::new(),
+            hidden: Vec::new(),
+        }).apply(&mut probe);
         let ok = probe.status().is_ok_and(|s| s.success());
         if !ok {
             eprintln!(
@@ -124,6 +137,20 @@ pub fn available() -> bool {
         }
         ok
     })
+}
+
+/// What a path becomes in an action's mount namespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Mode {
+    Writable,
+    ReadOnly,
+    Hidden,
+}
+
+/// Cover `path` with an empty read-only file system.
+unsafe fn hide(path: &CString) -> std::io::Result<()> {
+    let flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    check(libc::mount(c"tmpfs".as_ptr(), path.as_ptr(), c"tmpfs".as_ptr(), flags, c"size=4k".as_ptr().cast()))
 }
 
 /// `struct mount_attr` of mount_setattr(2).

@@ -14,6 +14,14 @@ use super::cache::{digest_bytes, ActionResult, Cache, OutputFile};
 use super::{confine, diagnostics, interrupt, DerivedFiles, ExecOptions};
 use crate::action::{Action, ActionGraph};
 
+/// What a sandbox's inputs point at outside it.
+struct Materialized {
+    /// Inputs hard-linked from the store.
+    linked: Vec<PathBuf>,
+    /// Targets of the symlinks to tools, toolchains and source directories.
+    referenced: Vec<PathBuf>,
+}
+
 /// A fresh execroot holding exactly the declared inputs of one action.
 struct Sandbox {
     root: PathBuf,
@@ -47,8 +55,9 @@ impl Sandbox {
         action: &Action,
         derived: &DerivedFiles,
         opts: &ExecOptions,
-    ) -> Result<Vec<PathBuf>> {
+    ) -> Result<Materialized> {
         let mut linked = Vec::new();
+        let mut referenced = Vec::new();
         for path in &action.inputs {
             let dest = self.root.join(path);
             if let Some(parent) = dest.parent() {
@@ -71,7 +80,8 @@ impl Sandbox {
                     if path.starts_with("external/") || disk.is_dir() {
                         // Tools and toolchains of external repositories: linked, not copied.
                         let target = fs::canonicalize(&disk).with_context(|| format!("missing input {path}"))?;
-                        std::os::unix::fs::symlink(target, &dest)?;
+                        std::os::unix::fs::symlink(&target, &dest)?;
+                        referenced.push(target);
                     } else {
                         fs::copy(&disk, &dest).with_context(|| format!("cannot copy input {path}"))?;
                     }
@@ -86,7 +96,7 @@ impl Sandbox {
                 fs::create_dir_all(parent)?;
             }
         }
-        Ok(linked)
+        Ok(Materialized { linked, referenced })
     }
 
     fn remove(&self) {
@@ -124,7 +134,7 @@ pub(super) fn run_in_sandbox(
     opts: &ExecOptions,
 ) -> Result<ActionResult> {
     let sandbox = Sandbox::create(action, opts)?;
-    let linked = sandbox.materialize(graph, action, derived, opts)?;
+    let inputs = sandbox.materialize(graph, action, derived, opts)?;
     let program = if argv[0].contains('/') && !argv[0].starts_with('/') {
         sandbox.root.join(&argv[0])
     } else {
@@ -155,11 +165,23 @@ pub(super) fn run_in_sandbox(
         // The file system is read-only for the action but for its sandbox, /tmp and the local
         // state directories it declares; the workspace, the cache and the inputs linked from
         // the store stay read-only even there. No network but loopback.
-        let mut read_only = vec![opts.workspace.root.clone(), opts.cache.root.clone()];
-        read_only.extend(linked);
+        let mut read_only = vec![opts.cache.root.clone()];
+        read_only.extend(inputs.linked);
         let mut writable = vec![PathBuf::from("/tmp")];
         writable.extend(opts.writable.iter().cloned());
-        let layout = confine::Layout { sandbox: &sandbox.root, writable, read_only };
+        // The workspace is hidden (an action reads its declared inputs, copied into the
+        // sandbox, not the sources by absolute path), unless something the action needs
+        // lives inside it; then it is read-only.
+        let ws = &opts.workspace.root;
+        let needed_inside = inputs.referenced.iter().chain(&writable).any(|p| p.starts_with(ws))
+            || sandbox.root.starts_with(ws)
+            || opts.cache.root.starts_with(ws)
+            || Path::new(&argv[0]).starts_with(ws);
+        let hidden = if needed_inside { Vec::new() } else { vec![ws.clone()] };
+        if needed_inside {
+            read_only.push(ws.clone());
+        }
+        let layout = confine::Layout { sandbox: &sandbox.root, writable, read_only, hidden };
         confine::Confinement::new(&layout).apply(&mut command);
     }
     let child = command
