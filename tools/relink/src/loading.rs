@@ -252,8 +252,13 @@ impl Loader {
             bail!("load cycle: {} -> {}", chain.join(" -> "), label);
         }
         let path = self.workspace.source_path(label)?;
-        let content = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot load {label}: {} does not exist", path.display()))?;
+        let content = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => anyhow!("cannot load {label}: {} does not exist", path.display()),
+            std::io::ErrorKind::InvalidData => {
+                anyhow!("cannot load {label}: {} is not UTF-8 text (Starlark files must be)", path.display())
+            }
+            _ => anyhow!("cannot load {label}: cannot read {}: {e}", path.display()),
+        })?;
         self.workspace.reads.file(&path, content.as_bytes());
         self.loading.borrow_mut().push(label.clone());
         let result = self.eval_file(label, &self.workspace.display_path(label), content, false);

@@ -112,6 +112,25 @@ fn bad_build_files_give_file_and_line() {
 }
 
 #[test]
+fn a_starlark_file_that_is_not_utf8_is_named_as_such() {
+    let ws = fixture();
+    std::fs::write(ws.path("latin1.bzl"), b"X = \"caf\xe9\"\n").unwrap();
+    std::fs::create_dir_all(ws.path("latin1")).unwrap();
+    std::fs::write(
+        ws.path("latin1/BUILD.bazel"),
+        "load(\"//:latin1.bzl\", \"X\")\nload(\"//:defs.bzl\", \"node\")\n\nnode(name = \"x\", value = X)\n",
+    )
+    .unwrap();
+    let out = ws.relink(&["build", "//latin1:x"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("latin1.bzl is not UTF-8 text") && err.contains("latin1/BUILD.bazel:1"), "{err}");
+    std::fs::write(ws.path("latin1/BUILD.bazel"), b"# caf\xe9\n").unwrap();
+    let out = ws.relink(&["build", "//latin1:x"]);
+    assert!(stderr(&out).contains("latin1/BUILD.bazel: stream did not contain valid UTF-8"), "{}", stderr(&out));
+}
+
+#[test]
 fn an_endless_loop_in_a_build_file_stops_with_its_line() {
     let ws = fixture();
     let out = relink_command(&ws.dir, &ws.cache)
