@@ -282,11 +282,26 @@ fn analysis_is_reused_only_while_what_it_read_is_unchanged() {
     assert!(query("//pkgs/...").contains("//pkgs/b:b"), "{}", query("//pkgs/..."));
 }
 
-/// Whether process `pid` still runs (a zombie, killed but not yet reaped by init, does not).
-fn alive(pid: &str) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
-    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
-    !matches!(state, Some("Z" | "X"))
+/// A shell loop that writes the time to `file` ten times a second: a process whose life a
+/// test can watch whatever PID namespace it runs in.
+fn heartbeat(file: &std::path::Path) -> String {
+    format!("while :; do date +%s%N > {}; sleep 0.1; done", file.display())
+}
+
+/// Whether the heartbeat in `file` still beats.
+fn beating(file: &std::path::Path) -> bool {
+    let before = std::fs::read_to_string(file).unwrap_or_default();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    std::fs::read_to_string(file).unwrap_or_default() != before
+}
+
+/// Wait until `files` exist (the action started).
+fn wait_for_files(files: &[&std::path::Path]) {
+    let start = std::time::Instant::now();
+    while !files.iter().all(|f| f.exists()) {
+        assert!(start.elapsed().as_secs() < 60, "the action never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 #[test]
@@ -297,10 +312,8 @@ fn ctrl_c_stops_every_running_action_and_exits_8() {
     let marks = marks.canonicalize().unwrap();
     let build = ws.path("BUILD.bazel");
     let mut text = std::fs::read_to_string(&build).unwrap();
-    text.push_str(&format!(
-        "sh(name = \"sleeps\", cmd = \"sleep 300 & echo $! > {m}/child; echo $$ > {m}/shell; wait\")\n",
-        m = marks.display()
-    ));
+    let (child, shell) = (marks.join("child"), marks.join("shell"));
+    text.push_str(&format!("sh(name = \"sleeps\", cmd = \"({}) & {}\")\n", heartbeat(&child), heartbeat(&shell)));
     std::fs::write(&build, text).unwrap();
     let mut relink = relink_command(&ws.dir, &ws.cache)
         .args(["build", "//:sleeps"])
@@ -308,15 +321,8 @@ fn ctrl_c_stops_every_running_action_and_exits_8() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let read = |f: &str| std::fs::read_to_string(marks.join(f)).ok().filter(|s| s.ends_with('\n'));
-    let start = std::time::Instant::now();
-    while read("child").is_none() || read("shell").is_none() {
-        assert!(start.elapsed().as_secs() < 60, "the action never started");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let (child, shell) = (read("child").unwrap(), read("shell").unwrap());
-    let (child, shell) = (child.trim(), shell.trim());
-    assert!(alive(child) && alive(shell));
+    wait_for_files(&[&child, &shell]);
+    assert!(beating(&child) && beating(&shell));
     std::process::Command::new("kill").args(["-INT", &relink.id().to_string()]).status().unwrap();
     let start = std::time::Instant::now();
     let status = loop {
@@ -330,7 +336,7 @@ fn ctrl_c_stops_every_running_action_and_exits_8() {
     std::io::Read::read_to_string(relink.stderr.as_mut().unwrap(), &mut err).unwrap();
     assert_eq!(status.code(), Some(8), "Bazel's exit code for an interrupted build:\n{err}");
     assert!(err.contains("interrupted"), "{err}");
-    assert!(!alive(shell) && !alive(child), "the action's processes are gone (shell {shell}, sleep {child})");
+    assert!(!beating(&shell) && !beating(&child), "the action's processes are gone");
 }
 
 #[test]
@@ -374,7 +380,8 @@ fn a_killed_relink_takes_its_actions_along_and_clean_reclaims_their_sandboxes() 
     let marks = marks.canonicalize().unwrap();
     let build = ws.path("BUILD.bazel");
     let mut text = std::fs::read_to_string(&build).unwrap();
-    text.push_str(&format!("sh(name = \"sleeps\", cmd = \"echo $$ > {}/shell; exec sleep 300\")\n", marks.display()));
+    let shell = marks.join("shell");
+    text.push_str(&format!("sh(name = \"sleeps\", cmd = \"{}\")\n", heartbeat(&shell)));
     std::fs::write(&build, text).unwrap();
     let mut relink = relink_command(&ws.dir, &ws.cache)
         .args(["build", "//:sleeps"])
@@ -382,20 +389,13 @@ fn a_killed_relink_takes_its_actions_along_and_clean_reclaims_their_sandboxes() 
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let start = std::time::Instant::now();
-    let shell = loop {
-        if let Some(pid) = std::fs::read_to_string(marks.join("shell")).ok().filter(|s| s.ends_with('\n')) {
-            break pid.trim().to_string();
-        }
-        assert!(start.elapsed().as_secs() < 60, "the action never started");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+    wait_for_files(&[&shell]);
+    assert!(beating(&shell));
     relink.kill().unwrap(); // SIGKILL: no handler runs
     relink.wait().unwrap();
     let start = std::time::Instant::now();
-    while alive(&shell) {
-        assert!(start.elapsed().as_secs() < 10, "the action (pid {shell}) outlived relink");
-        std::thread::sleep(std::time::Duration::from_millis(50));
+    while beating(&shell) {
+        assert!(start.elapsed().as_secs() < 10, "the action outlived relink");
     }
     let sandboxes = || std::fs::read_dir(ws.cache.join("sandbox")).map(|d| d.count()).unwrap_or(0);
     assert!(sandboxes() > 0, "the killed build left its sandbox");
@@ -482,15 +482,19 @@ fn a_process_left_behind_holding_stdout_neither_blocks_nor_outlives_the_build() 
     let marks = marks.canonicalize().unwrap();
     let build = ws.path("BUILD.bazel");
     let mut text = std::fs::read_to_string(&build).unwrap();
-    // The background sleep inherits the action's stdout and stderr (a build script's daemon).
+    // Background loops inherit the action's stdout and stderr (a build script's daemon); one
+    // even leaves the process group (setsid).
+    let (daemon, escaped) = (marks.join("daemon"), marks.join("escaped"));
     text.push_str(&format!(
-        "sh(name = \"daemon\", cmd = \"sleep 300 & echo $! > {}/daemon; echo done > \\\"$1\\\"\")\n",
-        marks.display()
+        "sh(name = \"daemon\", cmd = \"({}) & setsid sh -c \\\"{}\\\" & sleep 0.5; echo done > \\\"$1\\\"\")\n",
+        heartbeat(&daemon),
+        heartbeat(&escaped)
     ));
     std::fs::write(&build, text).unwrap();
     let start = std::time::Instant::now();
     ws.build_ok(&["build", "//:daemon"]);
-    assert!(start.elapsed().as_secs() < 60, "the build waited for the background process");
-    let daemon = std::fs::read_to_string(marks.join("daemon")).unwrap();
-    assert!(!alive(daemon.trim()), "the background process {} outlived its action", daemon.trim());
+    assert!(start.elapsed().as_secs() < 60, "the build waited for the background processes");
+    assert!(daemon.exists() && escaped.exists(), "both loops ran");
+    assert!(!beating(&daemon), "the background process outlived its action");
+    assert!(!beating(&escaped), "the process that left the group outlived its action");
 }

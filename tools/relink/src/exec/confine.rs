@@ -105,6 +105,7 @@ impl Confinement {
                 }
             }
             check(libc::chdir(self.cwd.as_ptr()))?;
+            own_pid_namespace()?;
             if self.root {
                 // Root keeps its privileges over files, not the one to unmount these.
                 check(libc::prctl(libc::PR_CAPBSET_DROP, CAP_SYS_ADMIN, 0, 0, 0))?;
@@ -137,6 +138,35 @@ pub fn available() -> bool {
         }
         ok
     })
+}
+
+/// Run the action as process 1 of its own PID namespace, so that everything it started dies
+/// with it, including processes that left its process group (`setsid`). The process relink
+/// spawned stays outside as a minimal parent: it waits for the action and ends the same way.
+unsafe fn own_pid_namespace() -> std::io::Result<()> {
+    check(libc::unshare(libc::CLONE_NEWPID))?;
+    let child = libc::fork();
+    check(child)?;
+    if child == 0 {
+        // The action: it dies if its minimal parent does (relink killed it).
+        check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0))?;
+        return Ok(());
+    }
+    // Keep no descriptor but stdio: relink learns that the action started when the last copy
+    // of its spawn pipe closes (at the action's exec), not when this process ends.
+    libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+    let mut status = 0;
+    while libc::waitpid(child, &mut status, 0) < 0 {
+        if *libc::__errno_location() != libc::EINTR {
+            libc::_exit(127);
+        }
+    }
+    if libc::WIFSIGNALED(status) {
+        let signal = libc::WTERMSIG(status);
+        libc::signal(signal, libc::SIG_DFL);
+        libc::kill(libc::getpid(), signal);
+    }
+    libc::_exit(libc::WEXITSTATUS(status));
 }
 
 /// What a path becomes in an action's mount namespace.
