@@ -1,0 +1,119 @@
+//! What a build script, a proc macro and a test may do (issue 10): each runs the same probes
+//! (write into the source tree and `$HOME`, connect to a server of the host, read an
+//! undeclared workspace file, read relink's environment) and each must be denied all of them.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+const EXPECTED: &str = "source-tree:denied home:denied network:denied undeclared-source:denied environ:denied";
+
+/// The probes, as Rust: included by the build script, the proc macro and the test.
+fn probe_source(ws: &Path, home_leak: &str, port: u16) -> String {
+    format!(
+        r#"#[allow(dead_code)]
+fn probes() -> String {{
+    let mut r = Vec::new();
+    let wrote = |p: &str| std::fs::write(p, "leak").is_ok();
+    r.push(if wrote("{ws}/leak.txt") {{ "source-tree:written" }} else {{ "source-tree:denied" }});
+    r.push(if wrote("{home_leak}") {{ "home:written" }} else {{ "home:denied" }});
+    let net = std::net::TcpStream::connect_timeout(&"127.0.0.1:{port}".parse().unwrap(), std::time::Duration::from_secs(2));
+    r.push(if net.is_ok() {{ "network:connected" }} else {{ "network:denied" }});
+    let secret = std::fs::read_to_string("{ws}/secret.txt").is_ok();
+    r.push(if secret {{ "undeclared-source:read" }} else {{ "undeclared-source:denied" }});
+    let mut environ = false;
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {{
+        if let Ok(bytes) = std::fs::read(entry.path().join("environ")) {{
+            environ |= String::from_utf8_lossy(&bytes).contains("relink-test-secret");
+        }}
+    }}
+    r.push(if environ {{ "environ:read" }} else {{ "environ:denied" }});
+    r.join(" ")
+}}
+"#,
+        ws = ws.display()
+    )
+}
+
+const BUILD: &str = r#"load("@rules_relink//rules:defs.bzl", "cargo_build_script", "rust_library", "rust_proc_macro", "rust_test")
+
+cargo_build_script(
+    name = "build_script",
+    srcs = ["build.rs", "probe.rs"],
+    crate_root = "build.rs",
+)
+
+rust_proc_macro(
+    name = "probe_macro",
+    srcs = ["macro.rs", "probe.rs"],
+    crate_root = "macro.rs",
+)
+
+rust_library(
+    name = "probed",
+    srcs = ["lib.rs"],
+    build_script = ":build_script",
+    proc_macro_deps = [":probe_macro"],
+)
+
+rust_test(
+    name = "probe_test",
+    srcs = ["test.rs", "probe.rs"],
+    crate_root = "test.rs",
+    deps = [":probed"],
+)
+"#;
+
+#[test]
+fn build_scripts_proc_macros_and_tests_are_confined_alike() {
+    let scratch = Scratch::new("confinement");
+    let ws = scratch.0.join("ws");
+    std::fs::create_dir_all(&ws).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let home_leak = format!("{}/.relink-leak-{}", std::env::var("HOME").unwrap(), std::process::id());
+    let files = [
+        ("MODULE.bazel", "module(name = \"confinement_probe\")\n".to_string()),
+        ("BUILD.bazel", BUILD.to_string()),
+        ("secret.txt", "not an input\n".to_string()),
+        ("probe.rs", probe_source(&ws, &home_leak, listener.local_addr().unwrap().port())),
+        (
+            "build.rs",
+            "include!(\"probe.rs\");\nfn main() {\n    let out = std::env::var(\"OUT_DIR\").unwrap();\n    std::fs::write(format!(\"{out}/probes.txt\"), probes()).unwrap();\n}\n"
+                .to_string(),
+        ),
+        (
+            "macro.rs",
+            "extern crate proc_macro;\ninclude!(\"probe.rs\");\n#[proc_macro]\npub fn probe(_: proc_macro::TokenStream) -> proc_macro::TokenStream {\n    format!(\"{:?}\", probes()).parse().unwrap()\n}\n"
+                .to_string(),
+        ),
+        (
+            "lib.rs",
+            "pub const BUILD_SCRIPT: &str = include_str!(concat!(env!(\"OUT_DIR\"), \"/probes.txt\"));\npub const PROC_MACRO: &str = probe_macro::probe!();\n"
+                .to_string(),
+        ),
+        (
+            "test.rs",
+            format!("include!(\"probe.rs\");\n#[test]\nfn denied() {{\n    assert_eq!(probed::BUILD_SCRIPT, {EXPECTED:?}, \"build script\");\n    assert_eq!(probed::PROC_MACRO, {EXPECTED:?}, \"proc macro\");\n    assert_eq!(probes(), {EXPECTED:?}, \"test\");\n}}\n"),
+        ),
+    ];
+    for (name, text) in &files {
+        std::fs::write(ws.join(name), text).unwrap();
+    }
+    let out = relink_command(&ws, &scratch.0.join("cache"))
+        .args(["test", "//:probe_test"])
+        .env("RELINK_TEST_TOKEN", "relink-test-secret")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&home_leak);
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && report.contains("PASSED //:probe_test (1 passed"),
+        "{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!ws.join("leak.txt").exists());
+    assert!(listener.accept().is_err(), "an action reached a server of the host");
+}
