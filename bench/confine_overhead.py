@@ -6,6 +6,9 @@ A generated workspace: 20 producers, then 200 shell actions that each take all 2
 files as inputs (hard links from the store, so 20 read-only bind mounts plus the store's per
 action). Cold builds at -j1 with a fresh cache, alternating the two settings; prints the
 median wall time of each and the difference per action.
+
+With --ripgrep: cold builds of ripgrep 15.2.0's rg instead (bench/ripgrep_workspace.sh,
+imported), alternating, at -j2; prints each pair's ratio and their median.
 """
 
 import argparse
@@ -50,9 +53,12 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--producers", type=int, default=20)
     parser.add_argument("--consumers", type=int, default=200)
+    parser.add_argument("--ripgrep", action="store_true", help="cold builds of ripgrep's rg instead")
     args = parser.parse_args()
-    subprocess.run(["cargo", "build", "--release", "-p", "relink"], cwd=REPO, check=True, capture_output=True)
+    subprocess.run(["cargo", "build", "--release", "--workspace"], cwd=REPO, check=True, capture_output=True)
     work = Path(tempfile.mkdtemp(prefix="confine-bench-"))
+    if args.ripgrep:
+        return ripgrep(work, args.runs)
     ws = work / "ws"
     workspace(ws, args.producers, args.consumers)
     times = {"1": [], "0": []}
@@ -70,6 +76,26 @@ def main():
     print(f"  confined    {on:.3f} s")
     print(f"  unconfined  {off:.3f} s")
     print(f"  per action  {(on - off) / actions * 1000:+.2f} ms  (ratio {on / off:.3f})")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def ripgrep(work, runs):
+    ws = work / "ripgrep"
+    subprocess.run(["bash", str(REPO / "bench" / "ripgrep_workspace.sh"), str(ws)], check=True, capture_output=True)
+    subprocess.run([str(RELINK), "import"], cwd=ws, check=True, capture_output=True)
+    ratios = []
+    for i in range(runs):
+        pair = {}
+        for mode in ("1", "0") if i % 2 == 0 else ("0", "1"):
+            cache = work / "cache"
+            shutil.rmtree(cache, ignore_errors=True)
+            start = time.perf_counter()
+            subprocess.run([str(RELINK), "build", "--cache-dir", str(cache), "//:rg"], cwd=ws, check=True,
+                           capture_output=True, env=dict(os.environ, RELINK_CONFINE=mode))
+            pair[mode] = time.perf_counter() - start
+        ratios.append(pair["1"] / pair["0"])
+        print(f"cold rg: confined {pair['1']:.2f} s, unconfined {pair['0']:.2f} s, ratio {ratios[-1]:.3f}")
+    print(f"median ratio over {runs} pairs: {statistics.median(ratios):.3f}")
     shutil.rmtree(work, ignore_errors=True)
 
 
