@@ -60,6 +60,19 @@ pub struct TargetDecl {
     pub location: String,
 }
 
+impl TargetDecl {
+    /// The `tags` the BUILD file gives the target (`manual`: not matched by `//...`).
+    pub fn tags(&self) -> Vec<String> {
+        let Some(attrs) = starlark::values::dict::DictRef::from_value(self.attrs.value()) else {
+            return Vec::new();
+        };
+        let Some(tags) = attrs.get_str("tags").and_then(|v| starlark::values::list::ListRef::from_value(v)) else {
+            return Vec::new();
+        };
+        tags.iter().filter_map(|t| t.unpack_str().map(str::to_string)).collect()
+    }
+}
+
 /// An evaluated package.
 pub struct Package {
     pub targets: BTreeMap<String, TargetDecl>,

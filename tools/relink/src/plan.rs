@@ -121,7 +121,9 @@ pub fn expand_patterns(session: &Session, patterns: &[String]) -> Result<Vec<Lab
         };
         for pkg in packages {
             let package = session.loader.package("", &pkg)?;
-            out.extend(package.targets.values().map(|t| t.label.clone()));
+            // As Bazel: wildcards skip targets tagged `manual` (built when something needs them).
+            let matched = package.targets.values().filter(|t| !t.tags().iter().any(|tag| tag == "manual"));
+            out.extend(matched.map(|t| t.label.clone()));
         }
     }
     if out.is_empty() {

@@ -36,6 +36,12 @@ fn fd_find_builds_and_passes_the_tests_cargo_runs() {
     let ws = Ws::at(crates_io_package("fd-find", "10.5.0", &scratch.0), scratch.0.join("cache"));
     let import = ws.relink(&["import"]);
     assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+    // `//...` is the workspace's own targets (issue 21): vendored crates are `manual`, built
+    // when a member needs them.
+    let query = ws.relink(&["query", "//..."]);
+    let listed = String::from_utf8_lossy(&query.stdout);
+    assert!(query.status.success() && listed.contains("//:fd ("), "{listed}");
+    assert!(!listed.lines().any(|l| l.starts_with("//third_party/")), "third-party targets in //...:\n{listed}");
 
     let test = ws.relink(&["test", "-j", "2", "//..."]);
     let report = String::from_utf8_lossy(&test.stdout);
