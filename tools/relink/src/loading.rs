@@ -66,7 +66,7 @@ impl TargetDecl {
         let Some(attrs) = starlark::values::dict::DictRef::from_value(self.attrs.value()) else {
             return Vec::new();
         };
-        let Some(tags) = attrs.get_str("tags").and_then(|v| starlark::values::list::ListRef::from_value(v)) else {
+        let Some(tags) = attrs.get_str("tags").and_then(starlark::values::list::ListRef::from_value) else {
             return Vec::new();
         };
         tags.iter().filter_map(|t| t.unpack_str().map(str::to_string)).collect()
