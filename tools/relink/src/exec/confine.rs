@@ -1,10 +1,14 @@
-//! The store cannot be changed through an action (issue 10, first part).
+//! What an action may see and change (issue 10, first part).
 //!
 //! Derived inputs reach a sandbox as hard links to store blobs: without more, an action could
 //! `chmod` one, overwrite it, restore its mtime, and every later build of any target would
-//! receive the altered bytes. Each action therefore runs in its own user and mount namespace
-//! where the store directory and every hard-linked input are read-only bind mounts, under an
-//! unprivileged uid (so it cannot remount them). Writes fail with "Read-only file system".
+//! receive the altered bytes. Each action therefore runs in its own user, mount, network and
+//! PID namespace: every mount is made read-only, then its sandbox, `/tmp` and declared state
+//! directories are bound writable, the workspace is hidden (or read-only, when something the
+//! action needs lives in it), and the cache and every hard-linked input are read-only again on
+//! top (parents first). The network namespace has only its loopback; the action is process 1
+//! of its PID namespace, so whatever it leaves behind dies with it. It keeps its uid but not
+//! the capability to undo the mounts. Writes fail with "Read-only file system".
 //!
 //! Where the kernel refuses user namespaces, relink says so once and runs actions without this
 //! protection (`RELINK_CONFINE=0` chooses that too); store blobs are still re-hashed when
@@ -36,8 +40,8 @@ pub struct Confinement {
 pub struct Layout<'a> {
     /// The action's execroot: writable.
     pub sandbox: &'a Path,
-    /// Other writable directories (a private TMPDIR lives in the sandbox; `/tmp` stays
-    /// writable for tools that ignore TMPDIR, except the parts listed read-only).
+    /// Other writable directories: `/tmp` (except the parts listed read-only or hidden) and
+    /// rustc's local incremental state.
     pub writable: Vec<PathBuf>,
     /// Read-only even inside writable directories: the workspace's sources, the cache, and
     /// every input hard-linked from the store.
