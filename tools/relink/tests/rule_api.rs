@@ -288,10 +288,10 @@ fn heartbeat(file: &std::path::Path) -> String {
     format!("while :; do date +%s%N > {}; sleep 0.1; done", file.display())
 }
 
-/// Whether the heartbeat in `file` still beats.
+/// Whether the heartbeat in `file` still beats (1.5 s: ten beats on a loaded machine).
 fn beating(file: &std::path::Path) -> bool {
     let before = std::fs::read_to_string(file).unwrap_or_default();
-    std::thread::sleep(std::time::Duration::from_millis(700));
+    std::thread::sleep(std::time::Duration::from_millis(1500));
     std::fs::read_to_string(file).unwrap_or_default() != before
 }
 
