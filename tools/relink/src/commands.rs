@@ -99,6 +99,7 @@ fn exec_options<'a>(session: &'a Session, opts: &BuildOpts, keep_going: bool) ->
         progress: true,
         color: opts.color.wanted(),
         writable: session.config.defines.get("relink_incremental_dir").map(PathBuf::from).into_iter().collect(),
+        default_timeout: std::time::Duration::from_secs(ACTION_TIMEOUT_S),
         sources: &session.sources,
         keep_going,
     }
@@ -125,7 +126,7 @@ fn build(
     let mut analysis = plan::analyze(session, patterns)?;
     phase(if analysis.reused { "loading and analysis (reused)" } else { "loading and analysis" }, &mut t);
     let paths = requested_paths(&analysis.targets, false);
-    let test_actions = if tests { add_test_actions(&mut analysis)? } else { Vec::new() };
+    let test_actions = if tests { add_test_actions(&mut analysis, opts.test_timeout)? } else { Vec::new() };
     let mut wanted = paths.clone();
     wanted.extend(test_actions.iter().map(|(_, i)| analysis.graph.actions[*i].outputs[0].path.clone()));
     let needed = exec::needed_actions(&analysis.graph, &wanted);
@@ -222,7 +223,11 @@ fn build_command(opts: &BuildOpts, patterns: &[String], tests: bool) -> Result<b
 
 /// A `TestRunner` action for every test target: runs the test binary, its log an output
 /// (passing results are cached). Returns (label, action index).
-fn add_test_actions(analysis: &mut Analysis) -> Result<Vec<(String, usize)>> {
+/// How long a build action may run (an hour: a hung build script or compiler is stopped and
+/// named, never waited for forever).
+const ACTION_TIMEOUT_S: u64 = 3600;
+
+fn add_test_actions(analysis: &mut Analysis, test_timeout: u64) -> Result<Vec<(String, usize)>> {
     let tests: Vec<TargetSummary> = analysis.targets.iter().filter(|t| t.is_test).cloned().collect();
     if tests.is_empty() {
         return Err(Exit {
@@ -259,7 +264,7 @@ fn add_test_actions(analysis: &mut Analysis) -> Result<Vec<(String, usize)>> {
             inputs,
             outputs: vec![Output { path: log_path, is_dir: false }],
             unused_inputs_list: None,
-            requirements: BTreeMap::new(),
+            requirements: BTreeMap::from([("timeout".to_string(), test_timeout.to_string())]),
         })?;
         added.push((t.label, analysis.graph.actions.len() - 1));
     }

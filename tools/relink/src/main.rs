@@ -57,6 +57,10 @@ pub struct BuildOpts {
     /// with `-c opt`.
     #[arg(long)]
     pub profile: Option<String>,
+    /// Seconds a test may run before it is stopped and reported (Bazel's `--test_timeout`;
+    /// default: Bazel's "long", 900).
+    #[arg(long = "test_timeout", alias = "test-timeout", default_value_t = 900)]
+    pub test_timeout: u64,
     /// Colour rustc's diagnostics: `auto` (when stderr is a terminal), `always`, `never`.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,

@@ -131,6 +131,22 @@ fn a_starlark_file_that_is_not_utf8_is_named_as_such() {
 }
 
 #[test]
+fn an_action_over_its_time_limit_is_stopped_and_named() {
+    let ws = fixture();
+    let build = ws.path("BUILD.bazel");
+    let mut text = std::fs::read_to_string(&build).unwrap();
+    text.push_str("sh(name = \"hangs\", cmd = \"sleep 300\", reqs = {\"timeout\": \"1\"})\n");
+    std::fs::write(&build, text).unwrap();
+    let start = std::time::Instant::now();
+    let out = ws.relink(&["build", "//:hangs"]);
+    let err = stderr(&out);
+    assert!(start.elapsed().as_secs() < 30, "relink waited for the hung action");
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("Shell of //:hangs timed out after 1 s"), "{err}");
+    assert!(err.contains("repro.sh"), "{err}");
+}
+
+#[test]
 fn an_endless_loop_in_a_build_file_stops_with_its_line() {
     let ws = fixture();
     let out = relink_command(&ws.dir, &ws.cache)

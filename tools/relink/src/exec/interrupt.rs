@@ -42,7 +42,8 @@ pub fn interrupt() {
     }
 }
 
-fn kill_group(group: u32) {
+/// SIGKILL to every process of `group`.
+pub fn kill_group(group: u32) {
     // SAFETY: kill(2) with a negative pid signals a process group; it touches no memory.
     unsafe {
         libc::kill(-(group as libc::pid_t), libc::SIGKILL);
@@ -53,6 +54,11 @@ fn kill_group(group: u32) {
 pub struct Running(u32);
 
 impl Running {
+    /// The group's id.
+    pub fn group(&self) -> u32 {
+        self.0
+    }
+
     /// Register the group led by `pid` (a child spawned with `process_group(0)`); kills it
     /// at once if an interrupt came between its spawn and now.
     pub fn register(pid: u32) -> Running {

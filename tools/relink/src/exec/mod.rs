@@ -45,6 +45,8 @@ pub struct ExecOptions<'a> {
     /// Directories outside their sandbox that actions may write (rustc's local incremental
     /// state).
     pub writable: Vec<PathBuf>,
+    /// How long an action may run unless its `timeout` execution requirement says otherwise.
+    pub default_timeout: std::time::Duration,
     /// Digests of source files (remembered across builds).
     pub sources: &'a SourceDigests,
     /// After a failure, go on with every action that does not depend on it (Bazel's

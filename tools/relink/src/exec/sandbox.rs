@@ -188,8 +188,21 @@ pub(super) fn run_in_sandbox(
         .spawn()
         .with_context(|| format!("{} of {}: cannot start {}", action.mnemonic, action.owner, argv[0]))?;
     let group = interrupt::Running::register(child.id());
-    let output =
-        wait_for(child, group).with_context(|| format!("{} of {}: lost {}", action.mnemonic, action.owner, argv[0]))?;
+    let limit = action_timeout(action, opts);
+    let (output, timed_out) = wait_for(child, group, limit);
+    let output = output.with_context(|| format!("{} of {}: lost {}", action.mnemonic, action.owner, argv[0]))?;
+    if timed_out {
+        let repro = sandbox.root.join("repro.sh");
+        fs::write(&repro, repro_script(argv, env)).with_context(|| format!("cannot write {}", repro.display()))?;
+        diagnostics::show(&output.stderr, &format!("{} {}", action.mnemonic, action.owner))?;
+        bail!(
+            "{} of {} timed out after {} s and was stopped with every process it started (its limit: execution requirement `timeout`, --test_timeout for tests).\nReproduce with:\n  sh {}",
+            action.mnemonic,
+            action.owner,
+            limit.as_secs(),
+            repro.display()
+        );
+    }
     if interrupt::interrupted() {
         bail!("{} of {}: interrupted", action.mnemonic, action.owner);
     }
@@ -219,7 +232,11 @@ const PIPE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 /// Wait for the action's process, then end its process group, then collect what it wrote: a
 /// background process that keeps stdout open can neither block the build nor outlive it in
 /// the group (one that left the group is given `PIPE_GRACE`, then no longer waited for).
-fn wait_for(mut child: std::process::Child, group: interrupt::Running) -> std::io::Result<std::process::Output> {
+fn wait_for(
+    mut child: std::process::Child,
+    group: interrupt::Running,
+    limit: std::time::Duration,
+) -> (std::io::Result<std::process::Output>, bool) {
     use std::io::Read;
     fn drain(pipe: Option<impl Read + Send + 'static>) -> std::sync::mpsc::Receiver<Vec<u8>> {
         let (tx, rx) = std::sync::mpsc::channel();
@@ -235,10 +252,34 @@ fn wait_for(mut child: std::process::Child, group: interrupt::Running) -> std::i
         rx
     }
     let (stdout, stderr) = (drain(child.stdout.take()), drain(child.stderr.take()));
-    let status = child.wait()?;
+    // A watchdog ends the group at the action's time limit.
+    let (done, watch) = std::sync::mpsc::channel::<()>();
+    let leader = group.group();
+    let watchdog = std::thread::spawn(move || {
+        let expired = matches!(watch.recv_timeout(limit), Err(std::sync::mpsc::RecvTimeoutError::Timeout));
+        if expired {
+            interrupt::kill_group(leader);
+        }
+        expired
+    });
+    let status = child.wait();
+    let _ = done.send(());
+    let timed_out = watchdog.join().unwrap_or(false);
     drop(group);
     let collect = |rx: std::sync::mpsc::Receiver<Vec<u8>>| rx.recv_timeout(PIPE_GRACE).unwrap_or_default();
-    Ok(std::process::Output { status, stdout: collect(stdout), stderr: collect(stderr) })
+    let output = status.map(|status| std::process::Output { status, stdout: collect(stdout), stderr: collect(stderr) });
+    (output, timed_out)
+}
+
+/// How long `action` may run: its `timeout` execution requirement (seconds), else relink's
+/// default for every action.
+fn action_timeout(action: &Action, opts: &ExecOptions) -> std::time::Duration {
+    action
+        .requirements
+        .get("timeout")
+        .and_then(|t| t.parse::<u64>().ok())
+        .map(std::time::Duration::from_secs)
+        .unwrap_or(opts.default_timeout)
 }
 
 /// The variable that asks relink-builder for rustc's colours (relink-builder's `COLOR_ENV`).
