@@ -96,6 +96,16 @@ fn bad_build_files_give_file_and_line() {
             "attribute `value` of node(): expected string, got list",
         ),
         (
+            "//errors/wrong_file:x",
+            "errors/wrong_file/BUILD.bazel:3",
+            "attribute `srcs` of typed(): `//errors/wrong_file:notes.txt` is not allowed in attribute `srcs`: it takes .rs files",
+        ),
+        (
+            "//errors/wrong_file:y",
+            "errors/wrong_file/BUILD.bazel:8",
+            "`//errors/wrong_file:notes.txt` is a source file, but attribute `deps` takes targets only",
+        ),
+        (
             "//errors/escape:x",
             "errors/escape/BUILD.bazel:3",
             "invalid label `../../input.txt`: a target name may not start with `/` or contain `..`",

@@ -15,8 +15,36 @@ pub struct AttrSchema {
     pub mandatory: bool,
     /// `allow_files` or `allow_single_file` was set.
     pub allow_files: bool,
+    /// The file extensions `allow_files`/`allow_single_file` lists (`None`: any file, or none
+    /// at all when `allow_files` is false).
+    pub file_types: Option<Vec<String>>,
     pub single_file: bool,
     pub executable: bool,
+}
+
+impl AttrSchema {
+    /// Why source file `file` may not be given to this attribute, if it may not (as Bazel).
+    pub fn refuses_file(&self, file: &str) -> Option<String> {
+        if !self.allow_files {
+            return Some(format!(
+                "`{file}` is a source file, but attribute `{}` takes targets only (its `attr` has no allow_files)",
+                self.name
+            ));
+        }
+        let types = self.file_types.as_ref()?;
+        if types.iter().any(|t| t.is_empty() || file.ends_with(t.as_str())) {
+            return None;
+        }
+        Some(format!("`{file}` is not allowed in attribute `{}`: it takes {} files", self.name, types.join(", ")))
+    }
+}
+
+/// The extensions listed by an `allow_files` value (`None` for `True`, `False` or `None`).
+fn file_types(v: Option<Value<'_>>) -> Option<Vec<String>> {
+    let list = starlark::values::list::ListRef::from_value(v?)
+        .map(|l| l.iter().collect::<Vec<_>>())
+        .or_else(|| starlark::values::tuple::TupleRef::from_value(v?).map(|t| t.content().to_vec()))?;
+    Some(list.iter().filter_map(|e| e.unpack_str().map(str::to_string)).collect())
 }
 
 /// Names of a rule's attributes.
@@ -55,6 +83,7 @@ fn schema_in<'v>(spec: &OwnedFrozenValue, tmp: &Module<'v>) -> Result<Vec<AttrSc
             default: default.unpack_frozen().unwrap_or(FrozenValue::new_none()),
             mandatory: truthy(get("mandatory")),
             allow_files: truthy(get("allow_files")) || truthy(get("allow_single_file")),
+            file_types: file_types(get("allow_files")).or_else(|| file_types(get("allow_single_file"))),
             single_file: truthy(get("allow_single_file")),
             executable: truthy(get("executable")),
         });

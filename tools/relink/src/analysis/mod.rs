@@ -345,6 +345,7 @@ impl<'l> Analyzer<'l> {
                     return Ok(());
                 }
                 let dep = self.dependency(value, &base, module, &mut out.deps)?;
+                refuse_file(a, &dep)?;
                 out.attr.push((a.name.clone(), heap.alloc(dep.target.clone())));
                 let files: Vec<Value> = dep.default_files.iter().map(|f| heap.alloc(f.clone())).collect();
                 if a.single_file {
@@ -370,6 +371,7 @@ impl<'l> Analyzer<'l> {
                 let mut files = Vec::new();
                 for item in items.iter() {
                     let dep = self.dependency(item, &base, module, &mut out.deps)?;
+                    refuse_file(a, &dep)?;
                     targets.push(heap.alloc(dep.target.clone()));
                     files.extend(dep.default_files.iter().map(|f| heap.alloc(f.clone())));
                 }
@@ -467,6 +469,16 @@ struct ResolvedAttrs<'v> {
     outputs: Vec<(String, Value<'v>)>,
     pending_outputs: Vec<(String, String)>,
     deps: Vec<Label>,
+}
+
+/// A source file given to an attribute that does not take it (`allow_files`), as Bazel refuses.
+fn refuse_file(a: &attrs::AttrSchema, dep: &Configured) -> Result<()> {
+    if dep.kind == "source file" {
+        if let Some(why) = a.refuses_file(&dep.target.label.to_string()) {
+            bail!("{why}");
+        }
+    }
+    Ok(())
 }
 
 fn check_plain_type(kind: &str, value: Value<'_>) -> Result<()> {
