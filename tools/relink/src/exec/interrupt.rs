@@ -50,6 +50,22 @@ pub fn kill_group(group: u32) {
     }
 }
 
+/// Give `command` its own process group (Ctrl-C reaches relink only, which then stops the
+/// whole group) and make it die with relink (`kill -9` of relink included).
+pub fn own_group_dying_with_relink(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    command.process_group(0);
+    // SAFETY: prctl with constant arguments, between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// A running action's process group, registered until dropped.
 pub struct Running(u32);
 

@@ -147,42 +147,11 @@ pub(super) fn run_in_sandbox(
         // Not in the action's key: colour changes diagnostics, never outputs.
         command.env(COLOR_ENV, "always");
     }
-    // Its own process group: Ctrl-C reaches relink only, which then stops the whole group.
-    // And it dies with relink (`kill -9` of relink included).
-    use std::os::unix::process::CommandExt;
-    command.process_group(0).stdin(std::process::Stdio::null());
-    // SAFETY: prctl with constant arguments, between fork and exec.
-    unsafe {
-        command.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    interrupt::own_group_dying_with_relink(&mut command);
+    command.stdin(std::process::Stdio::null());
     command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     if confine::available() {
-        // The file system is read-only for the action but for its sandbox, /tmp and the local
-        // state directories it declares; the workspace, the cache and the inputs linked from
-        // the store stay read-only even there. No network but loopback.
-        let mut read_only = vec![opts.cache.root.clone()];
-        read_only.extend(inputs.linked);
-        let mut writable = vec![PathBuf::from("/tmp")];
-        writable.extend(opts.writable.iter().cloned());
-        // The workspace is hidden (an action reads its declared inputs, copied into the
-        // sandbox, not the sources by absolute path), unless something the action needs
-        // lives inside it; then it is read-only.
-        let ws = &opts.workspace.root;
-        let needed_inside = inputs.referenced.iter().chain(&writable).any(|p| p.starts_with(ws))
-            || sandbox.root.starts_with(ws)
-            || opts.cache.root.starts_with(ws)
-            || Path::new(&argv[0]).starts_with(ws);
-        let hidden = if needed_inside { Vec::new() } else { vec![ws.clone()] };
-        if needed_inside {
-            read_only.push(ws.clone());
-        }
-        let layout = confine::Layout { sandbox: &sandbox.root, writable, read_only, hidden };
-        confine::Confinement::new(&layout).apply(&mut command);
+        confine::Confinement::new(&confinement_layout(&sandbox.root, &argv[0], inputs, opts)).apply(&mut command);
     }
     let child = command
         .spawn()
@@ -191,25 +160,22 @@ pub(super) fn run_in_sandbox(
     let limit = action_timeout(action, opts);
     let (output, timed_out) = wait_for(child, group, limit);
     let output = output.with_context(|| format!("{} of {}: lost {}", action.mnemonic, action.owner, argv[0]))?;
-    if timed_out {
-        let repro = sandbox.root.join("repro.sh");
-        fs::write(&repro, repro_script(argv, env)).with_context(|| format!("cannot write {}", repro.display()))?;
-        diagnostics::show(&output.stderr, &format!("{} {}", action.mnemonic, action.owner))?;
-        bail!(
-            "{} of {} timed out after {} s and was stopped with every process it started (its limit: execution requirement `timeout`, --test_timeout for tests).\nReproduce with:\n  sh {}",
-            action.mnemonic,
-            action.owner,
-            limit.as_secs(),
-            repro.display()
-        );
-    }
-    if interrupt::interrupted() {
+    if !timed_out && interrupt::interrupted() {
         bail!("{} of {}: interrupted", action.mnemonic, action.owner);
     }
     diagnostics::show(&output.stderr, &format!("{} {}", action.mnemonic, action.owner))?;
-    if !output.status.success() {
+    if timed_out || !output.status.success() {
         let repro = sandbox.root.join("repro.sh");
         fs::write(&repro, repro_script(argv, env)).with_context(|| format!("cannot write {}", repro.display()))?;
+        if timed_out {
+            bail!(
+                "{} of {} timed out after {} s and was stopped with every process it started (its limit: execution requirement `timeout`, --test_timeout for tests).\nReproduce with:\n  sh {}",
+                action.mnemonic,
+                action.owner,
+                limit.as_secs(),
+                repro.display()
+            );
+        }
         return Err(ActionFailed {
             mnemonic: action.mnemonic.clone(),
             owner: action.owner.clone(),
@@ -223,6 +189,35 @@ pub(super) fn run_in_sandbox(
     let result = collect_outputs(&sandbox.root, action, opts.cache);
     sandbox.remove();
     result
+}
+
+/// What the action may write and see: the file system read-only but for its sandbox, /tmp and
+/// the local state directories it declares; the cache and the inputs linked from the store
+/// read-only even there; the workspace hidden (an action reads its declared inputs, copied
+/// into the sandbox, not the sources by absolute path), unless something the action needs
+/// lives inside it, then read-only.
+fn confinement_layout<'a>(
+    sandbox: &'a Path,
+    program: &str,
+    inputs: Materialized,
+    opts: &ExecOptions,
+) -> confine::Layout<'a> {
+    let mut read_only = vec![opts.cache.root.clone()];
+    read_only.extend(inputs.linked);
+    let mut writable = vec![PathBuf::from("/tmp")];
+    writable.extend(opts.writable.iter().cloned());
+    let ws = &opts.workspace.root;
+    let needed_inside = inputs.referenced.iter().chain(&writable).any(|p| p.starts_with(ws))
+        || sandbox.starts_with(ws)
+        || opts.cache.root.starts_with(ws)
+        || Path::new(program).starts_with(ws);
+    let mut hidden = Vec::new();
+    if needed_inside {
+        read_only.push(ws.clone());
+    } else {
+        hidden.push(ws.clone());
+    }
+    confine::Layout { sandbox, writable, read_only, hidden }
 }
 
 /// How long an action's output pipes may stay open after its process ended (a process it
