@@ -237,8 +237,8 @@ fn resolve(
             }
             resolve(parent, tables, parsed, manifest, seen)?
         }
-        (None, "dev") => cargo_dev(),
-        (None, "release") => cargo_release(),
+        (None, "dev") => cargo_root(false),
+        (None, "release") => cargo_root(true),
         (None, _) => bail!(
             "{}: [profile.{name}] needs `inherits = \"dev\"` or `\"release\"` (Cargo requires it of custom profiles)",
             manifest.display()
@@ -250,36 +250,20 @@ fn resolve(
     Ok(profile)
 }
 
-/// Cargo's `dev` profile.
-fn cargo_dev() -> Profile {
+/// A root profile as Cargo defines it: `dev` (unoptimised, full debuginfo, checks on) or
+/// `release` (opt-level 3, no debuginfo, checks off); both unwind and set no rpath.
+fn cargo_root(release: bool) -> Profile {
     Profile {
         base: Table {
-            opt_level: Some("0".into()),
-            debuginfo: Some("2".into()),
-            debug_assertions: Some(true),
-            overflow_checks: Some(true),
+            opt_level: Some(if release { "3" } else { "0" }.into()),
+            debuginfo: Some(if release { "0" } else { "2" }.into()),
+            debug_assertions: Some(!release),
+            overflow_checks: Some(!release),
             panic: Some("unwind".into()),
             rpath: Some(false),
             ..Table::default()
         },
-        kind: "debug",
-        ..Profile::default()
-    }
-}
-
-/// Cargo's `release` profile.
-fn cargo_release() -> Profile {
-    Profile {
-        base: Table {
-            opt_level: Some("3".into()),
-            debuginfo: Some("0".into()),
-            debug_assertions: Some(false),
-            overflow_checks: Some(false),
-            panic: Some("unwind".into()),
-            rpath: Some(false),
-            ..Table::default()
-        },
-        kind: "release",
+        kind: if release { "release" } else { "debug" },
         ..Profile::default()
     }
 }
