@@ -143,10 +143,7 @@ fn a_starlark_file_that_is_not_utf8_is_named_as_such() {
 #[test]
 fn an_action_over_its_time_limit_is_stopped_and_named() {
     let ws = fixture();
-    let build = ws.path("BUILD.bazel");
-    let mut text = std::fs::read_to_string(&build).unwrap();
-    text.push_str("sh(name = \"hangs\", cmd = \"sleep 300\", reqs = {\"timeout\": \"1\"})\n");
-    std::fs::write(&build, text).unwrap();
+    add_targets(&ws, "sh(name = \"hangs\", cmd = \"sleep 300\", reqs = {\"timeout\": \"1\"})\n");
     let start = std::time::Instant::now();
     let out = ws.relink(&["build", "//:hangs"]);
     let err = stderr(&out);
@@ -308,6 +305,20 @@ fn analysis_is_reused_only_while_what_it_read_is_unchanged() {
     assert!(query("//pkgs/...").contains("//pkgs/b:b"), "{}", query("//pkgs/..."));
 }
 
+/// Append `targets` to the fixture's root BUILD file.
+fn add_targets(ws: &Ws, targets: &str) {
+    let build = ws.path("BUILD.bazel");
+    let text = std::fs::read_to_string(&build).unwrap() + targets;
+    std::fs::write(&build, text).unwrap();
+}
+
+/// A fresh directory beside the workspace where actions leave marks a test can watch.
+fn marks_dir(ws: &Ws, name: &str) -> std::path::PathBuf {
+    let marks = ws.dir.join("..").join(name);
+    std::fs::create_dir_all(&marks).unwrap();
+    marks.canonicalize().unwrap()
+}
+
 /// A shell loop that writes the time to `file` ten times a second: a process whose life a
 /// test can watch whatever PID namespace it runs in.
 fn heartbeat(file: &std::path::Path) -> String {
@@ -333,14 +344,9 @@ fn wait_for_files(files: &[&std::path::Path]) {
 #[test]
 fn ctrl_c_stops_every_running_action_and_exits_8() {
     let ws = fixture();
-    let marks = ws.dir.join("..").join("marks");
-    std::fs::create_dir_all(&marks).unwrap();
-    let marks = marks.canonicalize().unwrap();
-    let build = ws.path("BUILD.bazel");
-    let mut text = std::fs::read_to_string(&build).unwrap();
+    let marks = marks_dir(&ws, "marks");
     let (child, shell) = (marks.join("child"), marks.join("shell"));
-    text.push_str(&format!("sh(name = \"sleeps\", cmd = \"({}) & {}\")\n", heartbeat(&child), heartbeat(&shell)));
-    std::fs::write(&build, text).unwrap();
+    add_targets(&ws, &format!("sh(name = \"sleeps\", cmd = \"({}) & {}\")\n", heartbeat(&child), heartbeat(&shell)));
     let mut relink = relink_command(&ws.dir, &ws.cache)
         .args(["build", "//:sleeps"])
         .stdout(std::process::Stdio::null())
@@ -368,11 +374,9 @@ fn ctrl_c_stops_every_running_action_and_exits_8() {
 #[test]
 fn an_action_cannot_change_what_the_store_gives_later_builds() {
     let ws = fixture();
-    let build = ws.path("BUILD.bazel");
-    let mut text = std::fs::read_to_string(&build).unwrap();
     // `poisoner` tries to undo the read-only mounts, to rewrite its input, a blob of the store
     // (chmod, write, old mtime), and every file of the store by its own path; `reader` depends on the same blob but never on `poisoner`.
-    text.push_str(&format!(
+    add_targets(&ws, &format!(
         concat!(
             "sh(name = \"produced\", cmd = \"echo good > \\\"$1\\\"\")\n",
             "sh(name = \"poisoner\", cmd = \"umount \\\"$2\\\"; umount -l {cas}; mount -o remount,rw {cas}; ",
@@ -383,7 +387,6 @@ fn an_action_cannot_change_what_the_store_gives_later_builds() {
         ),
         cas = ws.cache.join("cas").display()
     ));
-    std::fs::write(&build, text).unwrap();
     ws.build_ok(&["build", "//:produced"]);
     let out = ws.relink(&["build", "//:poisoner"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -401,14 +404,9 @@ fn an_action_cannot_change_what_the_store_gives_later_builds() {
 #[test]
 fn a_killed_relink_takes_its_actions_along_and_clean_reclaims_their_sandboxes() {
     let ws = fixture();
-    let marks = ws.dir.join("..").join("marks-kill");
-    std::fs::create_dir_all(&marks).unwrap();
-    let marks = marks.canonicalize().unwrap();
-    let build = ws.path("BUILD.bazel");
-    let mut text = std::fs::read_to_string(&build).unwrap();
+    let marks = marks_dir(&ws, "marks-kill");
     let shell = marks.join("shell");
-    text.push_str(&format!("sh(name = \"sleeps\", cmd = \"{}\")\n", heartbeat(&shell)));
-    std::fs::write(&build, text).unwrap();
+    add_targets(&ws, &format!("sh(name = \"sleeps\", cmd = \"{}\")\n", heartbeat(&shell)));
     let mut relink = relink_command(&ws.dir, &ws.cache)
         .args(["build", "//:sleeps"])
         .stdout(std::process::Stdio::null())
@@ -478,10 +476,7 @@ echo "$r" > "$out"
         ws = ws.dir.display()
     );
     std::fs::write(ws.path("probe.sh"), probe).unwrap();
-    let build = ws.path("BUILD.bazel");
-    let mut text = std::fs::read_to_string(&build).unwrap();
-    text.push_str("sh(name = \"escapes\", cmd = \"sh \\\"$2\\\" \\\"$1\\\"\", srcs = [\"probe.sh\"])\n");
-    std::fs::write(&build, text).unwrap();
+    add_targets(&ws, "sh(name = \"escapes\", cmd = \"sh \\\"$2\\\" \\\"$1\\\"\", srcs = [\"probe.sh\"])\n");
     // A secret in relink's environment, which no action is given, must not be readable either.
     let out = relink_command(&ws.dir, &ws.cache)
         .args(["build", "//:escapes"])
@@ -503,20 +498,18 @@ echo "$r" > "$out"
 #[test]
 fn a_process_left_behind_holding_stdout_neither_blocks_nor_outlives_the_build() {
     let ws = fixture();
-    let marks = ws.dir.join("..").join("marks-bg");
-    std::fs::create_dir_all(&marks).unwrap();
-    let marks = marks.canonicalize().unwrap();
-    let build = ws.path("BUILD.bazel");
-    let mut text = std::fs::read_to_string(&build).unwrap();
+    let marks = marks_dir(&ws, "marks-bg");
     // Background loops inherit the action's stdout and stderr (a build script's daemon); one
     // even leaves the process group (setsid).
     let (daemon, escaped) = (marks.join("daemon"), marks.join("escaped"));
-    text.push_str(&format!(
-        "sh(name = \"daemon\", cmd = \"({}) & setsid sh -c \\\"{}\\\" & sleep 0.5; echo done > \\\"$1\\\"\")\n",
-        heartbeat(&daemon),
-        heartbeat(&escaped)
-    ));
-    std::fs::write(&build, text).unwrap();
+    add_targets(
+        &ws,
+        &format!(
+            "sh(name = \"daemon\", cmd = \"({}) & setsid sh -c \\\"{}\\\" & sleep 0.5; echo done > \\\"$1\\\"\")\n",
+            heartbeat(&daemon),
+            heartbeat(&escaped)
+        ),
+    );
     let start = std::time::Instant::now();
     ws.build_ok(&["build", "//:daemon"]);
     assert!(start.elapsed().as_secs() < 60, "the build waited for the background processes");
