@@ -16,7 +16,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::fs;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
@@ -167,22 +167,27 @@ pub fn execute(graph: &ActionGraph, needed: &[usize], opts: &ExecOptions) -> Res
     let wake = Condvar::new();
     let epoch = Instant::now();
     let status = status::Status::new(total, opts.progress);
-    let workers_done = AtomicUsize::new(0);
     let jobs = opts.jobs.max(1);
+    let (finished, ticks) = std::sync::mpsc::channel::<()>();
     std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| {
-                worker(graph, &state, &wake, &dependents, opts, &status, epoch);
-                workers_done.fetch_add(1, AtomicOrdering::SeqCst);
+        let workers: Vec<_> = (0..jobs)
+            .map(|_| scope.spawn(|| worker(graph, &state, &wake, &dependents, opts, &status, epoch)))
+            .collect();
+        if status.is_live() {
+            // Elapsed times of running actions on the live line, until the workers are done.
+            let status = &status;
+            scope.spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) = ticks.recv_timeout(std::time::Duration::from_millis(100)) {
+                    status.refresh();
+                }
             });
         }
-        // Elapsed times of running actions on the live line.
-        scope.spawn(|| {
-            while workers_done.load(AtomicOrdering::SeqCst) < jobs {
-                std::thread::sleep(std::time::Duration::from_millis(100));
-                status.refresh();
+        for w in workers {
+            if let Err(panic) = w.join() {
+                std::panic::resume_unwind(panic);
             }
-        });
+        }
+        drop(finished);
     });
     status.finish();
     let state = state.into_inner().unwrap();

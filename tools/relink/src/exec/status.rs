@@ -15,16 +15,12 @@ fn bar() -> &'static Mutex<Option<ProgressBar>> {
     BAR.get_or_init(Default::default)
 }
 
-/// Running actions: id -> (description, start).
-fn running() -> &'static Mutex<BTreeMap<usize, (String, Instant)>> {
-    static RUNNING: OnceLock<Mutex<BTreeMap<usize, (String, Instant)>>> = OnceLock::new();
-    RUNNING.get_or_init(Default::default)
-}
-
 /// The status display of one execution.
 pub struct Status {
     live: Option<ProgressBar>,
     total: usize,
+    /// Running actions: id -> (description, start).
+    running: Mutex<BTreeMap<usize, (String, Instant)>>,
 }
 
 impl Status {
@@ -37,13 +33,18 @@ impl Status {
             *bar_slot() = Some(bar.clone());
             bar
         });
-        Status { live, total }
+        Status { live, total, running: Mutex::default() }
+    }
+
+    /// Whether a live line is shown (stderr is a terminal).
+    pub fn is_live(&self) -> bool {
+        self.live.is_some()
     }
 
     /// Action `id` started.
     pub fn started(&self, id: usize, mnemonic: &str, target: &str) {
         if self.live.is_some() {
-            lock(running()).insert(id, (format!("{mnemonic} {target}"), Instant::now()));
+            lock(&self.running).insert(id, (format!("{mnemonic} {target}"), Instant::now()));
             self.refresh();
         }
     }
@@ -52,7 +53,7 @@ impl Status {
     pub fn finished(&self, id: usize, done: usize, executed: bool, mnemonic: &str, target: &str) {
         match &self.live {
             Some(bar) => {
-                lock(running()).remove(&id);
+                lock(&self.running).remove(&id);
                 bar.set_position(done as u64);
                 self.refresh();
             }
@@ -65,7 +66,7 @@ impl Status {
     pub fn refresh(&self) {
         if let Some(bar) = &self.live {
             let now = Instant::now();
-            let running = lock(running());
+            let running = lock(&self.running);
             let mut items: Vec<(Duration, &String)> =
                 running.values().map(|(what, start)| (now - *start, what)).collect();
             items.sort_by_key(|item| std::cmp::Reverse(item.0));
@@ -79,7 +80,6 @@ impl Status {
         if let Some(bar) = self.live {
             bar.finish_and_clear();
             *bar_slot() = None;
-            lock(running()).clear();
         }
     }
 }
