@@ -27,6 +27,12 @@ struct StepLimit {
     limit: u64,
 }
 
+impl StepLimit {
+    fn new(limit: u64) -> StepLimit {
+        StepLimit { left: limit, limit }
+    }
+}
+
 impl<'e> starlark::eval::BeforeStmtFuncDyn<'e> for StepLimit {
     fn call<'v>(
         &mut self,
@@ -47,8 +53,5 @@ impl<'e> starlark::eval::BeforeStmtFuncDyn<'e> for StepLimit {
 
 /// Limit the statements `eval` runs (the code it compiles is instrumented for it).
 pub fn limit_steps(eval: &mut starlark::eval::Evaluator<'_, '_, '_>) {
-    eval.before_stmt_for_dap(starlark::eval::BeforeStmtFunc::from_dyn(Box::new(StepLimit {
-        left: max_steps(),
-        limit: max_steps(),
-    })));
+    eval.before_stmt_for_dap(starlark::eval::BeforeStmtFunc::from_dyn(Box::new(StepLimit::new(max_steps()))));
 }
