@@ -51,6 +51,14 @@ pub struct BuildOpts {
     /// `--define KEY=VALUE`, visible as `ctx.var` and to `config_setting(define_values)`.
     #[arg(long = "define")]
     pub defines: Vec<String>,
+    /// The target platform, a `platform()` label (Bazel's `--platforms`); default: the host.
+    /// Toolchains are resolved against it.
+    #[arg(long)]
+    pub platforms: Option<String>,
+    /// More `toolchain()` targets or patterns to register, ahead of the workspace's own
+    /// (Bazel's `--extra_toolchains`).
+    #[arg(long = "extra_toolchains", alias = "extra-toolchains")]
+    pub extra_toolchains: Vec<String>,
     /// The Cargo profile of imported targets (`dev`, `release`, `test`, `bench` or one the
     /// workspace defines), as `cargo build --profile NAME`; the same as
     /// `--define relink_profile=NAME`. Default: `dev` (`test` for `relink test`), `release`

@@ -84,10 +84,22 @@ pub fn open_session(opts: &BuildOpts) -> Result<Session> {
         std::fs::create_dir_all(&dir)?;
         defines.insert("relink_incremental_dir".to_string(), dir.display().to_string());
     }
-    let config = Config { compilation_mode: opts.compilation_mode.clone(), defines };
+    let mut toolchain_registrations = opts.extra_toolchains.clone();
+    toolchain_registrations.extend(crate::analysis::toolchains::workspace_registrations(&ws.root)?);
+    toolchain_registrations.push(crate::analysis::toolchains::DEFAULT_REGISTRATION.to_string());
+    let config = Config {
+        compilation_mode: opts.compilation_mode.clone(),
+        defines,
+        target_platform: opts.platforms.clone(),
+        toolchain_registrations,
+    };
     let state = state_dir(&cache, &ws);
     std::fs::create_dir_all(&state).with_context(|| format!("cannot create {}", state.display()))?;
-    let sources = exec::digests::SourceDigests::load(state.join("digests.json"));
+    let sources = exec::digests::SourceDigests::load_with_shared(
+        state.join("digests.json"),
+        ws.root.clone(),
+        cache.root.join("external-digests.json"),
+    );
     Ok(Session { loader: Loader::new(ws)?, cache, config, cwd_package, sources, state_dir: state })
 }
 
@@ -227,6 +239,8 @@ fn analysis_key(session: &Session, patterns: &[String]) -> Result<String> {
         "relink": [exe.display().to_string(), meta.len(), format!("{:?}", meta.modified().ok())],
         "mode": session.config.compilation_mode,
         "defines": session.config.defines,
+        "platforms": session.config.target_platform,
+        "toolchains": session.config.toolchain_registrations,
         "patterns": patterns,
         "cwd_package": session.cwd_package,
         "root": ws.root,

@@ -3,6 +3,7 @@
 pub mod actions;
 pub mod attrs;
 pub mod depset;
+pub mod toolchains;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -32,6 +33,10 @@ use attrs::AttrSchema;
 pub struct Config {
     pub compilation_mode: String,
     pub defines: BTreeMap<String, String>,
+    /// `--platforms`: the target platform (default: the host).
+    pub target_platform: Option<String>,
+    /// Registered toolchain patterns, in resolution order.
+    pub toolchain_registrations: Vec<String>,
 }
 
 impl Config {
@@ -81,12 +86,24 @@ pub struct Analyzer<'l> {
     pub graph: RefCell<ActionGraph>,
     done: RefCell<HashMap<Label, Rc<Configured>>>,
     stack: RefCell<Vec<Label>>,
+    /// Toolchain type -> the implementation target resolution chose.
+    resolved_toolchains: RefCell<HashMap<Label, Label>>,
+    /// (target, exec) platforms, read once.
+    platforms: std::cell::OnceCell<(toolchains::Platform, toolchains::Platform)>,
 }
 
 impl<'l> Analyzer<'l> {
     /// A fresh analyzer.
     pub fn new(loader: &'l Loader, config: Config) -> Self {
-        Analyzer { loader, config, graph: RefCell::default(), done: RefCell::default(), stack: RefCell::default() }
+        Analyzer {
+            loader,
+            config,
+            graph: RefCell::default(),
+            done: RefCell::default(),
+            stack: RefCell::default(),
+            resolved_toolchains: RefCell::default(),
+            platforms: std::cell::OnceCell::new(),
+        }
     }
 
     /// Analyse `label` (and, first, everything it depends on).
@@ -218,8 +235,11 @@ impl<'l> Analyzer<'l> {
         let spec_v = spec.value().unpack_frozen().ok_or_else(|| anyhow!("spec"))?.to_value();
         let implementation = spec_v.get_attr("implementation", heap).anyhow()?.ok_or_else(|| anyhow!("rule spec"))?;
         let is_test = spec_v.get_attr("test", heap).anyhow()?.is_some_and(|v| v.to_bool());
+        let toolchains = self
+            .toolchain_infos(spec_v, &module, &mut resolved.deps)
+            .with_context(|| format!("{}: toolchains of {}()", decl.location, decl.kind))?;
         let mut deps_of = std::mem::take(&mut resolved.deps);
-        let ctx = self.make_ctx(&module, decl, resolved)?;
+        let ctx = self.make_ctx(&module, decl, resolved, toolchains)?;
         let actx = AnalysisContext {
             label: decl.label.clone(),
             bin_dir: self.config.bin_dir(),
@@ -413,7 +433,78 @@ impl<'l> Analyzer<'l> {
         Ok(dep)
     }
 
-    fn make_ctx<'v>(&self, module: &Module<'v>, decl: &TargetDecl, resolved: ResolvedAttrs<'v>) -> Result<Value<'v>> {
+    /// `ctx.toolchains`: for each toolchain type the rule requests, the ToolchainInfo of the
+    /// toolchain resolution chose, keyed by the type as written and as a label.
+    fn toolchain_infos<'v>(&self, spec: Value<'v>, module: &Module<'v>, deps: &mut Vec<Label>) -> Result<Value<'v>> {
+        let heap = module.heap();
+        let strings = |name: &str| -> Result<Vec<String>> {
+            let Some(list) = spec.get_attr(name, heap).anyhow()? else { return Ok(Vec::new()) };
+            let list = ListRef::from_value(list).ok_or_else(|| anyhow!("internal: rule spec {name}"))?;
+            Ok(list.iter().filter_map(|v| v.unpack_str().map(str::to_string)).collect())
+        };
+        let (types, written) = (strings("toolchains")?, strings("toolchains_as_written")?);
+        let mut entries: Vec<(String, Value<'v>)> = Vec::new();
+        for (ty, as_written) in types.iter().zip(&written) {
+            let ty = Label::parse(ty, &Label::package_base("", ""))?;
+            let implementation = self.resolve_toolchain(&ty)?;
+            let dep = self.analyze(&implementation)?;
+            module.frozen_heap().add_reference(&dep.target.heap);
+            deps.push(dep.target.label.clone());
+            let info = dep.target.provider(self.toolchain_info_key()?).ok_or_else(|| {
+                anyhow!("toolchain `{implementation}` (type {ty}) does not return platform_common.ToolchainInfo")
+            })?;
+            let canonical = Label { repo: self.loader.workspace.canonical_repo(&ty.repo).to_string(), ..ty.clone() };
+            for key in [as_written.clone(), ty.to_string(), canonical.to_string()] {
+                if !entries.iter().any(|(k, _)| *k == key) {
+                    entries.push((key, info.to_value()));
+                }
+            }
+        }
+        Ok(heap.alloc(AllocDict(entries)))
+    }
+
+    fn resolve_toolchain(&self, toolchain_type: &Label) -> Result<Label> {
+        if let Some(l) = self.resolved_toolchains.borrow().get(toolchain_type) {
+            return Ok(l.clone());
+        }
+        let resolver = toolchains::Resolver { loader: self.loader };
+        let (target, exec) = match self.platforms.get() {
+            Some(p) => p,
+            None => {
+                let exec = resolver.host()?;
+                let target = match &self.config.target_platform {
+                    Some(p) => resolver
+                        .platform(&Label::parse(p, &Label::package_base("", ""))?)
+                        .with_context(|| format!("--platforms={p}"))?,
+                    None => exec.clone(),
+                };
+                let _ = self.platforms.set((target, exec));
+                self.platforms.get().expect("just set")
+            }
+        };
+        let chosen =
+            resolver.resolve(toolchain_type, &self.config.toolchain_registrations, target, exec, &|setting| {
+                self.config_setting_matches(setting)
+            })?;
+        self.resolved_toolchains.borrow_mut().insert(toolchain_type.clone(), chosen.clone());
+        Ok(chosen)
+    }
+
+    fn toolchain_info_key(&self) -> Result<u64> {
+        let (v, _) = self.loader.prelude().get_any_visibility("_ToolchainInfo").map_err(|e| anyhow!("{e}"))?;
+        v.value()
+            .downcast_ref::<crate::starlark::values::ProviderValue>()
+            .map(|p| p.key)
+            .ok_or_else(|| anyhow!("internal: _ToolchainInfo is not a provider"))
+    }
+
+    fn make_ctx<'v>(
+        &self,
+        module: &Module<'v>,
+        decl: &TargetDecl,
+        resolved: ResolvedAttrs<'v>,
+        toolchains: Value<'v>,
+    ) -> Result<Value<'v>> {
         let heap = module.heap();
         let mut var: Vec<(String, String)> = vec![("COMPILATION_MODE".into(), self.config.compilation_mode.clone())];
         var.extend(self.config.defines.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -446,6 +537,7 @@ impl<'l> Analyzer<'l> {
             ("var", var),
             ("bin_dir", bin_dir),
             ("build_file_path", heap.alloc(pkg.build_file.as_str())),
+            ("toolchains", toolchains),
             (
                 "workspace_name",
                 heap.alloc(if self.loader.workspace.name.is_empty() {

@@ -48,6 +48,30 @@ pub fn build_globals() -> Globals {
     .build()
 }
 
+/// `rule(toolchains = [...])`: the toolchain types as written and as labels resolved against
+/// the .bzl file that declares the rule (strings or `Label`s; `config_common.toolchain_type`
+/// is not supported).
+fn toolchain_types(
+    toolchains: Option<Value<'_>>,
+    eval: &Evaluator<'_, '_, '_>,
+) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+    let Some(list) = toolchains else { return Ok((Vec::new(), Vec::new())) };
+    let list = starlark::values::list::ListRef::from_value(list).ok_or_else(|| {
+        anyhow!("rule(toolchains = ...) takes a list of toolchain type labels, got {}", list.get_type())
+    })?;
+    let mut written = Vec::new();
+    let mut types = Vec::new();
+    for item in list.iter() {
+        let text = match LabelValue::from_value(item) {
+            Some(label) => label.0.to_string(),
+            None => expect_str(item, "rule(toolchains = ...)")?,
+        };
+        types.push(loading::parse_label_here(&text, eval)?.to_string());
+        written.push(text);
+    }
+    Ok((written, types))
+}
+
 fn err(e: anyhow::Error) -> starlark::Error {
     starlark::Error::new_other(e)
 }
@@ -72,15 +96,18 @@ fn rule_api(builder: &mut GlobalsBuilder) {
         #[starlark(require = named)] incompatible_use_toolchain_transition: Option<Value<'v>>,
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> starlark::Result<RuleValue> {
-        let _ = (doc, outputs, toolchains, fragments, host_fragments, provides, cfg);
+        let _ = (doc, outputs, fragments, host_fragments, provides, cfg);
         let _ = (exec_compatible_with, incompatible_use_toolchain_transition);
         let heap = eval.heap();
         let attrs = attrs.unwrap_or_else(|| heap.alloc(starlark::values::dict::AllocDict::EMPTY));
+        let (written, types) = toolchain_types(toolchains, eval).map_err(err)?;
         let spec = heap.alloc(AllocStruct([
             ("implementation", implementation),
             ("attrs", attrs),
             ("executable", Value::new_bool(executable)),
             ("test", Value::new_bool(test)),
+            ("toolchains", heap.alloc(types)),
+            ("toolchains_as_written", heap.alloc(written)),
         ]));
         let rule = RuleValue { id: loading::next_rule_id(), kind: OnceLock::new() };
         eval.module().set(&RuleValue::spec_variable(rule.id), spec);

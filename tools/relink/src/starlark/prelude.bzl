@@ -200,8 +200,10 @@ def select(x, no_match_error = ""):
 
 # --- ctx -------------------------------------------------------------------------------------
 
-def _make_ctx(label, attr, file, files, executable, outputs, var, bin_dir, build_file_path, workspace_name):
+def _make_ctx(label, attr, file, files, executable, outputs, var, bin_dir, build_file_path, workspace_name, toolchains):
     return struct(
+        toolchains = toolchains,
+        configuration = struct(coverage_enabled = False, default_shell_env = {}),
         label = label,
         attr = attr,
         file = file,
@@ -252,7 +254,58 @@ config_setting = rule(
     },
 )
 
+# --- platforms and toolchains ----------------------------------------------------------------
+# Declarations only: relink's analysis reads their attributes (label strings) to resolve
+# toolchains against the target and host platforms (analysis/toolchains.rs).
+
+def _declaration_impl(ctx):
+    return []
+
+_ToolchainInfo = provider(doc = "What a toolchain() target's implementation gives the rules that request its type.")
+
+platform_common = struct(
+    ToolchainInfo = _ToolchainInfo,
+    TemplateVariableInfo = provider(doc = "Make variables (unused by relink)."),
+)
+
+toolchain_type = rule(implementation = _declaration_impl, attrs = {})
+
+toolchain = rule(
+    implementation = _declaration_impl,
+    attrs = {
+        "toolchain_type": attr.string(mandatory = True),
+        "toolchain": attr.string(mandatory = True),
+        "exec_compatible_with": attr.string_list(),
+        "target_compatible_with": attr.string_list(),
+        "target_settings": attr.string_list(),
+    },
+)
+
+constraint_setting = rule(
+    implementation = _declaration_impl,
+    attrs = {"default_constraint_value": attr.string()},
+)
+
+constraint_value = rule(
+    implementation = _declaration_impl,
+    attrs = {"constraint_setting": attr.string(mandatory = True)},
+)
+
+platform = rule(
+    implementation = _declaration_impl,
+    attrs = {
+        "constraint_values": attr.string_list(),
+        "parents": attr.string_list(),
+        "remote_execution_properties": attr.string(),
+    },
+)
+
 native = struct(
+    toolchain_type = toolchain_type,
+    toolchain = toolchain,
+    constraint_setting = constraint_setting,
+    constraint_value = constraint_value,
+    platform = platform,
     glob = glob,
     package_name = package_name,
     repository_name = repository_name,
