@@ -39,6 +39,9 @@ struct Entry {
 }
 
 /// Source digests of one workspace: memoized within a build, persisted between builds.
+/// Files outside the workspace (a toolchain's 500 MB of compiler and standard library) are
+/// remembered in a second table shared by every workspace of the cache, so that a new checkout
+/// does not hash them again.
 #[derive(Default)]
 pub struct SourceDigests {
     file: Option<PathBuf>,
@@ -46,6 +49,8 @@ pub struct SourceDigests {
     /// Digests computed in this build, by execroot path.
     memo: Mutex<HashMap<String, String>>,
     changed: Mutex<bool>,
+    /// The workspace root and the table of files outside it.
+    outside: Option<(PathBuf, Box<SourceDigests>)>,
 }
 
 fn nanos(t: SystemTime) -> i128 {
@@ -68,8 +73,16 @@ impl SourceDigests {
         SourceDigests { file: Some(file), entries: Mutex::new(entries), ..Default::default() }
     }
 
+    /// Digests of the files of `root` remembered in `file`, and of files outside it in `shared`.
+    pub fn load_with_shared(file: PathBuf, root: PathBuf, shared: PathBuf) -> SourceDigests {
+        SourceDigests { outside: Some((root, Box::new(SourceDigests::load(shared)))), ..SourceDigests::load(file) }
+    }
+
     /// Write the remembered digests back (atomically), if any changed.
     pub fn save(&self) -> Result<()> {
+        if let Some((_, shared)) = &self.outside {
+            shared.save()?;
+        }
         let Some(file) = &self.file else { return Ok(()) };
         if !*self.changed.lock().unwrap() {
             return Ok(());
@@ -99,6 +112,13 @@ impl SourceDigests {
     }
 
     fn file_digest(&self, disk: &Path, meta: &fs::Metadata) -> Result<String> {
+        match &self.outside {
+            Some((root, shared)) if !disk.starts_with(root) => shared.file_digest(disk, meta),
+            _ => self.own_file_digest(disk, meta),
+        }
+    }
+
+    fn own_file_digest(&self, disk: &Path, meta: &fs::Metadata) -> Result<String> {
         let key = disk.display().to_string();
         let stat = stat_of(meta);
         if let Some(e) = self.entries.lock().unwrap().get(&key) {

@@ -58,8 +58,27 @@ impl Sandbox {
     ) -> Result<Materialized> {
         let mut linked = Vec::new();
         let mut referenced = Vec::new();
+        let mut link_points = std::collections::HashSet::new();
         for path in &action.inputs {
             let dest = self.root.join(path);
+            let point = match graph.producer_of(path) {
+                Some(_) => None,
+                None => external_link_point(opts, path)?,
+            };
+            if let Some(point) = point {
+                // Inside a symlinked directory of an external repository (a toolchain's
+                // sysroot): the sandbox links that directory once, as the repository does,
+                // rather than each of its files.
+                if link_points.insert(point.clone()) {
+                    let dest = self.root.join(&point);
+                    fs::create_dir_all(dest.parent().expect("an external path has a parent"))?;
+                    let disk = opts.workspace.exec_path_on_disk(&point)?;
+                    let target = fs::canonicalize(&disk).with_context(|| format!("missing input {path}"))?;
+                    std::os::unix::fs::symlink(&target, &dest)?;
+                    referenced.push(target);
+                }
+                continue;
+            }
             if let Some(parent) = dest.parent() {
                 fs::create_dir_all(parent)?;
             }
@@ -109,6 +128,35 @@ impl Sandbox {
 
 /// The stable directory of a `no-sandbox` action (per workspace and first output), locked for
 /// this process; `None` for other actions or when another build holds it.
+/// For an input of an external repository that lies below a symlinked directory of that
+/// repository, the execroot path of that directory (remembered for the process: repositories
+/// do not change during a build).
+fn external_link_point(opts: &ExecOptions, path: &str) -> Result<Option<String>> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static POINTS: OnceLock<Mutex<HashMap<String, Option<String>>>> = OnceLock::new();
+    let Some(rest) = path.strip_prefix("external/") else { return Ok(None) };
+    let parts: Vec<&str> = rest.split('/').collect();
+    // external/<repo>/<dir>/.../<file>: directories from <dir> down to the file's parent.
+    for depth in 2..parts.len() {
+        let dir = format!("external/{}", parts[..depth].join("/"));
+        let memo = POINTS.get_or_init(Mutex::default);
+        if let Some(known) = memo.lock().unwrap().get(&dir) {
+            match known {
+                Some(point) => return Ok(Some(point.clone())),
+                None => continue,
+            }
+        }
+        let disk = opts.workspace.exec_path_on_disk(&dir)?;
+        let is_link = fs::symlink_metadata(&disk).is_ok_and(|m| m.file_type().is_symlink());
+        memo.lock().unwrap().insert(dir.clone(), is_link.then(|| dir.clone()));
+        if is_link {
+            return Ok(Some(dir));
+        }
+    }
+    Ok(None)
+}
+
 fn stable_dir(action: &Action, opts: &ExecOptions) -> Result<Option<(PathBuf, fs::File)>> {
     if !action.requirements.contains_key("no-sandbox") {
         return Ok(None);
