@@ -1,5 +1,9 @@
-"""Bzlmod: `relink = use_extension("@rules_relink//rules:extensions.bzl", "relink")` then
-`use_repo(relink, "relink_toolchain")`."""
+"""Bzlmod: `relink = use_extension("@rules_relink//rules:extensions.bzl", "relink")`.
+
+The extension creates `@relink_toolchain` (the local rustc and relink-builder) and
+rules_relink's MODULE.bazel registers its toolchain; a root module needs
+`use_repo(relink, "relink_toolchain")` only to name the repository itself.
+"""
 
 load("//rules:repositories.bzl", "relink_toolchain_repo")
 

@@ -1,6 +1,6 @@
 """Action emitters: one function per action kind. Flags are built by relink-builder, not here."""
 
-load("//rules:toolchain.bzl", "RustToolchainInfo")
+load("//rules:toolchain.bzl", "rust_toolchain_info")
 load("//rules/private:artifacts.bzl", "DEPENDENCY_ARTIFACT", "dependency_files")
 load("//rules/private:profile.bzl", "build_script_run_flags", "cross_crate_lto", "mode_flags")
 
@@ -16,7 +16,7 @@ def crate_args(ctx, crate, deps, mnemonic = "RustCompile"):
     Returns:
       an Args object.
     """
-    tc = ctx.attr._toolchain[RustToolchainInfo]
+    tc = rust_toolchain_info(ctx)
     args = ctx.actions.args()
     args.add("--rustc", tc.rustc_path)
     if tc.unstable:
@@ -29,6 +29,7 @@ def crate_args(ctx, crate, deps, mnemonic = "RustCompile"):
     args.add_all(mode_flags(ctx))
     args.add("--package-dir", crate.package_dir)
     args.add_all(crate.features, before_each = "--feature")
+    args.add_all(tc.extra_rustc_flags, format_each = "--rustc-flag=%s")
     args.add_all(crate.rustc_flags, format_each = "--rustc-flag=%s")
     args.add_all(["%s=%s" % (k, v) for k, v in crate.rustc_env.items()], before_each = "--env")
     args.add_all(crate.srcs, before_each = "--src")
@@ -56,7 +57,7 @@ def _run_builder(ctx, mnemonic, verb, args, inputs, outputs, env, message, unuse
     ctx.actions.run(
         execution_requirements = requirements or {},
         mnemonic = mnemonic,
-        executable = ctx.attr._toolchain[RustToolchainInfo].builder,
+        executable = rust_toolchain_info(ctx).builder,
         arguments = [verb, args],
         inputs = inputs,
         outputs = outputs,
@@ -70,7 +71,7 @@ def _unused_list(ctx, output):
     return ctx.actions.declare_file(output.basename + ".unused", sibling = output)
 
 def _compile_inputs(ctx, crate, deps, mnemonic):
-    tc = ctx.attr._toolchain[RustToolchainInfo]
+    tc = rust_toolchain_info(ctx)
     return depset(crate.srcs + crate.compile_data + _build_script_files(crate), transitive = [dependency_files(mnemonic, deps), tc.files])
 
 def _build_script_files(crate):
@@ -212,7 +213,7 @@ def emit_build_script_run(ctx, script, crate, info, links, features, env, inputs
       inputs: files the script may read.
       dep_env_files: `DEP_*` environment files of the `links` dependencies.
     """
-    tc = ctx.attr._toolchain[RustToolchainInfo]
+    tc = rust_toolchain_info(ctx)
     args = ctx.actions.args()
     args.add("--script", script)
     args.add("--package", crate.name)
@@ -242,7 +243,7 @@ def emit_link(ctx, crate, deps, no_link_dir, out):
       no_link_dir: the RustCompileNoLink output directory.
       out: declared output file.
     """
-    tc = ctx.attr._toolchain[RustToolchainInfo]
+    tc = rust_toolchain_info(ctx)
     args = crate_args(ctx, crate, [])
     args.add("--rlink-dir", no_link_dir.path)
     args.add_all(depset(transitive = [d.transitive_link_pairs for d in deps]), before_each = "--link-dep")

@@ -11,6 +11,7 @@ if ! command -v bazel >/dev/null; then
 fi
 export RELINK_BUILDER=${RELINK_BUILDER:-$REPO/target/debug/relink-builder}
 [ -x "$RELINK_BUILDER" ] || { echo "build relink-builder first (cargo build --workspace)" >&2; exit 1; }
+BAZEL_ARCHIVES=${RELINK_BAZEL_ARCHIVES:-$(cd "$REPO/.." && pwd)/shared/data/bazel-4.2.3-offline}
 WORK=$(mktemp -d)
 trap 'for d in "$WORK"/a "$WORK"/b; do [ -d "$d" ] && (cd "$d" && bazel shutdown >/dev/null 2>&1 || true); done; chmod -R u+w "$WORK"; rm -rf "$WORK"' EXIT
 BAZEL_FLAGS=(--spawn_strategy=linux-sandbox --color=no --curses=no --show_progress_rate_limit=60)
@@ -19,8 +20,9 @@ make_ws() { # DIR
   cp -r "$REPO/examples" "$1"
   rm -rf "$1/relink-bin"
   sed -i "s|path = \"..\"|path = \"$REPO\"|" "$1/WORKSPACE"
-  # Offline machines: Bazel would download @remote_coverage_tools for any test rule.
-  printf '\nlocal_repository(name = "remote_coverage_tools", path = "%s")\n' "$REPO/tests/bazel/offline_coverage_tools" >> "$1/WORKSPACE"
+  # Offline: rules_cc and rules_java (Bazel's Java toolchains, loaded by toolchain resolution)
+  # from local archives; relink_register_toolchains() covers @remote_coverage_tools itself.
+  sed -i "s|^relink_register_toolchains()|relink_register_toolchains(bazel_archives = \"$BAZEL_ARCHIVES\")|" "$1/WORKSPACE"
   rm -f "$1/MODULE.bazel"  # Bazel 4.2.3: WORKSPACE mode
 }
 

@@ -7,6 +7,7 @@ REPO=$(cd "$(dirname "$0")/../.." && pwd)
 RELINK=${RELINK:-$REPO/target/debug/relink}
 export RELINK_BUILDER=${RELINK_BUILDER:-$REPO/target/debug/relink-builder}
 command -v bazel >/dev/null || { apt-get update -qq >/dev/null && apt-get install -y -qq bazel-bootstrap >/dev/null; }
+BAZEL_ARCHIVES=${RELINK_BAZEL_ARCHIVES:-$(cd "$REPO/.." && pwd)/shared/data/bazel-4.2.3-offline}
 WORK=$(mktemp -d)
 trap '(cd "$WORK/ripgrep" 2>/dev/null && bazel shutdown >/dev/null 2>&1 || true); chmod -R u+w "$WORK"; rm -rf "$WORK"' EXIT
 FLAGS=(--spawn_strategy=linux-sandbox --color=no --curses=no --show_progress_rate_limit=60)
@@ -14,7 +15,8 @@ FLAGS=(--spawn_strategy=linux-sandbox --color=no --curses=no --show_progress_rat
 bash "$REPO/bench/ripgrep_workspace.sh" "$WORK/ripgrep" >/dev/null
 cd "$WORK/ripgrep"
 RELINK_CACHE="$WORK/relink-cache" "$RELINK" import
-printf '\nlocal_repository(name = "remote_coverage_tools", path = "%s")\n' "$REPO/tests/bazel/offline_coverage_tools" >> WORKSPACE
+# Offline: Bazel's own rules_cc and rules_java from local archives (toolchain resolution).
+sed -i "s|^relink_register_toolchains(|relink_register_toolchains(bazel_archives = \"$BAZEL_ARCHIVES\", |" WORKSPACE
 bazel build "${FLAGS[@]}" //:rg 2>&1 | tail -1
 [ "$(./bazel-bin/rg -c 'fn new_regex' crates/globset/src/lib.rs)" = "2" ] || { echo "rg gives a wrong count" >&2; exit 1; }
 # Cargo profiles reach the actions under Bazel too: ripgrep's release-lto profile (panic =

@@ -17,6 +17,11 @@ const EMBEDDED_RULES: &[(&str, &str)] = &[
     ("rules/defs.bzl", include_str!("../../../rules/defs.bzl")),
     ("rules/extensions.bzl", include_str!("../../../rules/extensions.bzl")),
     ("rules/private/BUILD.bazel", include_str!("../../../rules/private/BUILD.bazel")),
+    (
+        "rules/private/coverage_tools/coverage_tools.BUILD",
+        include_str!("../../../rules/private/coverage_tools/coverage_tools.BUILD"),
+    ),
+    ("rules/private/coverage_tools/defs.bzl", include_str!("../../../rules/private/coverage_tools/defs.bzl")),
     ("rules/private/actions.bzl", include_str!("../../../rules/private/actions.bzl")),
     ("rules/private/artifacts.bzl", include_str!("../../../rules/private/artifacts.bzl")),
     ("rules/private/profile.bzl", include_str!("../../../rules/private/profile.bzl")),
@@ -45,27 +50,17 @@ pub fn rules_dir(cache_root: &Path) -> Result<PathBuf> {
 fn embedded_rules(cache_root: &Path) -> Result<PathBuf> {
     let digest = digest_bytes(EMBEDDED_RULES.iter().map(|(p, t)| format!("{p}\0{t}\0")).collect::<String>().as_bytes());
     let dir = cache_root.join("repos").join(format!("rules_relink-{}", &digest[..16]));
-    if dir.join("rules/defs.bzl").is_file() {
-        return Ok(dir);
-    }
-    let tmp = dir.with_extension(format!("tmp{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    for (path, text) in EMBEDDED_RULES {
-        let dest = tmp.join(path);
-        std::fs::create_dir_all(dest.parent().expect("rules/ path"))?;
-        std::fs::write(&dest, text)?;
-    }
-    std::fs::write(tmp.join("WORKSPACE"), "workspace(name = \"rules_relink\")\n")?;
-    std::fs::write(tmp.join("MODULE.bazel"), "module(name = \"rules_relink\")\n")?;
-    std::fs::write(tmp.join("BUILD.bazel"), "")?;
-    match std::fs::rename(&tmp, &dir) {
-        Ok(()) => Ok(dir),
-        Err(_) if dir.join("rules/defs.bzl").is_file() => {
-            let _ = std::fs::remove_dir_all(&tmp);
-            Ok(dir)
+    write_repo_once(&dir, |tmp| {
+        for (path, text) in EMBEDDED_RULES {
+            let dest = tmp.join(path);
+            std::fs::create_dir_all(dest.parent().expect("rules/ path"))?;
+            std::fs::write(&dest, text)?;
         }
-        Err(e) => Err(anyhow!("cannot unpack the embedded rules into {}: {e}", dir.display())),
-    }
+        std::fs::write(tmp.join("MODULE.bazel"), "module(name = \"rules_relink\")\n")?;
+        std::fs::write(tmp.join("BUILD.bazel"), "")?;
+        std::fs::write(tmp.join("WORKSPACE"), "workspace(name = \"rules_relink\")\n")?;
+        Ok(())
+    })
 }
 
 /// The relink-builder this relink uses.
@@ -88,45 +83,111 @@ fn builder_path() -> Result<PathBuf> {
     )
 }
 
-/// Register `@rules_relink` and `@relink_toolchain` in the workspace.
+/// Register `@rules_relink`, `@relink_toolchain` and `@platforms` in the workspace.
 pub fn register(ws: &mut Workspace, cache_root: &Path) -> Result<()> {
     if ws.name != "rules_relink" {
         ws.add_repo("rules_relink", rules_dir(cache_root)?);
     }
     let toolchain = toolchain_repo(cache_root)?;
     ws.add_repo("relink_toolchain", toolchain);
+    ws.add_repo("platforms", platforms_repo(cache_root)?);
     Ok(())
 }
 
+/// Operating systems and CPUs of `@platforms` (the names of bazelbuild/platforms, which
+/// Bazel bundles).
+const PLATFORM_OS: &[&str] =
+    &["android", "freebsd", "ios", "linux", "macos", "none", "openbsd", "osx", "qnx", "tvos", "watchos", "windows"];
+const PLATFORM_CPU: &[&str] = &[
+    "aarch64", "arm", "arm64", "arm64_32", "arm64e", "armv7", "armv7k", "i386", "mips64", "ppc", "riscv64", "s390x",
+    "wasm32", "wasm64", "x86_32", "x86_64",
+];
+
+/// `@platforms`: the constraint settings `//os:os` and `//cpu:cpu` with their values, as in
+/// the repository Bazel bundles, so that toolchains can say where they run.
+fn platforms_repo(cache_root: &Path) -> Result<PathBuf> {
+    let build = |setting: &str, values: &[&str]| {
+        let mut text = format!(
+            "# Written by relink: the constraint values of bazelbuild/platforms.\npackage(default_visibility = [\"//visibility:public\"])\n\nconstraint_setting(name = \"{setting}\")\n"
+        );
+        for v in values {
+            text.push_str(&format!(
+                "\nconstraint_value(\n    name = \"{v}\",\n    constraint_setting = \":{setting}\",\n)\n"
+            ));
+        }
+        text
+    };
+    let files = [
+        ("WORKSPACE", "workspace(name = \"platforms\")\n".to_string()),
+        ("BUILD.bazel", "package(default_visibility = [\"//visibility:public\"])\n".to_string()),
+        ("os/BUILD.bazel", build("os", PLATFORM_OS)),
+        ("cpu/BUILD.bazel", build("cpu", PLATFORM_CPU)),
+    ];
+    let digest = digest_bytes(files.iter().map(|(p, t)| format!("{p}\0{t}\0")).collect::<String>().as_bytes());
+    let dir = cache_root.join("repos").join(format!("platforms-{}", &digest[..16]));
+    write_repo_once(&dir, |tmp| {
+        for (path, text) in &files {
+            let dest = tmp.join(path);
+            std::fs::create_dir_all(dest.parent().expect("a file in the repository"))?;
+            std::fs::write(&dest, text)?;
+        }
+        Ok(())
+    })
+}
+
+/// Create repository directory `dir` through `fill` (into a temporary sibling, then renamed),
+/// unless it exists; concurrent relink processes agree on the result.
+fn write_repo_once(dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<PathBuf> {
+    if dir.join("WORKSPACE").is_file() {
+        return Ok(dir.to_path_buf());
+    }
+    let tmp = dir.with_extension(format!("tmp{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    fill(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    match std::fs::rename(&tmp, dir) {
+        Ok(()) => Ok(dir.to_path_buf()),
+        Err(_) if dir.join("WORKSPACE").is_file() => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            Ok(dir.to_path_buf())
+        }
+        Err(e) => Err(anyhow!("cannot create {}: {e}", dir.display())),
+    }
+}
+
 /// Synthesize the toolchain repository: symlinks to the sysroot and the builder, a version
-/// stamp, and a BUILD file declaring `rust_toolchain`.
+/// stamp, and the BUILD file `rules/repositories.bzl` writes for Bazel (`rust_toolchain` over
+/// the sysroot files rustc needs, `toolchain()` for the host platform).
 fn toolchain_repo(cache_root: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(cache_root.join("repos"))
         .with_context(|| format!("cannot create {}", cache_root.join("repos").display()))?;
     let crate::toolchain_probe::Toolchain { sysroot, version } =
         crate::toolchain_probe::probe(&cache_root.join("repos").join("toolchain-probe.json"))?;
     let builder = builder_path()?.canonicalize()?;
-    let id = digest_bytes(format!("{sysroot}\n{}\n{version}", builder.display()).as_bytes());
+    let triple = version
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .ok_or_else(|| anyhow!("`rustc -vV` of {sysroot} names no host triple"))?
+        .trim()
+        .to_string();
+    let build = toolchain_build_file(&triple);
+    let id = digest_bytes(format!("{sysroot}\n{}\n{version}\n{build}", builder.display()).as_bytes());
     let dir = cache_root.join("repos").join(format!("relink_toolchain-{}", &id[..16]));
-    if dir.join("BUILD.bazel").is_file() {
-        return Ok(dir);
-    }
-    let tmp = dir.with_extension(format!("tmp{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp)?;
-    std::os::unix::fs::symlink(&sysroot, tmp.join("sysroot"))?;
-    std::os::unix::fs::symlink(&builder, tmp.join("relink-builder"))?;
-    std::fs::write(tmp.join("rustc_version.txt"), &version)?;
-    std::fs::write(tmp.join("WORKSPACE"), "workspace(name = \"relink_toolchain\")\n")?;
-    std::fs::write(tmp.join("BUILD.bazel"), TOOLCHAIN_BUILD)?;
-    match std::fs::rename(&tmp, &dir) {
-        Ok(()) => Ok(dir),
-        Err(_) if dir.join("BUILD.bazel").is_file() => {
-            let _ = std::fs::remove_dir_all(&tmp);
-            Ok(dir)
-        }
-        Err(e) => Err(anyhow!("cannot create {}: {e}", dir.display())),
-    }
+    write_repo_once(&dir, |tmp| {
+        std::os::unix::fs::symlink(&sysroot, tmp.join("sysroot"))?;
+        std::os::unix::fs::symlink(&builder, tmp.join("relink-builder"))?;
+        std::fs::write(tmp.join("rustc_version.txt"), &version)?;
+        std::fs::write(tmp.join("BUILD.bazel"), &build)?;
+        std::fs::write(tmp.join("WORKSPACE"), "workspace(name = \"relink_toolchain\")\n")?;
+        Ok(())
+    })
+}
+
+/// The toolchain repository's BUILD file for a host triple: the template's placeholders
+/// filled as `rules/repositories.bzl` fills them.
+fn toolchain_build_file(triple: &str) -> String {
+    use crate::analysis::toolchains::{host_cpu, host_os};
+    TOOLCHAIN_BUILD.replace("%{triple}", triple).replace("%{os}", host_os()).replace("%{cpu}", host_cpu())
 }
 
 /// BUILD file of `@relink_toolchain`: the very file `rules/repositories.bzl` writes for Bazel.
