@@ -102,6 +102,7 @@ fn exec_options<'a>(session: &'a Session, opts: &BuildOpts, keep_going: bool) ->
         default_timeout: std::time::Duration::from_secs(ACTION_TIMEOUT_S),
         sources: &session.sources,
         keep_going,
+        remote: session.remote.as_ref(),
     }
 }
 
@@ -200,11 +201,15 @@ fn build_command(opts: &BuildOpts, patterns: &[String], tests: bool) -> Result<b
         eprintln!("ERROR: {err:#}");
     }
     eprintln!(
-        "relink: {} targets, {} actions: {} executed, {} cache hits{}{} ({:.2} s)",
+        "relink: {} targets, {} actions: {} executed, {} cache hits{}{}{} ({:.2} s)",
         built.targets.len(),
         built.outcomes.len() + built.failed.len(),
         executed,
         built.outcomes.len() - executed,
+        match built.outcomes.values().filter(|o| o.remote).count() {
+            0 => String::new(),
+            n => format!(" ({n} remote)"),
+        },
         if built.failed.is_empty() { String::new() } else { format!(", {} failed", built.failed.len()) },
         if built.skipped == 0 { String::new() } else { format!(", {} not run", built.skipped) },
         start.elapsed().as_secs_f64()

@@ -59,6 +59,21 @@ pub struct BuildOpts {
     /// (Bazel's `--extra_toolchains`).
     #[arg(long = "extra_toolchains", alias = "extra-toolchains")]
     pub extra_toolchains: Vec<String>,
+    /// A Remote Execution API cache, `grpc://HOST:PORT` (Bazel's `--remote_cache`): action
+    /// results are looked up there after the local cache and uploaded after local runs.
+    /// Actions marked `no-remote` (rustc's incremental state) stay local. A server that
+    /// cannot be reached or fails is a warning; the build goes on locally.
+    #[arg(long = "remote_cache", alias = "remote-cache")]
+    pub remote_cache: Option<String>,
+    /// REAPI instance name on the remote cache.
+    #[arg(long = "remote_instance_name", alias = "remote-instance-name", default_value = "")]
+    pub remote_instance_name: String,
+    /// Upload the results of actions run here to the remote cache.
+    #[arg(long = "remote_upload_local_results", alias = "remote-upload-local-results", num_args = 0..=1, default_value = "true", default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub remote_upload_local_results: bool,
+    /// Seconds one remote call may take before it is retried (then the remote is given up).
+    #[arg(long = "remote_timeout", alias = "remote-timeout", default_value_t = 60)]
+    pub remote_timeout: u64,
     /// The Cargo profile of imported targets (`dev`, `release`, `test`, `bench` or one the
     /// workspace defines), as `cargo build --profile NAME`; the same as
     /// `--define relink_profile=NAME`. Default: `dev` (`test` for `relink test`), `release`

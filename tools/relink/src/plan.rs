@@ -53,6 +53,8 @@ pub struct Session {
     pub sources: exec::digests::SourceDigests,
     /// Where this workspace's records live (`relink explain`, digests, analyses).
     pub state_dir: PathBuf,
+    /// The remote cache, when `--remote_cache` names one that answered.
+    pub remote: Option<exec::remote::RemoteCache>,
 }
 
 /// The `--define` that selects the Cargo profile of imported targets (rules/private/profile.bzl).
@@ -100,7 +102,27 @@ pub fn open_session(opts: &BuildOpts) -> Result<Session> {
         ws.root.clone(),
         cache.root.join("external-digests.json"),
     );
-    Ok(Session { loader: Loader::new(ws)?, cache, config, cwd_package, sources, state_dir: state })
+    let remote = connect_remote(opts);
+    Ok(Session { loader: Loader::new(ws)?, cache, config, cwd_package, sources, state_dir: state, remote })
+}
+
+/// The remote cache of `--remote_cache`: one that cannot be reached or lacks what relink needs
+/// is a warning, and the build is local.
+fn connect_remote(opts: &BuildOpts) -> Option<exec::remote::RemoteCache> {
+    let url = opts.remote_cache.clone()?;
+    let remote = exec::remote::RemoteOptions {
+        url: url.clone(),
+        instance: opts.remote_instance_name.clone(),
+        upload: opts.remote_upload_local_results,
+        timeout: std::time::Duration::from_secs(opts.remote_timeout),
+    };
+    match exec::remote::RemoteCache::connect(remote) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            eprintln!("relink: WARNING: remote cache {url} is not usable ({e:#}); building locally");
+            None
+        }
+    }
 }
 
 /// Expand target patterns into labels of rule targets (and explicit labels as given).

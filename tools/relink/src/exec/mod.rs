@@ -6,6 +6,7 @@ mod confine;
 pub mod diagnostics;
 pub mod digests;
 pub mod interrupt;
+pub mod remote;
 mod sandbox;
 pub mod status;
 
@@ -52,6 +53,8 @@ pub struct ExecOptions<'a> {
     /// After a failure, go on with every action that does not depend on it (Bazel's
     /// `--keep_going`); otherwise stop at the first failure.
     pub keep_going: bool,
+    /// The remote cache (`--remote_cache`), when one answered.
+    pub remote: Option<&'a remote::RemoteCache>,
 }
 
 /// What an execution achieved.
@@ -83,6 +86,9 @@ pub struct Outcome {
     pub mnemonic: String,
     pub target: String,
     pub cache: CacheStatus,
+    /// A hit of the remote cache (its outputs were downloaded).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub remote: bool,
     /// When the action started, in milliseconds since the execution began.
     pub start_ms: u64,
     pub duration_ms: u64,
@@ -308,8 +314,11 @@ fn derived_digest(path: &str, files: &[OutputFile]) -> String {
     match files {
         [file] if file.path == path => file.digest.clone(),
         _ => {
-            let listing: Vec<String> =
+            // Sorted: a directory's files come in walk order here and in tree order from a
+            // remote cache; the digest must not depend on which.
+            let mut listing: Vec<String> =
                 files.iter().map(|f| format!("{} {} {}", f.path, f.digest, f.executable)).collect();
+            listing.sort();
             digest_bytes(listing.join("\n").as_bytes())
         }
     }
@@ -408,46 +417,63 @@ fn run_one(
     let action = &graph.actions[index];
     // Actions that report unused inputs are looked up under the key of their last pruning.
     let pruning = action.unused_inputs_list.as_ref().map(|_| pruning_key(action, &inputs));
-    let last_unused =
-        pruning.as_ref().and_then(|k| opts.cache.pruned_inputs(k)).filter(|u| u.iter().all(|p| inputs.contains_key(p)));
+    let remote =
+        opts.remote.filter(|r| matches!(action.kind, ActionKind::Run { .. }) && r.usable_for(&action.requirements));
+    let last_unused = pruning
+        .as_ref()
+        .and_then(|k| opts.cache.pruned_inputs(k).or_else(|| remote.and_then(|r| r.lookup_pruned(k, opts.cache))))
+        .filter(|u| u.iter().all(|p| inputs.contains_key(p)));
     let mut key = match &last_unused {
         Some(unused) => pruned_action_key(action, &inputs, unused),
         None => action_key(action, &inputs),
     };
     let start = Instant::now();
+    let remote =
+        opts.remote.filter(|r| matches!(action.kind, ActionKind::Run { .. }) && r.usable_for(&action.requirements));
+    let mut from_remote = false;
     let (result, cache) = match opts.cache.lookup(&key) {
         Some(result) => (result, CacheStatus::Hit),
-        None => {
-            let result = match &action.kind {
-                ActionKind::Write { content, executable } => {
-                    single_output(action, content.as_bytes(), *executable, opts.cache)?
+        None => match remote.and_then(|r| r.lookup(&key, opts.cache)) {
+            Some(result) => {
+                // A remote hit: recorded locally, with the unused inputs it reports, as if run here.
+                if let (Some(list), Some(pruning)) = (&action.unused_inputs_list, &pruning) {
+                    let unused = reported_unused(action, list, &result, opts.cache, &inputs)?;
+                    opts.cache.record(&pruned_action_key(action, &inputs, &unused), &result)?;
+                    opts.cache.record_pruned_inputs(pruning, &unused)?;
                 }
-                ActionKind::Copy { executable } => {
-                    // The input is a stored blob (derived) or a file on disk (source): no sandbox.
-                    let from = &action.inputs[0];
-                    let data = match derived.get(from).map(Vec::as_slice) {
-                        Some([file]) => fs::read(opts.cache.blob_path(&file.digest, file.executable))?,
-                        Some(_) => bail!("{} of {}: cannot copy the directory {from}", action.mnemonic, action.owner),
-                        None => fs::read(opts.workspace.exec_path_on_disk(from)?)
-                            .with_context(|| format!("cannot read {from}"))?,
-                    };
-                    single_output(action, &data, *executable, opts.cache)?
-                }
-                ActionKind::Run { argv, env } => run_in_sandbox(graph, action, argv, env, derived, opts)?,
-            };
-            if let (Some(list), Some(pruning)) = (&action.unused_inputs_list, &pruning) {
-                let unused = reported_unused(action, list, &result, opts.cache, &inputs)?;
-                key = pruned_action_key(action, &inputs, &unused);
-                opts.cache.record_pruned_inputs(pruning, &unused)?;
+                opts.cache.record(&key, &result)?;
+                from_remote = true;
+                (result, CacheStatus::Hit)
             }
-            opts.cache.record(&key, &result)?;
-            (result, CacheStatus::Miss)
-        }
+            None => {
+                let looked_up = key.clone();
+                let result = run_locally(graph, action, derived, opts)?;
+                if let (Some(list), Some(pruning)) = (&action.unused_inputs_list, &pruning) {
+                    let unused = reported_unused(action, list, &result, opts.cache, &inputs)?;
+                    key = pruned_action_key(action, &inputs, &unused);
+                    opts.cache.record_pruned_inputs(pruning, &unused)?;
+                    if let Some(r) = remote.filter(|r| r.uploads()) {
+                        r.upload_pruned(pruning, &unused, opts.cache);
+                    }
+                }
+                opts.cache.record(&key, &result)?;
+                if let Some(r) = remote.filter(|r| r.uploads()) {
+                    // Under the key it was looked up by (another checkout, without this one's
+                    // record of unused inputs, asks by that) and, if pruned, its final key.
+                    r.upload(&looked_up, &result, opts.cache);
+                    if key != looked_up {
+                        r.upload(&key, &result, opts.cache);
+                    }
+                }
+                (result, CacheStatus::Miss)
+            }
+        },
     };
     Ok(Outcome {
         mnemonic: action.mnemonic.clone(),
         target: action.owner.clone(),
         cache,
+        remote: from_remote,
         start_ms: start.duration_since(epoch).as_millis() as u64,
         duration_ms: start.elapsed().as_millis() as u64,
         outputs: action.outputs.iter().map(|o| o.path.clone()).collect(),
@@ -455,6 +481,33 @@ fn run_one(
         key,
         inputs,
         result: Some(result),
+    })
+}
+
+/// Run `action` here: write or copy a file, or run its command in a sandbox.
+fn run_locally(
+    graph: &ActionGraph,
+    action: &Action,
+    derived: &DerivedFiles,
+    opts: &ExecOptions,
+) -> Result<ActionResult> {
+    Ok(match &action.kind {
+        ActionKind::Write { content, executable } => {
+            single_output(action, content.as_bytes(), *executable, opts.cache)?
+        }
+        ActionKind::Copy { executable } => {
+            // The input is a stored blob (derived) or a file on disk (source): no sandbox.
+            let from = &action.inputs[0];
+            let data = match derived.get(from).map(Vec::as_slice) {
+                Some([file]) => fs::read(opts.cache.blob_path(&file.digest, file.executable))?,
+                Some(_) => bail!("{} of {}: cannot copy the directory {from}", action.mnemonic, action.owner),
+                None => {
+                    fs::read(opts.workspace.exec_path_on_disk(from)?).with_context(|| format!("cannot read {from}"))?
+                }
+            };
+            single_output(action, &data, *executable, opts.cache)?
+        }
+        ActionKind::Run { argv, env } => run_in_sandbox(graph, action, argv, env, derived, opts)?,
     })
 }
 

@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Remote cache on real code: ripgrep 15.2.0 (crates.io, `relink import`) in three checkouts
+with three local caches and one NativeLink (../shared/tools/nativelink).
+
+  A: cold build with --remote_cache (everything runs, results uploaded)
+  B: cold build in another directory with --remote_cache (results downloaded)
+  C: cold build in a third directory without a remote (the local baseline)
+
+B and C alternate order per round. Prints wall times, B/C, what B executed, and whether the
+three rg binaries are identical. Modes: `--rustc-incremental=false` (everything may be
+shared) and the default (workspace crates compile with local-only incremental state).
+
+Usage: python3 bench/remote_cache.py [--rounds N] [--mode shared|default|both]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RELINK = os.path.join(REPO, "target/release/relink")
+NATIVELINK = os.path.join(REPO, "../shared/tools/nativelink/start.sh")
+
+
+def run(cmd, cwd, env=None, log=None):
+    full = [RELINK, cmd[0]] + (["--execution-log", log] if log else []) + cmd[1:]
+    start = time.monotonic()
+    out = subprocess.run(full, cwd=cwd, env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"relink {' '.join(cmd)} failed in {cwd}:\n{out.stderr[-3000:]}")
+    return time.monotonic() - start, out.stderr
+
+
+def executed(log):
+    ran = []
+    for line in open(log):
+        v = json.loads(line)
+        if v["cache"] == "miss":
+            ran.append(v["mnemonic"])
+    return ran
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--mode", default="both", choices=["shared", "default", "both"])
+    args = ap.parse_args()
+    if not os.path.exists(RELINK):
+        subprocess.run(["cargo", "build", "--release", "-q"], cwd=REPO, check=True)
+    work = tempfile.mkdtemp(prefix="relink-remote-bench-")
+    try:
+        src = os.path.join(work, "ripgrep")
+        subprocess.run(["bash", os.path.join(REPO, "bench/ripgrep_workspace.sh"), src], check=True, capture_output=True)
+        env = dict(os.environ, RELINK_CACHE=os.path.join(work, "import-cache"))
+        run(["import"], src, env)
+        modes = ["shared", "default"] if args.mode == "both" else [args.mode]
+        print(f"ripgrep 15.2.0, relink build //:rg, {os.cpu_count()} cores; NativeLink 1.6.6 on 127.0.0.1")
+        for mode in modes:
+            flags = ["--rustc-incremental=false"] if mode == "shared" else []
+            for r in range(args.rounds):
+                nl_dir = os.path.join(work, f"nl-{mode}-{r}")
+                port = 50300 + 20 * r + (0 if mode == "shared" else 100)
+                pid = subprocess.run(["bash", NATIVELINK, nl_dir, str(port), str(port + 10)],
+                                     check=True, capture_output=True, text=True).stdout.strip()
+                remote = [f"--remote_cache=grpc://127.0.0.1:{port}"]
+                try:
+                    dirs = {}
+                    for name in "abc":
+                        d = os.path.join(work, f"{mode}-{r}-{name}")
+                        shutil.copytree(src, d, symlinks=True)
+                        dirs[name] = d
+                    cache = lambda n: dict(os.environ, RELINK_CACHE=os.path.join(work, f"cache-{mode}-{r}-{n}"))
+                    t_a, _ = run(["build"] + remote + flags + ["//:rg"], dirs["a"], cache("a"))
+                    times = {}
+                    order = "bc" if r % 2 == 0 else "cb"
+                    for name in order:
+                        log = os.path.join(work, f"log-{mode}-{r}-{name}.jsonl")
+                        extra = remote if name == "b" else []
+                        times[name], _ = run(["build"] + extra + flags + ["//:rg"], dirs[name], cache(name), log)
+                    ran_b = executed(os.path.join(work, f"log-{mode}-{r}-b.jsonl"))
+                    ran_c = executed(os.path.join(work, f"log-{mode}-{r}-c.jsonl"))
+                    bins = {open(os.path.join(dirs[n], "relink-bin/rg"), "rb").read() for n in "abc"}
+                    counts = {}
+                    for m in ran_b:
+                        counts[m] = counts.get(m, 0) + 1
+                    print(f"[{mode} round {r + 1}] A (cold, uploading) {t_a:.1f} s | B (remote) {times['b']:.1f} s"
+                          f" | C (local) {times['c']:.1f} s | B/C {times['b'] / times['c']:.2f}"
+                          f" | B ran {len(ran_b)} of {len(ran_c)} actions {counts} | rg identical: {len(bins) == 1}")
+                finally:
+                    subprocess.run(["kill", pid])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

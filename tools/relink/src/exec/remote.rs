@@ -1,0 +1,644 @@
+//! A remote cache: relink as a client of the Remote Execution API v2 (`--remote_cache`).
+//!
+//! An action that misses the local cache is looked up in the server's action cache; a hit's
+//! blobs are downloaded (checked against their BLAKE3 digests) into the local store. An action
+//! that runs locally has its outputs and result uploaded. Digests are BLAKE3, relink's own, so
+//! the server must advertise it (NativeLink does). Local-only actions (`no-remote`: rustc's
+//! incremental state makes outputs depend on history) never go remote.
+//!
+//! The remote action is relink's action key in REAPI form: a `Command` whose arguments are the
+//! key (which already covers argv, env, every input's digest and the outputs) and an empty
+//! input root. Such entries are relink's own: a cache shared with Bazel keeps both, but they do
+//! not answer each other's actions.
+//!
+//! A server that is down, slow or answers with errors never fails a build: after bounded
+//! retries relink says so once and goes on locally.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use bazel_remote_apis::build::bazel::remote::execution::v2 as re;
+use bazel_remote_apis::google::bytestream as bs;
+use prost::Message;
+use tonic::transport::Channel;
+
+use super::cache::{digest_bytes, ActionResult, Cache, OutputFile};
+
+/// Where and how to reach the remote cache.
+#[derive(Clone, Debug)]
+pub struct RemoteOptions {
+    /// `grpc://HOST:PORT` (`http://` also accepted).
+    pub url: String,
+    /// REAPI instance name (`--remote_instance_name`).
+    pub instance: String,
+    /// Upload results of actions run locally (`--remote_upload_local_results`).
+    pub upload: bool,
+    /// Limit of one remote call.
+    pub timeout: Duration,
+}
+
+/// A connected remote cache; all methods degrade to "nothing remote" after a failure.
+pub struct RemoteCache {
+    runtime: tokio::runtime::Runtime,
+    channel: Channel,
+    opts: RemoteOptions,
+    /// Largest batch request the server accepts (bytes of blob data, with margin for framing).
+    max_batch: usize,
+    /// Set after a failed call: the rest of the build is local.
+    broken: AtomicBool,
+}
+
+const BLAKE3: i32 = re::digest_function::Value::Blake3 as i32;
+/// Bytes per ByteStream write message.
+const CHUNK: usize = 1 << 20;
+/// Attempts of one call before the remote is given up for this build.
+const ATTEMPTS: u32 = 3;
+
+impl RemoteCache {
+    /// Connect and read the server's capabilities: it must offer BLAKE3 digests and an action
+    /// cache that accepts results. Errors say which server and what is missing.
+    pub fn connect(opts: RemoteOptions) -> Result<RemoteCache> {
+        let url = match opts.url.split_once("://") {
+            Some(("grpc" | "http", rest)) => format!("http://{rest}"),
+            Some(("grpcs" | "https", _)) => bail!("--remote_cache={}: TLS is not supported yet; use grpc://", opts.url),
+            _ => bail!("--remote_cache={}: expected grpc://HOST:PORT", opts.url),
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .context("cannot start the remote cache client")?;
+        let endpoint = Channel::from_shared(url.clone())
+            .map_err(|e| anyhow!("--remote_cache={}: {e}", opts.url))?
+            .connect_timeout(Duration::from_secs(3))
+            .timeout(opts.timeout);
+        let channel = runtime
+            .block_on(async { tokio::time::timeout(Duration::from_secs(5), endpoint.connect()).await })
+            .map_err(|_| anyhow!("{}: no connection within 5 s", opts.url))?
+            .map_err(|e| anyhow!("{}: cannot connect: {e}", opts.url))?;
+        // The first call answers within 5 s or the build goes on without the remote.
+        let patient = opts.timeout;
+        let mut cache = RemoteCache {
+            runtime,
+            channel,
+            opts: RemoteOptions { timeout: patient.min(Duration::from_secs(5)), ..opts },
+            max_batch: 0,
+            broken: AtomicBool::new(false),
+        };
+        let caps = cache.capabilities()?;
+        cache.opts.timeout = patient;
+        let cc = caps.cache_capabilities.ok_or_else(|| anyhow!("{}: the server has no cache", cache.opts.url))?;
+        if !cc.digest_functions.contains(&BLAKE3) {
+            bail!("{}: the server does not offer BLAKE3 digests (relink's store uses them)", cache.opts.url);
+        }
+        let limit = if cc.max_batch_total_size_bytes > 0 { cc.max_batch_total_size_bytes as usize } else { 4 << 20 };
+        cache.max_batch = limit.saturating_sub(4096).max(1024);
+        Ok(cache)
+    }
+
+    fn capabilities(&self) -> Result<re::ServerCapabilities> {
+        let request = re::GetCapabilitiesRequest { instance_name: self.opts.instance.clone() };
+        self.call("GetCapabilities", || async {
+            let mut client = re::capabilities_client::CapabilitiesClient::new(self.channel.clone());
+            client.get_capabilities(request.clone()).await.map(|r| r.into_inner())
+        })
+    }
+
+    /// Whether this action may use the remote cache.
+    pub fn usable_for(&self, requirements: &BTreeMap<String, String>) -> bool {
+        !self.broken.load(Ordering::Relaxed) && !requirements.contains_key("no-remote")
+    }
+
+    /// Whether local results should be uploaded.
+    pub fn uploads(&self) -> bool {
+        self.opts.upload
+    }
+
+    /// The result stored for action `key`, its blobs now in the local store; `None` on a miss
+    /// or when the remote is unusable.
+    pub fn lookup(&self, key: &str, cache: &Cache) -> Option<ActionResult> {
+        if self.broken.load(Ordering::Relaxed) {
+            return None;
+        }
+        match self.try_lookup(key, cache) {
+            Ok(found) => found,
+            Err(e) => {
+                self.give_up(&e);
+                None
+            }
+        }
+    }
+
+    /// Upload the blobs and the result of action `key` (best effort).
+    pub fn upload(&self, key: &str, result: &ActionResult, cache: &Cache) {
+        if self.broken.load(Ordering::Relaxed) || !self.opts.upload {
+            return;
+        }
+        if let Err(e) = self.try_upload(key, result, cache) {
+            self.give_up(&e);
+        }
+    }
+
+    /// The inputs another build found unused for actions of pruning key `pruning_key` (the
+    /// local record's remote twin: without it, a fresh checkout would look an action up under
+    /// the key of all its inputs' contents and miss what the others stored under the pruned one).
+    pub fn lookup_pruned(&self, pruning_key: &str, cache: &Cache) -> Option<std::collections::BTreeSet<String>> {
+        let result = self.lookup(&format!("pruned-inputs {pruning_key}"), cache)?;
+        let file = result.files.first()?;
+        let text = std::fs::read_to_string(cache.blob_path(&file.digest, file.executable)).ok()?;
+        Some(text.lines().map(str::to_string).filter(|l| !l.is_empty()).collect())
+    }
+
+    /// Share the unused inputs of actions of pruning key `pruning_key` (best effort).
+    pub fn upload_pruned(&self, pruning_key: &str, unused: &std::collections::BTreeSet<String>, cache: &Cache) {
+        let text: String = unused.iter().map(|p| format!("{p}\n")).collect();
+        match cache.store_bytes(text.as_bytes(), false) {
+            Ok(digest) => {
+                let file = OutputFile { path: "unused_inputs".to_string(), digest, executable: false };
+                self.upload(
+                    &format!("pruned-inputs {pruning_key}"),
+                    &ActionResult { files: vec![file], dirs: vec![] },
+                    cache,
+                )
+            }
+            Err(e) => self.give_up(&e),
+        }
+    }
+
+    fn give_up(&self, e: &anyhow::Error) {
+        if !self.broken.swap(true, Ordering::Relaxed) {
+            eprintln!("relink: WARNING: remote cache {}: {e:#}; the rest of this build is local", self.opts.url);
+        }
+    }
+
+    fn try_lookup(&self, key: &str, cache: &Cache) -> Result<Option<ActionResult>> {
+        let (action, _, _) = remote_action(key);
+        let request = re::GetActionResultRequest {
+            instance_name: self.opts.instance.clone(),
+            action_digest: Some(action),
+            inline_stdout: false,
+            inline_stderr: false,
+            inline_output_files: Vec::new(),
+            digest_function: BLAKE3,
+        };
+        let found = self.call_allowing_not_found("GetActionResult", || async {
+            let mut client = re::action_cache_client::ActionCacheClient::new(self.channel.clone());
+            client.get_action_result(request.clone()).await.map(|r| r.into_inner())
+        })?;
+        let Some(found) = found else { return Ok(None) };
+        if found.exit_code != 0 {
+            return Ok(None);
+        }
+        let mut files = Vec::new();
+        for f in &found.output_files {
+            let digest = f.digest.clone().ok_or_else(|| anyhow!("result of {key}: output {} has no digest", f.path))?;
+            files.push((f.path.clone(), digest, f.is_executable));
+        }
+        let mut dirs = Vec::new();
+        for d in &found.output_directories {
+            let tree_digest =
+                d.tree_digest.clone().ok_or_else(|| anyhow!("output directory {} has no tree", d.path))?;
+            let tree = re::Tree::decode(self.read_blob(&tree_digest)?.as_slice())
+                .with_context(|| format!("the tree of output directory {}", d.path))?;
+            files.extend(tree_files(&d.path, &tree)?);
+            dirs.push(d.path.clone());
+        }
+        let mut outputs = Vec::new();
+        let missing: Vec<&(String, re::Digest, bool)> =
+            files.iter().filter(|(_, d, x)| !cache.blob_ok(&d.hash, *x)).collect();
+        let fetched = self.read_blobs(&missing.iter().map(|(_, d, _)| d.clone()).collect::<Vec<_>>())?;
+        for ((_, digest, executable), data) in missing.iter().zip(fetched) {
+            let stored = cache.store_bytes(&data, *executable)?;
+            if stored != digest.hash {
+                bail!("blob {} arrived with digest {stored}: refused", digest.hash);
+            }
+        }
+        for (path, digest, executable) in files {
+            outputs.push(OutputFile { path, digest: digest.hash, executable });
+        }
+        outputs.sort_by(|x, y| x.path.cmp(&y.path));
+        Ok(Some(ActionResult { files: outputs, dirs }))
+    }
+
+    fn try_upload(&self, key: &str, result: &ActionResult, cache: &Cache) -> Result<()> {
+        let (action_digest, action, command) = remote_action(key);
+        let mut blobs: Vec<Blob> =
+            vec![Blob::Bytes(digest_of(&action), action), Blob::Bytes(digest_of(&command), command)];
+        let mut remote = re::ActionResult { exit_code: 0, ..Default::default() };
+        let in_dir = |f: &OutputFile| result.dirs.iter().any(|d| f.path.starts_with(&format!("{d}/")));
+        for f in result.files.iter().filter(|f| !in_dir(f)) {
+            let digest = file_digest(cache, f)?;
+            remote.output_files.push(re::OutputFile {
+                path: f.path.clone(),
+                digest: Some(digest.clone()),
+                is_executable: f.executable,
+                ..Default::default()
+            });
+            blobs.push(Blob::File(digest, cache.blob_path(&f.digest, f.executable)));
+        }
+        for dir in &result.dirs {
+            let inside: Vec<&OutputFile> =
+                result.files.iter().filter(|f| f.path.starts_with(&format!("{dir}/"))).collect();
+            let tree = build_tree(dir, &inside, cache)?;
+            let bytes = tree.encode_to_vec();
+            let tree_digest = digest_of(&bytes);
+            for f in &inside {
+                blobs.push(Blob::File(file_digest(cache, f)?, cache.blob_path(&f.digest, f.executable)));
+            }
+            blobs.push(Blob::Bytes(tree_digest.clone(), bytes));
+            remote.output_directories.push(re::OutputDirectory {
+                path: dir.clone(),
+                tree_digest: Some(tree_digest),
+                ..Default::default()
+            });
+        }
+        self.write_missing(blobs)?;
+        let request = re::UpdateActionResultRequest {
+            instance_name: self.opts.instance.clone(),
+            action_digest: Some(action_digest),
+            action_result: Some(remote),
+            results_cache_policy: None,
+            digest_function: BLAKE3,
+        };
+        self.call("UpdateActionResult", || async {
+            let mut client = re::action_cache_client::ActionCacheClient::new(self.channel.clone());
+            client.update_action_result(request.clone()).await.map(|r| r.into_inner())
+        })?;
+        Ok(())
+    }
+
+    /// Upload the blobs the server does not have: small ones in batches, large ones through
+    /// ByteStream.
+    fn write_missing(&self, blobs: Vec<Blob>) -> Result<()> {
+        let mut unique: BTreeMap<String, Blob> = BTreeMap::new();
+        for b in blobs {
+            unique.entry(b.digest().hash.clone()).or_insert(b);
+        }
+        let request = re::FindMissingBlobsRequest {
+            instance_name: self.opts.instance.clone(),
+            blob_digests: unique.values().map(|b| b.digest().clone()).collect(),
+            digest_function: BLAKE3,
+        };
+        let missing = self.call("FindMissingBlobs", || async {
+            let mut client =
+                re::content_addressable_storage_client::ContentAddressableStorageClient::new(self.channel.clone());
+            client.find_missing_blobs(request.clone()).await.map(|r| r.into_inner())
+        })?;
+        let mut batch: Vec<re::batch_update_blobs_request::Request> = Vec::new();
+        let mut batch_bytes = 0;
+        for digest in missing.missing_blob_digests {
+            let blob =
+                unique.get(&digest.hash).ok_or_else(|| anyhow!("the server reported an unknown blob missing"))?;
+            let data = blob.data()?;
+            if data.len() > self.max_batch {
+                self.write_stream(&digest, data)?;
+                continue;
+            }
+            if batch_bytes + data.len() > self.max_batch {
+                self.write_batch(std::mem::take(&mut batch))?;
+                batch_bytes = 0;
+            }
+            batch_bytes += data.len();
+            batch.push(re::batch_update_blobs_request::Request { digest: Some(digest), data, compressor: 0 });
+        }
+        if !batch.is_empty() {
+            self.write_batch(batch)?;
+        }
+        Ok(())
+    }
+
+    fn write_batch(&self, requests: Vec<re::batch_update_blobs_request::Request>) -> Result<()> {
+        let request = re::BatchUpdateBlobsRequest {
+            instance_name: self.opts.instance.clone(),
+            requests,
+            digest_function: BLAKE3,
+        };
+        let response = self.call("BatchUpdateBlobs", || async {
+            let mut client =
+                re::content_addressable_storage_client::ContentAddressableStorageClient::new(self.channel.clone());
+            client.batch_update_blobs(request.clone()).await.map(|r| r.into_inner())
+        })?;
+        for r in response.responses {
+            if let Some(status) = r.status.filter(|s| s.code != 0) {
+                bail!("BatchUpdateBlobs: blob {}: {}", r.digest.map(|d| d.hash).unwrap_or_default(), status.message);
+            }
+        }
+        Ok(())
+    }
+
+    fn write_stream(&self, digest: &re::Digest, data: Vec<u8>) -> Result<()> {
+        let resource = format!(
+            "{}uploads/{}/blobs/blake3/{}/{}",
+            self.instance_prefix(),
+            uuid::Uuid::new_v4(),
+            digest.hash,
+            digest.size_bytes
+        );
+        let data = std::sync::Arc::new(data);
+        self.call("ByteStream.Write", || {
+            let resource = resource.clone();
+            let data = data.clone();
+            async move {
+                let mut requests = Vec::new();
+                let mut offset = 0;
+                loop {
+                    let end = (offset + CHUNK).min(data.len());
+                    requests.push(bs::WriteRequest {
+                        resource_name: if offset == 0 { resource.clone() } else { String::new() },
+                        write_offset: offset as i64,
+                        finish_write: end == data.len(),
+                        data: data[offset..end].to_vec(),
+                    });
+                    offset = end;
+                    if offset == data.len() {
+                        break;
+                    }
+                }
+                let mut client = bs::byte_stream_client::ByteStreamClient::new(self.channel.clone());
+                client.write(tokio_stream::iter(requests)).await.map(|r| r.into_inner())
+            }
+        })?;
+        Ok(())
+    }
+
+    /// Blobs by digest, in order (batched when small).
+    fn read_blobs(&self, digests: &[re::Digest]) -> Result<Vec<Vec<u8>>> {
+        let mut out: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        let mut batch: Vec<re::Digest> = Vec::new();
+        let mut batch_bytes = 0usize;
+        let flush = |batch: &mut Vec<re::Digest>, out: &mut BTreeMap<String, Vec<u8>>| -> Result<()> {
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let request = re::BatchReadBlobsRequest {
+                instance_name: self.opts.instance.clone(),
+                digests: std::mem::take(batch),
+                acceptable_compressors: Vec::new(),
+                digest_function: BLAKE3,
+            };
+            let response = self.call("BatchReadBlobs", || async {
+                let mut client =
+                    re::content_addressable_storage_client::ContentAddressableStorageClient::new(self.channel.clone());
+                client.batch_read_blobs(request.clone()).await.map(|r| r.into_inner())
+            })?;
+            for r in response.responses {
+                let hash = r.digest.map(|d| d.hash).unwrap_or_default();
+                if let Some(status) = r.status.filter(|s| s.code != 0) {
+                    bail!("BatchReadBlobs: blob {hash}: {}", status.message);
+                }
+                out.insert(hash, r.data);
+            }
+            Ok(())
+        };
+        for d in digests {
+            let size = d.size_bytes as usize;
+            if size > self.max_batch {
+                out.insert(d.hash.clone(), self.read_blob(d)?);
+                continue;
+            }
+            if batch_bytes + size > self.max_batch {
+                flush(&mut batch, &mut out)?;
+                batch_bytes = 0;
+            }
+            batch_bytes += size;
+            batch.push(d.clone());
+        }
+        flush(&mut batch, &mut out)?;
+        digests
+            .iter()
+            .map(|d| out.get(&d.hash).cloned().ok_or_else(|| anyhow!("the server did not return blob {}", d.hash)))
+            .collect()
+    }
+
+    /// One blob through ByteStream, checked against its digest.
+    fn read_blob(&self, digest: &re::Digest) -> Result<Vec<u8>> {
+        let resource = format!("{}blobs/blake3/{}/{}", self.instance_prefix(), digest.hash, digest.size_bytes);
+        let data = self.call("ByteStream.Read", || {
+            let resource = resource.clone();
+            async move {
+                let mut client = bs::byte_stream_client::ByteStreamClient::new(self.channel.clone());
+                let mut stream = client
+                    .read(bs::ReadRequest { resource_name: resource, read_offset: 0, read_limit: 0 })
+                    .await?
+                    .into_inner();
+                let mut data = Vec::new();
+                while let Some(chunk) = stream.message().await? {
+                    data.extend_from_slice(&chunk.data);
+                }
+                Ok(data)
+            }
+        })?;
+        if digest_bytes(&data) != digest.hash || data.len() as i64 != digest.size_bytes {
+            bail!("blob {} arrived damaged: refused", digest.hash);
+        }
+        Ok(data)
+    }
+
+    fn instance_prefix(&self) -> String {
+        if self.opts.instance.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.opts.instance)
+        }
+    }
+
+    fn call<T, F, Fut>(&self, what: &str, f: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, tonic::Status>>,
+    {
+        self.call_allowing_not_found(what, f)?.ok_or_else(|| anyhow!("{what}: not found"))
+    }
+
+    /// Run one call with a time limit, retrying transient errors with backoff; `NotFound` is
+    /// `Ok(None)`.
+    fn call_allowing_not_found<T, F, Fut>(&self, what: &str, f: F) -> Result<Option<T>>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, tonic::Status>>,
+    {
+        let mut last = String::new();
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_millis(100 << (2 * attempt)));
+            }
+            match self.runtime.block_on(async { tokio::time::timeout(self.opts.timeout, f()).await }) {
+                Ok(Ok(value)) => return Ok(Some(value)),
+                Ok(Err(status)) if status.code() == tonic::Code::NotFound => return Ok(None),
+                Ok(Err(status)) => {
+                    let transient = matches!(
+                        status.code(),
+                        tonic::Code::Unavailable
+                            | tonic::Code::DeadlineExceeded
+                            | tonic::Code::ResourceExhausted
+                            | tonic::Code::Aborted
+                            | tonic::Code::Internal
+                            | tonic::Code::Unknown
+                    );
+                    last = format!("{what}: {} ({:?})", status.message(), status.code());
+                    if !transient {
+                        bail!("{last}");
+                    }
+                }
+                Err(_) => last = format!("{what}: no answer within {} s", self.opts.timeout.as_secs()),
+            }
+        }
+        bail!("{last} (after {ATTEMPTS} attempts)")
+    }
+}
+
+/// A blob to upload: bytes at hand, or a file of the local store.
+enum Blob {
+    Bytes(re::Digest, Vec<u8>),
+    File(re::Digest, std::path::PathBuf),
+}
+
+impl Blob {
+    fn digest(&self) -> &re::Digest {
+        match self {
+            Blob::Bytes(d, _) | Blob::File(d, _) => d,
+        }
+    }
+
+    fn data(&self) -> Result<Vec<u8>> {
+        match self {
+            Blob::Bytes(_, b) => Ok(b.clone()),
+            Blob::File(_, p) => std::fs::read(p).with_context(|| format!("cannot read {}", p.display())),
+        }
+    }
+}
+
+fn digest_of(bytes: &[u8]) -> re::Digest {
+    re::Digest { hash: digest_bytes(bytes), size_bytes: bytes.len() as i64 }
+}
+
+fn file_digest(cache: &Cache, f: &OutputFile) -> Result<re::Digest> {
+    let path = cache.blob_path(&f.digest, f.executable);
+    let size = std::fs::metadata(&path).with_context(|| format!("blob of {} is missing", f.path))?.len();
+    Ok(re::Digest { hash: f.digest.clone(), size_bytes: size as i64 })
+}
+
+/// The REAPI action standing for relink action key `key`: (action digest, Action bytes,
+/// Command bytes).
+fn remote_action(key: &str) -> (re::Digest, Vec<u8>, Vec<u8>) {
+    let command = re::Command {
+        arguments: vec!["relink-action".to_string(), super::KEY_VERSION.to_string(), key.to_string()],
+        ..Default::default()
+    }
+    .encode_to_vec();
+    let empty_root = re::Directory::default().encode_to_vec();
+    let action = re::Action {
+        command_digest: Some(digest_of(&command)),
+        input_root_digest: Some(digest_of(&empty_root)),
+        ..Default::default()
+    }
+    .encode_to_vec();
+    (digest_of(&action), action, command)
+}
+
+/// The REAPI Tree of output directory `dir` holding `files`.
+fn build_tree(dir: &str, files: &[&OutputFile], cache: &Cache) -> Result<re::Tree> {
+    #[derive(Default)]
+    struct Node {
+        files: BTreeMap<String, re::FileNode>,
+        dirs: BTreeMap<String, Node>,
+    }
+    let mut root = Node::default();
+    for f in files {
+        let rel = f.path.strip_prefix(&format!("{dir}/")).expect("a file of the directory");
+        let mut parts: Vec<&str> = rel.split('/').collect();
+        let name = parts.pop().expect("a file name");
+        let mut node = &mut root;
+        for p in parts {
+            node = node.dirs.entry(p.to_string()).or_default();
+        }
+        let digest = file_digest(cache, f)?;
+        node.files.insert(
+            name.to_string(),
+            re::FileNode {
+                name: name.to_string(),
+                digest: Some(digest),
+                is_executable: f.executable,
+                ..Default::default()
+            },
+        );
+    }
+    fn encode(node: &Node, children: &mut Vec<re::Directory>) -> re::Directory {
+        let mut directory = re::Directory { files: node.files.values().cloned().collect(), ..Default::default() };
+        for (name, child) in &node.dirs {
+            let encoded = encode(child, children);
+            directory
+                .directories
+                .push(re::DirectoryNode { name: name.clone(), digest: Some(digest_of(&encoded.encode_to_vec())) });
+            children.push(encoded);
+        }
+        directory
+    }
+    let mut children = Vec::new();
+    let root = encode(&root, &mut children);
+    Ok(re::Tree { root: Some(root), children })
+}
+
+/// The files of a Tree, with paths below `dir`.
+fn tree_files(dir: &str, tree: &re::Tree) -> Result<Vec<(String, re::Digest, bool)>> {
+    let by_digest: BTreeMap<String, &re::Directory> =
+        tree.children.iter().map(|c| (digest_bytes(&c.encode_to_vec()), c)).collect();
+    let mut out = Vec::new();
+    fn walk(
+        prefix: &str,
+        d: &re::Directory,
+        by_digest: &BTreeMap<String, &re::Directory>,
+        out: &mut Vec<(String, re::Digest, bool)>,
+    ) -> Result<()> {
+        for f in &d.files {
+            let digest = f.digest.clone().ok_or_else(|| anyhow!("tree file {} has no digest", f.name))?;
+            out.push((format!("{prefix}/{}", f.name), digest, f.is_executable));
+        }
+        for sub in &d.directories {
+            let hash = sub.digest.as_ref().map(|x| x.hash.clone()).unwrap_or_default();
+            let child = by_digest.get(&hash).ok_or_else(|| anyhow!("tree directory {} is missing", sub.name))?;
+            walk(&format!("{prefix}/{}", sub.name), child, by_digest, out)?;
+        }
+        Ok(())
+    }
+    let root = tree.root.as_ref().ok_or_else(|| anyhow!("a tree without a root"))?;
+    walk(dir, root, &by_digest, &mut out)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tree_lists_the_files_it_was_built_from() {
+        let dir = std::env::temp_dir().join(format!("remote-tree-{}", std::process::id()));
+        let cache = Cache::open(dir.clone()).unwrap();
+        let a = cache.store_bytes(b"a", false).unwrap();
+        let b = cache.store_bytes(b"bb", true).unwrap();
+        let files = [
+            OutputFile { path: "out/d/x/a.o".into(), digest: a.clone(), executable: false },
+            OutputFile { path: "out/d/b".into(), digest: b.clone(), executable: true },
+        ];
+        let refs: Vec<&OutputFile> = files.iter().collect();
+        let tree = build_tree("out/d", &refs, &cache).unwrap();
+        let mut listed = tree_files("out/d", &tree).unwrap();
+        listed.sort_by(|x, y| x.0.cmp(&y.0));
+        assert_eq!(
+            listed,
+            vec![
+                ("out/d/b".to_string(), re::Digest { hash: b, size_bytes: 2 }, true),
+                ("out/d/x/a.o".to_string(), re::Digest { hash: a, size_bytes: 1 }, false),
+            ]
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn the_remote_action_is_a_function_of_the_key() {
+        assert_eq!(remote_action("k1").0, remote_action("k1").0);
+        assert_ne!(remote_action("k1").0, remote_action("k2").0);
+    }
+}
