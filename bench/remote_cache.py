@@ -3,10 +3,11 @@
 with three local caches and one NativeLink (../shared/tools/nativelink).
 
   A: cold build with --remote_cache (everything runs, results uploaded)
-  B: cold build in another directory with --remote_cache (results downloaded)
+  B: cold build in another directory with --remote_cache (every output downloaded)
+  T: the same with --remote_download_outputs=toplevel (only what is needed here)
   C: cold build in a third directory without a remote (the local baseline)
 
-B and C alternate order per round. Prints wall times, B/C, what B executed, and whether the
+B, T and C rotate order per round. Prints wall times, B/C, what B executed, and whether the
 three rg binaries are identical. Modes: `--rustc-incremental=false` (everything may be
 shared) and the default (workspace crates compile with local-only incremental state).
 
@@ -70,26 +71,27 @@ def main():
                 remote = [f"--remote_cache=grpc://127.0.0.1:{port}"]
                 try:
                     dirs = {}
-                    for name in "abc":
+                    for name in "abtc":
                         d = os.path.join(work, f"{mode}-{r}-{name}")
                         shutil.copytree(src, d, symlinks=True)
                         dirs[name] = d
                     cache = lambda n: dict(os.environ, RELINK_CACHE=os.path.join(work, f"cache-{mode}-{r}-{n}"))
                     t_a, _ = run(["build"] + remote + flags + ["//:rg"], dirs["a"], cache("a"))
                     times = {}
-                    order = "bc" if r % 2 == 0 else "cb"
+                    order = ["btc", "ctb", "tcb"][r % 3]
                     for name in order:
                         log = os.path.join(work, f"log-{mode}-{r}-{name}.jsonl")
-                        extra = remote if name == "b" else []
+                        extra = {"b": remote, "t": remote + ["--remote_download_outputs=toplevel"]}.get(name, [])
                         times[name], _ = run(["build"] + extra + flags + ["//:rg"], dirs[name], cache(name), log)
                     ran_b = executed(os.path.join(work, f"log-{mode}-{r}-b.jsonl"))
                     ran_c = executed(os.path.join(work, f"log-{mode}-{r}-c.jsonl"))
-                    bins = {open(os.path.join(dirs[n], "relink-bin/rg"), "rb").read() for n in "abc"}
+                    bins = {open(os.path.join(dirs[n], "relink-bin/rg"), "rb").read() for n in "abtc"}
                     counts = {}
                     for m in ran_b:
                         counts[m] = counts.get(m, 0) + 1
                     print(f"[{mode} round {r + 1}] A (cold, uploading) {t_a:.1f} s | B (remote) {times['b']:.1f} s"
-                          f" | C (local) {times['c']:.1f} s | B/C {times['b'] / times['c']:.2f}"
+                          f" | T (remote, toplevel) {times['t']:.1f} s | C (local) {times['c']:.1f} s"
+                          f" | B/C {times['b'] / times['c']:.2f} | T/C {times['t'] / times['c']:.2f}"
                           f" | B ran {len(ran_b)} of {len(ran_c)} actions {counts} | rg identical: {len(bins) == 1}")
                 finally:
                     subprocess.run(["kill", pid])

@@ -172,6 +172,7 @@ fn materialize_outputs(session: &Session, paths: &[String], outcomes: &HashMap<u
         let prefix = format!("{path}/");
         for (p, f) in all.iter().filter(|(p, _)| *p == path || p.starts_with(&prefix)) {
             if let Some(rel) = p.strip_prefix(&bin_prefix) {
+                crate::exec::ensure_local(&session.cache, session.remote.as_ref(), f)?;
                 session.cache.materialize(f, &out_root.join(rel))?;
             }
         }
@@ -287,6 +288,7 @@ fn report_tests(session: &Session, built: &Built) -> bool {
                 .result
                 .as_ref()
                 .and_then(|r| r.files.first())
+                .filter(|f| crate::exec::ensure_local(&session.cache, session.remote.as_ref(), f).is_ok())
                 .and_then(|f| std::fs::read_to_string(session.cache.blob_path(&f.digest, f.executable)).ok());
             let here = log.as_deref().map(TestCounts::parse).unwrap_or_default();
             counts.add(&here);

@@ -74,6 +74,11 @@ pub struct BuildOpts {
     /// Seconds one remote call may take before it is retried (then the remote is given up).
     #[arg(long = "remote_timeout", alias = "remote-timeout", default_value_t = 60)]
     pub remote_timeout: u64,
+    /// Which outputs of remote cache hits to download: `all` (at once) or `toplevel` (small
+    /// ones at once; the rest only when an action run here or a requested output needs them,
+    /// Bazel's "build without the bytes": a server lost mid-build can then fail the build).
+    #[arg(long = "remote_download_outputs", alias = "remote-download-outputs", value_enum, default_value_t = RemoteDownload::All)]
+    pub remote_download_outputs: RemoteDownload,
     /// The Cargo profile of imported targets (`dev`, `release`, `test`, `bench` or one the
     /// workspace defines), as `cargo build --profile NAME`; the same as
     /// `--define relink_profile=NAME`. Default: `dev` (`test` for `relink test`), `release`
@@ -100,6 +105,13 @@ pub struct BuildOpts {
     /// every failure (Bazel's `--keep_going`; always on for `relink test`).
     #[arg(short = 'k', long = "keep_going", alias = "keep-going")]
     pub keep_going: bool,
+}
+
+/// `--remote_download_outputs`, as Bazel's.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RemoteDownload {
+    All,
+    Toplevel,
 }
 
 /// `--color`, as Cargo's.

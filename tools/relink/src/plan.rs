@@ -115,6 +115,7 @@ fn connect_remote(opts: &BuildOpts) -> Option<exec::remote::RemoteCache> {
         instance: opts.remote_instance_name.clone(),
         upload: opts.remote_upload_local_results,
         timeout: std::time::Duration::from_secs(opts.remote_timeout),
+        download_all: opts.remote_download_outputs == crate::RemoteDownload::All,
     };
     match exec::remote::RemoteCache::connect(remote) {
         Ok(r) => Some(r),

@@ -125,6 +125,24 @@ fn checkouts_share_results_through_nativelink_and_a_failing_server_never_fails_a
     let app = Command::new(b.dir.join("relink-bin/app/app")).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&app.stdout), "hello from App\nvalue=3\nlargest=Some(9)\n");
 
+    // Downloading only what is needed here (Bazel's "build without the bytes"): the same
+    // outputs, fewer bytes in the local store.
+    let t = examples_copy(&scratch, "t");
+    let (ran, remote, _) =
+        ran_and_remote(&t, &["build", &url, no_state, "--remote_download_outputs=toplevel", "//app:app"]);
+    assert!(ran.is_empty(), "{ran:?}");
+    assert!(remote >= 8, "{remote}");
+    let app = Command::new(t.dir.join("relink-bin/app/app")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&app.stdout), "hello from App\nvalue=3\nlargest=Some(9)\n");
+    let stored = |ws: &Ws| common::digests_under(&ws.cache.join("cas")).len();
+    assert!(stored(&t) < stored(&b), "toplevel stored {} blobs, all {}", stored(&t), stored(&b));
+    // A later local action needs an input that was not downloaded: it is fetched then.
+    t.edit("app/main.rs", "fn main() {", "fn main() {\n    let _unused = 1;");
+    let (ran, _, _) = ran_and_remote(&t, &["build", &url, no_state, "--remote_download_outputs=toplevel", "//app:app"]);
+    assert!(ran.contains(&("RustLink".into(), "//app:app".into())), "{ran:?}");
+    let app = Command::new(t.dir.join("relink-bin/app/app")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&app.stdout), "hello from App\nvalue=3\nlargest=Some(9)\n");
+
     // A private edit in a third checkout: its keys change only for base's compile and the links.
     let c = examples_copy(&scratch, "c");
     c.edit("chain/base/lib.rs", "fn step_size() -> u64 {\n    1\n}", "fn step_size() -> u64 {\n    2\n}");

@@ -174,10 +174,14 @@ pub fn execute(graph: &ActionGraph, needed: &[usize], opts: &ExecOptions) -> Res
     let epoch = Instant::now();
     let status = status::Status::new(total, opts.progress);
     let jobs = opts.jobs.max(1);
+    // With a remote cache most actions wait on the network, not on a core: more of them are
+    // looked up at once, while no more than `jobs` run here.
+    let workers_n = if opts.remote.is_some() { jobs * REMOTE_LOOKUPS_PER_JOB } else { jobs };
+    let slots = LocalSlots { free: Mutex::new(jobs), freed: Condvar::new() };
     let (finished, ticks) = std::sync::mpsc::channel::<()>();
     std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..jobs)
-            .map(|_| scope.spawn(|| worker(graph, &state, &wake, &dependents, opts, &status, epoch)))
+        let workers: Vec<_> = (0..workers_n)
+            .map(|_| scope.spawn(|| worker(graph, &state, &wake, &dependents, opts, &status, epoch, &slots)))
             .collect();
         if status.is_live() {
             // Elapsed times of running actions on the live line, until the workers are done.
@@ -227,6 +231,37 @@ fn chain_heights(needed: &[usize], dependents: &HashMap<usize, Vec<usize>>) -> H
     heights
 }
 
+/// Remote lookups in flight per local job slot (`-j`).
+const REMOTE_LOOKUPS_PER_JOB: usize = 4;
+
+/// How many actions may run on this machine at once (`-j`), whatever the number of workers.
+struct LocalSlots {
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+/// A held local slot, given back on drop.
+struct LocalSlot<'a>(&'a LocalSlots);
+
+impl LocalSlots {
+    fn acquire(&self) -> LocalSlot<'_> {
+        let mut free = self.free.lock().unwrap();
+        while *free == 0 {
+            free = self.freed.wait(free).unwrap();
+        }
+        *free -= 1;
+        LocalSlot(self)
+    }
+}
+
+impl Drop for LocalSlot<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap() += 1;
+        self.0.freed.notify_one();
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn worker(
     graph: &ActionGraph,
     state: &Mutex<State>,
@@ -235,6 +270,7 @@ fn worker(
     opts: &ExecOptions,
     status: &status::Status,
     epoch: Instant,
+    slots: &LocalSlots,
 ) {
     loop {
         let (index, derived) = {
@@ -256,7 +292,7 @@ fn worker(
         // Hashing and running happen outside the lock.
         let result = derived.and_then(|derived| {
             let inputs = input_digests(graph, index, &derived, opts.sources, opts.workspace)?;
-            run_one(graph, index, inputs, &derived, opts, epoch)
+            run_one(graph, index, inputs, &derived, opts, epoch, slots)
         });
         let mut s = state.lock().unwrap();
         s.running -= 1;
@@ -413,6 +449,7 @@ fn run_one(
     derived: &DerivedFiles,
     opts: &ExecOptions,
     epoch: Instant,
+    slots: &LocalSlots,
 ) -> Result<Outcome> {
     let action = &graph.actions[index];
     // Actions that report unused inputs are looked up under the key of their last pruning.
@@ -435,19 +472,34 @@ fn run_one(
         Some(result) => (result, CacheStatus::Hit),
         None => match remote.and_then(|r| r.lookup(&key, opts.cache)) {
             Some(result) => {
-                // A remote hit: recorded locally, with the unused inputs it reports, as if run here.
+                // A remote hit: recorded locally, with the unused inputs it reports, as if run
+                // here (once its blobs are all here: local lookups trust only complete results).
+                let complete = result.files.iter().all(|f| opts.cache.blob_ok(&f.digest, f.executable));
                 if let (Some(list), Some(pruning)) = (&action.unused_inputs_list, &pruning) {
+                    if let Some(f) = result.files.iter().find(|f| &f.path == list) {
+                        ensure_local(opts.cache, opts.remote, f)?;
+                    }
                     let unused = reported_unused(action, list, &result, opts.cache, &inputs)?;
-                    opts.cache.record(&pruned_action_key(action, &inputs, &unused), &result)?;
+                    if complete {
+                        opts.cache.record(&pruned_action_key(action, &inputs, &unused), &result)?;
+                    }
                     opts.cache.record_pruned_inputs(pruning, &unused)?;
                 }
-                opts.cache.record(&key, &result)?;
+                if complete {
+                    opts.cache.record(&key, &result)?;
+                }
                 from_remote = true;
                 (result, CacheStatus::Hit)
             }
             None => {
                 let looked_up = key.clone();
-                let result = run_locally(graph, action, derived, opts)?;
+                let result = {
+                    let _slot = slots.acquire();
+                    if interrupt::interrupted() {
+                        bail!("{} of {}: interrupted", action.mnemonic, action.owner);
+                    }
+                    run_locally(graph, action, derived, opts)?
+                };
                 if let (Some(list), Some(pruning)) = (&action.unused_inputs_list, &pruning) {
                     let unused = reported_unused(action, list, &result, opts.cache, &inputs)?;
                     key = pruned_action_key(action, &inputs, &unused);
@@ -484,6 +536,23 @@ fn run_one(
     })
 }
 
+/// Make the blob of `file` present in the local store: it is, or a remote result named it and
+/// it is downloaded now (`--remote_download_outputs=toplevel`).
+pub fn ensure_local(cache: &Cache, remote: Option<&remote::RemoteCache>, file: &OutputFile) -> Result<()> {
+    if cache.blob_ok(&file.digest, file.executable) {
+        return Ok(());
+    }
+    match remote {
+        Some(r) => r.fetch(file, cache).with_context(|| {
+            format!(
+                "cannot download {} from the remote cache (build again, or with --remote_download_outputs=all)",
+                file.path
+            )
+        }),
+        None => bail!("the local cache lost {} (digest {}); build again", file.path, file.digest),
+    }
+}
+
 /// Run `action` here: write or copy a file, or run its command in a sandbox.
 fn run_locally(
     graph: &ActionGraph,
@@ -499,7 +568,10 @@ fn run_locally(
             // The input is a stored blob (derived) or a file on disk (source): no sandbox.
             let from = &action.inputs[0];
             let data = match derived.get(from).map(Vec::as_slice) {
-                Some([file]) => fs::read(opts.cache.blob_path(&file.digest, file.executable))?,
+                Some([file]) => {
+                    ensure_local(opts.cache, opts.remote, file)?;
+                    fs::read(opts.cache.blob_path(&file.digest, file.executable))?
+                }
                 Some(_) => bail!("{} of {}: cannot copy the directory {from}", action.mnemonic, action.owner),
                 None => {
                     fs::read(opts.workspace.exec_path_on_disk(from)?).with_context(|| format!("cannot read {from}"))?

@@ -37,6 +37,10 @@ pub struct RemoteOptions {
     pub upload: bool,
     /// Limit of one remote call.
     pub timeout: Duration,
+    /// Download every output of a remote hit at once (`--remote_download_outputs=all`), or
+    /// only small ones, the rest when a local action or the requested outputs need them
+    /// (`toplevel`).
+    pub download_all: bool,
 }
 
 /// A connected remote cache; all methods degrade to "nothing remote" after a failure.
@@ -48,6 +52,8 @@ pub struct RemoteCache {
     max_batch: usize,
     /// Set after a failed call: the rest of the build is local.
     broken: AtomicBool,
+    /// Sizes of the blobs remote results named (a ByteStream read needs the size).
+    sizes: std::sync::Mutex<std::collections::HashMap<String, i64>>,
 }
 
 const BLAKE3: i32 = re::digest_function::Value::Blake3 as i32;
@@ -73,6 +79,7 @@ impl RemoteCache {
         let endpoint = Channel::from_shared(url.clone())
             .map_err(|e| anyhow!("--remote_cache={}: {e}", opts.url))?
             .connect_timeout(Duration::from_secs(3))
+            .tcp_nodelay(true)
             .timeout(opts.timeout);
         let channel = runtime
             .block_on(async { tokio::time::timeout(Duration::from_secs(5), endpoint.connect()).await })
@@ -86,6 +93,7 @@ impl RemoteCache {
             opts: RemoteOptions { timeout: patient.min(Duration::from_secs(5)), ..opts },
             max_batch: 0,
             broken: AtomicBool::new(false),
+            sizes: Default::default(),
         };
         let caps = cache.capabilities()?;
         cache.opts.timeout = patient;
@@ -167,6 +175,23 @@ impl RemoteCache {
         }
     }
 
+    /// Download one output a remote result named, unless the local store has it.
+    pub fn fetch(&self, file: &OutputFile, cache: &Cache) -> Result<()> {
+        if cache.blob_ok(&file.digest, file.executable) {
+            return Ok(());
+        }
+        let size = self
+            .sizes
+            .lock()
+            .unwrap()
+            .get(&file.digest)
+            .copied()
+            .ok_or_else(|| anyhow!("{} is not an output of a remote result of this build", file.path))?;
+        let data = self.read_blob(&re::Digest { hash: file.digest.clone(), size_bytes: size })?;
+        cache.store_bytes(&data, file.executable)?;
+        Ok(())
+    }
+
     fn give_up(&self, e: &anyhow::Error) {
         if !self.broken.swap(true, Ordering::Relaxed) {
             eprintln!("relink: WARNING: remote cache {}: {e:#}; the rest of this build is local", self.opts.url);
@@ -206,8 +231,10 @@ impl RemoteCache {
             dirs.push(d.path.clone());
         }
         let mut outputs = Vec::new();
+        self.sizes.lock().unwrap().extend(files.iter().map(|(_, d, _)| (d.hash.clone(), d.size_bytes)));
+        let wanted = |d: &re::Digest| self.opts.download_all || d.size_bytes as usize <= self.max_batch;
         let missing: Vec<&(String, re::Digest, bool)> =
-            files.iter().filter(|(_, d, x)| !cache.blob_ok(&d.hash, *x)).collect();
+            files.iter().filter(|(_, d, x)| wanted(d) && !cache.blob_ok(&d.hash, *x)).collect();
         let fetched = self.read_blobs(&missing.iter().map(|(_, d, _)| d.clone()).collect::<Vec<_>>())?;
         for ((_, digest, executable), data) in missing.iter().zip(fetched) {
             let stored = cache.store_bytes(&data, *executable)?;

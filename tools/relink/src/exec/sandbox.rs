@@ -90,6 +90,7 @@ impl Sandbox {
                     }
                     for f in files {
                         let dest = self.root.join(&f.path);
+                        super::ensure_local(opts.cache, opts.remote, f)?;
                         opts.cache.materialize(f, &dest)?;
                         linked.push(dest);
                     }
