@@ -18,6 +18,10 @@ RustToolchainInfo = provider(
 # The toolchain type every rule of rules_relink requests.
 TOOLCHAIN_TYPE = str(Label("//rules:toolchain_type"))
 
+# Bazel's C++ toolchain type: the linker driver and the C compiler of build scripts come from
+# it (`find_cpp_toolchain`), as in rules_cc and rules_rust; relink provides a host one.
+CPP_TOOLCHAIN_TYPE = "@bazel_tools//tools/cpp:toolchain_type"
+
 def rust_toolchain_info(ctx):
     """The RustToolchainInfo that toolchain resolution chose for this target.
 

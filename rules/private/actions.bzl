@@ -1,5 +1,6 @@
 """Action emitters: one function per action kind. Flags are built by relink-builder, not here."""
 
+load("@bazel_tools//tools/cpp:toolchain_utils.bzl", "find_cpp_toolchain")
 load("//rules:toolchain.bzl", "rust_toolchain_info")
 load("//rules/private:artifacts.bzl", "DEPENDENCY_ARTIFACT", "dependency_files")
 load("//rules/private:profile.bzl", "build_script_run_flags", "cross_crate_lto", "mode_flags")
@@ -214,6 +215,10 @@ def emit_build_script_run(ctx, script, crate, info, links, features, env, inputs
       dep_env_files: `DEP_*` environment files of the `links` dependencies.
     """
     tc = rust_toolchain_info(ctx)
+    cc = find_cpp_toolchain(ctx)
+    if cc.compiler_executable and "CC" not in env:
+        # C compiled by the script (the cc crate reads CC) uses the C++ toolchain's compiler.
+        env = dict(env, CC = cc.compiler_executable)
     args = ctx.actions.args()
     args.add("--script", script)
     args.add("--package", crate.name)
@@ -231,7 +236,7 @@ def emit_build_script_run(ctx, script, crate, info, links, features, env, inputs
     args.add("--dep-env-out", info.dep_env)
     args.add_all(inputs, before_each = "--package-file")
     outputs = [info.out_dir, info.flags, info.env, info.dep_env]
-    _run_builder(ctx, "CargoBuildScriptRun", "build-script", args, depset([script] + inputs + dep_env_files, transitive = [tc.files]), outputs, {"PATH": "/usr/local/bin:/usr/bin:/bin"}, "Running the build script of %s", unused = _unused_list(ctx, info.flags))
+    _run_builder(ctx, "CargoBuildScriptRun", "build-script", args, depset([script] + inputs + dep_env_files, transitive = [tc.files, cc.all_files]), outputs, {"PATH": "/usr/local/bin:/usr/bin:/bin"}, "Running the build script of %s", unused = _unused_list(ctx, info.flags))
 
 def emit_link(ctx, crate, deps, no_link_dir, out):
     """RustLink: -Zlink-only of `no_link_dir` with the real rlibs of every dependency.
@@ -244,8 +249,13 @@ def emit_link(ctx, crate, deps, no_link_dir, out):
       out: declared output file.
     """
     tc = rust_toolchain_info(ctx)
+    cc = find_cpp_toolchain(ctx)
     args = crate_args(ctx, crate, [])
+    if cc.compiler_executable:
+        # The linker driver of the C++ toolchain (Bazel's, or relink's host cc), not `cc`
+        # from PATH.
+        args.add("--rustc-flag=-Clinker=" + cc.compiler_executable)
     args.add("--rlink-dir", no_link_dir.path)
     args.add_all(depset(transitive = [d.transitive_link_pairs for d in deps]), before_each = "--link-dep")
     args.add("--out", out)
-    _run_builder(ctx, "RustLink", "link", args, depset([no_link_dir] + _build_script_files(crate), transitive = [dependency_files("RustLink", deps), tc.files]), [out], crate.env, "Linking %s")
+    _run_builder(ctx, "RustLink", "link", args, depset([no_link_dir] + _build_script_files(crate), transitive = [dependency_files("RustLink", deps), tc.files, cc.all_files]), [out], crate.env, "Linking %s")

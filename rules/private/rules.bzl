@@ -1,6 +1,6 @@
 """Implementations and declarations of rust_library, rust_binary, rust_test, rust_proc_macro."""
 
-load("//rules:toolchain.bzl", "TOOLCHAIN_TYPE", "rust_toolchain_info")
+load("//rules:toolchain.bzl", "CPP_TOOLCHAIN_TYPE", "TOOLCHAIN_TYPE", "rust_toolchain_info")
 load("//rules/private:actions.bzl", "emit_build_script_run", "emit_compile", "emit_compile_no_link", "emit_interface", "emit_link", "emit_macro_summary", "emit_stub")
 load("//rules/private:profile.bzl", "cross_crate_lto", "opt_level")
 load("//rules/private:providers.bzl", "BuildScriptInfo", "RustBinaryInfo", "RustInfo")
@@ -260,6 +260,7 @@ _COMMON_ATTRS = {
     "stub_interface": attr.bool(doc = "Derive the interface from a stub (early cutoff). False for crates that never change (third party).", default = True),
     "aliases": attr.string_dict(doc = "Renamed dependencies: absolute dependency label -> the name the crate uses (`package =` in Cargo.toml)."),
     "build_script": attr.label(doc = "A cargo_build_script whose OUT_DIR, cfgs and env this crate compiles with.", providers = [BuildScriptInfo]),
+    "_cc_toolchain": attr.label(default = "@bazel_tools//tools/cpp:current_cc_toolchain"),
     "cargo_profile": attr.string_dict(doc = "Cargo profile name -> settings (`opt-level=0 debuginfo=2 debug-assertions=on ...`), resolved from Cargo.toml by `relink import`. The build uses `--define relink_profile=NAME` (`relink build --profile NAME`), else `release` under `-c opt`, else `dev`; `-c dbg` forces full debuginfo. Empty: Bazel's compilation modes (fastbuild: opt-level 0, no debuginfo; opt: opt-level 3)."),
 }
 
@@ -267,14 +268,16 @@ rust_library = rule(
     implementation = _rust_library_with_srcs_impl,
     doc = "A Rust library: a real rlib, and an interface rlib that dependents compile against.",
     attrs = _COMMON_ATTRS,
-    toolchains = [TOOLCHAIN_TYPE],
+    toolchains = [TOOLCHAIN_TYPE, CPP_TOOLCHAIN_TYPE],
+    fragments = ["cpp"],
 )
 
 rust_proc_macro = rule(
     implementation = _rust_proc_macro_impl,
     doc = "A procedural macro crate (compiled with -Zno-link, linked with -Zlink-only).",
     attrs = _COMMON_ATTRS,
-    toolchains = [TOOLCHAIN_TYPE],
+    toolchains = [TOOLCHAIN_TYPE, CPP_TOOLCHAIN_TYPE],
+    fragments = ["cpp"],
 )
 
 rust_binary = rule(
@@ -283,7 +286,8 @@ rust_binary = rule(
     attrs = dict(_COMMON_ATTRS, **{
         "bin_name": attr.string(doc = "File name of the binary (default: the target name). Cargo names a package's binary like its library; a BUILD package cannot have two targets of one name, so `relink import` names the target NAME_bin and the file NAME."),
     }),
-    toolchains = [TOOLCHAIN_TYPE],
+    toolchains = [TOOLCHAIN_TYPE, CPP_TOOLCHAIN_TYPE],
+    fragments = ["cpp"],
     executable = True,
 )
 
@@ -297,7 +301,8 @@ cargo_build_script = rule(
         "build_script_env": attr.string_dict(doc = "Environment of the script run (CARGO_PKG_*)."),
         "run_profile": attr.string_dict(doc = "Like `cargo_profile`, for the package's own crates: the script runs with their OPT_LEVEL, DEBUG and PROFILE, as under Cargo (`cargo_profile` is the script's own, host, compile)."),
     }),
-    toolchains = [TOOLCHAIN_TYPE],
+    toolchains = [TOOLCHAIN_TYPE, CPP_TOOLCHAIN_TYPE],
+    fragments = ["cpp"],
 )
 
 rust_test = rule(
@@ -309,6 +314,7 @@ rust_test = rule(
         "run_in_package_dir": attr.bool(doc = "Run the test with the package directory as working directory, as `cargo test` does (set by `relink import`)."),
         "binaries": attr.label_list(doc = "rust_binary targets the test runs: `CARGO_BIN_EXE_<name>` is an absolute path to each, at compile time (`env!`) and at run time, as under `cargo test` (set by `relink import` for integration tests).", providers = [RustBinaryInfo]),
     }),
-    toolchains = [TOOLCHAIN_TYPE],
+    toolchains = [TOOLCHAIN_TYPE, CPP_TOOLCHAIN_TYPE],
+    fragments = ["cpp"],
     test = True,
 )

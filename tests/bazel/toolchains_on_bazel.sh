@@ -82,6 +82,11 @@ assert not any(p.endswith("/sysroot") for p in tc), "the sysroot directory is an
 assert any("/librustc_driver-" in p for p in tc) and "external/relink_toolchain/sysroot/bin/rustc" in tc
 PY
 
+# The linker driver is the C++ toolchain's (Bazel's autodetected local one), not `cc` on PATH.
+linker=$(bazel aquery "${FLAGS[@]}" 'mnemonic("RustLink", //app:app)' 2>/dev/null | grep -o -- "-Clinker=[^ ']*" | head -1)
+echo "RustLink //app:app links with ${linker:-nothing declared}"
+case "$linker" in -Clinker=/*) ;; *) echo "RustLink does not take the C++ toolchain's linker" >&2; exit 1 ;; esac
+
 # 4. Coverage: a clear stop, not a download or a silent nothing.
 if bazel coverage "${FLAGS[@]}" //app:app_test > "$WORK/coverage.txt" 2>&1; then
   echo "bazel coverage unexpectedly succeeded" >&2; exit 1
@@ -92,7 +97,7 @@ grep -q "bazel coverage. is not supported for rust_test yet" "$WORK/coverage.txt
 sed -i 's|^relink_register_toolchains(|relink_register_toolchains(name = "my_rust", |' WORKSPACE
 bazel build "${FLAGS[@]}" //app:app 2>&1 | tail -1
 [ -e "$OUTPUT_BASE/external/my_rust/relink-builder" ] || { echo "@my_rust was not created" >&2; exit 1; }
-[ "$(./bazel-bin/app/app | head -1)" = "hello from App" ] || { echo "app built with @my_rust differs" >&2; exit 1; }
+[ "$(./bazel-bin/app/app | sed -n 1p)" = "hello from App" ] || { echo "app built with @my_rust differs" >&2; exit 1; }
 
 # 6. Two toolchains chosen by platform constraint; relink gives the same answers.
 cp -r "$REPO/tests/toolchains" "$WORK/tc"

@@ -88,7 +88,7 @@ pub fn open_session(opts: &BuildOpts) -> Result<Session> {
     }
     let mut toolchain_registrations = opts.extra_toolchains.clone();
     toolchain_registrations.extend(crate::analysis::toolchains::workspace_registrations(&ws.root)?);
-    toolchain_registrations.push(crate::analysis::toolchains::DEFAULT_REGISTRATION.to_string());
+    toolchain_registrations.extend(crate::analysis::toolchains::DEFAULT_REGISTRATIONS.iter().map(|s| s.to_string()));
     let config = Config {
         compilation_mode: opts.compilation_mode.clone(),
         defines,

@@ -91,8 +91,100 @@ pub fn register(ws: &mut Workspace, cache_root: &Path) -> Result<()> {
     let toolchain = toolchain_repo(cache_root)?;
     ws.add_repo("relink_toolchain", toolchain);
     ws.add_repo("platforms", platforms_repo(cache_root)?);
+    ws.add_repo("bazel_tools", bazel_tools_repo(cache_root)?);
     Ok(())
 }
+
+/// The part of Bazel's `@bazel_tools` the rules use: the C++ toolchain type, a toolchain of
+/// it for the host (the `cc` on PATH as compiler and linker driver, as Bazel's autodetected
+/// local toolchain), `current_cc_toolchain` and `find_cpp_toolchain`.
+fn bazel_tools_repo(cache_root: &Path) -> Result<PathBuf> {
+    use crate::analysis::toolchains::{host_cpu, host_os};
+    let cc = host_cc().map(|p| p.display().to_string()).unwrap_or_default();
+    let build = format!(
+        r#"# Written by relink: the C++ toolchain of this host, as Bazel's @bazel_tools provides one.
+load(":cc.bzl", "host_cc_toolchain")
+
+package(default_visibility = ["//visibility:public"])
+
+toolchain_type(name = "toolchain_type")
+
+host_cc_toolchain(
+    name = "current_cc_toolchain",
+    compiler = "{cc}",
+)
+
+toolchain(
+    name = "host",
+    exec_compatible_with = [
+        "@platforms//os:{os}",
+        "@platforms//cpu:{cpu}",
+    ],
+    target_compatible_with = [
+        "@platforms//os:{os}",
+        "@platforms//cpu:{cpu}",
+    ],
+    toolchain = ":current_cc_toolchain",
+    toolchain_type = ":toolchain_type",
+)
+"#,
+        os = host_os(),
+        cpu = host_cpu(),
+    );
+    let files = [
+        ("WORKSPACE", "workspace(name = \"bazel_tools\")\n".to_string()),
+        ("BUILD.bazel", String::new()),
+        ("tools/BUILD.bazel", String::new()),
+        ("tools/cpp/BUILD.bazel", build),
+        ("tools/cpp/cc.bzl", BAZEL_TOOLS_CC.to_string()),
+        ("tools/cpp/toolchain_utils.bzl", BAZEL_TOOLS_TOOLCHAIN_UTILS.to_string()),
+    ];
+    let digest = digest_bytes(files.iter().map(|(p, t)| format!("{p}\0{t}\0")).collect::<String>().as_bytes());
+    let dir = cache_root.join("repos").join(format!("bazel_tools-{}", &digest[..16]));
+    write_repo_once(&dir, |tmp| {
+        for (path, text) in &files {
+            let dest = tmp.join(path);
+            std::fs::create_dir_all(dest.parent().expect("a file in the repository"))?;
+            std::fs::write(&dest, text)?;
+        }
+        Ok(())
+    })
+}
+
+/// The first `cc` on PATH.
+fn host_cc() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join("cc")).find(|p| p.is_file())
+}
+
+/// relink's `@bazel_tools//tools/cpp:cc.bzl`: the host C++ toolchain's provider and rule.
+const BAZEL_TOOLS_CC: &str = r#""""The host C++ toolchain relink provides (compiler path only; its files are the host's)."""
+
+CcToolchainInfo = provider(
+    doc = "The fields of Bazel's CcToolchainInfo that rules_relink reads.",
+    fields = ["compiler_executable", "all_files"],
+)
+
+def _host_cc_toolchain_impl(ctx):
+    info = CcToolchainInfo(compiler_executable = ctx.attr.compiler, all_files = depset())
+    return [info, platform_common.ToolchainInfo(cc = info, cc_provider_in_toolchain = True)]
+
+host_cc_toolchain = rule(
+    implementation = _host_cc_toolchain_impl,
+    attrs = {"compiler": attr.string()},
+)
+"#;
+
+/// relink's `@bazel_tools//tools/cpp:toolchain_utils.bzl`.
+const BAZEL_TOOLS_TOOLCHAIN_UTILS: &str = r#""""find_cpp_toolchain, as Bazel's: the C++ toolchain of the rule."""
+
+load(":cc.bzl", "CcToolchainInfo")
+
+def find_cpp_toolchain(ctx):
+    if "@bazel_tools//tools/cpp:toolchain_type" in ctx.toolchains:
+        return ctx.toolchains["@bazel_tools//tools/cpp:toolchain_type"].cc
+    return ctx.attr._cc_toolchain[CcToolchainInfo]
+"#;
 
 /// Operating systems and CPUs of `@platforms` (the names of bazelbuild/platforms, which
 /// Bazel bundles).

@@ -84,3 +84,21 @@ fn compiles_take_the_declared_toolchain_files_only() {
     assert!(!toolchain.iter().any(|p| p.contains("/share/doc/") || p.ends_with("/bin/cargo")), "{toolchain:?}");
     assert!(toolchain.len() < 1000, "{} toolchain inputs", toolchain.len());
 }
+
+/// Links use the C++ toolchain's linker driver (relink's host toolchain: the `cc` on PATH,
+/// resolved as `@bazel_tools//tools/cpp:toolchain_type`), as they use Bazel's under Bazel.
+#[test]
+fn links_take_the_cpp_toolchains_linker() {
+    let ws = Ws::copy_of(&repo_root().join("tests/toolchains"), "toolchains-linker");
+    let out = ws.relink(&["aquery", "//app:flavor"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let link = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|a| a["mnemonic"] == "RustLink")
+        .expect("a RustLink action");
+    let argv: Vec<&str> = link["argv"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let linker = argv.iter().find_map(|a| a.strip_prefix("--rustc-flag=-Clinker=")).expect("a -Clinker flag");
+    assert!(linker.starts_with('/') && linker.ends_with("/cc"), "{linker}");
+    assert_eq!(run_flavor(&ws, &[]), "host toolchain");
+}

@@ -21,8 +21,9 @@ use starlark::values::list::ListRef;
 use crate::label::Label;
 use crate::loading::{Loader, TargetDecl};
 
-/// The toolchains relink registers after the workspace's own.
-pub const DEFAULT_REGISTRATION: &str = "@relink_toolchain//:all";
+/// The toolchains relink registers after the workspace's own: the Rust toolchain and the
+/// host's C++ toolchain.
+pub const DEFAULT_REGISTRATIONS: &[&str] = &["@relink_toolchain//:all", "@bazel_tools//tools/cpp:all"];
 
 /// A platform as a set of constraint values, each with its setting.
 #[derive(Clone, Debug)]
