@@ -500,6 +500,7 @@ fn run_one(
                     }
                     run_locally(graph, action, derived, opts)?
                 };
+                let mut now_unused = None;
                 if let (Some(list), Some(pruning)) = (&action.unused_inputs_list, &pruning) {
                     let unused = reported_unused(action, list, &result, opts.cache, &inputs)?;
                     key = pruned_action_key(action, &inputs, &unused);
@@ -507,14 +508,22 @@ fn run_one(
                     if let Some(r) = remote.filter(|r| r.uploads()) {
                         r.upload_pruned(pruning, &unused, opts.cache);
                     }
+                    now_unused = Some(unused);
                 }
                 opts.cache.record(&key, &result)?;
                 if let Some(r) = remote.filter(|r| r.uploads()) {
-                    // Under the key it was looked up by (another checkout, without this one's
-                    // record of unused inputs, asks by that) and, if pruned, its final key.
-                    r.upload(&looked_up, &result, opts.cache);
-                    if key != looked_up {
-                        r.upload(&key, &result, opts.cache);
+                    r.upload(&key, &result, opts.cache);
+                    // Also under the key it was looked up by (another checkout, without this
+                    // one's record of unused inputs, asks by that), but only if every input
+                    // whose content that key leaves out was indeed unused: otherwise that key
+                    // would answer for contents this run never saw.
+                    let sound = match (&last_unused, &now_unused) {
+                        (None, _) => true,
+                        (Some(before), Some(now)) => before.is_subset(now),
+                        (Some(_), None) => false,
+                    };
+                    if key != looked_up && sound {
+                        r.upload(&looked_up, &result, opts.cache);
                     }
                 }
                 (result, CacheStatus::Miss)
