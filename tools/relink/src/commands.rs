@@ -49,6 +49,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             build_command(&with_test_profile(opts), &patterns, true).map(|ok| if ok { 0 } else { 3 })
         }
         CommandKind::Run { opts, label, args } => run_command(&opts, &label, &args),
+        CommandKind::Provenance { opts, label } => provenance_command(&opts, &label).map(|_| 0),
         CommandKind::Explain { label, cache_dir, invocation } => {
             explain_command(label.as_deref(), cache_dir, invocation)
         }
@@ -379,6 +380,31 @@ fn run_command(opts: &BuildOpts, label: &str, args: &[String]) -> Result<i32> {
         .status()
         .with_context(|| format!("cannot run {}", path.display()))?;
     Ok(status.code().unwrap_or(1))
+}
+
+fn provenance_command(opts: &BuildOpts, label: &str) -> Result<()> {
+    let session = open_session(opts)?;
+    let mut log = ExecutionLog::open(&session, opts.execution_log.as_deref())?;
+    let (analysis, built) = build(&session, opts, &[label.to_string()], &mut log, false)?;
+    log.save()?;
+    if let Some((_, err)) = built.failed.into_iter().next() {
+        return Err(err);
+    }
+    let target = built.targets.first().ok_or_else(|| anyhow!("no target {label}"))?;
+    let mut indexes: Vec<&usize> = built.outcomes.keys().collect();
+    indexes.sort();
+    for i in indexes {
+        let outcome = &built.outcomes[i];
+        if outcome.target != target.label || !matches!(analysis.graph.actions[*i].kind, ActionKind::Run { .. }) {
+            continue;
+        }
+        println!("{} {} (action {})", outcome.mnemonic, outcome.target, &outcome.key[..16]);
+        match session.cache.provenance(&outcome.key) {
+            Some(envelope) => print!("{}", exec::provenance::describe(&envelope)?),
+            None => println!("  built on this machine; no signed provenance (built without --remote_cache)"),
+        }
+    }
+    Ok(())
 }
 
 fn query_command(opts: &BuildOpts, pattern: &str) -> Result<()> {

@@ -79,6 +79,12 @@ pub struct BuildOpts {
     /// Bazel's "build without the bytes": a server lost mid-build can then fail the build).
     #[arg(long = "remote_download_outputs", alias = "remote-download-outputs", value_enum, default_value_t = RemoteDownload::All)]
     pub remote_download_outputs: RemoteDownload,
+    /// The ed25519 key that signs the provenance of uploaded results (default
+    /// `$XDG_CONFIG_HOME/relink/signing-key`, made on first use). Remote results are accepted
+    /// only when signed by a key the workspace trusts: this one, and those of
+    /// `.relink/trust.json`.
+    #[arg(long = "remote_signing_key", alias = "remote-signing-key")]
+    pub remote_signing_key: Option<std::path::PathBuf>,
     /// The Cargo profile of imported targets (`dev`, `release`, `test`, `bench` or one the
     /// workspace defines), as `cargo build --profile NAME`; the same as
     /// `--define relink_profile=NAME`. Default: `dev` (`test` for `relink test`), `release`
@@ -159,6 +165,14 @@ pub enum CommandKind {
         label: String,
         #[arg(last = true)]
         args: Vec<String>,
+    },
+    /// Build LABEL, then show for each of its actions who produced the result: the signed
+    /// provenance (signer, builder, sources and toolchain by digest, command line) of results
+    /// shared through or taken from a remote cache.
+    Provenance {
+        #[command(flatten)]
+        opts: BuildOpts,
+        label: String,
     },
     /// For the last build: every action that ran, and the inputs whose digest changed.
     Explain {

@@ -102,13 +102,13 @@ pub fn open_session(opts: &BuildOpts) -> Result<Session> {
         ws.root.clone(),
         cache.root.join("external-digests.json"),
     );
-    let remote = connect_remote(opts);
+    let remote = connect_remote(opts, &ws.root);
     Ok(Session { loader: Loader::new(ws)?, cache, config, cwd_package, sources, state_dir: state, remote })
 }
 
 /// The remote cache of `--remote_cache`: one that cannot be reached or lacks what relink needs
 /// is a warning, and the build is local.
-fn connect_remote(opts: &BuildOpts) -> Option<exec::remote::RemoteCache> {
+fn connect_remote(opts: &BuildOpts, root: &std::path::Path) -> Option<exec::remote::RemoteCache> {
     let url = opts.remote_cache.clone()?;
     let remote = exec::remote::RemoteOptions {
         url: url.clone(),
@@ -116,6 +116,8 @@ fn connect_remote(opts: &BuildOpts) -> Option<exec::remote::RemoteCache> {
         upload: opts.remote_upload_local_results,
         timeout: std::time::Duration::from_secs(opts.remote_timeout),
         download_all: opts.remote_download_outputs == crate::RemoteDownload::All,
+        signing_key: opts.remote_signing_key.clone().unwrap_or_else(exec::provenance::Signer::default_path),
+        workspace_root: root.to_path_buf(),
     };
     match exec::remote::RemoteCache::connect(remote) {
         Ok(r) => Some(r),

@@ -94,6 +94,50 @@ fn ran_and_remote(ws: &Ws, args: &[&str]) -> (Vec<(String, String)>, usize, Stri
     (ran, remote, stderr)
 }
 
+/// The public key of signing key file `key` (as `relink provenance` shows it for a result
+/// that key signed).
+fn public_key_of(ws: &Ws, key: &Path, url: &str) -> String {
+    let out = ws.relink(&[
+        "provenance",
+        url,
+        "--rustc-incremental=false",
+        &format!("--remote_signing_key={}", key.display()),
+        "//app:app",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("signed by key "))
+        .unwrap_or_else(|| panic!("no signer in:\n{text}"))
+        .to_string()
+}
+
+/// Swap the first output digest of every entry of NativeLink's action cache for another of the
+/// same length; returns how many entries were changed.
+fn tamper_action_cache(data: &Path) -> usize {
+    use bazel_remote_apis::build::bazel::remote::execution::v2::ActionResult;
+    use prost::Message;
+    let mut changed = 0;
+    let mut stack = vec![data.join("content_path-ac")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            let Ok(mut result) = ActionResult::decode(bytes.as_slice()) else { continue };
+            let Some(digest) = result.output_files.first_mut().and_then(|f| f.digest.as_mut()) else { continue };
+            digest.hash = digest.hash.chars().rev().collect();
+            let new = result.encode_to_vec();
+            assert_eq!(new.len(), bytes.len());
+            std::fs::write(&path, new).unwrap();
+            changed += 1;
+        }
+    }
+    changed
+}
+
 fn outputs(ws: &Ws) -> std::collections::BTreeMap<String, String> {
     common::digests_under(&ws.dir.join("relink-bin"))
 }
@@ -159,6 +203,56 @@ fn checkouts_share_results_through_nativelink_and_a_failing_server_never_fails_a
     assert!(ran.contains(&("RustCompile".into(), "//chain/base:base".into())), "{ran:?}");
     assert!(!ran.iter().any(|(m, _)| m == "RustInterface" || m == "RustStub"), "{ran:?}");
     assert!(remote >= 3, "{remote}");
+
+    // Provenance: who produced what this checkout took from the remote.
+    let out = b.relink(&["provenance", &url, no_state, "//app:app"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for expected in [
+        "RustLink //app:app",
+        "signed by key ",
+        "builder: relink ",
+        "source  app/main.rs blake3:",
+        "toolchain  rustc_version.txt blake3:",
+        "command  external/relink_toolchain/relink-builder link",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+
+    // Trust: another signer's key is not trusted, so its checkout refuses every result and
+    // builds them itself; a workspace that trusts no key refuses as well.
+    let u = examples_copy(&scratch, "u");
+    let other_key = scratch.0.join("other-signing-key");
+    let (ran, remote, stderr) = ran_and_remote(
+        &u,
+        &["build", &url, no_state, &format!("--remote_signing_key={}", other_key.display()), "//..."],
+    );
+    assert_eq!(remote, 0, "{stderr}");
+    assert!(ran.len() >= 17, "{ran:?}");
+    assert!(stderr.contains("refused the remote result of RustLink //app:app: signed by untrusted key"), "{stderr}");
+    assert_eq!(outputs(&a), outputs(&u));
+    // Trusting that key in .relink/trust.json (and not this user's) accepts its results.
+    let v = examples_copy(&scratch, "v");
+    let other_public = public_key_of(&u, &other_key, &url);
+    std::fs::create_dir_all(v.dir.join(".relink")).unwrap();
+    std::fs::write(
+        v.dir.join(".relink/trust.json"),
+        format!(r#"{{"keys": [{{"name": "teammate", "public_key": "{other_public}"}}], "trust_own_key": false}}"#),
+    )
+    .unwrap();
+    let (ran, remote, stderr) = ran_and_remote(&v, &["build", &url, no_state, "//..."]);
+    assert!(ran.iter().all(|(m, _)| m == "FileWrite"), "{ran:?}\n{stderr}");
+    assert!(remote >= 17);
+
+    // Tampered entries (an output digest swapped in the server's action cache, same length):
+    // refused, rebuilt here, the same outputs.
+    let tampered = tamper_action_cache(&server.data);
+    assert!(tampered > 0);
+    let w = examples_copy(&scratch, "w");
+    let (ran, _, stderr) = ran_and_remote(&w, &["build", &url, no_state, "//..."]);
+    assert!(stderr.contains("(tampered)"), "{stderr}");
+    assert!(ran.iter().any(|(m, _)| m == "RustLink"), "{ran:?}");
+    assert_eq!(outputs(&a), outputs(&w));
 
     // The server gone: one warning, a local build, the same outputs.
     server.stop();

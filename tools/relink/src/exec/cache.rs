@@ -197,6 +197,26 @@ impl Cache {
         Ok(())
     }
 
+    fn provenance_path(&self, key: &str) -> PathBuf {
+        self.root.join("ac").join(&key[..2]).join(format!("{key}.provenance.json"))
+    }
+
+    /// Keep the signed provenance (a DSSE envelope) of the result of action `key`.
+    pub fn record_provenance(&self, key: &str, envelope: &[u8]) -> Result<()> {
+        let path = self.provenance_path(key);
+        let dir = path.parent().expect("ac dir");
+        fs::create_dir_all(dir)?;
+        let tmp = tmp_name(dir);
+        fs::write(&tmp, envelope)?;
+        fs::rename(&tmp, &path)?;
+        Ok(())
+    }
+
+    /// The signed provenance of the result of action `key`, if one was made or accepted here.
+    pub fn provenance(&self, key: &str) -> Option<Vec<u8>> {
+        fs::read(self.provenance_path(key)).ok()
+    }
+
     /// Place a blob at `dest` (hard link, or copy across file systems).
     pub fn materialize(&self, file: &OutputFile, dest: &Path) -> Result<()> {
         if let Some(parent) = dest.parent() {

@@ -6,6 +6,7 @@ mod confine;
 pub mod diagnostics;
 pub mod digests;
 pub mod interrupt;
+pub mod provenance;
 pub mod remote;
 mod sandbox;
 pub mod status;
@@ -470,7 +471,7 @@ fn run_one(
     let mut from_remote = false;
     let (result, cache) = match opts.cache.lookup(&key) {
         Some(result) => (result, CacheStatus::Hit),
-        None => match remote.and_then(|r| r.lookup(&key, opts.cache)) {
+        None => match remote.and_then(|r| r.lookup(&action_meta(action, &key, &inputs), opts.cache)) {
             Some(result) => {
                 // A remote hit: recorded locally, with the unused inputs it reports, as if run
                 // here (once its blobs are all here: local lookups trust only complete results).
@@ -512,7 +513,7 @@ fn run_one(
                 }
                 opts.cache.record(&key, &result)?;
                 if let Some(r) = remote.filter(|r| r.uploads()) {
-                    r.upload(&key, &result, opts.cache);
+                    r.upload(&action_meta(action, &key, &inputs), &result, opts.cache);
                     // Also under the key it was looked up by (another checkout, without this
                     // one's record of unused inputs, asks by that), but only if every input
                     // whose content that key leaves out was indeed unused: otherwise that key
@@ -523,7 +524,7 @@ fn run_one(
                         (Some(_), None) => false,
                     };
                     if key != looked_up && sound {
-                        r.upload(&looked_up, &result, opts.cache);
+                        r.upload(&action_meta(action, &looked_up, &inputs), &result, opts.cache);
                     }
                 }
                 (result, CacheStatus::Miss)
@@ -543,6 +544,19 @@ fn run_one(
         inputs,
         result: Some(result),
     })
+}
+
+/// What signed provenance says about `action` under `key`.
+fn action_meta<'a>(
+    action: &'a Action,
+    key: &'a str,
+    inputs: &'a BTreeMap<String, String>,
+) -> provenance::ActionMeta<'a> {
+    let argv = match &action.kind {
+        ActionKind::Run { argv, .. } => argv.as_slice(),
+        _ => &[],
+    };
+    provenance::ActionMeta { key, mnemonic: &action.mnemonic, target: &action.owner, argv, inputs }
 }
 
 /// Make the blob of `file` present in the local store: it is, or a remote result named it and

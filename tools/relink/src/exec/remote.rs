@@ -25,6 +25,10 @@ use prost::Message;
 use tonic::transport::Channel;
 
 use super::cache::{digest_bytes, ActionResult, Cache, OutputFile};
+use super::provenance::{ActionMeta, Signer, TrustPolicy};
+
+/// The type of the signed provenance in an ActionResult's auxiliary metadata.
+const ENVELOPE_TYPE: &str = "type.googleapis.com/relink.DsseEnvelope";
 
 /// Where and how to reach the remote cache.
 #[derive(Clone, Debug)]
@@ -41,6 +45,10 @@ pub struct RemoteOptions {
     /// only small ones, the rest when a local action or the requested outputs need them
     /// (`toplevel`).
     pub download_all: bool,
+    /// This user's signing key (created on first use).
+    pub signing_key: std::path::PathBuf,
+    /// The workspace, whose `.relink/trust.json` says which keys may provide results.
+    pub workspace_root: std::path::PathBuf,
 }
 
 /// A connected remote cache; all methods degrade to "nothing remote" after a failure.
@@ -54,6 +62,8 @@ pub struct RemoteCache {
     broken: AtomicBool,
     /// Sizes of the blobs remote results named (a ByteStream read needs the size).
     sizes: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    signer: Signer,
+    policy: TrustPolicy,
 }
 
 const BLAKE3: i32 = re::digest_function::Value::Blake3 as i32;
@@ -85,6 +95,8 @@ impl RemoteCache {
             .block_on(async { tokio::time::timeout(Duration::from_secs(5), endpoint.connect()).await })
             .map_err(|_| anyhow!("{}: no connection within 5 s", opts.url))?
             .map_err(|e| anyhow!("{}: cannot connect: {e}", opts.url))?;
+        let signer = Signer::load_or_create(&opts.signing_key)?;
+        let policy = TrustPolicy::load(&opts.workspace_root, &signer)?;
         // The first call answers within 5 s or the build goes on without the remote.
         let patient = opts.timeout;
         let mut cache = RemoteCache {
@@ -94,6 +106,8 @@ impl RemoteCache {
             max_batch: 0,
             broken: AtomicBool::new(false),
             sizes: Default::default(),
+            signer,
+            policy,
         };
         let caps = cache.capabilities()?;
         cache.opts.timeout = patient;
@@ -124,14 +138,21 @@ impl RemoteCache {
         self.opts.upload
     }
 
-    /// The result stored for action `key`, its blobs now in the local store; `None` on a miss
-    /// or when the remote is unusable.
-    pub fn lookup(&self, key: &str, cache: &Cache) -> Option<ActionResult> {
+    /// The result stored for the action of `meta`, its blobs now in the local store, if a key
+    /// the workspace trusts signed it for that action; `None` on a miss, a refusal (said once
+    /// per action) or when the remote is unusable.
+    pub fn lookup(&self, meta: &ActionMeta, cache: &Cache) -> Option<ActionResult> {
+        self.lookup_checked(meta.key, cache, Some(meta))
+    }
+
+    fn lookup_checked(&self, key: &str, cache: &Cache, meta: Option<&ActionMeta>) -> Option<ActionResult> {
         if self.broken.load(Ordering::Relaxed) {
             return None;
         }
-        match self.try_lookup(key, cache) {
+        match self.try_lookup(key, cache, meta) {
             Ok(found) => found,
+            // A result whose blobs the server lost (or never had): a miss, not a broken server.
+            Err(e) if e.downcast_ref::<MissingBlob>().is_some() => None,
             Err(e) => {
                 self.give_up(&e);
                 None
@@ -139,12 +160,13 @@ impl RemoteCache {
         }
     }
 
-    /// Upload the blobs and the result of action `key` (best effort).
-    pub fn upload(&self, key: &str, result: &ActionResult, cache: &Cache) {
+    /// Upload the blobs and the result of the action of `meta`, signed (best effort); the
+    /// signed statement is also kept locally for `relink provenance`.
+    pub fn upload(&self, meta: &ActionMeta, result: &ActionResult, cache: &Cache) {
         if self.broken.load(Ordering::Relaxed) || !self.opts.upload {
             return;
         }
-        if let Err(e) = self.try_upload(key, result, cache) {
+        if let Err(e) = self.try_upload(meta.key, result, cache, Some(meta)) {
             self.give_up(&e);
         }
     }
@@ -153,7 +175,8 @@ impl RemoteCache {
     /// local record's remote twin: without it, a fresh checkout would look an action up under
     /// the key of all its inputs' contents and miss what the others stored under the pruned one).
     pub fn lookup_pruned(&self, pruning_key: &str, cache: &Cache) -> Option<std::collections::BTreeSet<String>> {
-        let result = self.lookup(&format!("pruned-inputs {pruning_key}"), cache)?;
+        // A hint, not a result: a key built with it only finds results trusted signers stored.
+        let result = self.lookup_checked(&format!("pruned-inputs {pruning_key}"), cache, None)?;
         let file = result.files.first()?;
         let text = std::fs::read_to_string(cache.blob_path(&file.digest, file.executable)).ok()?;
         Some(text.lines().map(str::to_string).filter(|l| !l.is_empty()).collect())
@@ -165,11 +188,12 @@ impl RemoteCache {
         match cache.store_bytes(text.as_bytes(), false) {
             Ok(digest) => {
                 let file = OutputFile { path: "unused_inputs".to_string(), digest, executable: false };
-                self.upload(
-                    &format!("pruned-inputs {pruning_key}"),
-                    &ActionResult { files: vec![file], dirs: vec![] },
-                    cache,
-                )
+                let result = ActionResult { files: vec![file], dirs: vec![] };
+                if !self.broken.load(Ordering::Relaxed) && self.opts.upload {
+                    if let Err(e) = self.try_upload(&format!("pruned-inputs {pruning_key}"), &result, cache, None) {
+                        self.give_up(&e);
+                    }
+                }
             }
             Err(e) => self.give_up(&e),
         }
@@ -198,7 +222,7 @@ impl RemoteCache {
         }
     }
 
-    fn try_lookup(&self, key: &str, cache: &Cache) -> Result<Option<ActionResult>> {
+    fn try_lookup(&self, key: &str, cache: &Cache, meta: Option<&ActionMeta>) -> Result<Option<ActionResult>> {
         let (action, _, _) = remote_action(key);
         let request = re::GetActionResultRequest {
             instance_name: self.opts.instance.clone(),
@@ -230,6 +254,27 @@ impl RemoteCache {
             files.extend(tree_files(&d.path, &tree)?);
             dirs.push(d.path.clone());
         }
+        if let Some(meta) = meta {
+            let served: Vec<OutputFile> = files
+                .iter()
+                .map(|(path, d, x)| OutputFile { path: path.clone(), digest: d.hash.clone(), executable: *x })
+                .collect();
+            let envelope = found
+                .execution_metadata
+                .as_ref()
+                .and_then(|m| m.auxiliary_metadata.iter().find(|a| a.type_url == ENVELOPE_TYPE))
+                .map(|a| a.value.as_slice());
+            match self.policy.verify(envelope, meta, &served) {
+                Ok(_) => cache.record_provenance(key, envelope.unwrap_or_default())?,
+                Err(why) => {
+                    eprintln!(
+                        "relink: WARNING: refused the remote result of {} {}: {why:#}; running it here",
+                        meta.mnemonic, meta.target
+                    );
+                    return Ok(None);
+                }
+            }
+        }
         let mut outputs = Vec::new();
         self.sizes.lock().unwrap().extend(files.iter().map(|(_, d, _)| (d.hash.clone(), d.size_bytes)));
         let wanted = |d: &re::Digest| self.opts.download_all || d.size_bytes as usize <= self.max_batch;
@@ -249,7 +294,7 @@ impl RemoteCache {
         Ok(Some(ActionResult { files: outputs, dirs }))
     }
 
-    fn try_upload(&self, key: &str, result: &ActionResult, cache: &Cache) -> Result<()> {
+    fn try_upload(&self, key: &str, result: &ActionResult, cache: &Cache, meta: Option<&ActionMeta>) -> Result<()> {
         let (action_digest, action, command) = remote_action(key);
         let mut blobs: Vec<Blob> =
             vec![Blob::Bytes(digest_of(&action), action), Blob::Bytes(digest_of(&command), command)];
@@ -278,6 +323,18 @@ impl RemoteCache {
             remote.output_directories.push(re::OutputDirectory {
                 path: dir.clone(),
                 tree_digest: Some(tree_digest),
+                ..Default::default()
+            });
+        }
+        if let Some(meta) = meta {
+            let envelope = self.signer.sign(meta, &result.files);
+            cache.record_provenance(key, &envelope)?;
+            remote.execution_metadata = Some(re::ExecutedActionMetadata {
+                worker: format!("relink (key {})", &self.signer.public_hex()[..16]),
+                auxiliary_metadata: vec![bazel_remote_apis::google::protobuf::Any {
+                    type_url: ENVELOPE_TYPE.to_string(),
+                    value: envelope,
+                }],
                 ..Default::default()
             });
         }
@@ -413,6 +470,9 @@ impl RemoteCache {
             for r in response.responses {
                 let hash = r.digest.map(|d| d.hash).unwrap_or_default();
                 if let Some(status) = r.status.filter(|s| s.code != 0) {
+                    if status.code == tonic::Code::NotFound as i32 {
+                        return Err(MissingBlob(hash).into());
+                    }
                     bail!("BatchReadBlobs: blob {hash}: {}", status.message);
                 }
                 out.insert(hash, r.data);
@@ -442,21 +502,23 @@ impl RemoteCache {
     /// One blob through ByteStream, checked against its digest.
     fn read_blob(&self, digest: &re::Digest) -> Result<Vec<u8>> {
         let resource = format!("{}blobs/blake3/{}/{}", self.instance_prefix(), digest.hash, digest.size_bytes);
-        let data = self.call("ByteStream.Read", || {
-            let resource = resource.clone();
-            async move {
-                let mut client = bs::byte_stream_client::ByteStreamClient::new(self.channel.clone());
-                let mut stream = client
-                    .read(bs::ReadRequest { resource_name: resource, read_offset: 0, read_limit: 0 })
-                    .await?
-                    .into_inner();
-                let mut data = Vec::new();
-                while let Some(chunk) = stream.message().await? {
-                    data.extend_from_slice(&chunk.data);
+        let data = self
+            .call_allowing_not_found("ByteStream.Read", || {
+                let resource = resource.clone();
+                async move {
+                    let mut client = bs::byte_stream_client::ByteStreamClient::new(self.channel.clone());
+                    let mut stream = client
+                        .read(bs::ReadRequest { resource_name: resource, read_offset: 0, read_limit: 0 })
+                        .await?
+                        .into_inner();
+                    let mut data = Vec::new();
+                    while let Some(chunk) = stream.message().await? {
+                        data.extend_from_slice(&chunk.data);
+                    }
+                    Ok(data)
                 }
-                Ok(data)
-            }
-        })?;
+            })?
+            .ok_or_else(|| MissingBlob(digest.hash.clone()))?;
         if digest_bytes(&data) != digest.hash || data.len() as i64 != digest.size_bytes {
             bail!("blob {} arrived damaged: refused", digest.hash);
         }
@@ -515,6 +577,18 @@ impl RemoteCache {
         bail!("{last} (after {ATTEMPTS} attempts)")
     }
 }
+
+/// A blob a remote result names that the server does not have.
+#[derive(Debug)]
+struct MissingBlob(String);
+
+impl std::fmt::Display for MissingBlob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the remote cache does not have blob {}", self.0)
+    }
+}
+
+impl std::error::Error for MissingBlob {}
 
 /// A blob to upload: bytes at hand, or a file of the local store.
 enum Blob {
