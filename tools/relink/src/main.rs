@@ -65,6 +65,18 @@ pub struct BuildOpts {
     /// cannot be reached or fails is a warning; the build goes on locally.
     #[arg(long = "remote_cache", alias = "remote-cache")]
     pub remote_cache: Option<String>,
+    /// Run actions on a Remote Execution API server's workers, `grpc://HOST:PORT` (Bazel's
+    /// `--remote_executor`; also the remote cache). Local-only actions (`no-remote`,
+    /// `no-sandbox`) run here; an action the server cannot run (down, no worker matching its
+    /// platform within --remote_queue_timeout) runs here after one warning.
+    #[arg(long = "remote_executor", alias = "remote-executor")]
+    pub remote_executor: Option<String>,
+    /// Platform properties of remotely executed actions, `NAME=VALUE` (repeatable).
+    #[arg(long = "remote_default_exec_properties", alias = "remote-default-exec-properties")]
+    pub remote_default_exec_properties: Vec<String>,
+    /// Seconds a remotely executed action may wait for a worker before it runs here.
+    #[arg(long = "remote_queue_timeout", alias = "remote-queue-timeout", default_value_t = 60)]
+    pub remote_queue_timeout: u64,
     /// REAPI instance name on the remote cache.
     #[arg(long = "remote_instance_name", alias = "remote-instance-name", default_value = "")]
     pub remote_instance_name: String,

@@ -109,7 +109,10 @@ pub fn open_session(opts: &BuildOpts) -> Result<Session> {
 /// The remote cache of `--remote_cache`: one that cannot be reached or lacks what relink needs
 /// is a warning, and the build is local.
 fn connect_remote(opts: &BuildOpts, root: &std::path::Path) -> Option<exec::remote::RemoteCache> {
-    let url = opts.remote_cache.clone()?;
+    let url = opts.remote_cache.clone().or_else(|| opts.remote_executor.clone())?;
+    if opts.remote_executor.as_ref().is_some_and(|e| e != &url) {
+        eprintln!("relink: WARNING: --remote_executor differs from --remote_cache; one server serves both: {url}");
+    }
     let remote = exec::remote::RemoteOptions {
         url: url.clone(),
         instance: opts.remote_instance_name.clone(),
@@ -118,6 +121,15 @@ fn connect_remote(opts: &BuildOpts, root: &std::path::Path) -> Option<exec::remo
         download_all: opts.remote_download_outputs == crate::RemoteDownload::All,
         signing_key: opts.remote_signing_key.clone().unwrap_or_else(exec::provenance::Signer::default_path),
         workspace_root: root.to_path_buf(),
+        execute: opts.remote_executor.is_some(),
+        exec_properties: opts
+            .remote_default_exec_properties
+            .iter()
+            .map(|p| {
+                p.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).unwrap_or((p.clone(), String::new()))
+            })
+            .collect(),
+        queue_timeout: std::time::Duration::from_secs(opts.remote_queue_timeout),
     };
     match exec::remote::RemoteCache::connect(remote) {
         Ok(r) => Some(r),

@@ -254,6 +254,39 @@ fn checkouts_share_results_through_nativelink_and_a_failing_server_never_fails_a
     assert!(ran.iter().any(|(m, _)| m == "RustLink"), "{ran:?}");
     assert_eq!(outputs(&a), outputs(&w));
 
+    // Remote execution on NativeLink's worker (a platform property of its own gives fresh
+    // keys, so the cache cannot answer): the worker runs every action, the outputs are the
+    // local build's, bit for bit.
+    let executor = url.replace("--remote_cache", "--remote_executor");
+    let x = examples_copy(&scratch, "x");
+    let worker_runs =
+        || std::fs::read_to_string(server.data.join("nativelink.log")).unwrap().matches("Command complete").count();
+    let before = worker_runs();
+    let (ran, _, stderr) =
+        ran_and_remote(&x, &["build", &executor, "--remote_default_exec_properties=OSFamily=Linux", no_state, "//..."]);
+    assert!(!stderr.contains("WARNING"), "{stderr}");
+    assert!(ran.len() >= 17, "{ran:?}");
+    assert!(worker_runs() >= before + 17, "the worker ran {} actions", worker_runs() - before);
+    assert_eq!(outputs(&a), outputs(&x));
+    // A platform no worker offers: a bounded wait, one warning naming it, a local build.
+    let y = examples_copy(&scratch, "y");
+    let started = std::time::Instant::now();
+    let (_, _, stderr) = ran_and_remote(
+        &y,
+        &[
+            "build",
+            &executor,
+            "--remote_default_exec_properties=cpu_arch=arm64",
+            "--remote_queue_timeout=2",
+            no_state,
+            "//...",
+        ],
+    );
+    assert!(stderr.contains("no worker took the action within 2 s"), "{stderr}");
+    assert!(stderr.contains("cpu_arch"), "{stderr}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(90));
+    assert_eq!(outputs(&a), outputs(&y));
+
     // The server gone: one warning, a local build, the same outputs.
     server.stop();
     let e = examples_copy(&scratch, "e");

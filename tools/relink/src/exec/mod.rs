@@ -494,12 +494,24 @@ fn run_one(
             }
             None => {
                 let looked_up = key.clone();
-                let result = {
-                    let _slot = slots.acquire();
-                    if interrupt::interrupted() {
-                        bail!("{} of {}: interrupted", action.mnemonic, action.owner);
+                let executor = remote.filter(|r| {
+                    r.executes()
+                        && matches!(action.kind, ActionKind::Run { .. })
+                        && !action.requirements.contains_key("no-sandbox")
+                });
+                let ran_remotely = match executor {
+                    Some(r) => run_remotely(r, action, &inputs, derived, opts)?,
+                    None => None,
+                };
+                let result = match ran_remotely {
+                    Some(result) => result,
+                    None => {
+                        let _slot = slots.acquire();
+                        if interrupt::interrupted() {
+                            bail!("{} of {}: interrupted", action.mnemonic, action.owner);
+                        }
+                        run_locally(graph, action, derived, opts)?
                     }
-                    run_locally(graph, action, derived, opts)?
                 };
                 let mut now_unused = None;
                 if let (Some(list), Some(pruning)) = (&action.unused_inputs_list, &pruning) {
@@ -574,6 +586,87 @@ pub fn ensure_local(cache: &Cache, remote: Option<&remote::RemoteCache>, file: &
         }),
         None => bail!("the local cache lost {} (digest {}); build again", file.path, file.digest),
     }
+}
+
+/// Run `action` on the remote executor's workers: `Some(result)`, or `None` when the remote
+/// could not run it (said once; the action then runs here). The action's own failure is an
+/// error, with its diagnostics shown as for a local run.
+fn run_remotely(
+    remote: &remote::RemoteCache,
+    action: &Action,
+    digests: &BTreeMap<String, String>,
+    derived: &DerivedFiles,
+    opts: &ExecOptions,
+) -> Result<Option<ActionResult>> {
+    let ActionKind::Run { argv, env } = &action.kind else { return Ok(None) };
+    let inputs = match remote_inputs(action, digests, derived, opts) {
+        Ok(inputs) => inputs,
+        Err(e) => {
+            eprintln!("relink: {} of {} runs here: {e:#}", action.mnemonic, action.owner);
+            return Ok(None);
+        }
+    };
+    let outputs: Vec<String> = action.outputs.iter().map(|o| o.path.clone()).collect();
+    let timeout = sandbox::action_timeout(action, opts);
+    let run = match remote.execute(argv, env, inputs, &outputs, timeout, opts.cache) {
+        Ok(run) => run,
+        Err(e) => {
+            remote.give_up(&e.context(format!("{} of {}", action.mnemonic, action.owner)));
+            return Ok(None);
+        }
+    };
+    diagnostics::show(&run.stderr, &format!("{} {}", action.mnemonic, action.owner))?;
+    if run.exit_code != 0 {
+        bail!(
+            "{} of {} failed on the remote worker {} (exit code {})",
+            action.mnemonic,
+            action.owner,
+            run.worker,
+            run.exit_code
+        );
+    }
+    Ok(Some(run.result))
+}
+
+/// The input files of `action` for a remote input tree: derived ones from the local store,
+/// sources from the workspace (with the digests the action key used).
+fn remote_inputs(
+    action: &Action,
+    digests: &BTreeMap<String, String>,
+    derived: &DerivedFiles,
+    opts: &ExecOptions,
+) -> Result<Vec<remote::RemoteInput>> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    for path in &action.inputs {
+        match derived.get(path) {
+            Some(files) => {
+                for f in files {
+                    ensure_local(opts.cache, opts.remote, f)?;
+                    let disk = opts.cache.blob_path(&f.digest, f.executable);
+                    let size = fs::metadata(&disk)?.len();
+                    out.push(remote::RemoteInput {
+                        path: f.path.clone(),
+                        digest: f.digest.clone(),
+                        size,
+                        executable: f.executable,
+                        disk,
+                    });
+                }
+            }
+            None => {
+                let disk = opts.workspace.exec_path_on_disk(path)?;
+                let meta = fs::metadata(&disk).with_context(|| format!("missing input {path}"))?;
+                if meta.is_dir() {
+                    bail!("its input {path} is a source directory, which relink does not send to remote workers");
+                }
+                let digest = digests.get(path).cloned().ok_or_else(|| anyhow!("no digest of {path}"))?;
+                let executable = meta.permissions().mode() & 0o111 != 0;
+                out.push(remote::RemoteInput { path: path.clone(), digest, size: meta.len(), executable, disk });
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Run `action` here: write or copy a file, or run its command in a sandbox.

@@ -49,6 +49,33 @@ pub struct RemoteOptions {
     pub signing_key: std::path::PathBuf,
     /// The workspace, whose `.relink/trust.json` says which keys may provide results.
     pub workspace_root: std::path::PathBuf,
+    /// Run actions on the server's workers (`--remote_executor`), not only cache them.
+    pub execute: bool,
+    /// Platform properties of executed actions (`--remote_default_exec_properties`).
+    pub exec_properties: Vec<(String, String)>,
+    /// How long an action may wait for a worker before it runs here instead.
+    pub queue_timeout: Duration,
+}
+
+/// One input file of a remotely executed action.
+pub struct RemoteInput {
+    /// Execroot-relative path.
+    pub path: String,
+    pub digest: String,
+    pub size: u64,
+    pub executable: bool,
+    /// Where its bytes are here.
+    pub disk: std::path::PathBuf,
+}
+
+/// What a remote execution returned.
+pub struct RemoteRun {
+    pub exit_code: i32,
+    pub stderr: Vec<u8>,
+    /// The outputs, now in the local store (when the action succeeded).
+    pub result: ActionResult,
+    /// The worker that ran it.
+    pub worker: String,
 }
 
 /// A connected remote cache; all methods degrade to "nothing remote" after a failure.
@@ -131,6 +158,167 @@ impl RemoteCache {
     /// Whether this action may use the remote cache.
     pub fn usable_for(&self, requirements: &BTreeMap<String, String>) -> bool {
         !self.broken.load(Ordering::Relaxed) && !requirements.contains_key("no-remote")
+    }
+
+    /// Whether actions are executed remotely (`--remote_executor`).
+    pub fn executes(&self) -> bool {
+        self.opts.execute && !self.broken.load(Ordering::Relaxed)
+    }
+
+    /// Run an action on the server's workers: upload its input tree, Command and Action, wait
+    /// for the result (at most `queue_timeout` for a worker, then `timeout` for the run), and
+    /// bring its outputs into the local store. An error is the remote's (the caller runs the
+    /// action here); the action's own failure is a nonzero `exit_code`.
+    pub fn execute(
+        &self,
+        argv: &[String],
+        env: &BTreeMap<String, String>,
+        inputs: Vec<RemoteInput>,
+        outputs: &[String],
+        timeout: Duration,
+        cache: &Cache,
+    ) -> Result<RemoteRun> {
+        let (root, directories) = input_tree(&inputs);
+        let command = re::Command {
+            arguments: argv.to_vec(),
+            environment_variables: env
+                .iter()
+                .map(|(k, v)| re::command::EnvironmentVariable { name: k.clone(), value: v.clone() })
+                .collect(),
+            output_paths: outputs.to_vec(),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let action = re::Action {
+            command_digest: Some(digest_of(&command)),
+            input_root_digest: Some(root),
+            // No server-side limit (servers cap it, NativeLink at 20 min): relink waits at most
+            // `timeout` for the result itself.
+            platform: Some(self.platform()),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let action_digest = digest_of(&action);
+        let mut blobs = vec![Blob::Bytes(digest_of(&command), command), Blob::Bytes(action_digest.clone(), action)];
+        blobs.extend(directories.into_iter().map(|(d, b)| Blob::Bytes(d, b)));
+        for i in inputs {
+            blobs.push(Blob::File(re::Digest { hash: i.digest, size_bytes: i.size as i64 }, i.disk));
+        }
+        self.write_missing(blobs)?;
+        let response = self.wait_for_execution(&action_digest, timeout)?;
+        if let Some(status) = response.status.as_ref().filter(|s| s.code != 0) {
+            bail!("Execute: {} (code {})", status.message, status.code);
+        }
+        let found = response.result.ok_or_else(|| anyhow!("Execute returned no result"))?;
+        let stderr = match &found.stderr_digest {
+            Some(d) if d.size_bytes > 0 => self.read_blobs(std::slice::from_ref(d))?.pop().unwrap_or_default(),
+            _ => found.stderr_raw.clone(),
+        };
+        let worker = found.execution_metadata.as_ref().map(|m| m.worker.clone()).unwrap_or_default();
+        let exit_code = found.exit_code;
+        let result = if exit_code == 0 {
+            self.materialize_result(&found, cache)?
+        } else {
+            ActionResult { files: vec![], dirs: vec![] }
+        };
+        Ok(RemoteRun { exit_code, stderr, result, worker })
+    }
+
+    fn platform(&self) -> re::Platform {
+        let mut properties: Vec<re::platform::Property> = self
+            .opts
+            .exec_properties
+            .iter()
+            .map(|(k, v)| re::platform::Property { name: k.clone(), value: v.clone() })
+            .collect();
+        properties.sort_by(|a, b| (&a.name, &a.value).cmp(&(&b.name, &b.value)));
+        re::Platform { properties }
+    }
+
+    /// Execute and follow the operation until it is done; a worker must take it within
+    /// `queue_timeout` (NativeLink queues an action no worker matches forever and says nothing).
+    fn wait_for_execution(&self, action_digest: &re::Digest, timeout: Duration) -> Result<re::ExecuteResponse> {
+        use bazel_remote_apis::google::longrunning::operation::Result as OpResult;
+        let request = re::ExecuteRequest {
+            instance_name: self.opts.instance.clone(),
+            skip_cache_lookup: false,
+            action_digest: Some(action_digest.clone()),
+            execution_policy: None,
+            results_cache_policy: None,
+            digest_function: BLAKE3,
+            ..Default::default()
+        };
+        let queue_timeout = self.opts.queue_timeout;
+        let properties = format!("{:?}", self.opts.exec_properties);
+        self.runtime.block_on(async {
+            let mut client = re::execution_client::ExecutionClient::new(self.channel.clone());
+            let mut stream = tokio::time::timeout(Duration::from_secs(30), client.execute(request))
+                .await
+                .map_err(|_| anyhow!("Execute: no answer within 30 s"))?
+                .map_err(|s| anyhow!("Execute: {}", s.message()))?
+                .into_inner();
+            let started = tokio::time::Instant::now();
+            let mut executing = false;
+            loop {
+                let limit = if executing { timeout + Duration::from_secs(30) } else { queue_timeout };
+                let left = limit.saturating_sub(started.elapsed());
+                let next = tokio::time::timeout(left, stream.message()).await.map_err(|_| {
+                    if executing {
+                        anyhow!("Execute: no result within {} s", limit.as_secs())
+                    } else {
+                        anyhow!(
+                            "no worker took the action within {} s (platform properties {properties})",
+                            limit.as_secs()
+                        )
+                    }
+                })?;
+                let op = next
+                    .map_err(|s| anyhow!("Execute: {}", s.message()))?
+                    .ok_or_else(|| anyhow!("Execute: the stream ended early"))?;
+                if let Some(meta) = &op.metadata {
+                    if let Ok(m) = re::ExecuteOperationMetadata::decode(meta.value.as_slice()) {
+                        executing |= m.stage >= re::execution_stage::Value::Executing as i32;
+                    }
+                }
+                if !op.done {
+                    continue;
+                }
+                return match op.result {
+                    Some(OpResult::Response(any)) => Ok(re::ExecuteResponse::decode(any.value.as_slice())?),
+                    Some(OpResult::Error(status)) => Err(anyhow!("Execute: {} (code {})", status.message, status.code)),
+                    None => Err(anyhow!("Execute: done without a result")),
+                };
+            }
+        })
+    }
+
+    /// The outputs of a remote result, in the local store (all of them: a remote execution's
+    /// outputs feed actions that may run here).
+    fn materialize_result(&self, found: &re::ActionResult, cache: &Cache) -> Result<ActionResult> {
+        let mut files = Vec::new();
+        for f in &found.output_files {
+            let d = f.digest.clone().ok_or_else(|| anyhow!("output {} has no digest", f.path))?;
+            files.push((f.path.clone(), d, f.is_executable));
+        }
+        let mut dirs = Vec::new();
+        for d in &found.output_directories {
+            let tree_digest =
+                d.tree_digest.clone().ok_or_else(|| anyhow!("output directory {} has no tree", d.path))?;
+            let tree = re::Tree::decode(self.read_blob(&tree_digest)?.as_slice())?;
+            files.extend(tree_files(&d.path, &tree)?);
+            dirs.push(d.path.clone());
+        }
+        let missing: Vec<re::Digest> =
+            files.iter().filter(|(_, d, x)| !cache.blob_ok(&d.hash, *x)).map(|(_, d, _)| d.clone()).collect();
+        let data = self.read_blobs(&missing)?;
+        for (d, bytes) in missing.iter().zip(data) {
+            let exec = files.iter().find(|(_, f, _)| f.hash == d.hash).is_some_and(|(_, _, x)| *x);
+            cache.store_bytes(&bytes, exec)?;
+        }
+        let mut out: Vec<OutputFile> =
+            files.into_iter().map(|(path, d, executable)| OutputFile { path, digest: d.hash, executable }).collect();
+        out.sort_by(|x, y| x.path.cmp(&y.path));
+        Ok(ActionResult { files: out, dirs })
     }
 
     /// Whether local results should be uploaded.
@@ -216,14 +404,15 @@ impl RemoteCache {
         Ok(())
     }
 
-    fn give_up(&self, e: &anyhow::Error) {
+    /// Stop using the remote for the rest of the build, saying why once.
+    pub fn give_up(&self, e: &anyhow::Error) {
         if !self.broken.swap(true, Ordering::Relaxed) {
             eprintln!("relink: WARNING: remote cache {}: {e:#}; the rest of this build is local", self.opts.url);
         }
     }
 
     fn try_lookup(&self, key: &str, cache: &Cache, meta: Option<&ActionMeta>) -> Result<Option<ActionResult>> {
-        let (action, _, _) = remote_action(key);
+        let (action, _, _) = remote_action(key, &self.platform());
         let request = re::GetActionResultRequest {
             instance_name: self.opts.instance.clone(),
             action_digest: Some(action),
@@ -295,7 +484,7 @@ impl RemoteCache {
     }
 
     fn try_upload(&self, key: &str, result: &ActionResult, cache: &Cache, meta: Option<&ActionMeta>) -> Result<()> {
-        let (action_digest, action, command) = remote_action(key);
+        let (action_digest, action, command) = remote_action(key, &self.platform());
         let mut blobs: Vec<Blob> =
             vec![Blob::Bytes(digest_of(&action), action), Blob::Bytes(digest_of(&command), command)];
         let mut remote = re::ActionResult { exit_code: 0, ..Default::default() };
@@ -623,7 +812,7 @@ fn file_digest(cache: &Cache, f: &OutputFile) -> Result<re::Digest> {
 
 /// The REAPI action standing for relink action key `key`: (action digest, Action bytes,
 /// Command bytes).
-fn remote_action(key: &str) -> (re::Digest, Vec<u8>, Vec<u8>) {
+fn remote_action(key: &str, platform: &re::Platform) -> (re::Digest, Vec<u8>, Vec<u8>) {
     let command = re::Command {
         arguments: vec!["relink-action".to_string(), super::KEY_VERSION.to_string(), key.to_string()],
         ..Default::default()
@@ -633,10 +822,53 @@ fn remote_action(key: &str) -> (re::Digest, Vec<u8>, Vec<u8>) {
     let action = re::Action {
         command_digest: Some(digest_of(&command)),
         input_root_digest: Some(digest_of(&empty_root)),
+        // Results of one platform never answer for another (`--remote_default_exec_properties`).
+        platform: (!platform.properties.is_empty()).then(|| platform.clone()),
         ..Default::default()
     }
     .encode_to_vec();
     (digest_of(&action), action, command)
+}
+
+/// The input root of an action: its digest and every Directory blob.
+fn input_tree(inputs: &[RemoteInput]) -> (re::Digest, Vec<(re::Digest, Vec<u8>)>) {
+    #[derive(Default)]
+    struct Node {
+        files: BTreeMap<String, re::FileNode>,
+        dirs: BTreeMap<String, Node>,
+    }
+    let mut root = Node::default();
+    for i in inputs {
+        let mut parts: Vec<&str> = i.path.split('/').collect();
+        let name = parts.pop().expect("a file name");
+        let mut node = &mut root;
+        for p in parts {
+            node = node.dirs.entry(p.to_string()).or_default();
+        }
+        node.files.insert(
+            name.to_string(),
+            re::FileNode {
+                name: name.to_string(),
+                digest: Some(re::Digest { hash: i.digest.clone(), size_bytes: i.size as i64 }),
+                is_executable: i.executable,
+                ..Default::default()
+            },
+        );
+    }
+    fn encode(node: &Node, out: &mut Vec<(re::Digest, Vec<u8>)>) -> re::Digest {
+        let mut directory = re::Directory { files: node.files.values().cloned().collect(), ..Default::default() };
+        for (name, child) in &node.dirs {
+            let digest = encode(child, out);
+            directory.directories.push(re::DirectoryNode { name: name.clone(), digest: Some(digest) });
+        }
+        let bytes = directory.encode_to_vec();
+        let digest = digest_of(&bytes);
+        out.push((digest.clone(), bytes));
+        digest
+    }
+    let mut out = Vec::new();
+    let digest = encode(&root, &mut out);
+    (digest, out)
 }
 
 /// The REAPI Tree of output directory `dir` holding `files`.
@@ -739,7 +971,12 @@ mod tests {
 
     #[test]
     fn the_remote_action_is_a_function_of_the_key() {
-        assert_eq!(remote_action("k1").0, remote_action("k1").0);
-        assert_ne!(remote_action("k1").0, remote_action("k2").0);
+        let none = re::Platform::default();
+        assert_eq!(remote_action("k1", &none).0, remote_action("k1", &none).0);
+        assert_ne!(remote_action("k1", &none).0, remote_action("k2", &none).0);
+        let linux = re::Platform {
+            properties: vec![re::platform::Property { name: "OSFamily".into(), value: "Linux".into() }],
+        };
+        assert_ne!(remote_action("k1", &none).0, remote_action("k1", &linux).0);
     }
 }

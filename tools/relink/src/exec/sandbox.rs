@@ -317,7 +317,7 @@ fn wait_for(
 
 /// How long `action` may run: its `timeout` execution requirement (seconds), else relink's
 /// default for every action.
-fn action_timeout(action: &Action, opts: &ExecOptions) -> std::time::Duration {
+pub(super) fn action_timeout(action: &Action, opts: &ExecOptions) -> std::time::Duration {
     action
         .requirements
         .get("timeout")
