@@ -48,19 +48,11 @@ pub fn rules_dir(cache_root: &Path) -> Result<PathBuf> {
 }
 
 fn embedded_rules(cache_root: &Path) -> Result<PathBuf> {
-    let digest = digest_bytes(EMBEDDED_RULES.iter().map(|(p, t)| format!("{p}\0{t}\0")).collect::<String>().as_bytes());
-    let dir = cache_root.join("repos").join(format!("rules_relink-{}", &digest[..16]));
-    write_repo_once(&dir, |tmp| {
-        for (path, text) in EMBEDDED_RULES {
-            let dest = tmp.join(path);
-            std::fs::create_dir_all(dest.parent().expect("rules/ path"))?;
-            std::fs::write(&dest, text)?;
-        }
-        std::fs::write(tmp.join("MODULE.bazel"), "module(name = \"rules_relink\")\n")?;
-        std::fs::write(tmp.join("BUILD.bazel"), "")?;
-        std::fs::write(tmp.join("WORKSPACE"), "workspace(name = \"rules_relink\")\n")?;
-        Ok(())
-    })
+    let mut files: Vec<(&str, &str)> = EMBEDDED_RULES.to_vec();
+    files.push(("MODULE.bazel", "module(name = \"rules_relink\")\n"));
+    files.push(("BUILD.bazel", ""));
+    files.push(("WORKSPACE", "workspace(name = \"rules_relink\")\n"));
+    text_repo(cache_root, "rules_relink", &files)
 }
 
 /// The relink-builder this relink uses.
@@ -132,23 +124,14 @@ toolchain(
         cpu = host_cpu(),
     );
     let files = [
-        ("WORKSPACE", "workspace(name = \"bazel_tools\")\n".to_string()),
-        ("BUILD.bazel", String::new()),
-        ("tools/BUILD.bazel", String::new()),
-        ("tools/cpp/BUILD.bazel", build),
-        ("tools/cpp/cc.bzl", BAZEL_TOOLS_CC.to_string()),
-        ("tools/cpp/toolchain_utils.bzl", BAZEL_TOOLS_TOOLCHAIN_UTILS.to_string()),
+        ("WORKSPACE", "workspace(name = \"bazel_tools\")\n"),
+        ("BUILD.bazel", ""),
+        ("tools/BUILD.bazel", ""),
+        ("tools/cpp/BUILD.bazel", build.as_str()),
+        ("tools/cpp/cc.bzl", BAZEL_TOOLS_CC),
+        ("tools/cpp/toolchain_utils.bzl", BAZEL_TOOLS_TOOLCHAIN_UTILS),
     ];
-    let digest = digest_bytes(files.iter().map(|(p, t)| format!("{p}\0{t}\0")).collect::<String>().as_bytes());
-    let dir = cache_root.join("repos").join(format!("bazel_tools-{}", &digest[..16]));
-    write_repo_once(&dir, |tmp| {
-        for (path, text) in &files {
-            let dest = tmp.join(path);
-            std::fs::create_dir_all(dest.parent().expect("a file in the repository"))?;
-            std::fs::write(&dest, text)?;
-        }
-        Ok(())
-    })
+    text_repo(cache_root, "bazel_tools", &files)
 }
 
 /// The first `cc` on PATH.
@@ -209,16 +192,23 @@ fn platforms_repo(cache_root: &Path) -> Result<PathBuf> {
         }
         text
     };
+    let (os, cpu) = (build("os", PLATFORM_OS), build("cpu", PLATFORM_CPU));
     let files = [
-        ("WORKSPACE", "workspace(name = \"platforms\")\n".to_string()),
-        ("BUILD.bazel", "package(default_visibility = [\"//visibility:public\"])\n".to_string()),
-        ("os/BUILD.bazel", build("os", PLATFORM_OS)),
-        ("cpu/BUILD.bazel", build("cpu", PLATFORM_CPU)),
+        ("WORKSPACE", "workspace(name = \"platforms\")\n"),
+        ("BUILD.bazel", "package(default_visibility = [\"//visibility:public\"])\n"),
+        ("os/BUILD.bazel", os.as_str()),
+        ("cpu/BUILD.bazel", cpu.as_str()),
     ];
+    text_repo(cache_root, "platforms", &files)
+}
+
+/// A repository of text files, in the cache under `NAME-<digest of its files>`: written once,
+/// shared by every build that asks for the same files.
+fn text_repo(cache_root: &Path, name: &str, files: &[(&str, &str)]) -> Result<PathBuf> {
     let digest = digest_bytes(files.iter().map(|(p, t)| format!("{p}\0{t}\0")).collect::<String>().as_bytes());
-    let dir = cache_root.join("repos").join(format!("platforms-{}", &digest[..16]));
+    let dir = cache_root.join("repos").join(format!("{name}-{}", &digest[..16]));
     write_repo_once(&dir, |tmp| {
-        for (path, text) in &files {
+        for (path, text) in files {
             let dest = tmp.join(path);
             std::fs::create_dir_all(dest.parent().expect("a file in the repository"))?;
             std::fs::write(&dest, text)?;
