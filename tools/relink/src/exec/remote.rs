@@ -91,6 +91,8 @@ pub struct RemoteCache {
     sizes: std::sync::Mutex<std::collections::HashMap<String, i64>>,
     signer: Signer,
     policy: TrustPolicy,
+    /// `--remote_default_exec_properties`, sorted: part of every remote action.
+    platform: re::Platform,
 }
 
 const BLAKE3: i32 = re::digest_function::Value::Blake3 as i32;
@@ -135,7 +137,16 @@ impl RemoteCache {
             sizes: Default::default(),
             signer,
             policy,
+            platform: re::Platform::default(),
         };
+        let mut properties: Vec<re::platform::Property> = cache
+            .opts
+            .exec_properties
+            .iter()
+            .map(|(k, v)| re::platform::Property { name: k.clone(), value: v.clone() })
+            .collect();
+        properties.sort_by(|a, b| (&a.name, &a.value).cmp(&(&b.name, &b.value)));
+        cache.platform = re::Platform { properties };
         let caps = cache.capabilities()?;
         cache.opts.timeout = patient;
         let cc = caps.cache_capabilities.ok_or_else(|| anyhow!("{}: the server has no cache", cache.opts.url))?;
@@ -194,7 +205,7 @@ impl RemoteCache {
             input_root_digest: Some(root),
             // No server-side limit (servers cap it, NativeLink at 20 min): relink waits at most
             // `timeout` for the result itself.
-            platform: Some(self.platform()),
+            platform: Some(self.platform().clone()),
             ..Default::default()
         }
         .encode_to_vec();
@@ -224,15 +235,20 @@ impl RemoteCache {
         Ok(RemoteRun { exit_code, stderr, result, worker })
     }
 
-    fn platform(&self) -> re::Platform {
-        let mut properties: Vec<re::platform::Property> = self
-            .opts
-            .exec_properties
-            .iter()
-            .map(|(k, v)| re::platform::Property { name: k.clone(), value: v.clone() })
-            .collect();
-        properties.sort_by(|a, b| (&a.name, &a.value).cmp(&(&b.name, &b.value)));
-        re::Platform { properties }
+    fn platform(&self) -> &re::Platform {
+        &self.platform
+    }
+
+    fn cas(&self) -> re::content_addressable_storage_client::ContentAddressableStorageClient<Channel> {
+        re::content_addressable_storage_client::ContentAddressableStorageClient::new(self.channel.clone())
+    }
+
+    fn action_cache(&self) -> re::action_cache_client::ActionCacheClient<Channel> {
+        re::action_cache_client::ActionCacheClient::new(self.channel.clone())
+    }
+
+    fn byte_stream(&self) -> bs::byte_stream_client::ByteStreamClient<Channel> {
+        bs::byte_stream_client::ByteStreamClient::new(self.channel.clone())
     }
 
     /// Execute and follow the operation until it is done; a worker must take it within
@@ -295,30 +311,45 @@ impl RemoteCache {
     /// The outputs of a remote result, in the local store (all of them: a remote execution's
     /// outputs feed actions that may run here).
     fn materialize_result(&self, found: &re::ActionResult, cache: &Cache) -> Result<ActionResult> {
+        let (files, dirs) = self.result_files(found)?;
+        self.download(&files, |_| true, cache)?;
+        Ok(local_result(files, dirs))
+    }
+
+    /// The files of a remote result (its output files, and the files of its output
+    /// directories' trees) and its output directories.
+    fn result_files(&self, found: &re::ActionResult) -> Result<(Vec<RemoteFile>, Vec<String>)> {
         let mut files = Vec::new();
         for f in &found.output_files {
-            let d = f.digest.clone().ok_or_else(|| anyhow!("output {} has no digest", f.path))?;
-            files.push((f.path.clone(), d, f.is_executable));
+            let digest = f.digest.clone().ok_or_else(|| anyhow!("output {} has no digest", f.path))?;
+            files.push((f.path.clone(), digest, f.is_executable));
         }
         let mut dirs = Vec::new();
         for d in &found.output_directories {
             let tree_digest =
                 d.tree_digest.clone().ok_or_else(|| anyhow!("output directory {} has no tree", d.path))?;
-            let tree = re::Tree::decode(self.read_blob(&tree_digest)?.as_slice())?;
+            let tree = re::Tree::decode(self.read_blob(&tree_digest)?.as_slice())
+                .with_context(|| format!("the tree of output directory {}", d.path))?;
             files.extend(tree_files(&d.path, &tree)?);
             dirs.push(d.path.clone());
         }
-        let missing: Vec<re::Digest> =
-            files.iter().filter(|(_, d, x)| !cache.blob_ok(&d.hash, *x)).map(|(_, d, _)| d.clone()).collect();
-        let data = self.read_blobs(&missing)?;
-        for (d, bytes) in missing.iter().zip(data) {
-            let exec = files.iter().find(|(_, f, _)| f.hash == d.hash).is_some_and(|(_, _, x)| *x);
-            cache.store_bytes(&bytes, exec)?;
+        Ok((files, dirs))
+    }
+
+    /// Bring the `wanted` blobs of `files` the local store lacks into it, each checked against
+    /// its digest; remember every size (a later `fetch` needs it).
+    fn download(&self, files: &[RemoteFile], wanted: impl Fn(&re::Digest) -> bool, cache: &Cache) -> Result<()> {
+        self.sizes.lock().unwrap().extend(files.iter().map(|(_, d, _)| (d.hash.clone(), d.size_bytes)));
+        let missing: Vec<&RemoteFile> =
+            files.iter().filter(|(_, d, x)| wanted(d) && !cache.blob_ok(&d.hash, *x)).collect();
+        let fetched = self.read_blobs(&missing.iter().map(|(_, d, _)| d.clone()).collect::<Vec<_>>())?;
+        for ((_, digest, executable), data) in missing.iter().zip(fetched) {
+            let stored = cache.store_bytes(&data, *executable)?;
+            if stored != digest.hash {
+                bail!("blob {} arrived with digest {stored}: refused", digest.hash);
+            }
         }
-        let mut out: Vec<OutputFile> =
-            files.into_iter().map(|(path, d, executable)| OutputFile { path, digest: d.hash, executable }).collect();
-        out.sort_by(|x, y| x.path.cmp(&y.path));
-        Ok(ActionResult { files: out, dirs })
+        Ok(())
     }
 
     /// Whether local results should be uploaded.
@@ -412,7 +443,7 @@ impl RemoteCache {
     }
 
     fn try_lookup(&self, key: &str, cache: &Cache, meta: Option<&ActionMeta>) -> Result<Option<ActionResult>> {
-        let (action, _, _) = remote_action(key, &self.platform());
+        let (action, _, _) = remote_action(key, self.platform());
         let request = re::GetActionResultRequest {
             instance_name: self.opts.instance.clone(),
             action_digest: Some(action),
@@ -422,38 +453,22 @@ impl RemoteCache {
             digest_function: BLAKE3,
         };
         let found = self.call_allowing_not_found("GetActionResult", || async {
-            let mut client = re::action_cache_client::ActionCacheClient::new(self.channel.clone());
+            let mut client = self.action_cache();
             client.get_action_result(request.clone()).await.map(|r| r.into_inner())
         })?;
         let Some(found) = found else { return Ok(None) };
         if found.exit_code != 0 {
             return Ok(None);
         }
-        let mut files = Vec::new();
-        for f in &found.output_files {
-            let digest = f.digest.clone().ok_or_else(|| anyhow!("result of {key}: output {} has no digest", f.path))?;
-            files.push((f.path.clone(), digest, f.is_executable));
-        }
-        let mut dirs = Vec::new();
-        for d in &found.output_directories {
-            let tree_digest =
-                d.tree_digest.clone().ok_or_else(|| anyhow!("output directory {} has no tree", d.path))?;
-            let tree = re::Tree::decode(self.read_blob(&tree_digest)?.as_slice())
-                .with_context(|| format!("the tree of output directory {}", d.path))?;
-            files.extend(tree_files(&d.path, &tree)?);
-            dirs.push(d.path.clone());
-        }
+        let (files, dirs) = self.result_files(&found).with_context(|| format!("the remote result of {key}"))?;
+        let result = local_result(files.clone(), dirs);
         if let Some(meta) = meta {
-            let served: Vec<OutputFile> = files
-                .iter()
-                .map(|(path, d, x)| OutputFile { path: path.clone(), digest: d.hash.clone(), executable: *x })
-                .collect();
             let envelope = found
                 .execution_metadata
                 .as_ref()
                 .and_then(|m| m.auxiliary_metadata.iter().find(|a| a.type_url == ENVELOPE_TYPE))
                 .map(|a| a.value.as_slice());
-            match self.policy.verify(envelope, meta, &served) {
+            match self.policy.verify(envelope, meta, &result.files) {
                 Ok(_) => cache.record_provenance(key, envelope.unwrap_or_default())?,
                 Err(why) => {
                     eprintln!(
@@ -464,27 +479,13 @@ impl RemoteCache {
                 }
             }
         }
-        let mut outputs = Vec::new();
-        self.sizes.lock().unwrap().extend(files.iter().map(|(_, d, _)| (d.hash.clone(), d.size_bytes)));
         let wanted = |d: &re::Digest| self.opts.download_all || d.size_bytes as usize <= self.max_batch;
-        let missing: Vec<&(String, re::Digest, bool)> =
-            files.iter().filter(|(_, d, x)| wanted(d) && !cache.blob_ok(&d.hash, *x)).collect();
-        let fetched = self.read_blobs(&missing.iter().map(|(_, d, _)| d.clone()).collect::<Vec<_>>())?;
-        for ((_, digest, executable), data) in missing.iter().zip(fetched) {
-            let stored = cache.store_bytes(&data, *executable)?;
-            if stored != digest.hash {
-                bail!("blob {} arrived with digest {stored}: refused", digest.hash);
-            }
-        }
-        for (path, digest, executable) in files {
-            outputs.push(OutputFile { path, digest: digest.hash, executable });
-        }
-        outputs.sort_by(|x, y| x.path.cmp(&y.path));
-        Ok(Some(ActionResult { files: outputs, dirs }))
+        self.download(&files, wanted, cache)?;
+        Ok(Some(result))
     }
 
     fn try_upload(&self, key: &str, result: &ActionResult, cache: &Cache, meta: Option<&ActionMeta>) -> Result<()> {
-        let (action_digest, action, command) = remote_action(key, &self.platform());
+        let (action_digest, action, command) = remote_action(key, self.platform());
         let mut blobs: Vec<Blob> =
             vec![Blob::Bytes(digest_of(&action), action), Blob::Bytes(digest_of(&command), command)];
         let mut remote = re::ActionResult { exit_code: 0, ..Default::default() };
@@ -536,7 +537,7 @@ impl RemoteCache {
             digest_function: BLAKE3,
         };
         self.call("UpdateActionResult", || async {
-            let mut client = re::action_cache_client::ActionCacheClient::new(self.channel.clone());
+            let mut client = self.action_cache();
             client.update_action_result(request.clone()).await.map(|r| r.into_inner())
         })?;
         Ok(())
@@ -555,8 +556,7 @@ impl RemoteCache {
             digest_function: BLAKE3,
         };
         let missing = self.call("FindMissingBlobs", || async {
-            let mut client =
-                re::content_addressable_storage_client::ContentAddressableStorageClient::new(self.channel.clone());
+            let mut client = self.cas();
             client.find_missing_blobs(request.clone()).await.map(|r| r.into_inner())
         })?;
         let mut batch: Vec<re::batch_update_blobs_request::Request> = Vec::new();
@@ -589,8 +589,7 @@ impl RemoteCache {
             digest_function: BLAKE3,
         };
         let response = self.call("BatchUpdateBlobs", || async {
-            let mut client =
-                re::content_addressable_storage_client::ContentAddressableStorageClient::new(self.channel.clone());
+            let mut client = self.cas();
             client.batch_update_blobs(request.clone()).await.map(|r| r.into_inner())
         })?;
         for r in response.responses {
@@ -629,7 +628,7 @@ impl RemoteCache {
                         break;
                     }
                 }
-                let mut client = bs::byte_stream_client::ByteStreamClient::new(self.channel.clone());
+                let mut client = self.byte_stream();
                 client.write(tokio_stream::iter(requests)).await.map(|r| r.into_inner())
             }
         })?;
@@ -652,8 +651,7 @@ impl RemoteCache {
                 digest_function: BLAKE3,
             };
             let response = self.call("BatchReadBlobs", || async {
-                let mut client =
-                    re::content_addressable_storage_client::ContentAddressableStorageClient::new(self.channel.clone());
+                let mut client = self.cas();
                 client.batch_read_blobs(request.clone()).await.map(|r| r.into_inner())
             })?;
             for r in response.responses {
@@ -695,7 +693,7 @@ impl RemoteCache {
             .call_allowing_not_found("ByteStream.Read", || {
                 let resource = resource.clone();
                 async move {
-                    let mut client = bs::byte_stream_client::ByteStreamClient::new(self.channel.clone());
+                    let mut client = self.byte_stream();
                     let mut stream = client
                         .read(bs::ReadRequest { resource_name: resource, read_offset: 0, read_limit: 0 })
                         .await?
@@ -765,6 +763,17 @@ impl RemoteCache {
         }
         bail!("{last} (after {ATTEMPTS} attempts)")
     }
+}
+
+/// A file of a remote result: execroot path, digest, executable.
+type RemoteFile = (String, re::Digest, bool);
+
+/// A remote result's files as a local result (sorted by path, as a local run lists them).
+fn local_result(files: Vec<RemoteFile>, dirs: Vec<String>) -> ActionResult {
+    let mut out: Vec<OutputFile> =
+        files.into_iter().map(|(path, d, executable)| OutputFile { path, digest: d.hash, executable }).collect();
+    out.sort_by(|x, y| x.path.cmp(&y.path));
+    ActionResult { files: out, dirs }
 }
 
 /// A blob a remote result names that the server does not have.
@@ -915,7 +924,7 @@ fn build_tree(dir: &str, files: &[&OutputFile], cache: &Cache) -> Result<re::Tre
 }
 
 /// The files of a Tree, with paths below `dir`.
-fn tree_files(dir: &str, tree: &re::Tree) -> Result<Vec<(String, re::Digest, bool)>> {
+fn tree_files(dir: &str, tree: &re::Tree) -> Result<Vec<RemoteFile>> {
     let by_digest: BTreeMap<String, &re::Directory> =
         tree.children.iter().map(|c| (digest_bytes(&c.encode_to_vec()), c)).collect();
     let mut out = Vec::new();
@@ -923,7 +932,7 @@ fn tree_files(dir: &str, tree: &re::Tree) -> Result<Vec<(String, re::Digest, boo
         prefix: &str,
         d: &re::Directory,
         by_digest: &BTreeMap<String, &re::Directory>,
-        out: &mut Vec<(String, re::Digest, bool)>,
+        out: &mut Vec<RemoteFile>,
     ) -> Result<()> {
         for f in &d.files {
             let digest = f.digest.clone().ok_or_else(|| anyhow!("tree file {} has no digest", f.name))?;
