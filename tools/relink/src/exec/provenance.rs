@@ -88,7 +88,7 @@ impl Signer {
 
     /// A DSSE envelope over the provenance statement of an action and its outputs.
     pub fn sign(&self, meta: &ActionMeta, outputs: &[OutputFile]) -> Vec<u8> {
-        let statement = statement(meta, outputs, &builder_id());
+        let statement = statement(meta, outputs, builder_id());
         let payload = serde_json::to_vec(&statement).expect("serializable");
         let signature = self.key.sign(&pae(&payload));
         serde_json::to_vec(&json!({
@@ -101,9 +101,12 @@ impl Signer {
 }
 
 /// Who built it: relink's version and this machine.
-fn builder_id() -> String {
-    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
-    format!("relink {} on {}", env!("CARGO_PKG_VERSION"), host.trim())
+fn builder_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+        format!("relink {} on {}", env!("CARGO_PKG_VERSION"), host.trim())
+    })
 }
 
 fn statement(meta: &ActionMeta, outputs: &[OutputFile], builder: &str) -> serde_json::Value {
@@ -200,12 +203,7 @@ impl TrustPolicy {
     /// Accept `envelope` for the action of `meta` with `outputs`: the name of the key that
     /// signed it, or why it is refused.
     pub fn verify(&self, envelope: Option<&[u8]>, meta: &ActionMeta, outputs: &[OutputFile]) -> Result<String> {
-        let envelope = envelope.ok_or_else(|| anyhow!("unsigned"))?;
-        let envelope: serde_json::Value = serde_json::from_slice(envelope).context("unreadable signature envelope")?;
-        if envelope["payloadType"] != PAYLOAD_TYPE {
-            bail!("not an in-toto statement");
-        }
-        let payload = B64.decode(envelope["payload"].as_str().unwrap_or_default()).context("payload is not base64")?;
+        let (envelope, payload) = open_envelope(envelope.ok_or_else(|| anyhow!("unsigned"))?)?;
         let mut why = "signed by no trusted key".to_string();
         let mut signer = None;
         for sig in envelope["signatures"].as_array().into_iter().flatten() {
@@ -248,12 +246,26 @@ impl TrustPolicy {
     }
 }
 
+/// A DSSE envelope of an in-toto statement, and its decoded payload (not yet verified).
+fn open_envelope(bytes: &[u8]) -> Result<(serde_json::Value, Vec<u8>)> {
+    let envelope: serde_json::Value = serde_json::from_slice(bytes).context("unreadable signature envelope")?;
+    if envelope["payloadType"] != PAYLOAD_TYPE {
+        bail!("not an in-toto statement");
+    }
+    let payload = B64.decode(envelope["payload"].as_str().unwrap_or_default()).context("payload is not base64")?;
+    Ok((envelope, payload))
+}
+
+/// `NAME blake3:DIGEST` of a subject or dependency of a statement.
+fn named_digest(v: &serde_json::Value) -> String {
+    format!("{} blake3:{}", v["name"].as_str().unwrap_or("?"), v["digest"]["blake3"].as_str().unwrap_or("?"))
+}
+
 /// A readable account of a signed statement: signer, builder, outputs, the workspace sources
 /// and toolchain files by digest, and the command line.
 pub fn describe(envelope: &[u8]) -> Result<String> {
     use std::fmt::Write;
-    let envelope: serde_json::Value = serde_json::from_slice(envelope).context("unreadable provenance")?;
-    let payload = B64.decode(envelope["payload"].as_str().unwrap_or_default()).context("payload is not base64")?;
+    let (envelope, payload) = open_envelope(envelope)?;
     let statement: serde_json::Value = serde_json::from_slice(&payload).context("unreadable statement")?;
     let keyids: Vec<&str> =
         envelope["signatures"].as_array().into_iter().flatten().filter_map(|s| s["keyid"].as_str()).collect();
@@ -262,23 +274,13 @@ pub fn describe(envelope: &[u8]) -> Result<String> {
     writeln!(out, "  signed by key {}", keyids.join(", "))?;
     writeln!(out, "  builder: {}", statement["predicate"]["runDetails"]["builder"]["id"].as_str().unwrap_or("?"))?;
     for s in statement["subject"].as_array().into_iter().flatten() {
-        writeln!(
-            out,
-            "  output  {} blake3:{}",
-            s["name"].as_str().unwrap_or("?"),
-            s["digest"]["blake3"].as_str().unwrap_or("?")
-        )?;
+        writeln!(out, "  output  {}", named_digest(s))?;
     }
     let deps: Vec<&serde_json::Value> = def["resolvedDependencies"].as_array().into_iter().flatten().collect();
     let (toolchain, others): (Vec<&&serde_json::Value>, Vec<&&serde_json::Value>) =
         deps.iter().partition(|d| d["name"].as_str().is_some_and(|n| n.starts_with("external/relink_toolchain/")));
     for d in others.iter().filter(|d| !d["name"].as_str().unwrap_or_default().starts_with("relink-out/")) {
-        writeln!(
-            out,
-            "  source  {} blake3:{}",
-            d["name"].as_str().unwrap_or("?"),
-            d["digest"]["blake3"].as_str().unwrap_or("?")
-        )?;
+        writeln!(out, "  source  {}", named_digest(d))?;
     }
     let derived = others.iter().filter(|d| d["name"].as_str().unwrap_or_default().starts_with("relink-out/")).count();
     writeln!(out, "  inputs built by other actions: {derived}; toolchain files: {}", toolchain.len())?;
