@@ -209,7 +209,8 @@ impl TrustPolicy {
         for sig in envelope["signatures"].as_array().into_iter().flatten() {
             let keyid = sig["keyid"].as_str().unwrap_or_default();
             let Some(trusted) = self.keys.iter().find(|k| hex(k.key.as_bytes()) == keyid) else {
-                why = format!("signed by untrusted key {}", &keyid[..keyid.len().min(16)]);
+                // A key id comes from the server: not necessarily hex, so cut by characters.
+                why = format!("signed by untrusted key {}", keyid.chars().take(16).collect::<String>());
                 continue;
             };
             let bytes = B64.decode(sig["sig"].as_str().unwrap_or_default()).unwrap_or_default();
@@ -342,6 +343,11 @@ mod tests {
         };
         assert_eq!(refuse(None, &outputs), "unsigned");
         assert!(refuse(Some(&other.sign(&meta(&inputs, &argv), &outputs)), &outputs).contains("untrusted key"));
+        // A key id that is not hex (multi-byte characters around the cut) is refused, not a panic.
+        let mut odd: serde_json::Value = serde_json::from_slice(&signed).unwrap();
+        odd["signatures"][0]["keyid"] = json!(format!("a{}", "é".repeat(16)));
+        let expected = format!("untrusted key a{}", "é".repeat(15));
+        assert!(refuse(Some(&serde_json::to_vec(&odd).unwrap()), &outputs).contains(&expected));
         let swapped = vec![OutputFile { digest: "o2".into(), ..outputs[0].clone() }];
         assert!(refuse(Some(&signed), &swapped).contains("tampered"));
         // The statement edited after signing (another output digest), the signature kept.
