@@ -362,14 +362,21 @@ fn with_test_profile(mut opts: BuildOpts) -> BuildOpts {
     opts
 }
 
-fn run_command(opts: &BuildOpts, label: &str, args: &[String]) -> Result<i32> {
+/// Build one target for a command that then uses it (`run`, `provenance`): its first failure
+/// is the command's error.
+fn build_label(opts: &BuildOpts, label: &str) -> Result<(Session, Analysis, Built)> {
     let session = open_session(opts)?;
     let mut log = ExecutionLog::open(&session, opts.execution_log.as_deref())?;
-    let (_, built) = build(&session, opts, &[label.to_string()], &mut log, false)?;
+    let (analysis, mut built) = build(&session, opts, &[label.to_string()], &mut log, false)?;
     log.save()?;
-    if let Some((_, err)) = built.failed.into_iter().next() {
-        return Err(err);
+    if !built.failed.is_empty() {
+        return Err(built.failed.remove(0).1);
     }
+    Ok((session, analysis, built))
+}
+
+fn run_command(opts: &BuildOpts, label: &str, args: &[String]) -> Result<i32> {
+    let (session, _, built) = build_label(opts, label)?;
     let target = built.targets.first().ok_or_else(|| anyhow!("nothing to run"))?;
     let exe = target.executable.as_ref().ok_or_else(|| anyhow!("{} is not executable", target.label))?;
     let rel = exe.strip_prefix(&format!("{}/", session.config.bin_dir())).unwrap_or(exe);
@@ -383,13 +390,7 @@ fn run_command(opts: &BuildOpts, label: &str, args: &[String]) -> Result<i32> {
 }
 
 fn provenance_command(opts: &BuildOpts, label: &str) -> Result<()> {
-    let session = open_session(opts)?;
-    let mut log = ExecutionLog::open(&session, opts.execution_log.as_deref())?;
-    let (analysis, built) = build(&session, opts, &[label.to_string()], &mut log, false)?;
-    log.save()?;
-    if let Some((_, err)) = built.failed.into_iter().next() {
-        return Err(err);
-    }
+    let (session, analysis, built) = build_label(opts, label)?;
     let target = built.targets.first().ok_or_else(|| anyhow!("no target {label}"))?;
     let mut indexes: Vec<&usize> = built.outcomes.keys().collect();
     indexes.sort();

@@ -17,6 +17,17 @@ fn run_flavor(ws: &Ws, extra: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// The `relink aquery` record of //app:flavor's action of kind `mnemonic`.
+fn flavor_action(ws: &Ws, mnemonic: &str) -> serde_json::Value {
+    let out = ws.relink(&["aquery", "//app:flavor"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|a| a["mnemonic"] == mnemonic)
+        .unwrap_or_else(|| panic!("no {mnemonic} action of //app:flavor"))
+}
+
 #[test]
 fn the_platform_chooses_among_registered_toolchains() {
     let ws = Ws::copy_of(&repo_root().join("tests/toolchains"), "toolchains");
@@ -60,13 +71,7 @@ fn no_matching_toolchain_is_an_error_that_lists_every_candidate() {
 #[test]
 fn compiles_take_the_declared_toolchain_files_only() {
     let ws = Ws::copy_of(&repo_root().join("tests/toolchains"), "toolchains-inputs");
-    let out = ws.relink(&["aquery", "//app:flavor"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let compile = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .find(|a| a["mnemonic"] == "RustCompileNoLink")
-        .expect("a RustCompileNoLink action");
+    let compile = flavor_action(&ws, "RustCompileNoLink");
     let inputs: Vec<&str> = compile["inputs"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     let toolchain: Vec<&&str> = inputs.iter().filter(|p| p.starts_with("external/relink_toolchain/")).collect();
     let sysroot = std::process::Command::new("rustc").args(["--print", "sysroot"]).output().unwrap().stdout;
@@ -90,13 +95,7 @@ fn compiles_take_the_declared_toolchain_files_only() {
 #[test]
 fn links_take_the_cpp_toolchains_linker() {
     let ws = Ws::copy_of(&repo_root().join("tests/toolchains"), "toolchains-linker");
-    let out = ws.relink(&["aquery", "//app:flavor"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let link = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .find(|a| a["mnemonic"] == "RustLink")
-        .expect("a RustLink action");
+    let link = flavor_action(&ws, "RustLink");
     let argv: Vec<&str> = link["argv"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     let linker = argv.iter().find_map(|a| a.strip_prefix("--rustc-flag=-Clinker=")).expect("a -Clinker flag");
     assert!(linker.starts_with('/') && linker.ends_with("/cc"), "{linker}");
