@@ -466,8 +466,6 @@ fn run_one(
         None => action_key(action, &inputs),
     };
     let start = Instant::now();
-    let remote =
-        opts.remote.filter(|r| matches!(action.kind, ActionKind::Run { .. }) && r.usable_for(&action.requirements));
     let mut from_remote = false;
     let (result, cache) = match opts.cache.lookup(&key) {
         Some(result) => (result, CacheStatus::Hit),
