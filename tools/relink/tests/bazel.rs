@@ -1,22 +1,34 @@
 //! The examples on real Bazel 4.2.3 (installed from Debian's bazel-bootstrap when missing):
 //! build, test, a private edit that only recompiles the edited crate and relinks, and
 //! identical outputs from two workspace directories (tests/bazel/examples_on_bazel.sh); ripgrep;
-//! toolchain resolution from the README's workspace (tests/bazel/toolchains_on_bazel.sh).
+//! toolchain resolution from the README's workspace (tests/bazel/toolchains_on_bazel.sh);
+//! remote execution on NativeLink (tests/bazel/remote_on_bazel.sh).
 
 mod common;
+
+/// Run `tests/bazel/SCRIPT` with this build's relink and relink-builder; its stdout, after
+/// checking that it succeeded and printed `ok_line`.
+fn run_script(script: &str, ok_line: &str) -> String {
+    let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_relink"));
+    let out = std::process::Command::new("bash")
+        .arg(common::repo_root().join("tests/bazel").join(script))
+        .env("RELINK", &exe)
+        .env("RELINK_BUILDER", exe.with_file_name("relink-builder"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    eprintln!("{stdout}");
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains(ok_line), "{stdout}");
+    stdout
+}
 
 #[test]
 fn examples_build_test_and_relink_on_bazel() {
     if !common::real_code_tier("examples_build_test_and_relink_on_bazel") {
         return;
     }
-    let script = common::repo_root().join("tests/bazel/examples_on_bazel.sh");
-    let builder = std::path::PathBuf::from(env!("CARGO_BIN_EXE_relink")).with_file_name("relink-builder");
-    let out = std::process::Command::new("bash").arg(&script).env("RELINK_BUILDER", &builder).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("bazel examples: OK"), "{stdout}");
+    run_script("examples_on_bazel.sh", "bazel examples: OK");
 }
 
 #[test]
@@ -24,17 +36,7 @@ fn ripgrep_builds_tests_and_relinks_on_bazel() {
     if !common::real_code_tier("ripgrep_builds_tests_and_relinks_on_bazel") {
         return;
     }
-    let script = common::repo_root().join("tests/bazel/ripgrep_on_bazel.sh");
-    let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_relink"));
-    let out = std::process::Command::new("bash")
-        .arg(&script)
-        .env("RELINK", &exe)
-        .env("RELINK_BUILDER", exe.with_file_name("relink-builder"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("bazel ripgrep: OK"), "{stdout}");
+    run_script("ripgrep_on_bazel.sh", "bazel ripgrep: OK");
 }
 
 /// Issue 16: the README's Bazel section as a new offline workspace, relink-builder kept
@@ -45,12 +47,17 @@ fn toolchains_resolve_on_bazel_from_the_readme_workspace() {
     if !common::real_code_tier("toolchains_resolve_on_bazel_from_the_readme_workspace") {
         return;
     }
-    let script = common::repo_root().join("tests/bazel/toolchains_on_bazel.sh");
-    let out =
-        std::process::Command::new("bash").arg(&script).env("RELINK", env!("CARGO_BIN_EXE_relink")).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    eprintln!("{stdout}");
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("bazel toolchains: OK"), "{stdout}");
+    let stdout = run_script("toolchains_on_bazel.sh", "bazel toolchains: OK");
     assert!(stdout.contains("toolchain inputs of RustCompileNoLink //app:app: "), "{stdout}");
+}
+
+/// Issue 22: Bazel 4.2.3 `--remote_executor` on NativeLink: every action on the worker, tests
+/// remotely, a clean rebuild and another directory from the remote cache, and a private edit
+/// that runs only the edited crate's compile and the links (tests/bazel/remote_on_bazel.sh).
+#[test]
+fn examples_execute_remotely_on_bazel_with_nativelink() {
+    if !common::real_code_tier("examples_execute_remotely_on_bazel_with_nativelink") {
+        return;
+    }
+    run_script("remote_on_bazel.sh", "bazel remote: OK");
 }
