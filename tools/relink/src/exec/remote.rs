@@ -14,7 +14,7 @@
 //! A server that is down, slow or answers with errors never fails a build: after bounded
 //! retries relink says so once and goes on locally.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -89,6 +89,10 @@ pub struct RemoteCache {
     broken: AtomicBool,
     /// Sizes of the blobs remote results named (a ByteStream read needs the size).
     sizes: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    /// Blobs this build uploaded or found on the server, and those being uploaded now: actions
+    /// that run side by side share inputs (the toolchain's hundreds of megabytes), which go up
+    /// once.
+    uploads: UploadLedger,
     signer: Signer,
     policy: TrustPolicy,
     /// `--remote_default_exec_properties`, sorted: part of every remote action.
@@ -98,6 +102,8 @@ pub struct RemoteCache {
 const BLAKE3: i32 = re::digest_function::Value::Blake3 as i32;
 /// Bytes per ByteStream write message.
 const CHUNK: usize = 1 << 20;
+/// ByteStream uploads one `write_missing` runs side by side.
+const PARALLEL_STREAMS: usize = 4;
 /// Attempts of one call before the remote is given up for this build.
 const ATTEMPTS: u32 = 3;
 
@@ -135,6 +141,7 @@ impl RemoteCache {
             max_batch: 0,
             broken: AtomicBool::new(false),
             sizes: Default::default(),
+            uploads: UploadLedger::default(),
             signer,
             policy,
             platform: re::Platform::default(),
@@ -545,10 +552,16 @@ impl RemoteCache {
 
     /// Upload the blobs the server does not have: small ones in batches, large ones through
     /// ByteStream.
+    /// Blobs another action is uploading at the same time are waited for, not sent twice.
     fn write_missing(&self, blobs: Vec<Blob>) -> Result<()> {
         let mut unique: BTreeMap<String, Blob> = BTreeMap::new();
         for b in blobs {
-            unique.entry(b.digest().hash.clone()).or_insert(b);
+            if !self.uploads.is_present(&b.digest().hash) {
+                unique.entry(b.digest().hash.clone()).or_insert(b);
+            }
+        }
+        if unique.is_empty() {
+            return Ok(());
         }
         let request = re::FindMissingBlobsRequest {
             instance_name: self.opts.instance.clone(),
@@ -559,27 +572,53 @@ impl RemoteCache {
             let mut client = self.cas();
             client.find_missing_blobs(request.clone()).await.map(|r| r.into_inner())
         })?;
-        let mut batch: Vec<re::batch_update_blobs_request::Request> = Vec::new();
-        let mut batch_bytes = 0;
-        for digest in missing.missing_blob_digests {
-            let blob =
-                unique.get(&digest.hash).ok_or_else(|| anyhow!("the server reported an unknown blob missing"))?;
-            let data = blob.data()?;
-            if data.len() > self.max_batch {
-                self.write_stream(&digest, data)?;
-                continue;
+        let missing_hashes: BTreeSet<&str> = missing.missing_blob_digests.iter().map(|d| d.hash.as_str()).collect();
+        self.uploads.mark_present(unique.keys().filter(|h| !missing_hashes.contains(h.as_str())).cloned());
+        let (mine, theirs) = self.uploads.claim(missing.missing_blob_digests);
+        let sent = self.send(&unique, &mine);
+        self.uploads.finish(&mine, sent.is_ok());
+        sent?;
+        self.uploads.wait_for(&theirs)
+    }
+
+    /// Upload `digests` (all in `unique`): small ones in batches, large ones through ByteStream,
+    /// up to `PARALLEL_STREAMS` at a time (one HTTP/2 stream is bounded by its flow-control
+    /// window, far below what the server takes).
+    fn send(&self, unique: &BTreeMap<String, Blob>, digests: &[re::Digest]) -> Result<()> {
+        let blob = |d: &re::Digest| {
+            unique.get(&d.hash).ok_or_else(|| anyhow!("the server reported an unknown blob {} missing", d.hash))
+        };
+        let (large, small): (Vec<&re::Digest>, Vec<&re::Digest>) =
+            digests.iter().partition(|d| d.size_bytes as usize > self.max_batch);
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let stream_all = || -> Result<()> {
+            while let Some(d) = large.get(next.fetch_add(1, Ordering::Relaxed)) {
+                self.write_stream(d, blob(d)?.data()?)?;
             }
-            if batch_bytes + data.len() > self.max_batch {
-                self.write_batch(std::mem::take(&mut batch))?;
-                batch_bytes = 0;
+            Ok(())
+        };
+        std::thread::scope(|scope| {
+            let streams: Vec<_> = (0..PARALLEL_STREAMS.min(large.len())).map(|_| scope.spawn(stream_all)).collect();
+            let mut batch: Vec<re::batch_update_blobs_request::Request> = Vec::new();
+            let mut batch_bytes = 0;
+            for digest in small {
+                let data = blob(digest)?.data()?;
+                if batch_bytes + data.len() > self.max_batch {
+                    self.write_batch(std::mem::take(&mut batch))?;
+                    batch_bytes = 0;
+                }
+                batch_bytes += data.len();
+                batch.push(re::batch_update_blobs_request::Request {
+                    digest: Some(digest.clone()),
+                    data,
+                    compressor: 0,
+                });
             }
-            batch_bytes += data.len();
-            batch.push(re::batch_update_blobs_request::Request { digest: Some(digest), data, compressor: 0 });
-        }
-        if !batch.is_empty() {
-            self.write_batch(batch)?;
-        }
-        Ok(())
+            if !batch.is_empty() {
+                self.write_batch(batch)?;
+            }
+            streams.into_iter().try_for_each(|s| s.join().unwrap_or_else(|_| bail!("an upload thread panicked")))
+        })
     }
 
     fn write_batch(&self, requests: Vec<re::batch_update_blobs_request::Request>) -> Result<()> {
@@ -767,6 +806,74 @@ impl RemoteCache {
 
 /// A file of a remote result: execroot path, digest, executable.
 type RemoteFile = (String, re::Digest, bool);
+
+/// What this build knows the server holds, and which uploads are under way (by BLAKE3 hash).
+#[derive(Default)]
+struct UploadLedger {
+    state: std::sync::Mutex<LedgerState>,
+    done: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct LedgerState {
+    present: HashSet<String>,
+    uploading: HashSet<String>,
+}
+
+impl UploadLedger {
+    fn is_present(&self, hash: &str) -> bool {
+        self.lock().present.contains(hash)
+    }
+
+    fn mark_present(&self, hashes: impl Iterator<Item = String>) {
+        self.lock().present.extend(hashes);
+    }
+
+    /// Split missing blobs into those this caller uploads and those another caller already is.
+    fn claim(&self, missing: Vec<re::Digest>) -> (Vec<re::Digest>, Vec<String>) {
+        let mut state = self.lock();
+        let (mut mine, mut theirs) = (Vec::new(), Vec::new());
+        for d in missing {
+            if state.present.contains(&d.hash) {
+                continue;
+            }
+            if state.uploading.insert(d.hash.clone()) {
+                mine.push(d);
+            } else {
+                theirs.push(d.hash);
+            }
+        }
+        (mine, theirs)
+    }
+
+    fn finish(&self, digests: &[re::Digest], ok: bool) {
+        let mut state = self.lock();
+        for d in digests {
+            state.uploading.remove(&d.hash);
+            if ok {
+                state.present.insert(d.hash.clone());
+            }
+        }
+        drop(state);
+        self.done.notify_all();
+    }
+
+    /// Wait until other callers' uploads of `hashes` end; an error if one of them failed.
+    fn wait_for(&self, hashes: &[String]) -> Result<()> {
+        let mut state = self.lock();
+        while hashes.iter().any(|h| state.uploading.contains(h)) {
+            state = self.done.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+        match hashes.iter().find(|h| !state.present.contains(*h)) {
+            Some(h) => bail!("the upload of blob {h} by another action failed"),
+            None => Ok(()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LedgerState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
 
 /// A remote result's files as a local result (sorted by path, as a local run lists them).
 fn local_result(files: Vec<RemoteFile>, dirs: Vec<String>) -> ActionResult {
@@ -987,5 +1094,31 @@ mod tests {
             properties: vec![re::platform::Property { name: "OSFamily".into(), value: "Linux".into() }],
         };
         assert_ne!(remote_action("k1", &none).0, remote_action("k1", &linux).0);
+    }
+
+    #[test]
+    fn a_blob_two_actions_miss_is_uploaded_once_and_the_other_waits_for_it() {
+        let ledger = std::sync::Arc::new(UploadLedger::default());
+        let d = |h: &str| re::Digest { hash: h.into(), size_bytes: 1 };
+        let (mine, theirs) = ledger.claim(vec![d("a"), d("b")]);
+        assert_eq!(mine.len(), 2);
+        assert!(theirs.is_empty());
+        let (second, waits) = ledger.claim(vec![d("a"), d("c")]);
+        assert_eq!(second.iter().map(|d| d.hash.as_str()).collect::<Vec<_>>(), ["c"]);
+        assert_eq!(waits, ["a"]);
+        let waiter = {
+            let ledger = ledger.clone();
+            std::thread::spawn(move || ledger.wait_for(&waits))
+        };
+        ledger.finish(&mine, true);
+        waiter.join().unwrap().unwrap();
+        assert!(ledger.is_present("a") && ledger.is_present("b") && !ledger.is_present("c"));
+        // A failed upload is not present: whoever waited for it hears so, the next caller retries.
+        ledger.finish(&second, false);
+        let (retry, _) = ledger.claim(vec![d("c")]);
+        assert_eq!(retry.len(), 1);
+        let (_, waits) = ledger.claim(vec![d("c")]);
+        ledger.finish(&retry, false);
+        assert!(ledger.wait_for(&waits).unwrap_err().to_string().contains("by another action failed"));
     }
 }
