@@ -2,7 +2,8 @@
 //! (../shared/tools/nativelink): a second checkout in another directory with another local
 //! cache builds from the remote cache alone, with identical outputs; an edit shares all but
 //! what its keys change; local-only actions stay local; a server that is gone, restarted or
-//! silent never fails a build.
+//! silent never fails a build. A trust policy that requires cargo-vet audits takes only
+//! audited crates.io crates from the remote.
 
 mod common;
 
@@ -37,7 +38,7 @@ impl NativeLink {
     }
 
     fn stop(&self) {
-        let _ = Command::new("kill").arg(self.pid.to_string()).status();
+        let _ = Command::new("kill").arg(self.pid.to_string()).stderr(std::process::Stdio::null()).status();
         for _ in 0..50 {
             if !Path::new(&format!("/proc/{}", self.pid)).exists() {
                 return;
@@ -313,4 +314,64 @@ fn checkouts_share_results_through_nativelink_and_a_failing_server_never_fails_a
     assert_eq!(remote, 0);
     assert!(started.elapsed() < std::time::Duration::from_secs(120), "waited {:?}", started.elapsed());
     assert_eq!(outputs(&a), outputs(&g));
+}
+
+/// `"require_audit"` in .relink/trust.json: pre-compiled results of a vendored crates.io crate
+/// are taken only when the workspace's cargo-vet store certifies that version; others are
+/// refused with a message naming the crate and built here, with the same binary.
+#[test]
+fn a_policy_requiring_cargo_vet_audits_takes_only_audited_crates_from_the_remote() {
+    if !common::real_code_tier("a_policy_requiring_cargo_vet_audits") {
+        return;
+    }
+    let scratch = Scratch::new("vet");
+    let server = NativeLink::start(&scratch.0.join("nativelink"), free_port());
+    let url = server.url();
+    let src = scratch.0.join("src");
+    std::fs::create_dir_all(src.join("src")).unwrap();
+    std::fs::write(
+        src.join("Cargo.toml"),
+        "[package]\nname = \"vetted\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nitoa = \"=1.0.11\"\nmemchr = \"=2.7.4\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("src/main.rs"),
+        "fn main() {\n    let mut b = itoa::Buffer::new();\n    println!(\"{} {:?}\", b.format(42), memchr::memchr(b'z', b\"xyz\"));\n}\n",
+    )
+    .unwrap();
+    let import = common::relink_command(&src, &scratch.0.join("import-cache")).arg("import").output().unwrap();
+    assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+    let no_state = "--rustc-incremental=false";
+    let first = Ws::copy_of(&src, "first");
+    let (_, remote, stderr) = ran_and_remote(&first, &["build", &url, no_state, "//:vetted"]);
+    assert_eq!(remote, 0, "{stderr}");
+
+    let audited = Ws::copy_of(&src, "audited");
+    std::fs::create_dir_all(audited.dir.join(".relink")).unwrap();
+    std::fs::write(audited.dir.join(".relink/trust.json"), r#"{"require_audit": "safe-to-run"}"#).unwrap();
+    std::fs::create_dir_all(audited.dir.join("supply-chain")).unwrap();
+    std::fs::write(
+        audited.dir.join("supply-chain/audits.toml"),
+        "[[audits.itoa]]\nwho = \"A Reviewer\"\ncriteria = \"safe-to-deploy\"\nversion = \"1.0.11\"\n",
+    )
+    .unwrap();
+    let (ran, remote, stderr) = ran_and_remote(&audited, &["build", &url, no_state, "//:vetted"]);
+    let compiled: Vec<&str> =
+        ran.iter().filter(|(m, _)| m.starts_with("RustCompile")).map(|(_, t)| t.as_str()).collect();
+    assert!(compiled.iter().any(|t| t.contains("memchr")), "memchr has no audit, so it is built here: {ran:?}");
+    assert!(!compiled.iter().any(|t| t.contains("itoa")), "itoa is audited, so it comes from the remote: {ran:?}");
+    assert!(remote >= 1, "{stderr}");
+    assert!(
+        stderr.contains("unaudited crate: no cargo-vet audit or exemption certifies memchr 2.7.4 as `safe-to-run`"),
+        "{stderr}"
+    );
+    let run = |ws: &Ws| Command::new(ws.dir.join("relink-bin/vetted")).output().unwrap().stdout;
+    assert_eq!(String::from_utf8_lossy(&run(&audited)), "42 Some(2)\n");
+    assert_eq!(run(&first), run(&audited));
+
+    // A malformed store is an error naming the file and line, not a silent acceptance.
+    std::fs::write(audited.dir.join("supply-chain/audits.toml"), "[[audits.itoa]]\nwho =\n").unwrap();
+    let out = audited.relink(&["build", &url, no_state, "//:vetted"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("supply-chain/audits.toml:2"), "{stderr}");
 }

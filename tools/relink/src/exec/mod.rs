@@ -10,6 +10,7 @@ pub mod provenance;
 pub mod remote;
 mod sandbox;
 pub mod status;
+pub mod vet;
 
 use sandbox::run_in_sandbox;
 pub use sandbox::ActionFailed;

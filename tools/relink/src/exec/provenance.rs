@@ -11,7 +11,10 @@
 //! trusted unless the workspace's `.relink/trust.json` says `"trust_own_key": false`; that file
 //! lists more keys: `{"keys": [{"name": "ci", "public_key": "<hex>", "targets": ["//..."],
 //! "mnemonics": ["RustCompile"]}]}` (`targets`: label patterns, default every target;
-//! `mnemonics`: default every kind).
+//! `mnemonics`: default every kind). `"require_audit": "safe-to-deploy"` (any cargo-vet
+//! criterion) also refuses pre-compiled results of a vendored crates.io crate unless the
+//! workspace's cargo-vet store (`supply-chain/`) certifies that crate version for it; the
+//! crate is then built here from its checked source.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,6 +27,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::cache::OutputFile;
+use super::vet::{self, VetStore};
 
 /// The DSSE payload type of in-toto statements.
 const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
@@ -140,6 +144,8 @@ struct PolicyFile {
     keys: Vec<PolicyKey>,
     #[serde(default = "yes")]
     trust_own_key: bool,
+    #[serde(default)]
+    require_audit: Option<String>,
 }
 
 fn yes() -> bool {
@@ -163,9 +169,12 @@ struct TrustedKey {
     mnemonics: Vec<String>,
 }
 
-/// Which keys may provide which results.
+/// Which keys may provide which results, and which crates need an audit first.
 pub struct TrustPolicy {
     keys: Vec<TrustedKey>,
+    /// The cargo-vet criterion a vendored crate's results need, and the store to check.
+    require_audit: Option<(String, VetStore)>,
+    workspace_root: PathBuf,
 }
 
 /// Where a workspace's trust policy lives.
@@ -177,9 +186,9 @@ impl TrustPolicy {
         let path = workspace_root.join(POLICY_FILE);
         let file: PolicyFile = match std::fs::read_to_string(&path) {
             Ok(text) => serde_json::from_str(&text).map_err(|e| {
-                anyhow!("{}:{}: {e} (expected {{\"keys\": [{{\"name\", \"public_key\", \"targets\", \"mnemonics\"}}], \"trust_own_key\"}})", path.display(), e.line())
+                anyhow!("{}:{}: {e} (expected {{\"keys\": [{{\"name\", \"public_key\", \"targets\", \"mnemonics\"}}], \"trust_own_key\", \"require_audit\"}})", path.display(), e.line())
             })?,
-            Err(_) => PolicyFile { keys: Vec::new(), trust_own_key: true },
+            Err(_) => PolicyFile { keys: Vec::new(), trust_own_key: true, require_audit: None },
         };
         let mut keys = Vec::new();
         if file.trust_own_key {
@@ -197,12 +206,26 @@ impl TrustPolicy {
                 VerifyingKey::from_bytes(&bytes).map_err(|e| anyhow!("{}: key `{}`: {e}", path.display(), k.name))?;
             keys.push(TrustedKey { name: k.name, key, targets: k.targets, mnemonics: k.mnemonics });
         }
-        Ok(TrustPolicy { keys })
+        let require_audit = match file.require_audit {
+            Some(criterion) => Some((criterion, VetStore::load(workspace_root)?)),
+            None => None,
+        };
+        Ok(TrustPolicy { keys, require_audit, workspace_root: workspace_root.to_path_buf() })
+    }
+
+    /// With `require_audit`, a vendored crate's result needs a cargo-vet audit of its version.
+    fn check_audit(&self, target: &str) -> Result<()> {
+        let Some((criterion, store)) = &self.require_audit else { return Ok(()) };
+        let Some((name, version)) = vet::vendored_package(&self.workspace_root, target) else { return Ok(()) };
+        store
+            .check(&name, &version, criterion)
+            .map_err(|why| anyhow!("unaudited crate: {why} (`require_audit` in {POLICY_FILE})"))
     }
 
     /// Accept `envelope` for the action of `meta` with `outputs`: the name of the key that
     /// signed it, or why it is refused.
     pub fn verify(&self, envelope: Option<&[u8]>, meta: &ActionMeta, outputs: &[OutputFile]) -> Result<String> {
+        self.check_audit(meta.target)?;
         let (envelope, payload) = open_envelope(envelope.ok_or_else(|| anyhow!("unsigned"))?)?;
         let mut why = "signed by no trusted key".to_string();
         let mut signer = None;

@@ -10,7 +10,7 @@ use sha2::Digest;
 use super::metadata::Package;
 
 /// Marker file in a vendored crate: the checksum it was extracted from.
-const CHECKSUM_FILE: &str = ".relink-checksum";
+use crate::exec::vet::VENDORED_MARKER as CHECKSUM_FILE;
 
 /// Checksums pinned by Cargo.lock.
 pub struct LockFile {
