@@ -269,6 +269,11 @@ fn checkouts_share_results_through_nativelink_and_a_failing_server_never_fails_a
     assert!(ran.len() >= 17, "{ran:?}");
     assert!(worker_runs() >= before + 17, "the worker ran {} actions", worker_runs() - before);
     assert_eq!(outputs(&a), outputs(&x));
+    // Its provenance says where it ran.
+    let out = x.relink(&["provenance", &executor, no_state, "//app:app"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("(executed by grpc://127.0.0.1:"), "{text}");
+    assert!(text.contains(" worker "), "{text}");
     // A platform no worker offers: a bounded wait, one warning naming it, a local build.
     let y = examples_copy(&scratch, "y");
     let started = std::time::Instant::now();

@@ -502,14 +502,14 @@ fn run_one(
                     Some(r) => run_remotely(r, action, &inputs, derived, opts)?,
                     None => None,
                 };
-                let result = match ran_remotely {
-                    Some(result) => result,
+                let (result, executed_by) = match ran_remotely {
+                    Some((result, worker)) => (result, Some(worker)),
                     None => {
                         let _slot = slots.acquire();
                         if interrupt::interrupted() {
                             bail!("{} of {}: interrupted", action.mnemonic, action.owner);
                         }
-                        run_locally(graph, action, derived, opts)?
+                        (run_locally(graph, action, derived, opts)?, None)
                     }
                 };
                 let mut now_unused = None;
@@ -524,7 +524,11 @@ fn run_one(
                 }
                 opts.cache.record(&key, &result)?;
                 if let Some(r) = remote.filter(|r| r.uploads()) {
-                    r.upload(&action_meta(action, &key, &inputs), &result, opts.cache);
+                    let meta = provenance::ActionMeta {
+                        executed_by: executed_by.as_deref(),
+                        ..action_meta(action, &key, &inputs)
+                    };
+                    r.upload(&meta, &result, opts.cache);
                     // Also under the key it was looked up by (another checkout, without this
                     // one's record of unused inputs, asks by that), but only if every input
                     // whose content that key leaves out was indeed unused: otherwise that key
@@ -535,7 +539,8 @@ fn run_one(
                         (Some(_), None) => false,
                     };
                     if key != looked_up && sound {
-                        r.upload(&action_meta(action, &looked_up, &inputs), &result, opts.cache);
+                        let meta = provenance::ActionMeta { key: &looked_up, ..meta };
+                        r.upload(&meta, &result, opts.cache);
                     }
                 }
                 (result, CacheStatus::Miss)
@@ -567,7 +572,7 @@ fn action_meta<'a>(
         ActionKind::Run { argv, .. } => argv.as_slice(),
         _ => &[],
     };
-    provenance::ActionMeta { key, mnemonic: &action.mnemonic, target: &action.owner, argv, inputs }
+    provenance::ActionMeta { key, mnemonic: &action.mnemonic, target: &action.owner, argv, inputs, executed_by: None }
 }
 
 /// Make the blob of `file` present in the local store: it is, or a remote result named it and
@@ -587,8 +592,8 @@ pub fn ensure_local(cache: &Cache, remote: Option<&remote::RemoteCache>, file: &
     }
 }
 
-/// Run `action` on the remote executor's workers: `Some(result)`, or `None` when the remote
-/// could not run it (said once; the action then runs here). The action's own failure is an
+/// Run `action` on the remote executor's workers: `Some((result, where it ran))`, or `None`
+/// when the remote could not run it (said once; the action then runs here). The action's own failure is an
 /// error, with its diagnostics shown as for a local run.
 fn run_remotely(
     remote: &remote::RemoteCache,
@@ -596,7 +601,7 @@ fn run_remotely(
     digests: &BTreeMap<String, String>,
     derived: &DerivedFiles,
     opts: &ExecOptions,
-) -> Result<Option<ActionResult>> {
+) -> Result<Option<(ActionResult, String)>> {
     let ActionKind::Run { argv, env } = &action.kind else { return Ok(None) };
     let inputs = match remote_inputs(action, digests, derived, opts) {
         Ok(inputs) => inputs,
@@ -624,7 +629,8 @@ fn run_remotely(
             run.exit_code
         );
     }
-    Ok(Some(run.result))
+    let worker = if run.worker.is_empty() { "an unnamed worker" } else { run.worker.as_str() };
+    Ok(Some((run.result, format!("{} worker {worker}", remote.url()))))
 }
 
 /// The input files of `action` for a remote input tree: derived ones from the local store,

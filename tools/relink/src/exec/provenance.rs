@@ -42,6 +42,8 @@ pub struct ActionMeta<'a> {
     pub argv: &'a [String],
     /// Input path -> BLAKE3 digest.
     pub inputs: &'a BTreeMap<String, String>,
+    /// Where a remote executor ran it (server and worker); `None` when it ran here.
+    pub executed_by: Option<&'a str>,
 }
 
 /// This user's signing key.
@@ -92,7 +94,11 @@ impl Signer {
 
     /// A DSSE envelope over the provenance statement of an action and its outputs.
     pub fn sign(&self, meta: &ActionMeta, outputs: &[OutputFile]) -> Vec<u8> {
-        let statement = statement(meta, outputs, builder_id());
+        let builder = match meta.executed_by {
+            Some(remote) => format!("{} (executed by {remote})", builder_id()),
+            None => builder_id().to_string(),
+        };
+        let statement = statement(meta, outputs, &builder);
         let payload = serde_json::to_vec(&statement).expect("serializable");
         let signature = self.key.sign(&pae(&payload));
         serde_json::to_vec(&json!({
@@ -346,7 +352,7 @@ mod tests {
     use super::*;
 
     fn meta<'a>(inputs: &'a BTreeMap<String, String>, argv: &'a [String]) -> ActionMeta<'a> {
-        ActionMeta { key: "k1", mnemonic: "RustCompile", target: "//a:a", argv, inputs }
+        ActionMeta { key: "k1", mnemonic: "RustCompile", target: "//a:a", argv, inputs, executed_by: None }
     }
 
     #[test]

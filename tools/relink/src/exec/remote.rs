@@ -179,6 +179,11 @@ impl RemoteCache {
     }
 
     /// Whether actions are executed remotely (`--remote_executor`).
+    /// The server, as given on the command line.
+    pub fn url(&self) -> &str {
+        &self.opts.url
+    }
+
     pub fn executes(&self) -> bool {
         self.opts.execute && !self.broken.load(Ordering::Relaxed)
     }
