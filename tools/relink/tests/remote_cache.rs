@@ -274,6 +274,24 @@ fn checkouts_share_results_through_nativelink_and_a_failing_server_never_fails_a
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("(executed by grpc://127.0.0.1:"), "{text}");
     assert!(text.contains(" worker "), "{text}");
+    // A private edit, executed remotely: only base's stub and compiles and the links run, all
+    // on the worker; the unchanged interface is not rebuilt.
+    x.edit("chain/base/lib.rs", "fn step_size() -> u64 {\n    1\n}", "fn step_size() -> u64 {\n    2\n}");
+    let before = worker_runs();
+    let (ran, _, stderr) =
+        ran_and_remote(&x, &["build", &executor, "--remote_default_exec_properties=OSFamily=Linux", no_state, "//..."]);
+    let ran: Vec<(String, String)> = ran.into_iter().filter(|(m, _)| m != "FileWrite").collect();
+    assert!(!stderr.contains("WARNING"), "{stderr}");
+    assert!(ran.contains(&("RustCompile".into(), "//chain/base:base".into())), "{ran:?}");
+    assert!(ran.contains(&("RustLink".into(), "//app:app".into())), "{ran:?}");
+    assert!(
+        ran.iter().all(|(m, t)| m == "RustLink" || m == "RustStub" || t.starts_with("//chain/base:")),
+        "only base's actions and the links: {ran:?}"
+    );
+    assert!(!ran.iter().any(|(m, _)| m == "RustInterface"), "{ran:?}");
+    assert_eq!(worker_runs() - before, ran.len(), "every action that ran, ran on the worker: {ran:?}");
+    let app = Command::new(x.dir.join("relink-bin/app/app")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&app.stdout), "hello from App\nvalue=6\nlargest=Some(9)\n");
     // A platform no worker offers: a bounded wait, one warning naming it, a local build.
     let y = examples_copy(&scratch, "y");
     let started = std::time::Instant::now();
