@@ -77,6 +77,12 @@ pub struct BuildOpts {
     /// Seconds a remotely executed action may wait for a worker before it runs here.
     #[arg(long = "remote_queue_timeout", alias = "remote-queue-timeout", default_value_t = 60)]
     pub remote_queue_timeout: u64,
+    /// Digest function for the remote (`blake3` or `sha256`; default: BLAKE3, relink's own,
+    /// when the server offers it, else SHA256). The local cache always uses BLAKE3; with
+    /// SHA256 relink hashes what it sends again (remembered per blob) and downloads every
+    /// output of a remote result.
+    #[arg(long = "digest_function", alias = "digest-function", value_parser = ["blake3", "sha256"], ignore_case = true)]
+    pub digest_function: Option<String>,
     /// REAPI instance name on the remote cache.
     #[arg(long = "remote_instance_name", alias = "remote-instance-name", default_value = "")]
     pub remote_instance_name: String,

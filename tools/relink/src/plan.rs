@@ -130,6 +130,14 @@ fn connect_remote(opts: &BuildOpts, root: &std::path::Path) -> Option<exec::remo
             })
             .collect(),
         queue_timeout: std::time::Duration::from_secs(opts.remote_queue_timeout),
+        digest_function: match opts.digest_function.as_deref().map(exec::remote::DigestFunction::parse) {
+            Some(Ok(f)) => Some(f),
+            Some(Err(e)) => {
+                eprintln!("relink: WARNING: {e:#}; building locally");
+                return None;
+            }
+            None => None,
+        },
     };
     match exec::remote::RemoteCache::connect(remote) {
         Ok(r) => Some(r),

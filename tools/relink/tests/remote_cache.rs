@@ -292,6 +292,28 @@ fn checkouts_share_results_through_nativelink_and_a_failing_server_never_fails_a
     assert_eq!(worker_runs() - before, ran.len(), "every action that ran, ran on the worker: {ran:?}");
     let app = Command::new(x.dir.join("relink-bin/app/app")).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&app.stdout), "hello from App\nvalue=6\nlargest=Some(9)\n");
+    // SHA256 (what a server without BLAKE3 speaks): separate entries, the same outputs; a
+    // second checkout builds from them alone, and remote execution works with them too.
+    let sha = "--digest_function=sha256";
+    let s1 = examples_copy(&scratch, "s1");
+    let (ran, remote, stderr) = ran_and_remote(&s1, &["build", &url, sha, no_state, "//..."]);
+    assert_eq!(remote, 0, "SHA256 entries are not BLAKE3 ones: {stderr}");
+    assert!(ran.len() >= 17, "{ran:?}");
+    let s2 = examples_copy(&scratch, "s2");
+    let (ran, remote, stderr) = ran_and_remote(&s2, &["build", &url, sha, no_state, "//..."]);
+    assert!(ran.iter().all(|(m, _)| m == "FileWrite"), "{ran:?}\n{stderr}");
+    assert!(remote >= 17, "{remote}");
+    assert_eq!(outputs(&a), outputs(&s2));
+    let s3 = examples_copy(&scratch, "s3");
+    let before = worker_runs();
+    let (ran, _, stderr) = ran_and_remote(
+        &s3,
+        &["build", &executor, sha, "--remote_default_exec_properties=OSFamily=Linux", no_state, "//..."],
+    );
+    assert!(!stderr.contains("WARNING"), "{stderr}");
+    assert_eq!(worker_runs() - before, ran.iter().filter(|(m, _)| m != "FileWrite").count(), "{ran:?}");
+    assert_eq!(outputs(&a), outputs(&s3));
+
     // A platform no worker offers: a bounded wait, one warning naming it, a local build.
     let y = examples_copy(&scratch, "y");
     let started = std::time::Instant::now();

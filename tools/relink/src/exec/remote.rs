@@ -1,10 +1,13 @@
 //! A remote cache: relink as a client of the Remote Execution API v2 (`--remote_cache`).
 //!
 //! An action that misses the local cache is looked up in the server's action cache; a hit's
-//! blobs are downloaded (checked against their BLAKE3 digests) into the local store. An action
-//! that runs locally has its outputs and result uploaded. Digests are BLAKE3, relink's own, so
-//! the server must advertise it (NativeLink does). Local-only actions (`no-remote`: rustc's
-//! incremental state makes outputs depend on history) never go remote.
+//! blobs are downloaded (checked against their digests) into the local store. An action that
+//! runs locally has its outputs and result uploaded. Digests are BLAKE3, relink's own, when
+//! the server offers it (NativeLink does), else SHA256 (REAPI's default, e.g. bazel-remote):
+//! then every blob relink sends is hashed again with SHA256 (remembered in the local cache by
+//! BLAKE3 digest), and every blob a result names is downloaded, because the local store needs
+//! its BLAKE3 digest. Local-only actions (`no-remote`: rustc's incremental state makes outputs
+//! depend on history) never go remote.
 //!
 //! The remote action is relink's action key in REAPI form: a `Command` whose arguments are the
 //! key (which already covers argv, env, every input's digest and the outputs) and an empty
@@ -55,6 +58,61 @@ pub struct RemoteOptions {
     pub exec_properties: Vec<(String, String)>,
     /// How long an action may wait for a worker before it runs here instead.
     pub queue_timeout: Duration,
+    /// `--digest_function`: the one to use; `None`: BLAKE3 if the server offers it, else SHA256.
+    pub digest_function: Option<DigestFunction>,
+}
+
+/// A digest function of the Remote Execution API that relink speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DigestFunction {
+    /// relink's own: local store digests are used as they are.
+    Blake3,
+    /// REAPI's default, which every server accepts.
+    Sha256,
+}
+
+impl DigestFunction {
+    /// `blake3` or `sha256` (any case), as `--digest_function` takes it.
+    pub fn parse(name: &str) -> Result<DigestFunction> {
+        match name.to_ascii_lowercase().as_str() {
+            "blake3" => Ok(DigestFunction::Blake3),
+            "sha256" => Ok(DigestFunction::Sha256),
+            _ => bail!("--digest_function={name}: expected blake3 or sha256"),
+        }
+    }
+
+    fn value(self) -> i32 {
+        match self {
+            DigestFunction::Blake3 => re::digest_function::Value::Blake3 as i32,
+            DigestFunction::Sha256 => re::digest_function::Value::Sha256 as i32,
+        }
+    }
+
+    fn hash(self, data: &[u8]) -> String {
+        match self {
+            DigestFunction::Blake3 => digest_bytes(data),
+            DigestFunction::Sha256 => {
+                use sha2::Digest as _;
+                hex_string(&sha2::Sha256::digest(data))
+            }
+        }
+    }
+
+    fn digest(self, data: &[u8]) -> re::Digest {
+        re::Digest { hash: self.hash(data), size_bytes: data.len() as i64 }
+    }
+
+    /// Its part of a ByteStream resource name: SHA256, the original function, has none.
+    fn resource_segment(self) -> &'static str {
+        match self {
+            DigestFunction::Blake3 => "blake3/",
+            DigestFunction::Sha256 => "",
+        }
+    }
+}
+
+fn hex_string(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// One input file of a remotely executed action.
@@ -97,9 +155,14 @@ pub struct RemoteCache {
     policy: TrustPolicy,
     /// `--remote_default_exec_properties`, sorted: part of every remote action.
     platform: re::Platform,
+    /// The digest function agreed with the server.
+    digests: DigestFunction,
+    /// Remote digest -> local (BLAKE3) digest of blobs downloaded in this build (SHA256 only).
+    local_of: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// Held while a blob is hashed for the remote (SHA256 only).
+    hashing: std::sync::Mutex<()>,
 }
 
-const BLAKE3: i32 = re::digest_function::Value::Blake3 as i32;
 /// Bytes per ByteStream write message.
 const CHUNK: usize = 1 << 20;
 /// ByteStream uploads one `write_missing` runs side by side.
@@ -108,8 +171,8 @@ const PARALLEL_STREAMS: usize = 4;
 const ATTEMPTS: u32 = 3;
 
 impl RemoteCache {
-    /// Connect and read the server's capabilities: it must offer BLAKE3 digests and an action
-    /// cache that accepts results. Errors say which server and what is missing.
+    /// Connect and read the server's capabilities: it must offer BLAKE3 or SHA256 digests and
+    /// an action cache that accepts results. Errors say which server and what is missing.
     pub fn connect(opts: RemoteOptions) -> Result<RemoteCache> {
         let url = match opts.url.split_once("://") {
             Some(("grpc" | "http", rest)) => format!("http://{rest}"),
@@ -145,6 +208,9 @@ impl RemoteCache {
             signer,
             policy,
             platform: re::Platform::default(),
+            digests: DigestFunction::Blake3,
+            local_of: Default::default(),
+            hashing: Default::default(),
         };
         let mut properties: Vec<re::platform::Property> = cache
             .opts
@@ -157,9 +223,17 @@ impl RemoteCache {
         let caps = cache.capabilities()?;
         cache.opts.timeout = patient;
         let cc = caps.cache_capabilities.ok_or_else(|| anyhow!("{}: the server has no cache", cache.opts.url))?;
-        if !cc.digest_functions.contains(&BLAKE3) {
-            bail!("{}: the server does not offer BLAKE3 digests (relink's store uses them)", cache.opts.url);
-        }
+        // An empty list is an older server's way of saying SHA256 only.
+        let offered = |f: DigestFunction| {
+            cc.digest_functions.contains(&f.value()) || (f == DigestFunction::Sha256 && cc.digest_functions.is_empty())
+        };
+        cache.digests = match cache.opts.digest_function {
+            Some(f) if offered(f) => f,
+            Some(f) => bail!("{}: the server does not offer {f:?} digests (--digest_function)", cache.opts.url),
+            None if offered(DigestFunction::Blake3) => DigestFunction::Blake3,
+            None if offered(DigestFunction::Sha256) => DigestFunction::Sha256,
+            None => bail!("{}: the server offers neither BLAKE3 nor SHA256 digests", cache.opts.url),
+        };
         let limit = if cc.max_batch_total_size_bytes > 0 { cc.max_batch_total_size_bytes as usize } else { 4 << 20 };
         cache.max_batch = limit.saturating_sub(4096).max(1024);
         Ok(cache)
@@ -201,7 +275,11 @@ impl RemoteCache {
         timeout: Duration,
         cache: &Cache,
     ) -> Result<RemoteRun> {
-        let (root, directories) = input_tree(&inputs);
+        let mut inputs = inputs;
+        for i in inputs.iter_mut() {
+            i.digest = self.remote_hash(cache, &i.digest, &i.disk)?;
+        }
+        let (root, directories) = input_tree(&inputs, self.digests);
         let command = re::Command {
             arguments: argv.to_vec(),
             environment_variables: env
@@ -213,7 +291,7 @@ impl RemoteCache {
         }
         .encode_to_vec();
         let action = re::Action {
-            command_digest: Some(digest_of(&command)),
+            command_digest: Some(self.digests.digest(&command)),
             input_root_digest: Some(root),
             // No server-side limit (servers cap it, NativeLink at 20 min): relink waits at most
             // `timeout` for the result itself.
@@ -221,8 +299,9 @@ impl RemoteCache {
             ..Default::default()
         }
         .encode_to_vec();
-        let action_digest = digest_of(&action);
-        let mut blobs = vec![Blob::Bytes(digest_of(&command), command), Blob::Bytes(action_digest.clone(), action)];
+        let action_digest = self.digests.digest(&action);
+        let mut blobs =
+            vec![Blob::Bytes(self.digests.digest(&command), command), Blob::Bytes(action_digest.clone(), action)];
         blobs.extend(directories.into_iter().map(|(d, b)| Blob::Bytes(d, b)));
         for i in inputs {
             blobs.push(Blob::File(re::Digest { hash: i.digest, size_bytes: i.size as i64 }, i.disk));
@@ -273,7 +352,7 @@ impl RemoteCache {
             action_digest: Some(action_digest.clone()),
             execution_policy: None,
             results_cache_policy: None,
-            digest_function: BLAKE3,
+            digest_function: self.digests.value(),
             ..Default::default()
         };
         let queue_timeout = self.opts.queue_timeout;
@@ -325,7 +404,7 @@ impl RemoteCache {
     fn materialize_result(&self, found: &re::ActionResult, cache: &Cache) -> Result<ActionResult> {
         let (files, dirs) = self.result_files(found)?;
         self.download(&files, |_| true, cache)?;
-        Ok(local_result(files, dirs))
+        Ok(local_result(self.localize(files)?, dirs))
     }
 
     /// The files of a remote result (its output files, and the files of its output
@@ -342,7 +421,7 @@ impl RemoteCache {
                 d.tree_digest.clone().ok_or_else(|| anyhow!("output directory {} has no tree", d.path))?;
             let tree = re::Tree::decode(self.read_blob(&tree_digest)?.as_slice())
                 .with_context(|| format!("the tree of output directory {}", d.path))?;
-            files.extend(tree_files(&d.path, &tree)?);
+            files.extend(tree_files(&d.path, &tree, self.digests)?);
             dirs.push(d.path.clone());
         }
         Ok((files, dirs))
@@ -352,16 +431,86 @@ impl RemoteCache {
     /// its digest; remember every size (a later `fetch` needs it).
     fn download(&self, files: &[RemoteFile], wanted: impl Fn(&re::Digest) -> bool, cache: &Cache) -> Result<()> {
         self.sizes.lock().unwrap().extend(files.iter().map(|(_, d, _)| (d.hash.clone(), d.size_bytes)));
-        let missing: Vec<&RemoteFile> =
-            files.iter().filter(|(_, d, x)| wanted(d) && !cache.blob_ok(&d.hash, *x)).collect();
+        let present = |d: &re::Digest, executable: bool| match self.known_local(&d.hash) {
+            Some(local) => cache.blob_ok(&local, executable),
+            None => false,
+        };
+        let missing: Vec<&RemoteFile> = files.iter().filter(|(_, d, x)| wanted(d) && !present(d, *x)).collect();
         let fetched = self.read_blobs(&missing.iter().map(|(_, d, _)| d.clone()).collect::<Vec<_>>())?;
         for ((_, digest, executable), data) in missing.iter().zip(fetched) {
+            let arrived = self.digests.hash(&data);
+            if arrived != digest.hash {
+                bail!("blob {} arrived with digest {arrived}: refused", digest.hash);
+            }
             let stored = cache.store_bytes(&data, *executable)?;
-            if stored != digest.hash {
-                bail!("blob {} arrived with digest {stored}: refused", digest.hash);
+            if self.digests != DigestFunction::Blake3 {
+                self.local_of.lock().unwrap().insert(digest.hash.clone(), stored.clone());
+                self.remember_remote_hash(cache, &stored, &digest.hash);
             }
         }
         Ok(())
+    }
+
+    /// The local (BLAKE3) digest of the blob with remote digest `hash`, when known: always
+    /// under BLAKE3; under SHA256 once downloaded in this build.
+    fn known_local(&self, hash: &str) -> Option<String> {
+        match self.digests {
+            DigestFunction::Blake3 => Some(hash.to_string()),
+            DigestFunction::Sha256 => self.local_of.lock().unwrap().get(hash).cloned(),
+        }
+    }
+
+    /// Remote files with their local digests (each must have been downloaded).
+    fn localize(&self, files: Vec<RemoteFile>) -> Result<Vec<RemoteFile>> {
+        files
+            .into_iter()
+            .map(|(path, d, x)| {
+                let hash = self.known_local(&d.hash).ok_or_else(|| anyhow!("{path} was not downloaded"))?;
+                Ok((path, re::Digest { hash, ..d }, x))
+            })
+            .collect()
+    }
+
+    /// The remote digest's hash of a local blob (`local`, BLAKE3, its bytes at `path`): the
+    /// same under BLAKE3; under SHA256 computed once and kept in the local cache.
+    fn remote_hash(&self, cache: &Cache, local: &str, path: &std::path::Path) -> Result<String> {
+        if self.digests == DigestFunction::Blake3 {
+            return Ok(local.to_string());
+        }
+        let memo = sha256_memo(cache, local);
+        let remembered = || std::fs::read_to_string(&memo).ok().filter(|known| known.len() == 64);
+        if let Some(known) = remembered() {
+            return Ok(known);
+        }
+        // One hashing at a time: actions side by side share inputs (the toolchain), and the
+        // second finds what the first remembered.
+        let _one = self.hashing.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(known) = remembered() {
+            return Ok(known);
+        }
+        let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let hash = self.digests.hash(&data);
+        self.remember_remote_hash(cache, local, &hash);
+        Ok(hash)
+    }
+
+    /// The remote digest of output `f`, whose blob is in the local store.
+    fn file_digest(&self, cache: &Cache, f: &OutputFile) -> Result<re::Digest> {
+        let path = cache.blob_path(&f.digest, f.executable);
+        let size = std::fs::metadata(&path).with_context(|| format!("blob of {} is missing", f.path))?.len();
+        Ok(re::Digest { hash: self.remote_hash(cache, &f.digest, &path)?, size_bytes: size as i64 })
+    }
+
+    /// Keep `remote` as the SHA256 of local blob `local` (best effort: a lost memo is hashed again).
+    fn remember_remote_hash(&self, cache: &Cache, local: &str, remote: &str) {
+        let memo = sha256_memo(cache, local);
+        if let Some(dir) = memo.parent() {
+            let _ = std::fs::create_dir_all(dir);
+            let tmp = dir.join(format!("{local}.tmp{}", std::process::id()));
+            if std::fs::write(&tmp, remote).is_ok() {
+                let _ = std::fs::rename(&tmp, &memo);
+            }
+        }
     }
 
     /// Whether local results should be uploaded.
@@ -455,14 +604,14 @@ impl RemoteCache {
     }
 
     fn try_lookup(&self, key: &str, cache: &Cache, meta: Option<&ActionMeta>) -> Result<Option<ActionResult>> {
-        let (action, _, _) = remote_action(key, self.platform());
+        let (action, _, _) = remote_action(key, self.platform(), self.digests);
         let request = re::GetActionResultRequest {
             instance_name: self.opts.instance.clone(),
             action_digest: Some(action),
             inline_stdout: false,
             inline_stderr: false,
             inline_output_files: Vec::new(),
-            digest_function: BLAKE3,
+            digest_function: self.digests.value(),
         };
         let found = self.call_allowing_not_found("GetActionResult", || async {
             let mut client = self.action_cache();
@@ -473,7 +622,11 @@ impl RemoteCache {
             return Ok(None);
         }
         let (files, dirs) = self.result_files(&found).with_context(|| format!("the remote result of {key}"))?;
-        let result = local_result(files.clone(), dirs);
+        if self.digests != DigestFunction::Blake3 {
+            // The local store and the signed statement name blobs by BLAKE3: download first.
+            self.download(&files, |_| true, cache)?;
+        }
+        let result = local_result(self.localize(files.clone())?, dirs);
         if let Some(meta) = meta {
             let envelope = found
                 .execution_metadata
@@ -497,13 +650,15 @@ impl RemoteCache {
     }
 
     fn try_upload(&self, key: &str, result: &ActionResult, cache: &Cache, meta: Option<&ActionMeta>) -> Result<()> {
-        let (action_digest, action, command) = remote_action(key, self.platform());
-        let mut blobs: Vec<Blob> =
-            vec![Blob::Bytes(digest_of(&action), action), Blob::Bytes(digest_of(&command), command)];
+        let (action_digest, action, command) = remote_action(key, self.platform(), self.digests);
+        let mut blobs: Vec<Blob> = vec![
+            Blob::Bytes(self.digests.digest(&action), action),
+            Blob::Bytes(self.digests.digest(&command), command),
+        ];
         let mut remote = re::ActionResult { exit_code: 0, ..Default::default() };
         let in_dir = |f: &OutputFile| result.dirs.iter().any(|d| f.path.starts_with(&format!("{d}/")));
         for f in result.files.iter().filter(|f| !in_dir(f)) {
-            let digest = file_digest(cache, f)?;
+            let digest = self.file_digest(cache, f)?;
             remote.output_files.push(re::OutputFile {
                 path: f.path.clone(),
                 digest: Some(digest.clone()),
@@ -515,11 +670,11 @@ impl RemoteCache {
         for dir in &result.dirs {
             let inside: Vec<&OutputFile> =
                 result.files.iter().filter(|f| f.path.starts_with(&format!("{dir}/"))).collect();
-            let tree = build_tree(dir, &inside, cache)?;
+            let tree = build_tree(dir, &inside, |f| self.file_digest(cache, f), self.digests)?;
             let bytes = tree.encode_to_vec();
-            let tree_digest = digest_of(&bytes);
+            let tree_digest = self.digests.digest(&bytes);
             for f in &inside {
-                blobs.push(Blob::File(file_digest(cache, f)?, cache.blob_path(&f.digest, f.executable)));
+                blobs.push(Blob::File(self.file_digest(cache, f)?, cache.blob_path(&f.digest, f.executable)));
             }
             blobs.push(Blob::Bytes(tree_digest.clone(), bytes));
             remote.output_directories.push(re::OutputDirectory {
@@ -546,7 +701,7 @@ impl RemoteCache {
             action_digest: Some(action_digest),
             action_result: Some(remote),
             results_cache_policy: None,
-            digest_function: BLAKE3,
+            digest_function: self.digests.value(),
         };
         self.call("UpdateActionResult", || async {
             let mut client = self.action_cache();
@@ -571,7 +726,7 @@ impl RemoteCache {
         let request = re::FindMissingBlobsRequest {
             instance_name: self.opts.instance.clone(),
             blob_digests: unique.values().map(|b| b.digest().clone()).collect(),
-            digest_function: BLAKE3,
+            digest_function: self.digests.value(),
         };
         let missing = self.call("FindMissingBlobs", || async {
             let mut client = self.cas();
@@ -630,7 +785,7 @@ impl RemoteCache {
         let request = re::BatchUpdateBlobsRequest {
             instance_name: self.opts.instance.clone(),
             requests,
-            digest_function: BLAKE3,
+            digest_function: self.digests.value(),
         };
         let response = self.call("BatchUpdateBlobs", || async {
             let mut client = self.cas();
@@ -646,9 +801,10 @@ impl RemoteCache {
 
     fn write_stream(&self, digest: &re::Digest, data: Vec<u8>) -> Result<()> {
         let resource = format!(
-            "{}uploads/{}/blobs/blake3/{}/{}",
+            "{}uploads/{}/blobs/{}{}/{}",
             self.instance_prefix(),
             uuid::Uuid::new_v4(),
+            self.digests.resource_segment(),
             digest.hash,
             digest.size_bytes
         );
@@ -692,7 +848,7 @@ impl RemoteCache {
                 instance_name: self.opts.instance.clone(),
                 digests: std::mem::take(batch),
                 acceptable_compressors: Vec::new(),
-                digest_function: BLAKE3,
+                digest_function: self.digests.value(),
             };
             let response = self.call("BatchReadBlobs", || async {
                 let mut client = self.cas();
@@ -732,7 +888,13 @@ impl RemoteCache {
 
     /// One blob through ByteStream, checked against its digest.
     fn read_blob(&self, digest: &re::Digest) -> Result<Vec<u8>> {
-        let resource = format!("{}blobs/blake3/{}/{}", self.instance_prefix(), digest.hash, digest.size_bytes);
+        let resource = format!(
+            "{}blobs/{}{}/{}",
+            self.instance_prefix(),
+            self.digests.resource_segment(),
+            digest.hash,
+            digest.size_bytes
+        );
         let data = self
             .call_allowing_not_found("ByteStream.Read", || {
                 let resource = resource.clone();
@@ -750,7 +912,7 @@ impl RemoteCache {
                 }
             })?
             .ok_or_else(|| MissingBlob(digest.hash.clone()))?;
-        if digest_bytes(&data) != digest.hash || data.len() as i64 != digest.size_bytes {
+        if self.digests.hash(&data) != digest.hash || data.len() as i64 != digest.size_bytes {
             bail!("blob {} arrived damaged: refused", digest.hash);
         }
         Ok(data)
@@ -921,19 +1083,14 @@ impl Blob {
     }
 }
 
-fn digest_of(bytes: &[u8]) -> re::Digest {
-    re::Digest { hash: digest_bytes(bytes), size_bytes: bytes.len() as i64 }
-}
-
-fn file_digest(cache: &Cache, f: &OutputFile) -> Result<re::Digest> {
-    let path = cache.blob_path(&f.digest, f.executable);
-    let size = std::fs::metadata(&path).with_context(|| format!("blob of {} is missing", f.path))?.len();
-    Ok(re::Digest { hash: f.digest.clone(), size_bytes: size as i64 })
+/// Where the SHA256 of local blob `local` is remembered.
+fn sha256_memo(cache: &Cache, local: &str) -> std::path::PathBuf {
+    cache.root.join("remote-sha256").join(&local[..2.min(local.len())]).join(local)
 }
 
 /// The REAPI action standing for relink action key `key`: (action digest, Action bytes,
 /// Command bytes).
-fn remote_action(key: &str, platform: &re::Platform) -> (re::Digest, Vec<u8>, Vec<u8>) {
+fn remote_action(key: &str, platform: &re::Platform, digests: DigestFunction) -> (re::Digest, Vec<u8>, Vec<u8>) {
     let command = re::Command {
         arguments: vec!["relink-action".to_string(), super::KEY_VERSION.to_string(), key.to_string()],
         ..Default::default()
@@ -941,18 +1098,18 @@ fn remote_action(key: &str, platform: &re::Platform) -> (re::Digest, Vec<u8>, Ve
     .encode_to_vec();
     let empty_root = re::Directory::default().encode_to_vec();
     let action = re::Action {
-        command_digest: Some(digest_of(&command)),
-        input_root_digest: Some(digest_of(&empty_root)),
+        command_digest: Some(digests.digest(&command)),
+        input_root_digest: Some(digests.digest(&empty_root)),
         // Results of one platform never answer for another (`--remote_default_exec_properties`).
         platform: (!platform.properties.is_empty()).then(|| platform.clone()),
         ..Default::default()
     }
     .encode_to_vec();
-    (digest_of(&action), action, command)
+    (digests.digest(&action), action, command)
 }
 
 /// The input root of an action: its digest and every Directory blob.
-fn input_tree(inputs: &[RemoteInput]) -> (re::Digest, Vec<(re::Digest, Vec<u8>)>) {
+fn input_tree(inputs: &[RemoteInput], digests: DigestFunction) -> (re::Digest, Vec<(re::Digest, Vec<u8>)>) {
     #[derive(Default)]
     struct Node {
         files: BTreeMap<String, re::FileNode>,
@@ -976,24 +1133,29 @@ fn input_tree(inputs: &[RemoteInput]) -> (re::Digest, Vec<(re::Digest, Vec<u8>)>
             },
         );
     }
-    fn encode(node: &Node, out: &mut Vec<(re::Digest, Vec<u8>)>) -> re::Digest {
+    fn encode(node: &Node, digests: DigestFunction, out: &mut Vec<(re::Digest, Vec<u8>)>) -> re::Digest {
         let mut directory = re::Directory { files: node.files.values().cloned().collect(), ..Default::default() };
         for (name, child) in &node.dirs {
-            let digest = encode(child, out);
+            let digest = encode(child, digests, out);
             directory.directories.push(re::DirectoryNode { name: name.clone(), digest: Some(digest) });
         }
         let bytes = directory.encode_to_vec();
-        let digest = digest_of(&bytes);
+        let digest = digests.digest(&bytes);
         out.push((digest.clone(), bytes));
         digest
     }
     let mut out = Vec::new();
-    let digest = encode(&root, &mut out);
+    let digest = encode(&root, digests, &mut out);
     (digest, out)
 }
 
 /// The REAPI Tree of output directory `dir` holding `files`.
-fn build_tree(dir: &str, files: &[&OutputFile], cache: &Cache) -> Result<re::Tree> {
+fn build_tree(
+    dir: &str,
+    files: &[&OutputFile],
+    file_digest: impl Fn(&OutputFile) -> Result<re::Digest>,
+    digests: DigestFunction,
+) -> Result<re::Tree> {
     #[derive(Default)]
     struct Node {
         files: BTreeMap<String, re::FileNode>,
@@ -1008,7 +1170,7 @@ fn build_tree(dir: &str, files: &[&OutputFile], cache: &Cache) -> Result<re::Tre
         for p in parts {
             node = node.dirs.entry(p.to_string()).or_default();
         }
-        let digest = file_digest(cache, f)?;
+        let digest = file_digest(f)?;
         node.files.insert(
             name.to_string(),
             re::FileNode {
@@ -1019,26 +1181,26 @@ fn build_tree(dir: &str, files: &[&OutputFile], cache: &Cache) -> Result<re::Tre
             },
         );
     }
-    fn encode(node: &Node, children: &mut Vec<re::Directory>) -> re::Directory {
+    fn encode(node: &Node, digests: DigestFunction, children: &mut Vec<re::Directory>) -> re::Directory {
         let mut directory = re::Directory { files: node.files.values().cloned().collect(), ..Default::default() };
         for (name, child) in &node.dirs {
-            let encoded = encode(child, children);
+            let encoded = encode(child, digests, children);
             directory
                 .directories
-                .push(re::DirectoryNode { name: name.clone(), digest: Some(digest_of(&encoded.encode_to_vec())) });
+                .push(re::DirectoryNode { name: name.clone(), digest: Some(digests.digest(&encoded.encode_to_vec())) });
             children.push(encoded);
         }
         directory
     }
     let mut children = Vec::new();
-    let root = encode(&root, &mut children);
+    let root = encode(&root, digests, &mut children);
     Ok(re::Tree { root: Some(root), children })
 }
 
 /// The files of a Tree, with paths below `dir`.
-fn tree_files(dir: &str, tree: &re::Tree) -> Result<Vec<RemoteFile>> {
+fn tree_files(dir: &str, tree: &re::Tree, digests: DigestFunction) -> Result<Vec<RemoteFile>> {
     let by_digest: BTreeMap<String, &re::Directory> =
-        tree.children.iter().map(|c| (digest_bytes(&c.encode_to_vec()), c)).collect();
+        tree.children.iter().map(|c| (digests.hash(&c.encode_to_vec()), c)).collect();
     let mut out = Vec::new();
     fn walk(
         prefix: &str,
@@ -1077,8 +1239,13 @@ mod tests {
             OutputFile { path: "out/d/b".into(), digest: b.clone(), executable: true },
         ];
         let refs: Vec<&OutputFile> = files.iter().collect();
-        let tree = build_tree("out/d", &refs, &cache).unwrap();
-        let mut listed = tree_files("out/d", &tree).unwrap();
+        let b3 = DigestFunction::Blake3;
+        let file_digest = |f: &OutputFile| {
+            let size = std::fs::metadata(cache.blob_path(&f.digest, f.executable))?.len();
+            Ok(re::Digest { hash: f.digest.clone(), size_bytes: size as i64 })
+        };
+        let tree = build_tree("out/d", &refs, file_digest, b3).unwrap();
+        let mut listed = tree_files("out/d", &tree, b3).unwrap();
         listed.sort_by(|x, y| x.0.cmp(&y.0));
         assert_eq!(
             listed,
@@ -1093,12 +1260,13 @@ mod tests {
     #[test]
     fn the_remote_action_is_a_function_of_the_key() {
         let none = re::Platform::default();
-        assert_eq!(remote_action("k1", &none).0, remote_action("k1", &none).0);
-        assert_ne!(remote_action("k1", &none).0, remote_action("k2", &none).0);
+        let b3 = DigestFunction::Blake3;
+        assert_eq!(remote_action("k1", &none, b3).0, remote_action("k1", &none, b3).0);
+        assert_ne!(remote_action("k1", &none, b3).0, remote_action("k2", &none, b3).0);
         let linux = re::Platform {
             properties: vec![re::platform::Property { name: "OSFamily".into(), value: "Linux".into() }],
         };
-        assert_ne!(remote_action("k1", &none).0, remote_action("k1", &linux).0);
+        assert_ne!(remote_action("k1", &none, b3).0, remote_action("k1", &linux, b3).0);
     }
 
     #[test]
@@ -1125,5 +1293,19 @@ mod tests {
         let (_, waits) = ledger.claim(vec![d("c")]);
         ledger.finish(&retry, false);
         assert!(ledger.wait_for(&waits).unwrap_err().to_string().contains("by another action failed"));
+    }
+
+    #[test]
+    fn sha256_digests_and_resource_names_follow_the_api() {
+        let sha = DigestFunction::Sha256;
+        assert_eq!(sha.hash(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(sha.resource_segment(), "", "SHA256 resource names carry no function");
+        assert_eq!(DigestFunction::Blake3.resource_segment(), "blake3/");
+        assert_eq!(DigestFunction::Blake3.hash(b"abc"), digest_bytes(b"abc"));
+        assert_eq!(DigestFunction::parse("SHA256").unwrap(), sha);
+        assert!(DigestFunction::parse("md5").is_err());
+        // The remote action's digests change with the function, so entries never mix.
+        let none = re::Platform::default();
+        assert_ne!(remote_action("k", &none, sha).0.hash, remote_action("k", &none, DigestFunction::Blake3).0.hash);
     }
 }
