@@ -2,7 +2,8 @@
 //! (../shared/tools/nativelink): a second checkout in another directory with another local
 //! cache builds from the remote cache alone, with identical outputs; an edit shares all but
 //! what its keys change; local-only actions stay local; a server that is gone, restarted or
-//! silent never fails a build. A trust policy that requires cargo-vet audits takes only
+//! silent never fails a build. BuildGrid, a server that speaks SHA256 only, shares results
+//! too. A trust policy that requires cargo-vet audits takes only
 //! audited crates.io crates from the remote.
 
 mod common;
@@ -419,4 +420,67 @@ fn a_policy_requiring_cargo_vet_audits_takes_only_audited_crates_from_the_remote
     let out = audited.relink(&["build", &url, no_state, "//:vetted"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("supply-chain/audits.toml:2"), "{stderr}");
+}
+
+/// BuildGrid (`bgd`, from PyPI; `.ci/run` installs it in a venv and sets RELINK_BUILDGRID): a
+/// CAS and action cache that offers SHA256 only. relink picks SHA256 from its capabilities;
+/// a second checkout builds from it alone, with the same outputs.
+#[test]
+fn buildgrid_a_sha256_only_server_shares_results_between_checkouts() {
+    if !common::real_code_tier("buildgrid_a_sha256_only_server_shares_results") {
+        return;
+    }
+    let bgd = std::env::var_os("RELINK_BUILDGRID").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("bgd"));
+    if Command::new(&bgd).arg("--help").output().is_err() {
+        eprintln!("skipped: BuildGrid's bgd not found (pip install buildgrid==0.4.4; RELINK_BUILDGRID=path)");
+        return;
+    }
+    let scratch = Scratch::new("buildgrid");
+    let port = free_port();
+    let config = scratch.0.join("buildgrid.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "server:\n  - !channel\n    address: \"127.0.0.1:{port}\"\n    insecure-mode: true\nauthorization:\n  method: none\nstorages:\n  - !disk-storage &cas\n    path: {}\ncaches:\n  - !lru-action-cache &ac\n    storage: *cas\n    max-cached-refs: 100000\n    allow-updates: true\n    cache-failed-actions: false\ninstances:\n  - name: main\n    services:\n      - !action-cache\n        cache: *ac\n      - !cas\n        storage: *cas\n      - !bytestream\n        storage: *cas\n",
+            scratch.0.join("cas").display()
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(scratch.0.join("buildgrid.log")).unwrap();
+    let mut server = Command::new(&bgd)
+        .args(["server", "start"])
+        .arg(&config)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let up = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let url = format!("--remote_cache=grpc://127.0.0.1:{port}");
+    let run = || -> Result<(), String> {
+        if !up {
+            return Err(std::fs::read_to_string(scratch.0.join("buildgrid.log")).unwrap_or_default());
+        }
+        let no_state = "--rustc-incremental=false";
+        let a = examples_copy(&scratch, "a");
+        let (ran, _, stderr) = ran_and_remote(&a, &["build", &url, "--remote_instance_name=main", no_state, "//..."]);
+        if stderr.contains("WARNING") || ran.len() < 17 {
+            return Err(format!("first checkout: {ran:?}\n{stderr}"));
+        }
+        let b = examples_copy(&scratch, "b");
+        let (ran, remote, stderr) =
+            ran_and_remote(&b, &["build", &url, "--remote_instance_name=main", no_state, "//..."]);
+        if !ran.iter().all(|(m, _)| m == "FileWrite") || remote < 17 || outputs(&a) != outputs(&b) {
+            return Err(format!("second checkout ran {ran:?}, {remote} remote hits\n{stderr}"));
+        }
+        Ok(())
+    };
+    let outcome = run();
+    let _ = server.kill();
+    let _ = server.wait();
+    if let Err(why) = outcome {
+        panic!("{why}");
+    }
 }
