@@ -199,7 +199,19 @@ fn checkouts_share_results_through_nativelink_and_a_failing_server_never_fails_a
     assert!(!ran_kinds.contains(&"RustInterface"), "the unchanged interface comes from the remote: {ran:?}");
     assert!(remote >= 8, "{remote} remote hits");
 
-    // Default settings: compiles with rustc's incremental state are local-only (`no-remote`).
+    // A different rustc flag on one target (middle, in the middle of the chain): its keys
+    // change, and those of what reads its outputs; everything else still comes from the remote.
+    let f = examples_copy(&scratch, "flag");
+    f.edit("chain/middle/BUILD.bazel", "rust_library(", "rust_library(\n    rustc_flags = [\"-Coverflow-checks=on\"],");
+    let (ran, remote, stderr) = ran_and_remote(&f, &["build", &url, no_state, "//app:app"]);
+    let ran: Vec<(String, String)> = ran.into_iter().filter(|(m, _)| m != "FileWrite").collect();
+    assert!(ran.contains(&("RustCompile".into(), "//chain/middle:middle".into())), "{ran:?}\n{stderr}");
+    assert!(
+        ran.iter().all(|(_, t)| t == "//chain/middle:middle" || t == "//app:app"),
+        "only middle and what reads its outputs: {ran:?}"
+    );
+    assert!(remote >= 6, "base, generic and the macro from the remote: {remote}");
+
     let d = examples_copy(&scratch, "d");
     let (ran, remote, _) = ran_and_remote(&d, &["build", &url, "//..."]);
     assert!(ran.contains(&("RustCompile".into(), "//chain/base:base".into())), "{ran:?}");
