@@ -346,6 +346,26 @@ fn checkouts_share_results_through_nativelink_and_a_failing_server_never_fails_a
     assert!(started.elapsed() < std::time::Duration::from_secs(90));
     assert_eq!(outputs(&a), outputs(&y));
 
+    // Killed mid-build (1 s in, while the first actions send the toolchain to a fresh
+    // server): the build finishes here with one warning and the same outputs.
+    let doomed = NativeLink::start(&scratch.0.join("nativelink-doomed"), free_port());
+    let k = examples_copy(&scratch, "k");
+    let child = common::relink_command(&k.dir, &k.cache)
+        .args(["build", &doomed.url().replace("--remote_cache", "--remote_executor"), no_state, "//..."])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    doomed.stop();
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stderr.matches("WARNING: remote cache").count(), 1, "{stderr}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(120), "waited {:?}", started.elapsed());
+    assert_eq!(outputs(&a), outputs(&k));
+
     // The server gone: one warning, a local build, the same outputs.
     server.stop();
     let e = examples_copy(&scratch, "e");
