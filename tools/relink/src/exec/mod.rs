@@ -384,12 +384,14 @@ fn pruned_action_key(action: &Action, inputs: &BTreeMap<String, String>, unused:
     digest_bytes(&serde_json::to_vec(&material).expect("serializable"))
 }
 
+/// relink-builder's flag that gives a compile rustc's incremental state (a local directory).
+const STATE_FLAG: &str = "--incremental-dir";
+
 /// The action's kind as its key sees it: where rustc keeps incremental state (a directory of
 /// this machine, per workspace) is not part of any key, only that the compile used such state
 /// (its outputs differ in layout from a stateless compile's). A second checkout on the same
 /// machine therefore reuses the first one's results.
 fn keyed_kind(kind: &ActionKind) -> std::borrow::Cow<'_, ActionKind> {
-    const STATE_FLAG: &str = "--incremental-dir";
     match kind {
         ActionKind::Run { argv, env } if argv.iter().any(|a| a == STATE_FLAG) => {
             let mut argv = argv.clone();
@@ -470,7 +472,10 @@ fn run_one(
     let mut from_remote = false;
     let (result, cache) = match opts.cache.lookup(&key) {
         Some(result) => (result, CacheStatus::Hit),
-        None => match remote.and_then(|r| r.lookup(&action_meta(action, &key, &inputs), opts.cache)) {
+        None => match remote
+            .and_then(|r| r.lookup(&action_meta(action, &key, &inputs), opts.cache))
+            .or_else(|| stateless_twin_hit(action, &inputs, opts))
+        {
             Some(result) => {
                 // A remote hit: recorded locally, with the unused inputs it reports, as if run
                 // here (once its blobs are all here: local lookups trust only complete results).
@@ -560,6 +565,30 @@ fn run_one(
         inputs,
         result: Some(result),
     })
+}
+
+/// A compile that keeps rustc's incremental state is local-only; on a local miss the remote
+/// result of its stateless twin (the same compile without the state, as a
+/// `--rustc-incremental=false` build or a CI machine runs it) serves as well: a build of the
+/// same inputs with the same flags. The next compile that needs the state makes it.
+fn stateless_twin_hit(action: &Action, inputs: &BTreeMap<String, String>, opts: &ExecOptions) -> Option<ActionResult> {
+    let remote = opts.remote.filter(|r| r.usable_for(&BTreeMap::new()))?;
+    let ActionKind::Run { argv, env } = &action.kind else { return None };
+    let at = argv.iter().position(|a| a == STATE_FLAG)?;
+    let mut twin = action.clone();
+    let mut stateless = argv.clone();
+    stateless.drain(at..(at + 2).min(argv.len()));
+    twin.kind = ActionKind::Run { argv: stateless, env: env.clone() };
+    let hint = twin
+        .unused_inputs_list
+        .as_ref()
+        .and_then(|_| remote.lookup_pruned(&pruning_key(&twin, inputs), opts.cache))
+        .filter(|u| u.iter().all(|p| inputs.contains_key(p)));
+    let key = match &hint {
+        Some(unused) => pruned_action_key(&twin, inputs, unused),
+        None => action_key(&twin, inputs),
+    };
+    remote.lookup(&action_meta(&twin, &key, inputs), opts.cache)
 }
 
 /// What signed provenance says about `action` under `key`.

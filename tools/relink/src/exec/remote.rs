@@ -252,12 +252,12 @@ impl RemoteCache {
         !self.broken.load(Ordering::Relaxed) && !requirements.contains_key("no-remote")
     }
 
-    /// Whether actions are executed remotely (`--remote_executor`).
     /// The server, as given on the command line.
     pub fn url(&self) -> &str {
         &self.opts.url
     }
 
+    /// Whether actions are executed remotely (`--remote_executor`).
     pub fn executes(&self) -> bool {
         self.opts.execute && !self.broken.load(Ordering::Relaxed)
     }
