@@ -14,15 +14,9 @@ profile no crate is stubbed (interfaces are the real metadata, so the crate hash
 rlibs record match).
 """
 
-DEPENDENCY_ARTIFACT = {
-    "RustStub": "macros",
-    "RustMacros": "macros",
-    "RustInterface": "interface",
-    "RustCompile": "interface",
-    "RustCompileNoLink": "interface",
-    "RustCompileNoLinkLto": "rlib_and_proc_macros",
-    "RustLink": "rlib",
-}
+load("//rules/private:artifact_table.bzl", _DEPENDENCY_ARTIFACT = "DEPENDENCY_ARTIFACT")
+
+DEPENDENCY_ARTIFACT = _DEPENDENCY_ARTIFACT
 
 def dependency_files(mnemonic, dep_infos):
     """Files of the dependencies that an action of kind `mnemonic` consumes.

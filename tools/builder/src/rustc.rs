@@ -203,8 +203,12 @@ impl CrateOpts {
         Ok(dir)
     }
 
-    /// The rustc binary, absolute (compiles run in another directory than the execroot).
+    /// The rustc binary, absolute (compiles run in another directory than the execroot); a
+    /// bare name (`rustc`, as a host toolchain under Buck2 gives it) is looked up on PATH.
     pub fn rustc_path(&self, execroot: &Path) -> PathBuf {
+        if self.rustc.components().count() == 1 && !self.rustc.exists() {
+            return host_rustc(&self.rustc);
+        }
         execroot.join(&self.rustc)
     }
 
@@ -370,6 +374,25 @@ impl DepSetup {
         }
         flags
     }
+}
+
+/// The real rustc behind a bare name on PATH (`rustc`, often rustup's proxy, which needs the
+/// user's environment that compiles do not get): `SYSROOT/bin/rustc`, asked once with this
+/// process's environment. The name itself when that fails (the run then says so).
+fn host_rustc(name: &Path) -> PathBuf {
+    static RESOLVED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    RESOLVED
+        .get_or_init(|| {
+            Command::new(name)
+                .args(["--print", "sysroot"])
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()).join("bin/rustc"))
+                .filter(|p| p.is_file())
+                .unwrap_or_else(|| name.to_path_buf())
+        })
+        .clone()
 }
 
 /// `RELINK_COLOR=always` (set by relink when its stderr is a terminal or `--color=always`;

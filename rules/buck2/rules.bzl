@@ -1,0 +1,352 @@
+"""rules_relink on Buck2: rust_library, rust_binary, rust_test and rust_proc_macro.
+
+The same interface-based build as the Bazel rules (rules/private/rules.bzl): a library's
+dependents compile against its interface (`RustInterface`, from a stub), and only links read
+real rlibs, so a private body edit recompiles one crate and relinks. The rules only wire
+artifacts: every action runs one relink-builder verb with the flags the Bazel rules pass, and
+which artifact of a dependency each action consumes comes from the shared table
+(rules/private/artifact_table.bzl). Action categories are the Bazel mnemonics in the snake
+case Buck2 requires (`RustInterface` is `rust_interface`), so `buck2 log what-ran` names the
+actions `relink explain` and `bazel aquery` show.
+
+Not yet here (the Bazel rules have them): build scripts, Cargo profiles, renamed
+dependencies, `compile_data`, rustc's incremental state and unused-input lists.
+"""
+
+load("@relink//rules/buck2:toolchain.bzl", "RelinkToolchainInfo")
+load("@relink//rules/private:artifact_table.bzl", "DEPENDENCY_ARTIFACT")
+
+RelinkRustInfo = provider(doc = "A compiled Rust crate, as its dependents see it.", fields = {
+    # The crate name.
+    "crate_name": provider_field(str),
+    # A library's crate root, for its unit-test target.
+    "crate_root": provider_field(Artifact | None),
+    # A library's direct dependencies (RelinkRustInfo), for its unit-test target.
+    "deps": provider_field(list[typing.Any]),
+    # What a dependent's compile consumes: the interface rlib, or a proc macro's shared object.
+    "interface": provider_field(Artifact),
+    # What the crate's exported macro_rules! expand to (for dependents' stubs).
+    "macros": provider_field(Artifact | None),
+    # The real rlib; only links consume it.
+    "rlib": provider_field(Artifact | None),
+    # A library's sources, for its unit-test target.
+    "srcs": provider_field(list[Artifact]),
+    # Interfaces of this crate and its dependencies.
+    "transitive_interfaces": provider_field(list[Artifact]),
+    # (interface, rlib) of this crate and its dependencies, for the link step's path swap.
+    "transitive_link_pairs": provider_field(list[(Artifact, Artifact)]),
+    # Real rlibs of this crate and its dependencies.
+    "transitive_rlibs": provider_field(list[Artifact]),
+})
+
+RelinkBinaryInfo = provider(doc = "A linked Rust binary, for tests that run it (`rust_test(binaries = ...)`).", fields = {
+    "executable": provider_field(Artifact),
+})
+
+# Where tests find the binaries they run (CARGO_BIN_EXE_*), as with the Bazel rules: an
+# absolute path fixed at compile time, pointed at this run's binary by the launcher.
+_BIN_EXE_ROOT = "/tmp/relink-bin-exe"
+
+def _toolchain(ctx):
+    return ctx.attrs._relink_toolchain[RelinkToolchainInfo]
+
+def _unique(items):
+    seen = {}
+    out = []
+    for i in items:
+        if i not in seen:
+            seen[i] = True
+            out.append(i)
+    return out
+
+def _dependency_files(mnemonic, deps):
+    """The files of `deps` an action of kind `mnemonic` consumes (artifact_table.bzl)."""
+    kind = DEPENDENCY_ARTIFACT[mnemonic]
+    if kind == "none":
+        return []
+    if kind == "macros":
+        return [d.macros for d in deps if d.macros]
+    interfaces = _unique([f for d in deps for f in d.transitive_interfaces])
+    if kind == "interface":
+        return interfaces
+    rlibs = _unique([f for d in deps for f in d.transitive_rlibs])
+    if kind == "rlib":
+        return rlibs
+    return [f for f in interfaces if f.extension == ".so"] + rlibs
+
+def _crate(ctx, crate_type, root_defaults, srcs = None, root = None, name = None, extra_rustc_env = {}):
+    srcs = srcs if srcs != None else ctx.attrs.srcs
+    if not srcs:
+        fail("{}: `srcs` is empty".format(ctx.label.raw_target()))
+    if root == None:
+        root = ctx.attrs.crate_root
+    if root == None:
+        if len(srcs) == 1:
+            root = srcs[0]
+        else:
+            matches = [s for s in srcs if s.basename in root_defaults]
+            if not matches:
+                fail("{}: cannot tell the crate root among {} srcs: set `crate_root` (looked for {})".format(ctx.label.raw_target(), len(srcs), ", ".join(root_defaults)))
+            root = matches[0]
+    return struct(
+        name = name or ctx.attrs.crate_name or ctx.label.name.replace("-", "_"),
+        type = crate_type,
+        root = root,
+        srcs = srcs,
+        edition = ctx.attrs.edition,
+        metadata = str(ctx.label.raw_target()),
+        # The package directory (CARGO_MANIFEST_DIR): the crate root's directory, as many
+        # levels up as the root sits below the package.
+        package_dir = cmd_args(root, parent = len(root.short_path.split("/"))),
+        features = ctx.attrs.crate_features,
+        rustc_flags = ctx.attrs.rustc_flags,
+        rustc_env = ctx.attrs.rustc_env | extra_rustc_env,
+        stubbed = ctx.attrs.stub_interface,
+    )
+
+def _dep_infos(ctx):
+    return [d[RelinkRustInfo] for d in ctx.attrs.deps + ctx.attrs.proc_macro_deps]
+
+def _crate_args(ctx, crate, deps, mnemonic = "RustCompile"):
+    """The builder arguments that describe `crate` and its deps (actions.bzl's crate_args)."""
+    tc = _toolchain(ctx)
+    args = cmd_args("--rustc", tc.rustc)
+    if tc.unstable:
+        args.add("--unstable")
+    args.add("--crate-name", crate.name, "--crate-root", crate.root, "--crate-type", crate.type)
+    args.add("--edition", crate.edition, "--metadata", crate.metadata)
+    args.add("--opt-level", "0", "--debuginfo", "0")
+    args.add("--package-dir", crate.package_dir)
+    for f in crate.features:
+        args.add("--feature", f)
+    for f in tc.extra_rustc_flags + crate.rustc_flags:
+        args.add("--rustc-flag=" + f)
+    for k, v in crate.rustc_env.items():
+        args.add("--env", "{}={}".format(k, v))
+    for s in crate.srcs:
+        args.add("--src", s)
+    real = DEPENDENCY_ARTIFACT[mnemonic] != "interface"
+    for dep in deps:
+        artifact = dep.rlib if real and dep.rlib else dep.interface
+        args.add("--extern", cmd_args(dep.crate_name, "=", artifact, delimiter = ""))
+    for f in _dependency_files(mnemonic, deps):
+        args.add("--dep", f)
+    return args
+
+def category(mnemonic):
+    """Buck2's category for a Bazel mnemonic.
+
+    Buck2 accepts only snake case: `RustCompileNoLink` is `rust_compile_no_link`.
+
+    Args:
+      mnemonic: an action kind of artifact_table.bzl.
+
+    Returns:
+      the category string.
+    """
+    out = ""
+    for i, c in enumerate(mnemonic.elems()):
+        if c.isupper() and i > 0:
+            out += "_"
+        out += c.lower()
+    return out
+
+def _run(ctx, mnemonic, verb, args, identifier):
+    # The host toolchain (rustc on PATH, the linker) comes from the environment Buck2 runs
+    # local actions in, as with the prelude's system_rust_toolchain.
+    ctx.actions.run(
+        cmd_args(_toolchain(ctx).builder, verb, args),
+        category = category(mnemonic),
+        identifier = identifier,
+    )
+
+def _emit_stub(ctx, crate, deps, stub_dir, record, macros):
+    args = cmd_args("--crate-root", crate.root, "--out-dir", stub_dir.as_output())
+    args.add("--record", record.as_output(), "--macros-out", macros.as_output(), "--span-policy", "anchored")
+    for s in crate.srcs:
+        args.add("--src", s)
+    for m in _dependency_files("RustStub", deps):
+        args.add("--dep-macros", m)
+    _run(ctx, "RustStub", "stub", args, crate.name)
+
+def _emit_macro_summary(ctx, crate, deps, macros):
+    args = cmd_args("--macros-only", "--crate-root", crate.root, "--macros-out", macros.as_output())
+    for s in crate.srcs:
+        args.add("--src", s)
+    for m in _dependency_files("RustMacros", deps):
+        args.add("--dep-macros", m)
+    _run(ctx, "RustMacros", "stub", args, crate.name)
+
+def _emit_interface(ctx, crate, deps, out, stub_dir):
+    args = _crate_args(ctx, crate, deps, "RustInterface")
+    args.add("--out", out.as_output(), "--stub-dir", stub_dir)
+    _run(ctx, "RustInterface", "interface", args, crate.name)
+
+def _emit_compile(ctx, crate, deps, rlib, interface = None):
+    args = _crate_args(ctx, crate, deps, "RustCompile")
+    args.add("--out", rlib.as_output())
+    if interface:
+        args.add("--interface-out", interface.as_output())
+    _run(ctx, "RustCompile", "compile", args, crate.name)
+
+def _link_crate(ctx, crate, deps, out):
+    """RustCompileNoLink (-Zno-link) then RustLink (-Zlink-only with the real rlibs)."""
+    no_link = ctx.actions.declare_output(ctx.label.name + ".nolink", dir = True)
+    args = _crate_args(ctx, crate, deps, "RustCompileNoLink")
+    args.add("--no-link-dir", no_link.as_output())
+    _run(ctx, "RustCompileNoLink", "compile", args, crate.name)
+    args = _crate_args(ctx, crate, [], "RustLink")
+    args.add("--rustc-flag=-Clinker=" + _toolchain(ctx).linker)
+    args.add("--rlink-dir", no_link)
+    for interface, rlib in _unique([p for d in deps for p in d.transitive_link_pairs]):
+        args.add("--link-dep", cmd_args(interface, "=", rlib, delimiter = ""))
+    args.add(cmd_args(hidden = _dependency_files("RustLink", deps)))
+    args.add("--out", out.as_output())
+    _run(ctx, "RustLink", "link", args, crate.name)
+
+def _out_name(crate_name, ctx, ext):
+    return "lib{}-{}.{}".format(crate_name, ctx.label.name, ext)
+
+def _rust_library_impl(ctx):
+    crate = _crate(ctx, "rlib", ["lib.rs"])
+    deps = _dep_infos(ctx)
+    rlib = ctx.actions.declare_output(_out_name(crate.name, ctx, "rlib"))
+    interface = ctx.actions.declare_output("_iface/" + _out_name(crate.name, ctx, "rlib"))
+    macros = ctx.actions.declare_output("_stub/" + ctx.label.name + ".macros.json")
+    if crate.stubbed:
+        stub_dir = ctx.actions.declare_output("_stub/" + ctx.label.name, dir = True)
+        record = ctx.actions.declare_output("_stub/" + ctx.label.name + ".record.json")
+        _emit_stub(ctx, crate, deps, stub_dir, record, macros)
+        _emit_interface(ctx, crate, deps, interface, stub_dir)
+        _emit_compile(ctx, crate, deps, rlib)
+    else:
+        _emit_macro_summary(ctx, crate, deps, macros)
+        _emit_compile(ctx, crate, deps, rlib, interface = interface)
+    return [
+        DefaultInfo(default_outputs = [rlib, interface]),
+        RelinkRustInfo(
+            crate_name = crate.name,
+            interface = interface,
+            rlib = rlib,
+            transitive_interfaces = _unique([interface] + [f for d in deps for f in d.transitive_interfaces]),
+            transitive_rlibs = _unique([rlib] + [f for d in deps for f in d.transitive_rlibs]),
+            transitive_link_pairs = _unique([(interface, rlib)] + [p for d in deps for p in d.transitive_link_pairs]),
+            macros = macros,
+            srcs = crate.srcs,
+            crate_root = crate.root,
+            deps = deps,
+        ),
+    ]
+
+def _rust_proc_macro_impl(ctx):
+    crate = _crate(ctx, "proc-macro", ["lib.rs"])
+    deps = _dep_infos(ctx)
+    so = ctx.actions.declare_output("_pm/" + _out_name(crate.name, ctx, "so"))
+    _link_crate(ctx, crate, deps, so)
+    return [
+        DefaultInfo(default_output = so),
+        RelinkRustInfo(
+            crate_name = crate.name,
+            interface = so,
+            rlib = None,
+            transitive_interfaces = _unique([so] + [f for d in deps for f in d.transitive_interfaces]),
+            transitive_rlibs = [],
+            transitive_link_pairs = [],
+            macros = None,
+            srcs = crate.srcs,
+            crate_root = crate.root,
+            deps = deps,
+        ),
+    ]
+
+def _rust_binary_impl(ctx):
+    crate = _crate(ctx, "bin", ["main.rs"])
+    exe = ctx.actions.declare_output(ctx.attrs.bin_name or ctx.label.name)
+    _link_crate(ctx, crate, _dep_infos(ctx), exe)
+    return [
+        DefaultInfo(default_output = exe),
+        RunInfo(args = cmd_args(exe)),
+        RelinkBinaryInfo(executable = exe),
+    ]
+
+def _sanitize(s):
+    return "".join([c if c.isalnum() or c in "-." else "_" for c in s.elems()])
+
+def _rust_test_impl(ctx):
+    bin_exes = [b[RelinkBinaryInfo].executable for b in ctx.attrs.binaries]
+    exe_dir = _BIN_EXE_ROOT + "/buck2_" + _sanitize(str(ctx.label.raw_target()))
+    bin_env = {"CARGO_BIN_EXE_" + exe.basename: exe_dir + "/" + exe.basename for exe in bin_exes}
+    deps = _dep_infos(ctx)
+    if ctx.attrs.crate:
+        lib = ctx.attrs.crate[RelinkRustInfo]
+        crate = _crate(ctx, "test", [], srcs = lib.srcs, root = lib.crate_root, name = lib.crate_name, extra_rustc_env = bin_env)
+        deps = lib.deps + deps
+    else:
+        crate = _crate(ctx, "test", ["main.rs", "lib.rs", ctx.label.name + ".rs"], extra_rustc_env = bin_env)
+    binary = ctx.actions.declare_output("deps/" + ctx.label.name)
+    _link_crate(ctx, crate, deps, binary)
+
+    # The launcher points CARGO_BIN_EXE_* at this run's binaries (under a lock), then runs the
+    # test binary; the test runs from the project root.
+    command = cmd_args(ctx.attrs._launcher, "--exe-dir", exe_dir)
+    for exe in bin_exes:
+        command.add("--bin", cmd_args(exe.basename, "=", exe, delimiter = ""))
+    command.add("--", binary)
+    return [
+        DefaultInfo(default_output = binary),
+        RunInfo(args = command),
+        ExternalRunnerTestInfo(
+            type = "rust",
+            command = [command],
+            env = ctx.attrs.env,
+            labels = ctx.attrs.labels,
+            run_from_project_root = True,
+            use_project_relative_paths = True,
+        ),
+    ]
+
+_COMMON_ATTRS = {
+    "crate_features": attrs.list(attrs.string(), default = [], doc = "Cargo features: each becomes `--cfg feature=\"...\"`."),
+    "crate_name": attrs.option(attrs.string(), default = None, doc = "Crate name; defaults to the target name with `-` as `_`."),
+    "crate_root": attrs.option(attrs.source(), default = None, doc = "The crate root; defaults to lib.rs/main.rs or the only source."),
+    "deps": attrs.list(attrs.dep(providers = [RelinkRustInfo]), default = [], doc = "Rust libraries (and proc macros) this crate uses."),
+    "edition": attrs.string(default = "2021", doc = "Rust edition."),
+    "labels": attrs.list(attrs.string(), default = []),
+    "proc_macro_deps": attrs.list(attrs.dep(providers = [RelinkRustInfo]), default = [], doc = "Proc-macro crates this crate uses."),
+    "rustc_env": attrs.dict(attrs.string(), attrs.string(), default = {}, doc = "Environment variables for `env!()` at compile time."),
+    "rustc_flags": attrs.list(attrs.string(), default = [], doc = "Extra rustc flags."),
+    "srcs": attrs.list(attrs.source(), default = [], doc = "Rust source files of the crate."),
+    "stub_interface": attrs.bool(default = True, doc = "Derive the interface from a stub (early cutoff). False for crates that never change (third party)."),
+    "_relink_toolchain": attrs.toolchain_dep(default = "toolchains//:relink", providers = [RelinkToolchainInfo]),
+}
+
+rust_library = rule(
+    impl = _rust_library_impl,
+    doc = "A Rust library: a real rlib, and an interface rlib that dependents compile against.",
+    attrs = _COMMON_ATTRS,
+)
+
+rust_proc_macro = rule(
+    impl = _rust_proc_macro_impl,
+    doc = "A procedural macro crate (compiled with -Zno-link, linked with -Zlink-only).",
+    attrs = _COMMON_ATTRS,
+)
+
+rust_binary = rule(
+    impl = _rust_binary_impl,
+    doc = "A Rust binary: compiled against dependency interfaces, linked with their real rlibs.",
+    attrs = _COMMON_ATTRS | {
+        "bin_name": attrs.option(attrs.string(), default = None, doc = "File name of the binary (default: the target name)."),
+    },
+)
+
+rust_test = rule(
+    impl = _rust_test_impl,
+    doc = "A Rust test binary: unit tests of `crate`, or a standalone integration test.",
+    attrs = _COMMON_ATTRS | {
+        "binaries": attrs.list(attrs.dep(providers = [RelinkBinaryInfo]), default = [], doc = "rust_binary targets the test runs: `CARGO_BIN_EXE_<name>` is an absolute path to each, at compile time and at run time."),
+        "crate": attrs.option(attrs.dep(providers = [RelinkRustInfo]), default = None, doc = "A rust_library whose sources are compiled with --test."),
+        "env": attrs.dict(attrs.string(), attrs.string(), default = {}, doc = "Environment variables for the test run."),
+        "_launcher": attrs.source(default = "relink//rules/buck2:test_launcher.sh"),
+    },
+)

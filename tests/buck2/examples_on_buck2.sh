@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The examples on a real Buck2 (../shared/tools/buck2/buck2, prelude bundled, offline) with the
+# rules of rules/buck2/: build, run, test, a private body edit whose rebuild runs only the
+# edited crate's actions and the links (`buck2 log what-ran`), and a no-op rebuild that runs
+# nothing. Works in a scratch copy of the Buck2 project (this repository's .buckconfig, rules/
+# and examples/). Prints "buck2 examples: OK" on success.
+set -euo pipefail
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+BUCK2=${RELINK_BUCK2:-$(cd "$REPO/.." && pwd)/shared/tools/buck2/buck2}
+[ -x "$BUCK2" ] || { echo "buck2 not found at $BUCK2" >&2; exit 1; }
+BUILDER=${RELINK_BUILDER:-$REPO/target/debug/relink-builder}
+[ -x "$BUILDER" ] || { echo "build relink-builder first (cargo build --workspace)" >&2; exit 1; }
+WORK=$(mktemp -d)
+trap '(cd "$WORK/project" 2>/dev/null && "$BUCK2" kill >/dev/null 2>&1 || true); rm -rf "$WORK"' EXIT
+fail() { echo "$1" >&2; shift; printf '%s\n' "$@" >&2; exit 1; }
+
+mkdir -p "$WORK/project/target/release"
+cp -r "$REPO/.buckconfig" "$REPO/.buckroot" "$REPO/BUCK" "$REPO/rules" "$REPO/examples" "$WORK/project/"
+rm -rf "$WORK/project/examples/relink-bin" "$WORK/project/examples"/bazel-*
+cp "$BUILDER" "$WORK/project/target/release/relink-builder"
+cd "$WORK/project/examples"
+
+ran() { # what the last build ran: "target category" lines
+  "$BUCK2" log what-ran 2>/dev/null | awk -F'\t' 'NF >= 2 && $1 == "build" { print $2 }' \
+    | sed -E 's/^examples\/\/([^ ]*) \([^)]*\) \(([a-z_]+) .*$/\1 \2/' | sort
+}
+
+"$BUCK2" build //... 2>&1 | tail -1
+[ "$("$BUCK2" run //app:app 2>/dev/null)" = "$(printf 'hello from App\nvalue=3\nlargest=Some(9)')" ] || fail "app output differs"
+"$BUCK2" test //... > "$WORK/test.txt" 2>&1 || { cat "$WORK/test.txt" >&2; fail "buck2 test failed"; }
+grep -q "Pass 2. Fail 0" <(sed 's/\x1b\[[0-9;]*m//g' "$WORK/test.txt") || { cat "$WORK/test.txt" >&2; fail "expected 2 passing test targets"; }
+
+# Nothing changed: nothing runs.
+"$BUCK2" build //... >/dev/null 2>&1
+[ -z "$(ran)" ] || fail "a no-op build ran actions:" "$(ran)"
+
+# A private body edit at the bottom of the chain: base's stub, interface (identical bytes, so
+# Buck2 cuts off there) and compile, base's unit test, and the links; no compile of middle or
+# app.
+python3 - <<'PY'
+p = "chain/base/lib.rs"
+s = open(p).read()
+s = s.replace("fn step_size() -> u64 {\n    1\n}", "fn step_size() -> u64 {\n    let ten = |x: u64| x * 10;\n    ten(1)\n}")
+open(p, "w").write(s)
+PY
+"$BUCK2" build //... 2>&1 | tail -1
+actual=$(ran)
+echo "ran after the edit:"; echo "$actual" | sed 's/^/  /'
+expected=$(printf '%s\n' "chain/base:base rust_compile" "chain/base:base rust_interface" "chain/base:base rust_stub" \
+  "chain/base:base_test rust_compile_no_link" "chain/base:base_test rust_link" "app:app rust_link" "app:app_test rust_link" | sort)
+[ "$actual" = "$expected" ] || fail "unexpected actions after a private edit; expected:" "$expected"
+[ "$("$BUCK2" run //app:app 2>/dev/null | sed -n 2p)" = "value=30" ] || fail "the relinked app does not show the edit"
+echo "buck2 examples: OK"
