@@ -9,16 +9,24 @@ which artifact of a dependency each action consumes comes from the shared table
 case Buck2 requires (`RustInterface` is `rust_interface`), so `buck2 log what-ran` names the
 actions `relink explain` and `bazel aquery` show.
 
-Not yet here (the Bazel rules have them): build scripts, Cargo profiles, renamed
-dependencies, `compile_data`, rustc's incremental state and unused-input lists.
+Cargo profiles: `relink import` writes each target's `cargo_profile`; the build uses
+`-c relink.profile=NAME` (default `dev`), with the flags profile_table.bzl gives the Bazel
+rules. Not yet here (the Bazel rules have them): rustc's incremental state, unused-input
+lists, cross-crate LTO profiles (which need real rlibs in compiles) and coverage.
 """
 
 load("@relink//rules/buck2:toolchain.bzl", "RelinkToolchainInfo")
 load("@relink//rules/private:artifact_table.bzl", "DEPENDENCY_ARTIFACT")
+load("@relink//rules/private:profile_table.bzl", "parse_settings", "run_flags", "settings_flags")
+
+# The Cargo profile imported targets build with (`-c relink.profile=NAME`).
+_PROFILE = read_root_config("relink", "profile", "dev")
 
 RelinkRustInfo = provider(doc = "A compiled Rust crate, as its dependents see it.", fields = {
     # The crate name.
     "crate_name": provider_field(str),
+    # The target, as `//package:name` (what `aliases` keys name).
+    "label": provider_field(str),
     # A library's crate root, for its unit-test target.
     "crate_root": provider_field(Artifact | None),
     # A library's direct dependencies (RelinkRustInfo), for its unit-test target.
@@ -37,6 +45,17 @@ RelinkRustInfo = provider(doc = "A compiled Rust crate, as its dependents see it
     "transitive_link_pairs": provider_field(list[(Artifact, Artifact)]),
     # Real rlibs of this crate and its dependencies.
     "transitive_rlibs": provider_field(list[Artifact]),
+})
+
+BuildScriptInfo = provider(doc = "What a Cargo build script produced for its crate.", fields = {
+    # KEY=VALUE lines for rustc's environment (cargo:rustc-env).
+    "env": provider_field(Artifact),
+    # DEP_<LINKS>_<KEY>=VALUE lines for dependents' build scripts.
+    "dep_env": provider_field(Artifact),
+    # rustc flags (--cfg, -l, -L), one per line.
+    "flags": provider_field(Artifact),
+    # OUT_DIR.
+    "out_dir": provider_field(Artifact),
 })
 
 RelinkBinaryInfo = provider(doc = "A linked Rust binary, for tests that run it (`rust_test(binaries = ...)`).", fields = {
@@ -74,6 +93,33 @@ def _dependency_files(mnemonic, deps):
         return rlibs
     return [f for f in interfaces if f.extension == ".so"] + rlibs
 
+def _label(target_label):
+    """`//package:name` of a target in any cell (the form `aliases` keys use)."""
+    text = str(target_label.raw_target())
+    return text[text.index("//"):]
+
+def _settings(ctx, attr = "cargo_profile"):
+    """The selected profile's settings of an imported target, or None (not imported)."""
+    profiles = getattr(ctx.attrs, attr, {})
+    if not profiles:
+        return None
+    if _PROFILE not in profiles:
+        fail("{}: Cargo profile `{}` is not defined for this target (it knows {}); define [profile.{}] in Cargo.toml and run `relink import --buck2` again".format(
+            ctx.label.raw_target(),
+            _PROFILE,
+            ", ".join(sorted(profiles.keys())),
+            _PROFILE,
+        ))
+    return parse_settings(ctx.label.raw_target(), _PROFILE, profiles[_PROFILE])
+
+def _mode_flags(ctx):
+    settings = _settings(ctx)
+    if settings == None:
+        return ["--opt-level", "0", "--debuginfo", "0"]
+    if settings.get("lto", "") in ("fat", "thin"):
+        fail("{}: Cargo profile `{}` asks for cross-crate LTO, which the Buck2 rules do not build yet; use another profile".format(ctx.label.raw_target(), _PROFILE))
+    return settings_flags(settings)
+
 def _crate(ctx, crate_type, root_defaults, srcs = None, root = None, name = None, extra_rustc_env = {}):
     srcs = srcs if srcs != None else ctx.attrs.srcs
     if not srcs:
@@ -101,7 +147,11 @@ def _crate(ctx, crate_type, root_defaults, srcs = None, root = None, name = None
         features = ctx.attrs.crate_features,
         rustc_flags = ctx.attrs.rustc_flags,
         rustc_env = ctx.attrs.rustc_env | extra_rustc_env,
-        stubbed = ctx.attrs.stub_interface,
+        compile_data = ctx.attrs.compile_data,
+        build_script = ctx.attrs.build_script[BuildScriptInfo] if getattr(ctx.attrs, "build_script", None) else None,
+        aliases = ctx.attrs.aliases,
+        # Optimised crates get the real metadata as interface (the Bazel rules' _use_stub).
+        stubbed = ctx.attrs.stub_interface and (_settings(ctx) or {}).get("opt-level", "0") == "0",
     )
 
 def _dep_infos(ctx):
@@ -115,7 +165,7 @@ def _crate_args(ctx, crate, deps, mnemonic = "RustCompile"):
         args.add("--unstable")
     args.add("--crate-name", crate.name, "--crate-root", crate.root, "--crate-type", crate.type)
     args.add("--edition", crate.edition, "--metadata", crate.metadata)
-    args.add("--opt-level", "0", "--debuginfo", "0")
+    args.add(_mode_flags(ctx))
     args.add("--package-dir", crate.package_dir)
     for f in crate.features:
         args.add("--feature", f)
@@ -125,10 +175,16 @@ def _crate_args(ctx, crate, deps, mnemonic = "RustCompile"):
         args.add("--env", "{}={}".format(k, v))
     for s in crate.srcs:
         args.add("--src", s)
+    for d in crate.compile_data:
+        args.add("--data", d)
+    if crate.build_script:
+        bs = crate.build_script
+        args.add("--out-dir-env", bs.out_dir, "--flags-file", bs.flags, "--env-file", bs.env)
     real = DEPENDENCY_ARTIFACT[mnemonic] != "interface"
     for dep in deps:
         artifact = dep.rlib if real and dep.rlib else dep.interface
-        args.add("--extern", cmd_args(dep.crate_name, "=", artifact, delimiter = ""))
+        name = crate.aliases.get(dep.label, dep.crate_name)
+        args.add("--extern", cmd_args(name, "=", artifact, delimiter = ""))
     for f in _dependency_files(mnemonic, deps):
         args.add("--dep", f)
     return args
@@ -226,6 +282,7 @@ def _rust_library_impl(ctx):
         DefaultInfo(default_outputs = [rlib, interface]),
         RelinkRustInfo(
             crate_name = crate.name,
+            label = _label(ctx.label),
             interface = interface,
             rlib = rlib,
             transitive_interfaces = _unique([interface] + [f for d in deps for f in d.transitive_interfaces]),
@@ -247,6 +304,7 @@ def _rust_proc_macro_impl(ctx):
         DefaultInfo(default_output = so),
         RelinkRustInfo(
             crate_name = crate.name,
+            label = _label(ctx.label),
             interface = so,
             rlib = None,
             transitive_interfaces = _unique([so] + [f for d in deps for f in d.transitive_interfaces]),
@@ -285,10 +343,19 @@ def _rust_test_impl(ctx):
         crate = _crate(ctx, "test", ["main.rs", "lib.rs", ctx.label.name + ".rs"], extra_rustc_env = bin_env)
     binary = ctx.actions.declare_output("deps/" + ctx.label.name)
     _link_crate(ctx, crate, deps, binary)
+    if bin_exes:
+        # As under Cargo, the test binary sits in deps/ one level below the binaries it runs,
+        # so tests that find one at current_exe()/../NAME (ripgrep's) work: copies, since
+        # current_exe() sees through symlinks.
+        layout = {"deps/" + ctx.label.name: binary} | {exe.basename: exe for exe in bin_exes}
+        run_dir = ctx.actions.copied_dir(ctx.label.name + ".run", layout)
+        binary = run_dir.project("deps/" + ctx.label.name)
 
     # The launcher points CARGO_BIN_EXE_* at this run's binaries (under a lock), then runs the
     # test binary; the test runs from the project root.
-    command = cmd_args(ctx.attrs._launcher, "--exe-dir", exe_dir)
+    command = cmd_args(ctx.attrs._launcher, "--exe-dir", exe_dir, hidden = ctx.attrs.data)
+    if ctx.attrs.run_in_package_dir:
+        command.add("--cd", crate.package_dir)
     for exe in bin_exes:
         command.add("--bin", cmd_args(exe.basename, "=", exe, delimiter = ""))
     command.add("--", binary)
@@ -305,8 +372,42 @@ def _rust_test_impl(ctx):
         ),
     ]
 
+def _cargo_build_script_impl(ctx):
+    crate = _crate(ctx, "bin", ["build.rs"], name = "build_script_build")
+    script = ctx.actions.declare_output(ctx.label.name + "_/build_script_build")
+    _link_crate(ctx, crate, _dep_infos(ctx), script)
+    info = BuildScriptInfo(
+        out_dir = ctx.actions.declare_output(ctx.label.name + ".out_dir", dir = True),
+        flags = ctx.actions.declare_output(ctx.label.name + ".flags"),
+        env = ctx.actions.declare_output(ctx.label.name + ".env"),
+        dep_env = ctx.actions.declare_output(ctx.label.name + ".dep_env"),
+    )
+    settings = _settings(ctx, "run_profile")
+    args = cmd_args("--script", script, "--package", ctx.attrs.package_name or ctx.label.name)
+    args.add("--manifest-dir", crate.package_dir, "--out-dir", info.out_dir.as_output())
+    args.add("--rustc", _toolchain(ctx).rustc)
+    args.add(run_flags(settings) if settings != None else ["--opt-level", "0"])
+    if ctx.attrs.links:
+        args.add("--links", ctx.attrs.links)
+    for f in ctx.attrs.crate_features:
+        args.add("--feature", f)
+    for k, v in ctx.attrs.build_script_env.items():
+        args.add("--env", "{}={}".format(k, v))
+    for d in ctx.attrs.link_deps:
+        args.add("--dep-env-file", d[BuildScriptInfo].dep_env)
+    args.add("--flags-out", info.flags.as_output(), "--env-out", info.env.as_output(), "--dep-env-out", info.dep_env.as_output())
+    for f in ctx.attrs.data + ctx.attrs.srcs:
+        args.add("--package-file", f)
+    _run(ctx, "CargoBuildScriptRun", "build-script", args, crate.name)
+    return [info, DefaultInfo(default_outputs = [info.flags, info.env])]
+
 _COMMON_ATTRS = {
+    "aliases": attrs.dict(attrs.string(), attrs.string(), default = {}, doc = "Renamed dependencies: dependency label (`//pkg:name`) -> the name the crate uses."),
+    "build_script": attrs.option(attrs.dep(providers = [BuildScriptInfo]), default = None, doc = "A cargo_build_script whose OUT_DIR, cfgs and env this crate compiles with."),
+    "cargo_profile": attrs.dict(attrs.string(), attrs.string(), default = {}, doc = "Cargo profile name -> settings (`opt-level=0 debuginfo=2 ...`), from `relink import`; the build uses `-c relink.profile=NAME`."),
+    "compile_data": attrs.list(attrs.source(), default = [], doc = "Files needed at compile time (`include_str!`)."),
     "crate_features": attrs.list(attrs.string(), default = [], doc = "Cargo features: each becomes `--cfg feature=\"...\"`."),
+    "data": attrs.list(attrs.source(), default = [], doc = "Files needed at run time."),
     "crate_name": attrs.option(attrs.string(), default = None, doc = "Crate name; defaults to the target name with `-` as `_`."),
     "crate_root": attrs.option(attrs.source(), default = None, doc = "The crate root; defaults to lib.rs/main.rs or the only source."),
     "deps": attrs.list(attrs.dep(providers = [RelinkRustInfo]), default = [], doc = "Rust libraries (and proc macros) this crate uses."),
@@ -319,6 +420,18 @@ _COMMON_ATTRS = {
     "stub_interface": attrs.bool(default = True, doc = "Derive the interface from a stub (early cutoff). False for crates that never change (third party)."),
     "_relink_toolchain": attrs.toolchain_dep(default = "toolchains//:relink", providers = [RelinkToolchainInfo]),
 }
+
+cargo_build_script = rule(
+    impl = _cargo_build_script_impl,
+    doc = "Compiles a Cargo build script with its build-dependencies and runs it (CargoBuildScriptRun).",
+    attrs = _COMMON_ATTRS | {
+        "build_script_env": attrs.dict(attrs.string(), attrs.string(), default = {}, doc = "Environment of the script run (CARGO_PKG_*)."),
+        "link_deps": attrs.list(attrs.dep(providers = [BuildScriptInfo]), default = [], doc = "Build scripts of dependencies with `links`, whose DEP_* metadata this script sees."),
+        "links": attrs.string(default = "", doc = "The package's `links` value."),
+        "package_name": attrs.option(attrs.string(), default = None, doc = "The Cargo package name."),
+        "run_profile": attrs.dict(attrs.string(), attrs.string(), default = {}, doc = "Like `cargo_profile`, for the package's own crates (the OPT_LEVEL, DEBUG and PROFILE the script runs with)."),
+    },
+)
 
 rust_library = rule(
     impl = _rust_library_impl,
@@ -347,6 +460,7 @@ rust_test = rule(
         "binaries": attrs.list(attrs.dep(providers = [RelinkBinaryInfo]), default = [], doc = "rust_binary targets the test runs: `CARGO_BIN_EXE_<name>` is an absolute path to each, at compile time and at run time."),
         "crate": attrs.option(attrs.dep(providers = [RelinkRustInfo]), default = None, doc = "A rust_library whose sources are compiled with --test."),
         "env": attrs.dict(attrs.string(), attrs.string(), default = {}, doc = "Environment variables for the test run."),
+        "run_in_package_dir": attrs.bool(default = False, doc = "Run the test with the package directory as working directory, as `cargo test` does."),
         "_launcher": attrs.source(default = "relink//rules/buck2:test_launcher.sh"),
     },
 )

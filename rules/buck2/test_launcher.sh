@@ -2,14 +2,17 @@
 # Runs a Rust test binary built by rules/buck2/rules.bzl as `cargo test` would: each binary
 # the test runs is reachable at the absolute CARGO_BIN_EXE_<name> path compiled into the
 # test (a symlink under --exe-dir, kept under a lock for the test's lifetime).
-# Usage: test_launcher.sh --exe-dir DIR [--bin NAME=PATH]... -- TEST_BINARY [ARGS]...
+# With --cd DIR the test runs there, with CARGO_MANIFEST_DIR set to it, as under `cargo test`.
+# Usage: test_launcher.sh --exe-dir DIR [--bin NAME=PATH]... [--cd DIR] -- TEST_BINARY [ARGS]...
 set -euo pipefail
 exe_dir=
+cd_to=
 bins=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --exe-dir) exe_dir=$2; shift 2 ;;
     --bin) bins+=("$2"); shift 2 ;;
+    --cd) cd_to=$2; shift 2 ;;
     --) shift; break ;;
     *) echo "test_launcher.sh: unexpected argument $1" >&2; exit 2 ;;
   esac
@@ -28,4 +31,9 @@ if [ ${#bins[@]} -gt 0 ]; then
     export "CARGO_BIN_EXE_$name=$exe_dir/$name"
   done
 fi
-exec "$(absolute "$test_binary")" "$@"
+test_binary=$(absolute "$test_binary")
+if [ -n "$cd_to" ]; then
+  cd "$cd_to"
+  export CARGO_MANIFEST_DIR="$PWD"
+fi
+exec "$test_binary" "$@"

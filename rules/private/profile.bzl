@@ -8,17 +8,7 @@ NAME`), else `release` under `-c opt` and `dev` otherwise. Targets without `carg
 keep Bazel's compilation modes.
 """
 
-# Settings words and the relink-builder flags that carry them.
-_BUILDER_FLAGS = {
-    "codegen-units": "--codegen-units",
-    "debug-assertions": "--debug-assertions",
-    "debuginfo": "--debuginfo",
-    "lto": "--lto",
-    "opt-level": "--opt-level",
-    "overflow-checks": "--overflow-checks",
-    "panic": "--panic",
-    "strip": "--strip",
-}
+load("//rules/private:profile_table.bzl", "parse_settings", "run_flags", "settings_flags")
 
 def _mode(ctx):
     return ctx.var.get("COMPILATION_MODE", "fastbuild")
@@ -54,12 +44,7 @@ def profile_settings(ctx, profiles):
             ", ".join(sorted(profiles.keys())),
             name,
         ))
-    settings = {}
-    for word in profiles[name].split(" "):
-        pair = word.split("=", 1)
-        if len(pair) != 2:
-            fail("%s: cargo_profile[%r]: `%s` is not KEY=VALUE" % (ctx.label, name, word))
-        settings[pair[0]] = pair[1]
+    settings = parse_settings(ctx.label, name, profiles[name])
     if _mode(ctx) == "dbg":
         settings["debuginfo"] = "2"
     return settings
@@ -78,13 +63,7 @@ def mode_flags(ctx):
         if _mode(ctx) == "opt":
             return ["--opt-level", "3", "--debuginfo", "0"]
         return ["--opt-level", "0", "--debuginfo", "2" if _mode(ctx) == "dbg" else "0"]
-    flags = []
-    for key in sorted(settings.keys()):
-        if key in _BUILDER_FLAGS:
-            flags.extend([_BUILDER_FLAGS[key], settings[key]])
-    if settings.get("rpath") == "on":
-        flags.append("--rpath")
-    return flags
+    return settings_flags(settings)
 
 def opt_level(ctx):
     """The opt-level the target compiles with.
@@ -112,10 +91,7 @@ def build_script_run_flags(ctx):
     settings = profile_settings(ctx, getattr(ctx.attr, "run_profile", {}))
     if settings == None:
         return ["--opt-level", "3" if _mode(ctx) == "opt" else "0"]
-    flags = ["--opt-level", settings.get("opt-level", "0"), "--profile", settings.get("kind", "debug")]
-    if settings.get("debuginfo", "0") != "0":
-        flags.append("--debug")
-    return flags
+    return run_flags(settings)
 
 def cross_crate_lto(ctx):
     """Whether the target's profile asks for cross-crate LTO (`lto = true`, "fat" or "thin").

@@ -206,10 +206,7 @@ impl CrateOpts {
     /// The rustc binary, absolute (compiles run in another directory than the execroot); a
     /// bare name (`rustc`, as a host toolchain under Buck2 gives it) is looked up on PATH.
     pub fn rustc_path(&self, execroot: &Path) -> PathBuf {
-        if self.rustc.components().count() == 1 && !self.rustc.exists() {
-            return host_rustc(&self.rustc);
-        }
-        execroot.join(&self.rustc)
+        resolve_rustc(&self.rustc, execroot)
     }
 
     /// Flags for `-Zlink-only`: the common ones, the user's, and the build script's (`-l`, `-L`,
@@ -374,6 +371,15 @@ impl DepSetup {
         }
         flags
     }
+}
+
+/// `rustc` as an action names it, absolute: a path under the execroot, or for a bare name
+/// (a host toolchain under Buck2) the real binary behind it on PATH.
+pub fn resolve_rustc(rustc: &Path, execroot: &Path) -> PathBuf {
+    if rustc.components().count() == 1 && !execroot.join(rustc).exists() {
+        return host_rustc(rustc);
+    }
+    execroot.join(rustc)
 }
 
 /// The real rustc behind a bare name on PATH (`rustc`, often rustup's proxy, which needs the

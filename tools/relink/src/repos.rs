@@ -26,6 +26,7 @@ const EMBEDDED_RULES: &[(&str, &str)] = &[
     ("rules/private/artifact_table.bzl", include_str!("../../../rules/private/artifact_table.bzl")),
     ("rules/private/artifacts.bzl", include_str!("../../../rules/private/artifacts.bzl")),
     ("rules/private/profile.bzl", include_str!("../../../rules/private/profile.bzl")),
+    ("rules/private/profile_table.bzl", include_str!("../../../rules/private/profile_table.bzl")),
     ("rules/private/providers.bzl", include_str!("../../../rules/private/providers.bzl")),
     ("rules/private/rules.bzl", include_str!("../../../rules/private/rules.bzl")),
     ("rules/private/toolchain_repo.BUILD", include_str!("../../../rules/private/toolchain_repo.BUILD")),
@@ -295,10 +296,14 @@ mod tests {
         let mut on_disk = Vec::new();
         walk(&root.join("rules"), &root, &mut on_disk);
         on_disk.sort();
-        let mut embedded: Vec<String> = super::EMBEDDED_RULES.iter().map(|(p, _)| p.to_string()).collect();
+        // The Bazel rules are embedded for @rules_relink, the Buck2 cell for `import --buck2`.
+        let buck2 = crate::import::buck2::rules_files();
+        let all: Vec<&(&str, &str)> = super::EMBEDDED_RULES.iter().chain(buck2.iter()).collect();
+        let mut embedded: Vec<String> = all.iter().map(|(p, _)| p.to_string()).collect();
         embedded.sort();
+        embedded.dedup();
         assert_eq!(embedded, on_disk);
-        for (path, text) in super::EMBEDDED_RULES {
+        for (path, text) in all {
             assert_eq!(std::fs::read_to_string(root.join(path)).unwrap(), *text, "{path} is stale");
         }
     }

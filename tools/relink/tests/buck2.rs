@@ -1,28 +1,45 @@
 //! The rules on a real Buck2 (issue 19): the examples build, run and test with the cell of
 //! rules/buck2/, and a private body edit runs only the edited crate's actions and the links
-//! (tests/buck2/examples_on_buck2.sh). Skipped, saying so, when ../shared/tools/buck2/buck2
-//! is absent.
+//! (tests/buck2/examples_on_buck2.sh); ripgrep from `relink import --buck2` builds, searches
+//! like Cargo's rg, passes its tests and relinks after a private edit
+//! (tests/buck2/ripgrep_on_buck2.sh). Skipped, saying so, when ../shared/tools/buck2/buck2 is
+//! absent.
 
 mod common;
 
-#[test]
-fn examples_build_test_and_relink_on_buck2() {
-    if !common::real_code_tier("examples_build_test_and_relink_on_buck2") {
-        return;
-    }
+/// Run `tests/buck2/SCRIPT` with this build's relink and relink-builder and check that it
+/// printed `ok_line`; `false` when there is no Buck2 here (said on stderr).
+fn run_script(script: &str, ok_line: &str) -> bool {
     let buck2 = common::repo_root().join("../shared/tools/buck2/buck2");
     if !buck2.is_file() {
         eprintln!("skipped: no Buck2 at {}", buck2.display());
-        return;
+        return false;
     }
     let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_relink"));
     let out = std::process::Command::new("bash")
-        .arg(common::repo_root().join("tests/buck2/examples_on_buck2.sh"))
+        .arg(common::repo_root().join("tests/buck2").join(script))
         .env("RELINK_BUCK2", &buck2)
+        .env("RELINK", &exe)
         .env("RELINK_BUILDER", exe.with_file_name("relink-builder"))
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{stdout}");
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("buck2 examples: OK"), "{stdout}");
+    assert!(stdout.contains(ok_line), "{stdout}");
+    true
+}
+
+#[test]
+fn examples_build_test_and_relink_on_buck2() {
+    if common::real_code_tier("examples_build_test_and_relink_on_buck2") {
+        run_script("examples_on_buck2.sh", "buck2 examples: OK");
+    }
+}
+
+#[test]
+fn ripgrep_imported_for_buck2_builds_searches_tests_and_relinks() {
+    if common::real_code_tier("ripgrep_imported_for_buck2_builds_searches_tests_and_relinks") {
+        run_script("ripgrep_on_buck2.sh", "buck2 ripgrep: OK");
+    }
 }

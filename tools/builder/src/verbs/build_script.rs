@@ -158,7 +158,7 @@ fn host(rustc: &Path) -> Result<String> {
 pub fn run(args: &BuildScriptArgs) -> Result<()> {
     let cwd = std::env::current_dir()?;
     let abs = |p: &Path| cwd.join(p);
-    let rustc = abs(&args.rustc);
+    let rustc = crate::rustc::resolve_rustc(&args.rustc, &cwd);
     let host = host(&rustc)?;
     std::fs::create_dir_all(&args.out_dir)?;
     let mut cmd = Command::new(abs(&args.script));

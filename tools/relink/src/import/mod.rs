@@ -7,6 +7,7 @@
 //! `--no-members`): libraries (stubbed interfaces), binaries, build scripts, unit and
 //! integration tests.
 
+pub mod buck2;
 mod generate;
 mod metadata;
 mod profile;
@@ -42,6 +43,11 @@ pub struct ImportOpts {
     /// Do not activate the members' `default` features, as `cargo build --no-default-features`.
     #[arg(long)]
     pub no_default_features: bool,
+    /// Also write BUCK files for Buck2 beside the BUILD.bazel files, a `.buckconfig` (unless
+    /// there is one) and the Buck2 cell of rules_relink with this relink's relink-builder
+    /// (under third_party/rules_relink).
+    #[arg(long)]
+    pub buck2: bool,
 }
 
 impl ImportOpts {
@@ -89,17 +95,20 @@ pub fn run(root: &Path, opts: &ImportOpts) -> Result<()> {
             vendored += 1;
         }
         let build = generate::third_party_build_file(&meta, pkg, root, &opts.vendor_dir, &profile)?;
-        write_if_changed(&dest.join("BUILD.bazel"), &build)?;
+        write_build_files(&dest, &build, opts)?;
         kept.insert(dir_name);
     }
     let removed = vendor::remove_stale(&vendor_root, &kept)?;
     write_bazelignore(root)?;
+    if opts.buck2 {
+        buck2::write_project(root, &crate::repos::builder()?)?;
+    }
     let mut members = 0;
     if !opts.no_members {
         for pkg in meta.members() {
             let dir = pkg.dir();
             let build = generate::member_build_file(&meta, pkg, root, &opts.vendor_dir, &profile)?;
-            write_if_changed(&dir.join("BUILD.bazel"), &build)?;
+            write_build_files(dir, &build, opts)?;
             members += 1;
         }
     }
@@ -150,7 +159,7 @@ fn write_bazelignore(root: &Path) -> Result<()> {
     let existing = std::fs::read_to_string(&path).unwrap_or_default();
     let base = root.file_name().map(|n| format!("bazel-{}", n.to_string_lossy())).unwrap_or_default();
     let mut text = existing.clone();
-    let outputs = ["target", "relink-bin", "bazel-bin", "bazel-out", "bazel-testlogs", base.as_str()];
+    let outputs = ["target", "relink-bin", "buck-out", "bazel-bin", "bazel-out", "bazel-testlogs", base.as_str()];
     for entry in outputs.iter().chain(crate::workspace::VCS_DIRS) {
         if !entry.is_empty() && !existing.lines().any(|l| l.trim() == *entry) {
             text.push_str(entry);
@@ -171,6 +180,23 @@ fn fetch(manifest: &Path) -> Result<()> {
         bail!("`cargo fetch` failed for {}", manifest.display());
     }
     Ok(())
+}
+
+/// A package's BUILD.bazel, and with `--buck2` its BUCK file.
+fn write_build_files(dir: &Path, bazel: &str, opts: &ImportOpts) -> Result<()> {
+    write_if_changed(&dir.join("BUILD.bazel"), bazel)?;
+    if opts.buck2 {
+        write_if_changed(&dir.join("BUCK"), &buck2::buck_file(bazel))?;
+    }
+    Ok(())
+}
+
+/// Write `text` to `path`, creating its directory.
+fn write_file(path: &Path, text: &str) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    write_if_changed(path, text)
 }
 
 fn write_if_changed(path: &Path, text: &str) -> Result<()> {
