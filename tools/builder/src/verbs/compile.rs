@@ -95,6 +95,13 @@ pub fn write_unused_inputs(
     std::fs::remove_file(dep_info).with_context(|| format!("cannot remove {}", dep_info.display()))
 }
 
+/// `--out-dir` beside `out`: where rustc writes its temporary objects and metadata (with
+/// explicit `--emit` paths it would use the compile directory, which under Buck2 is the
+/// package's source directory). Decides no output byte.
+pub fn temps_dir(out: &Path) -> String {
+    format!("--out-dir={}", out.parent().unwrap_or(Path::new(".")).display())
+}
+
 fn compile_library(
     args: &CompileArgs,
     out: &Path,
@@ -113,6 +120,7 @@ fn compile_library(
         emit.push_str(&format!(",dep-info={}", d.display()));
     }
     flags.push(emit);
+    flags.push(temps_dir(out));
     flags.push(cwd.join(&args.krate.crate_root).display().to_string());
     let output = rustc::run(&args.krate.rustc_path(cwd), &flags, env, None, &args.krate.compile_dir(cwd)?)?;
     rustc::check(&output, &format!("compile of crate `{}`", args.krate.crate_name))?;

@@ -243,6 +243,7 @@ fn compile_hollow(
             Some(d) => format!("--emit=link={},dep-info={}", cwd.join(out).display(), d.display()),
             None => format!("--emit=link={}", cwd.join(out).display()),
         },
+        crate::verbs::compile::temps_dir(&cwd.join(out)),
         cwd.join(root).display().to_string(),
     ]);
     // The stub's own state (a stub and the real sources differ): never the real compile's.
