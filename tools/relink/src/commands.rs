@@ -263,7 +263,9 @@ fn add_test_actions(analysis: &mut Analysis, test_timeout: u64) -> Result<Vec<(S
                     log_path.clone(),
                 ],
                 env: BTreeMap::from([
-                    ("PATH".to_string(), "/usr/bin:/bin".to_string()),
+                    // The user's PATH, as `cargo test` keeps it: a test that runs a tool from
+                    // ~/.cargo/bin works. Part of the test's key: another PATH runs it again.
+                    ("PATH".to_string(), std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".to_string())),
                     ("TEST_TARGET".to_string(), t.label.clone()),
                     ("TEST_TMPDIR".to_string(), "/tmp".to_string()),
                 ]),
