@@ -22,6 +22,9 @@ load("@relink//rules/private:profile_table.bzl", "parse_settings", "run_flags", 
 # The Cargo profile imported targets build with (`-c relink.profile=NAME`).
 _PROFILE = read_root_config("relink", "profile", "dev")
 
+# `all`: print registry crates' build-script warnings too.
+_BUILD_SCRIPT_WARNINGS = read_root_config("relink", "build_script_warnings", "")
+
 RelinkRustInfo = provider(doc = "A compiled Rust crate, as its dependents see it.", fields = {
     # The crate name.
     "crate_name": provider_field(str),
@@ -398,6 +401,8 @@ def _cargo_build_script_impl(ctx):
     args.add("--flags-out", info.flags.as_output(), "--env-out", info.env.as_output(), "--dep-env-out", info.dep_env.as_output())
     for f in ctx.attrs.data + ctx.attrs.srcs:
         args.add("--package-file", f)
+    if not ctx.attrs.show_warnings and _BUILD_SCRIPT_WARNINGS != "all":
+        args.add("--hide-warnings")
     _run(ctx, "CargoBuildScriptRun", "build-script", args, crate.name)
     return [info, DefaultInfo(default_outputs = [info.flags, info.env])]
 
@@ -430,6 +435,7 @@ cargo_build_script = rule(
         "links": attrs.string(default = "", doc = "The package's `links` value."),
         "package_name": attrs.option(attrs.string(), default = None, doc = "The Cargo package name."),
         "run_profile": attrs.dict(attrs.string(), attrs.string(), default = {}, doc = "Like `cargo_profile`, for the package's own crates (the OPT_LEVEL, DEBUG and PROFILE the script runs with)."),
+        "show_warnings": attrs.bool(default = True, doc = "Print the script's `cargo:warning`s (False for registry crates; `-c relink.build_script_warnings=all` shows them anyway)."),
     },
 )
 

@@ -200,7 +200,7 @@ def emit_compile_no_link(ctx, crate, deps, out_dir):
     requirements = _incremental(ctx, crate, args)
     _run_builder(ctx, mnemonic, "compile", args, _compile_inputs(ctx, crate, deps, mnemonic), [out_dir], crate.env, "Compiling %s", unused = _unused_list(ctx, out_dir), requirements = requirements)
 
-def emit_build_script_run(ctx, script, crate, info, links, features, env, inputs, dep_env_files):
+def emit_build_script_run(ctx, script, crate, info, links, features, env, inputs, dep_env_files, show_warnings = True):
     """CargoBuildScriptRun: run the compiled build script, record its directives.
 
     Args:
@@ -213,6 +213,7 @@ def emit_build_script_run(ctx, script, crate, info, links, features, env, inputs
       env: extra environment for the script.
       inputs: files the script may read.
       dep_env_files: `DEP_*` environment files of the `links` dependencies.
+      show_warnings: print the script's `cargo:warning`s.
     """
     tc = rust_toolchain_info(ctx)
     cc = find_cpp_toolchain(ctx)
@@ -235,6 +236,8 @@ def emit_build_script_run(ctx, script, crate, info, links, features, env, inputs
     args.add("--env-out", info.env)
     args.add("--dep-env-out", info.dep_env)
     args.add_all(inputs, before_each = "--package-file")
+    if not show_warnings:
+        args.add("--hide-warnings")
     outputs = [info.out_dir, info.flags, info.env, info.dep_env]
     _run_builder(ctx, "CargoBuildScriptRun", "build-script", args, depset([script] + inputs + dep_env_files, transitive = [tc.files, cc.all_files]), outputs, {"PATH": "/usr/local/bin:/usr/bin:/bin"}, "Running the build script of %s", unused = _unused_list(ctx, info.flags))
 

@@ -230,6 +230,7 @@ def _cargo_build_script_impl(ctx):
         env = ctx.attr.build_script_env,
         inputs = ctx.files.data + ctx.files.srcs,
         dep_env_files = [d[BuildScriptInfo].dep_env for d in ctx.attr.link_deps],
+        show_warnings = ctx.attr.show_warnings or ctx.var.get("relink_build_script_warnings", "") == "all",
     )
     return [info, DefaultInfo(files = depset([info.flags, info.env]))]
 
@@ -300,6 +301,7 @@ cargo_build_script = rule(
         "link_deps": attr.label_list(doc = "Build scripts of dependencies with `links`, whose DEP_* metadata this script sees.", providers = [BuildScriptInfo]),
         "build_script_env": attr.string_dict(doc = "Environment of the script run (CARGO_PKG_*)."),
         "run_profile": attr.string_dict(doc = "Like `cargo_profile`, for the package's own crates: the script runs with their OPT_LEVEL, DEBUG and PROFILE, as under Cargo (`cargo_profile` is the script's own, host, compile)."),
+        "show_warnings": attr.bool(doc = "Print the script's `cargo:warning`s. `relink import` sets False for registry crates, whose warnings Cargo shows only with -vv; `--define relink_build_script_warnings=all` shows them anyway.", default = True),
     }),
     toolchains = [TOOLCHAIN_TYPE, CPP_TOOLCHAIN_TYPE],
     fragments = ["cpp"],

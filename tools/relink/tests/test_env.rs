@@ -28,7 +28,11 @@ fn a_test_finds_a_tool_on_the_users_path() {
     )
     .unwrap();
     let path = format!("{}:{}", tools.display(), std::env::var("PATH").unwrap_or_default());
-    let out = relink_command(&ws, &scratch.0.join("cache")).env("PATH", &path).args(["test", "//:uses_tool"]).output().unwrap();
+    let out = relink_command(&ws, &scratch.0.join("cache"))
+        .env("PATH", &path)
+        .args(["test", "//:uses_tool"])
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("PASSED //:uses_tool (1 passed"), "{stdout}");

@@ -67,6 +67,10 @@ pub struct BuildScriptArgs {
     /// declare through `rerun-if-changed` are listed there (Cargo's rerun semantics).
     #[arg(long = "package-file")]
     pub package_files: Vec<PathBuf>,
+    /// Do not print the script's `cargo:warning`s (a registry crate's: Cargo shows those only
+    /// with `-vv`).
+    #[arg(long)]
+    pub hide_warnings: bool,
     /// Bazel's `unused_inputs_list`.
     #[arg(long)]
     pub unused_inputs_list: Option<PathBuf>,
@@ -210,7 +214,7 @@ pub fn run(args: &BuildScriptArgs) -> Result<()> {
         );
     }
     let directives = parse_directives(&String::from_utf8_lossy(&output.stdout))?;
-    for w in &directives.warnings {
+    for w in directives.warnings.iter().filter(|_| !args.hide_warnings) {
         eprintln!("warning: {}@build.rs: {w}", args.package);
     }
     let sandbox = format!("{}", cwd.display());

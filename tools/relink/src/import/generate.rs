@@ -197,6 +197,15 @@ impl Ctx<'_> {
         }
     }
 
+    /// Registry crates' build-script warnings are not shown (Cargo shows them only with -vv).
+    fn hidden_warnings(&self) -> &'static str {
+        if self.third_party {
+            "    show_warnings = False,\n"
+        } else {
+            ""
+        }
+    }
+
     fn flags(&self) -> Vec<String> {
         if self.third_party {
             vec!["--cap-lints=allow".to_string()]
@@ -230,7 +239,7 @@ impl Ctx<'_> {
             dict(&pkg_env(pkg)),
             dict(&pkg_env(pkg)),
             list(&self.flags()),
-            self.build_script_profile_attrs(pkg) + self.manual(),
+            self.build_script_profile_attrs(pkg) + self.manual() + self.hidden_warnings(),
         );
         Ok(true)
     }
