@@ -6,21 +6,9 @@
 
 mod common;
 
-/// Run `tests/bazel/SCRIPT` with this build's relink and relink-builder; its stdout, after
-/// checking that it succeeded and printed `ok_line`.
+/// Run `tests/bazel/SCRIPT`; its stdout, checked for `ok_line`.
 fn run_script(script: &str, ok_line: &str) -> String {
-    let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_relink"));
-    let out = std::process::Command::new("bash")
-        .arg(common::repo_root().join("tests/bazel").join(script))
-        .env("RELINK", &exe)
-        .env("RELINK_BUILDER", exe.with_file_name("relink-builder"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    eprintln!("{stdout}");
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains(ok_line), "{stdout}");
-    stdout
+    common::run_suite_script(&format!("bazel/{script}"), ok_line, &[])
 }
 
 #[test]

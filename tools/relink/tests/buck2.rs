@@ -15,18 +15,7 @@ fn run_script(script: &str, ok_line: &str) -> bool {
         eprintln!("skipped: no Buck2 at {}", buck2.display());
         return false;
     }
-    let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_relink"));
-    let out = std::process::Command::new("bash")
-        .arg(common::repo_root().join("tests/buck2").join(script))
-        .env("RELINK_BUCK2", &buck2)
-        .env("RELINK", &exe)
-        .env("RELINK_BUILDER", exe.with_file_name("relink-builder"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    eprintln!("{stdout}");
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains(ok_line), "{stdout}");
+    common::run_suite_script(&format!("buck2/{script}"), ok_line, &[("RELINK_BUCK2", &buck2)]);
     true
 }
 

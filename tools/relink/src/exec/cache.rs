@@ -40,6 +40,11 @@ pub struct Cache {
     pub root: PathBuf,
 }
 
+/// Lowercase hex of bytes (a digest, a key).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Hex blake3 of a byte slice.
 pub fn digest_bytes(data: &[u8]) -> String {
     blake3::hash(data).to_hex().to_string()

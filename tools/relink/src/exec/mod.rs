@@ -464,10 +464,7 @@ fn run_one(
         .as_ref()
         .and_then(|k| opts.cache.pruned_inputs(k).or_else(|| remote.and_then(|r| r.lookup_pruned(k, opts.cache))))
         .filter(|u| u.iter().all(|p| inputs.contains_key(p)));
-    let mut key = match &last_unused {
-        Some(unused) => pruned_action_key(action, &inputs, unused),
-        None => action_key(action, &inputs),
-    };
+    let mut key = lookup_key(action, &inputs, last_unused.as_ref());
     let start = Instant::now();
     let mut from_remote = false;
     let (result, cache) = match opts.cache.lookup(&key) {
@@ -584,11 +581,17 @@ fn stateless_twin_hit(action: &Action, inputs: &BTreeMap<String, String>, opts: 
         .as_ref()
         .and_then(|_| remote.lookup_pruned(&pruning_key(&twin, inputs), opts.cache))
         .filter(|u| u.iter().all(|p| inputs.contains_key(p)));
-    let key = match &hint {
-        Some(unused) => pruned_action_key(&twin, inputs, unused),
-        None => action_key(&twin, inputs),
-    };
+    let key = lookup_key(&twin, inputs, hint.as_ref());
     remote.lookup(&action_meta(&twin, &key, inputs), opts.cache)
+}
+
+/// The key `action` is looked up by: without the contents of the inputs it last reported
+/// unused, when it reported any.
+fn lookup_key(action: &Action, inputs: &BTreeMap<String, String>, last_unused: Option<&BTreeSet<String>>) -> String {
+    match last_unused {
+        Some(unused) => pruned_action_key(action, inputs, unused),
+        None => action_key(action, inputs),
+    }
 }
 
 /// What signed provenance says about `action` under `key`.

@@ -26,7 +26,7 @@ use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier, VerifyingKey};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::cache::OutputFile;
+use super::cache::{hex, OutputFile};
 use super::vet::{self, VetStore};
 
 /// The DSSE payload type of in-toto statements.
@@ -330,10 +330,6 @@ fn allows(patterns: &[String], target: &str) -> bool {
             Some(prefix) => target.starts_with(prefix.trim_end_matches('/')),
             None => p == target,
         })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn decode_hex32(text: &str) -> Result<[u8; 32]> {

@@ -27,7 +27,7 @@ use bazel_remote_apis::google::bytestream as bs;
 use prost::Message;
 use tonic::transport::Channel;
 
-use super::cache::{digest_bytes, ActionResult, Cache, OutputFile};
+use super::cache::{digest_bytes, hex, ActionResult, Cache, OutputFile};
 use super::provenance::{ActionMeta, Signer, TrustPolicy};
 
 /// The type of the signed provenance in an ActionResult's auxiliary metadata.
@@ -93,7 +93,7 @@ impl DigestFunction {
             DigestFunction::Blake3 => digest_bytes(data),
             DigestFunction::Sha256 => {
                 use sha2::Digest as _;
-                hex_string(&sha2::Sha256::digest(data))
+                hex(&sha2::Sha256::digest(data))
             }
         }
     }
@@ -109,10 +109,6 @@ impl DigestFunction {
             DigestFunction::Sha256 => "",
         }
     }
-}
-
-fn hex_string(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// One input file of a remotely executed action.
@@ -157,8 +153,9 @@ pub struct RemoteCache {
     platform: re::Platform,
     /// The digest function agreed with the server.
     digests: DigestFunction,
-    /// Remote digest -> local (BLAKE3) digest of blobs downloaded in this build (SHA256 only).
-    local_of: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// SHA256 only: which local (BLAKE3) and remote digests name the same blob, as far as
+    /// this build has hashed, read from the cache's memo, or downloaded.
+    pairs: std::sync::Mutex<DigestPairs>,
     /// Held while a blob is hashed for the remote (SHA256 only).
     hashing: std::sync::Mutex<()>,
 }
@@ -209,7 +206,7 @@ impl RemoteCache {
             policy,
             platform: re::Platform::default(),
             digests: DigestFunction::Blake3,
-            local_of: Default::default(),
+            pairs: Default::default(),
             hashing: Default::default(),
         };
         let mut properties: Vec<re::platform::Property> = cache
@@ -444,7 +441,6 @@ impl RemoteCache {
             }
             let stored = cache.store_bytes(&data, *executable)?;
             if self.digests != DigestFunction::Blake3 {
-                self.local_of.lock().unwrap().insert(digest.hash.clone(), stored.clone());
                 self.remember_remote_hash(cache, &stored, &digest.hash);
             }
         }
@@ -452,11 +448,11 @@ impl RemoteCache {
     }
 
     /// The local (BLAKE3) digest of the blob with remote digest `hash`, when known: always
-    /// under BLAKE3; under SHA256 once downloaded in this build.
+    /// under BLAKE3; under SHA256 once this build has downloaded or hashed that blob.
     fn known_local(&self, hash: &str) -> Option<String> {
         match self.digests {
             DigestFunction::Blake3 => Some(hash.to_string()),
-            DigestFunction::Sha256 => self.local_of.lock().unwrap().get(hash).cloned(),
+            DigestFunction::Sha256 => self.pairs().local_of.get(hash).cloned(),
         }
     }
 
@@ -477,9 +473,13 @@ impl RemoteCache {
         if self.digests == DigestFunction::Blake3 {
             return Ok(local.to_string());
         }
+        if let Some(known) = self.pairs().remote_of.get(local) {
+            return Ok(known.clone());
+        }
         let memo = sha256_memo(cache, local);
         let remembered = || std::fs::read_to_string(&memo).ok().filter(|known| known.len() == 64);
         if let Some(known) = remembered() {
+            self.pairs().insert(local, &known);
             return Ok(known);
         }
         // One hashing at a time: actions side by side share inputs (the toolchain), and the
@@ -501,8 +501,13 @@ impl RemoteCache {
         Ok(re::Digest { hash: self.remote_hash(cache, &f.digest, &path)?, size_bytes: size as i64 })
     }
 
+    fn pairs(&self) -> std::sync::MutexGuard<'_, DigestPairs> {
+        self.pairs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Keep `remote` as the SHA256 of local blob `local` (best effort: a lost memo is hashed again).
     fn remember_remote_hash(&self, cache: &Cache, local: &str, remote: &str) {
+        self.pairs().insert(local, remote);
         let memo = sha256_memo(cache, local);
         if let Some(dir) = memo.parent() {
             let _ = std::fs::create_dir_all(dir);
@@ -973,6 +978,20 @@ impl RemoteCache {
 
 /// A file of a remote result: execroot path, digest, executable.
 type RemoteFile = (String, re::Digest, bool);
+
+/// Local (BLAKE3) and remote (SHA256) digests of the same blobs, both ways.
+#[derive(Default)]
+struct DigestPairs {
+    remote_of: std::collections::HashMap<String, String>,
+    local_of: std::collections::HashMap<String, String>,
+}
+
+impl DigestPairs {
+    fn insert(&mut self, local: &str, remote: &str) {
+        self.remote_of.insert(local.to_string(), remote.to_string());
+        self.local_of.insert(remote.to_string(), local.to_string());
+    }
+}
 
 /// What this build knows the server holds, and which uploads are under way (by BLAKE3 hash).
 #[derive(Default)]

@@ -8,8 +8,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use sha2::Digest;
 
 use super::metadata::Package;
-
-/// Marker file in a vendored crate: the checksum it was extracted from.
+use crate::exec::cache::hex;
+// The marker file in a vendored crate: the checksum it was extracted from.
 use crate::exec::vet::VENDORED_MARKER as CHECKSUM_FILE;
 
 /// Checksums pinned by Cargo.lock.
@@ -94,10 +94,6 @@ pub fn vendor_package(pkg: &Package, checksum: &str, dest: &Path) -> Result<bool
     }
     std::fs::rename(&tmp, dest)?;
     Ok(true)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Unpack a `.crate` (gzip'd tar with a `NAME-VERSION/` prefix) into `dest`.

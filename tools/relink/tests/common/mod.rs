@@ -213,3 +213,21 @@ pub fn ripgrep_workspace(tag: &str) -> (Scratch, Ws) {
     let ws = Ws::copy_of(&dir, &format!("{tag}-ws"));
     (scratch, ws)
 }
+
+/// Run the shell script `tests/SCRIPT` (a Bazel or Buck2 suite) with this build's relink and
+/// relink-builder and `env`; its stdout, after checking that it succeeded and printed `ok_line`.
+pub fn run_suite_script(script: &str, ok_line: &str, env: &[(&str, &Path)]) -> String {
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_relink"));
+    let out = Command::new("bash")
+        .arg(repo_root().join("tests").join(script))
+        .env("RELINK", &exe)
+        .env("RELINK_BUILDER", exe.with_file_name("relink-builder"))
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    eprintln!("{stdout}");
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains(ok_line), "{stdout}");
+    stdout
+}
