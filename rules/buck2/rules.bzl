@@ -81,6 +81,10 @@ def _unique(items):
             out.append(i)
     return out
 
+def _transitive(deps, field, own = []):
+    """`own`, then the `field` lists of `deps`, each item once."""
+    return _unique(own + [item for d in deps for item in getattr(d, field)])
+
 def _dependency_files(mnemonic, deps):
     """The files of `deps` an action of kind `mnemonic` consumes (artifact_table.bzl)."""
     kind = DEPENDENCY_ARTIFACT[mnemonic]
@@ -88,10 +92,10 @@ def _dependency_files(mnemonic, deps):
         return []
     if kind == "macros":
         return [d.macros for d in deps if d.macros]
-    interfaces = _unique([f for d in deps for f in d.transitive_interfaces])
+    interfaces = _transitive(deps, "transitive_interfaces")
     if kind == "interface":
         return interfaces
-    rlibs = _unique([f for d in deps for f in d.transitive_rlibs])
+    rlibs = _transitive(deps, "transitive_rlibs")
     if kind == "rlib":
         return rlibs
     return [f for f in interfaces if f.extension == ".so"] + rlibs
@@ -257,7 +261,7 @@ def _link_crate(ctx, crate, deps, out):
     args = _crate_args(ctx, crate, [], "RustLink")
     args.add("--rustc-flag=-Clinker=" + _toolchain(ctx).linker)
     args.add("--rlink-dir", no_link)
-    for interface, rlib in _unique([p for d in deps for p in d.transitive_link_pairs]):
+    for interface, rlib in _transitive(deps, "transitive_link_pairs"):
         args.add("--link-dep", cmd_args(interface, "=", rlib, delimiter = ""))
     args.add(cmd_args(hidden = _dependency_files("RustLink", deps)))
     args.add("--out", out.as_output())
@@ -265,6 +269,25 @@ def _link_crate(ctx, crate, deps, out):
 
 def _out_name(crate_name, ctx, ext):
     return "lib{}-{}.{}".format(crate_name, ctx.label.name, ext)
+
+def _rust_info(ctx, crate, deps, interface, rlib, macros):
+    """RelinkRustInfo of a library (`rlib` set) or a proc macro (`rlib` None).
+
+    A proc macro's dependents link nothing of it, so its dependencies' rlibs are not passed on.
+    """
+    return RelinkRustInfo(
+        crate_name = crate.name,
+        label = _label(ctx.label),
+        interface = interface,
+        rlib = rlib,
+        transitive_interfaces = _transitive(deps, "transitive_interfaces", [interface]),
+        transitive_rlibs = _transitive(deps, "transitive_rlibs", [rlib]) if rlib else [],
+        transitive_link_pairs = _transitive(deps, "transitive_link_pairs", [(interface, rlib)]) if rlib else [],
+        macros = macros,
+        srcs = crate.srcs,
+        crate_root = crate.root,
+        deps = deps,
+    )
 
 def _rust_library_impl(ctx):
     crate = _crate(ctx, "rlib", ["lib.rs"])
@@ -283,19 +306,7 @@ def _rust_library_impl(ctx):
         _emit_compile(ctx, crate, deps, rlib, interface = interface)
     return [
         DefaultInfo(default_outputs = [rlib, interface]),
-        RelinkRustInfo(
-            crate_name = crate.name,
-            label = _label(ctx.label),
-            interface = interface,
-            rlib = rlib,
-            transitive_interfaces = _unique([interface] + [f for d in deps for f in d.transitive_interfaces]),
-            transitive_rlibs = _unique([rlib] + [f for d in deps for f in d.transitive_rlibs]),
-            transitive_link_pairs = _unique([(interface, rlib)] + [p for d in deps for p in d.transitive_link_pairs]),
-            macros = macros,
-            srcs = crate.srcs,
-            crate_root = crate.root,
-            deps = deps,
-        ),
+        _rust_info(ctx, crate, deps, interface, rlib, macros),
     ]
 
 def _rust_proc_macro_impl(ctx):
@@ -305,19 +316,7 @@ def _rust_proc_macro_impl(ctx):
     _link_crate(ctx, crate, deps, so)
     return [
         DefaultInfo(default_output = so),
-        RelinkRustInfo(
-            crate_name = crate.name,
-            label = _label(ctx.label),
-            interface = so,
-            rlib = None,
-            transitive_interfaces = _unique([so] + [f for d in deps for f in d.transitive_interfaces]),
-            transitive_rlibs = [],
-            transitive_link_pairs = [],
-            macros = None,
-            srcs = crate.srcs,
-            crate_root = crate.root,
-            deps = deps,
-        ),
+        _rust_info(ctx, crate, deps, so, None, None),
     ]
 
 def _rust_binary_impl(ctx):

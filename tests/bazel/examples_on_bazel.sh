@@ -5,6 +5,8 @@
 # workspace directories. Prints "bazel examples: OK" on success.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=tests/lib.sh
+source "$REPO/tests/lib.sh"
 if ! command -v bazel >/dev/null; then
   echo "installing bazel-bootstrap (Debian)..." >&2
   apt-get update -qq >/dev/null && apt-get install -y -qq bazel-bootstrap >/dev/null
@@ -16,58 +18,25 @@ WORK=$(mktemp -d)
 trap 'for d in "$WORK"/a "$WORK"/b; do [ -d "$d" ] && (cd "$d" && bazel shutdown >/dev/null 2>&1 || true); done; chmod -R u+w "$WORK"; rm -rf "$WORK"' EXIT
 BAZEL_FLAGS=(--spawn_strategy=linux-sandbox --color=no --curses=no --show_progress_rate_limit=60)
 
-make_ws() { # DIR
-  cp -r "$REPO/examples" "$1"
-  rm -rf "$1/relink-bin"
-  sed -i "s|path = \"..\"|path = \"$REPO\"|" "$1/WORKSPACE"
-  # Offline: rules_cc and rules_java (Bazel's Java toolchains, loaded by toolchain resolution)
-  # from local archives; relink_register_toolchains() covers @remote_coverage_tools itself.
-  sed -i "s|^relink_register_toolchains()|relink_register_toolchains(bazel_archives = \"$BAZEL_ARCHIVES\")|" "$1/WORKSPACE"
-  rm -f "$1/MODULE.bazel"  # Bazel 4.2.3: WORKSPACE mode
-}
-
-executed() { # LOG -> "Mnemonic //target" lines of executed spawns
-  python3 - "$1" <<'PY'
-import json, sys
-text = open(sys.argv[1]).read()
-dec = json.JSONDecoder(); i = 0; out = []
-while i < len(text):
-    while i < len(text) and text[i].isspace(): i += 1
-    if i >= len(text): break
-    obj, i = dec.raw_decode(text, i)
-    if obj.get("remoteCacheHit"): continue
-    # Bazel 4.2.3 logs no target label: name the action by its first output's package path.
-    outputs = [o["path"] if isinstance(o, dict) else o for o in obj.get("listedOutputs", [])]
-    first = outputs[0].split("/bin/", 1)[-1] if outputs else "?"
-    out.append(f"{obj.get('mnemonic', '?')} {first}")
-print("\n".join(sorted(out)))
-PY
-}
-
-make_ws "$WORK/a"
+bazel_examples_ws "$WORK/a"
 cd "$WORK/a"
 bazel build "${BAZEL_FLAGS[@]}" //... 2>&1 | tail -3
 [ "$(./bazel-bin/app/app)" = "$(printf 'hello from App\nvalue=3\nlargest=Some(9)')" ] || { echo "app output differs" >&2; exit 1; }
 bazel test "${BAZEL_FLAGS[@]}" //... 2>&1 | tail -4
 
 # A private body edit at the bottom of the chain.
-python3 - <<'PY'
-p = "chain/base/lib.rs"
-s = open(p).read()
-s = s.replace("fn step_size() -> u64 {\n    1\n}", "fn step_size() -> u64 {\n    let ten = |x: u64| x * 10;\n    ten(1)\n}")
-open(p, "w").write(s)
-PY
+edit_base_privately
 bazel build "${BAZEL_FLAGS[@]}" --execution_log_json_file="$WORK/edit.json" //... 2>&1 | tail -2
-ran=$(executed "$WORK/edit.json" | grep -E "^Rust" || true)
+ran=$(bazel_executed "$WORK/edit.json" | grep -E "^Rust" || true)
 echo "executed after the edit:"; echo "$ran" | sed 's/^/  /'
-expected=$(printf '%s\n' "RustCompile chain/base/libbase-base.rlib" "RustCompileNoLink chain/base/base_test.nolink" "RustLink app/app" "RustStub chain/base/_stub/base" "RustLink app/deps/app_test.bin" "RustLink chain/base/deps/base_test" | sort)
+expected=$(bazel_base_edit_actions)
 if [ "$ran" != "$expected" ]; then
   echo "unexpected actions after a private edit; expected:" >&2; echo "$expected" >&2; exit 1
 fi
 [ "$(./bazel-bin/app/app | sed -n 2p)" = "value=30" ] || { echo "the relinked app does not show the edit" >&2; exit 1; }
 
 # The same outputs from another workspace directory.
-make_ws "$WORK/b"
+bazel_examples_ws "$WORK/b"
 cp "$WORK/a/chain/base/lib.rs" "$WORK/b/chain/base/lib.rs"
 (cd "$WORK/b" && bazel build "${BAZEL_FLAGS[@]}" //... 2>&1 | tail -1)
 digests() { (cd "$1/bazel-bin" && find . -type f \( -name '*.rlib' -o -path './app/app' -o -name '*.so' \) ! -path '*/_pm/*' -print0 | sort -z | xargs -0 sha256sum); }

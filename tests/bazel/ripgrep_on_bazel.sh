@@ -4,6 +4,8 @@
 # relinks rg. Prints "bazel ripgrep: OK" on success.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=tests/lib.sh
+source "$REPO/tests/lib.sh"
 RELINK=${RELINK:-$REPO/target/debug/relink}
 export RELINK_BUILDER=${RELINK_BUILDER:-$REPO/target/debug/relink-builder}
 command -v bazel >/dev/null || { apt-get update -qq >/dev/null && apt-get install -y -qq bazel-bootstrap >/dev/null; }
@@ -32,18 +34,7 @@ grep -q "Executed 13 out of 13 tests: 13 tests pass." "$WORK/test.txt" || { echo
 
 sed -i 's/\.nfa_size_limit(Some(10 \* (1 << 20)))/.nfa_size_limit(Some(12 * (1 << 20)))/' crates/globset/src/lib.rs
 bazel build "${FLAGS[@]}" --execution_log_json_file="$WORK/edit.json" //:rg 2>&1 | tail -1
-ran=$(python3 - "$WORK/edit.json" <<'PY'
-import json, sys
-text = open(sys.argv[1]).read(); dec = json.JSONDecoder(); i = 0; out = []
-while i < len(text):
-    while i < len(text) and text[i].isspace(): i += 1
-    if i >= len(text): break
-    obj, i = dec.raw_decode(text, i)
-    outputs = [o["path"] if isinstance(o, dict) else o for o in obj.get("listedOutputs", [])]
-    out.append(f"{obj.get('mnemonic')} {outputs[0].split('/bin/', 1)[-1] if outputs else '?'}")
-print("\n".join(sorted(out)))
-PY
-)
+ran=$(bazel_spawns "$WORK/edit.json" | cut -d" " -f2- | sort)
 echo "executed after the globset edit:"; echo "$ran" | sed 's/^/  /'
 expected=$(printf '%s\n' "RustCompile crates/globset/libglobset-globset.rlib" "RustLink rg" "RustStub crates/globset/_stub/globset" | sort)
 [ "$ran" = "$expected" ] || { echo "expected only globset's stub and compile and rg's link (the unchanged stub's interface is a cache hit)" >&2; exit 1; }

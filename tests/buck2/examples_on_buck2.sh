@@ -6,6 +6,8 @@
 # and examples/). Prints "buck2 examples: OK" on success.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=tests/lib.sh
+source "$REPO/tests/lib.sh"
 BUCK2=${RELINK_BUCK2:-$(cd "$REPO/.." && pwd)/shared/tools/buck2/buck2}
 [ -x "$BUCK2" ] || { echo "buck2 not found at $BUCK2" >&2; exit 1; }
 BUILDER=${RELINK_BUILDER:-$REPO/target/debug/relink-builder}
@@ -37,12 +39,7 @@ grep -q "Pass 2. Fail 0" <(sed 's/\x1b\[[0-9;]*m//g' "$WORK/test.txt") || { cat 
 # A private body edit at the bottom of the chain: base's stub, interface (identical bytes, so
 # Buck2 cuts off there) and compile, base's unit test, and the links; no compile of middle or
 # app.
-python3 - <<'PY'
-p = "chain/base/lib.rs"
-s = open(p).read()
-s = s.replace("fn step_size() -> u64 {\n    1\n}", "fn step_size() -> u64 {\n    let ten = |x: u64| x * 10;\n    ten(1)\n}")
-open(p, "w").write(s)
-PY
+edit_base_privately
 "$BUCK2" build //... 2>&1 | tail -1
 actual=$(ran)
 echo "ran after the edit:"; echo "$actual" | sed 's/^/  /'
