@@ -9,24 +9,6 @@ use std::process::Command;
 
 use common::*;
 
-/// A crate's source from crates.io (cached like bench/ripgrep_workspace.sh does), unpacked
-/// into `into`. Returns the package directory.
-fn crates_io_package(name: &str, version: &str, into: &std::path::Path) -> std::path::PathBuf {
-    let cache = std::env::var_os("RELINK_CRATE_DOWNLOADS").map(std::path::PathBuf::from).unwrap_or_else(|| {
-        std::path::PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/relink-crate-downloads")
-    });
-    std::fs::create_dir_all(&cache).unwrap();
-    let file = cache.join(format!("{name}-{version}.crate"));
-    if !file.is_file() {
-        let url = format!("https://static.crates.io/crates/{name}/{name}-{version}.crate");
-        let status = Command::new("curl").args(["-sSfL", "-o"]).arg(&file).arg(&url).status().unwrap();
-        assert!(status.success(), "cannot download {url}");
-    }
-    let status = Command::new("tar").arg("xzf").arg(&file).arg("-C").arg(into).status().unwrap();
-    assert!(status.success());
-    into.join(format!("{name}-{version}"))
-}
-
 #[test]
 fn fd_find_builds_and_passes_the_tests_cargo_runs() {
     if !real_code_tier("fd_find_builds_and_passes_the_tests_cargo_runs") {

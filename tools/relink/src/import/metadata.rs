@@ -1,11 +1,13 @@
 //! The parts of `cargo metadata --format-version 1` the importer uses.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
+
+use super::resolve::{Declared, FeatureResolver, Graph, Host};
 
 /// A package of the resolved graph.
 #[derive(Deserialize, Debug, Clone)]
@@ -23,6 +25,12 @@ pub struct Package {
     pub license: Option<String>,
     pub repository: Option<String>,
     pub homepage: Option<String>,
+    /// Dependencies as the manifest declares them (every platform and kind).
+    #[serde(default)]
+    pub dependencies: Vec<Declared>,
+    /// The `[features]` table (with implicit features of optional dependencies).
+    #[serde(default)]
+    pub features: BTreeMap<String, Vec<String>>,
 }
 
 impl Package {
@@ -89,7 +97,7 @@ pub struct NodeDep {
 }
 
 /// Kind of a dependency edge: normal (`None`), `build` or `dev`.
-#[derive(Deserialize, Debug, Clone)]
+#[derive(Deserialize, Debug, Clone, PartialEq)]
 pub struct DepKind {
     pub kind: Option<String>,
 }
@@ -110,41 +118,68 @@ struct Resolve {
 struct Raw {
     packages: Vec<Package>,
     workspace_members: Vec<String>,
+    workspace_root: PathBuf,
     resolve: Resolve,
+}
+
+/// `cargo metadata` JSON, for every platform or filtered to one.
+fn cargo_metadata(manifest: &Path, feature_flags: &[String], platform: Option<&str>) -> Result<Vec<u8>> {
+    let mut cmd = Command::new("cargo");
+    cmd.args(["metadata", "--format-version", "1"]);
+    if let Some(triple) = platform {
+        cmd.args(["--filter-platform", triple]);
+    }
+    let out = cmd
+        .args(feature_flags)
+        .arg("--manifest-path")
+        .arg(manifest)
+        .output()
+        .context("cannot run `cargo metadata` (is cargo installed?)")?;
+    if !out.status.success() {
+        bail!("`cargo metadata` failed for {}:\n{}", manifest.display(), String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(out.stdout)
 }
 
 /// The resolved graph.
 pub struct Metadata {
     pub packages: HashMap<String, Package>,
     pub members: Vec<String>,
+    /// The directory of the workspace's root manifest (`[workspace.lints]`).
+    pub workspace_root: PathBuf,
     deps: HashMap<String, Vec<NodeDep>>,
     features: HashMap<String, Vec<String>>,
 }
 
-fn host_triple() -> Result<String> {
-    let out = Command::new("rustc").arg("-vV").output().context("cannot run rustc -vV")?;
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
-        .context("rustc -vV names no host")
-}
-
 impl Metadata {
-    /// Run `cargo metadata` for `manifest` resolved for the host platform, with Cargo's
-    /// feature flags (`--features`, `--all-features`, `--no-default-features`).
+    /// Run `cargo metadata` for `manifest` with Cargo's feature flags (`--features`,
+    /// `--all-features`, `--no-default-features`) and keep what Cargo's feature resolver
+    /// builds for the host (see `resolve`). When the graph cannot be matched to the manifests,
+    /// `cargo metadata`'s host graph is kept, with a warning: more crates may be built than
+    /// Cargo builds, none is missing.
     pub fn load(manifest: &Path, feature_flags: &[String]) -> Result<Metadata> {
-        let host = host_triple()?;
-        let out = Command::new("cargo")
-            .args(["metadata", "--format-version", "1", "--filter-platform", &host])
-            .args(feature_flags)
-            .arg("--manifest-path")
-            .arg(manifest)
-            .output()
-            .context("cannot run `cargo metadata` (is cargo installed?)")?;
-        if !out.status.success() {
-            bail!("`cargo metadata` failed for {}:\n{}", manifest.display(), String::from_utf8_lossy(&out.stderr));
+        let host = Host::probe()?;
+        let version = FeatureResolver::of_manifest(manifest)?;
+        let mut meta = Self::parse(&cargo_metadata(manifest, feature_flags, None)?)?;
+        let graph = Graph {
+            packages: &meta.packages,
+            nodes: &meta.deps,
+            members: &meta.members,
+            member_features: &meta.features,
+        };
+        match super::resolve::resolve(&graph, &host, version) {
+            Ok(resolution) => {
+                meta.deps = resolution.deps;
+                meta.features = resolution.features;
+                Ok(meta)
+            }
+            Err(e) => {
+                eprintln!(
+                    "relink import: warning: {e:#}; using `cargo metadata`'s graph (it may list crates Cargo does not build)"
+                );
+                Self::parse(&cargo_metadata(manifest, feature_flags, Some(&host.triple))?)
+            }
         }
-        Self::parse(&out.stdout)
     }
 
     /// Parse `cargo metadata` JSON.
@@ -157,7 +192,7 @@ impl Metadata {
             features.insert(node.id, node.features);
         }
         let packages = raw.packages.into_iter().map(|p| (p.id.clone(), p)).collect();
-        Ok(Metadata { packages, members: raw.workspace_members, deps, features })
+        Ok(Metadata { packages, members: raw.workspace_members, workspace_root: raw.workspace_root, deps, features })
     }
 
     /// Packages in the resolved graph that are not workspace members, sorted by name.

@@ -11,6 +11,7 @@ pub mod buck2;
 mod generate;
 mod metadata;
 mod profile;
+mod resolve;
 mod vendor;
 
 use std::collections::BTreeSet;
