@@ -162,6 +162,8 @@ struct Ctx<'a> {
     vendor_dir: &'a str,
     third_party: bool,
     profile: &'a Profiles,
+    /// A member's `[lints]` and `--check-cfg` flags (see `lints`).
+    lint_flags: Vec<String>,
 }
 
 impl Ctx<'_> {
@@ -206,11 +208,12 @@ impl Ctx<'_> {
         }
     }
 
+    /// Registry crates' lints are capped, as Cargo caps them; members get their own.
     fn flags(&self) -> Vec<String> {
         if self.third_party {
             vec!["--cap-lints=allow".to_string()]
         } else {
-            Vec::new()
+            self.lint_flags.clone()
         }
     }
 
@@ -291,7 +294,7 @@ pub fn third_party_build_file(
     vendor_dir: &str,
     profile: &Profiles,
 ) -> Result<String> {
-    let ctx = Ctx { meta, root, vendor_dir, third_party: true, profile };
+    let ctx = Ctx { meta, root, vendor_dir, third_party: true, profile, lint_flags: Vec::new() };
     let mut out = loads();
     let has_bs = ctx.build_script(&mut out, pkg)?;
     if let Some(lib) = pkg.lib() {
@@ -321,7 +324,8 @@ pub fn member_build_file(
     vendor_dir: &str,
     profile: &Profiles,
 ) -> Result<String> {
-    let ctx = Ctx { meta, root, vendor_dir, third_party: false, profile };
+    let lint_flags = super::lints::member_flags(pkg, &meta.workspace_root.join("Cargo.toml"))?;
+    let ctx = Ctx { meta, root, vendor_dir, third_party: false, profile, lint_flags };
     let features = meta.features(pkg);
     let enabled = |t: &Target| t.required_features.iter().all(|f| features.contains(f));
     let mut out = loads();

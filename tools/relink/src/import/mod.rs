@@ -9,6 +9,7 @@
 
 pub mod buck2;
 mod generate;
+mod lints;
 mod metadata;
 mod profile;
 mod resolve;
