@@ -1,8 +1,11 @@
 //! `relink import`: turn a Cargo workspace (Cargo.toml + Cargo.lock) into BUILD files.
 //!
-//! `cargo metadata --filter-platform <host>` gives the resolved graph with Cargo's features.
-//! Every registry package is vendored from its `.crate` file after checking the sha256 that
-//! Cargo.lock pins, into `third_party/crates/NAME-VERSION/`, with a generated BUILD.bazel.
+//! `cargo metadata` gives the packages and the dependency resolver's graph; `resolve` keeps
+//! what Cargo's feature resolver builds for the host (weak dependency features, unused
+//! build-dependencies and other platforms' dependencies dropped), with each package's features.
+//! Every registry package built is vendored from its `.crate` file after checking the sha256
+//! that Cargo.lock pins, into `third_party/crates/NAME-VERSION/`, with a generated BUILD.bazel.
+//! Members' compiles get their `[lints]` and Cargo's `--check-cfg` (`lints`).
 //! Workspace members get a generated BUILD.bazel next to their Cargo.toml (unless
 //! `--no-members`): libraries (stubbed interfaces), binaries, build scripts, unit and
 //! integration tests.
