@@ -24,6 +24,7 @@ fn fd_find_builds_and_passes_the_tests_cargo_runs() {
     let listed = String::from_utf8_lossy(&query.stdout);
     assert!(query.status.success() && listed.contains("//:fd ("), "{listed}");
     assert!(!listed.lines().any(|l| l.starts_with("//third_party/")), "third-party targets in //...:\n{listed}");
+    crate_sets::assert_same_crates_as_cargo(&ws);
 
     let test = ws.relink(&["test", "-j", "2", "//..."]);
     let report = String::from_utf8_lossy(&test.stdout);

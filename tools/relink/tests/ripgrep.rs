@@ -16,6 +16,7 @@ fn ripgrep_imports_builds_tests_and_relinks_after_a_private_edit() {
     assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
     assert!(ws.path("third_party/crates/regex-automata-0.4.15/BUILD.bazel").is_file());
     assert!(ws.path("crates/globset/BUILD.bazel").is_file());
+    crate_sets::assert_same_crates_as_cargo(&ws);
 
     // rg searches a real directory like grep does.
     ws.build_ok(&["build", "//:rg"]);

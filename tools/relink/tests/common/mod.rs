@@ -2,6 +2,8 @@
 //! `relink` binary, and reading its execution log.
 #![allow(dead_code)]
 
+pub mod crate_sets;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
