@@ -106,6 +106,23 @@ fn bad_build_files_give_file_and_line() {
             "`//errors/wrong_file:notes.txt` is a source file, but attribute `deps` takes targets only",
         ),
         (
+            "//errors/providers:x",
+            "errors/providers/BUILD.bazel:5",
+            "attribute `deps` of node(): `//errors/providers:plain` does not have mandatory providers: 'ItemsInfo'",
+        ),
+        ("//api:wrong_value", "api/BUILD.bazel:11", "attribute `mood` of tagged(): \"sideways\" is not one of the allowed values [\"calm\", \"loud\"]"),
+        ("//api:empty", "api/BUILD.bazel:13", "attribute `tagged` of tagged(): must not be empty"),
+        ("//api:not_grouped", "api/BUILD.bazel:21", "`//:a` is a node, but the attribute takes only filegroup"),
+        ("//api:broken", "api/BUILD.bazel:25", "the implementation did not return PromisedInfo, which rule(provides = ...) promises"),
+        ("//api:by_flag", "api/BUILD.bazel:46", "config_setting(flag_values = ...): relink has no Starlark build settings"),
+        (
+            "//errors/implicit_outputs:x",
+            "errors/implicit_outputs/defs.bzl:4",
+            "rule(outputs = ...): relink does not implement implicit outputs",
+        ),
+        ("//errors/aspects:x", "errors/aspects/defs.bzl:6", "attr.label_list(aspects = ...): relink does not implement aspects"),
+        ("//errors/typo_kwarg:x", "errors/typo_kwarg/defs.bzl:6", "attr.label() got an unexpected keyword argument 'defualt'"),
+        (
             "//errors/escape:x",
             "errors/escape/BUILD.bazel:3",
             "invalid label `../../input.txt`: a target name may not start with `/` or contain `..`",
@@ -119,6 +136,23 @@ fn bad_build_files_give_file_and_line() {
         assert!(err.contains(message), "{target}: no {message:?} in:\n{err}");
         assert!(!err.contains("panicked"), "{err}");
     }
+}
+
+/// Arguments of Bazel's rule API that relink implements rather than ignores (issue 13):
+/// label-keyed dicts, output lists, and select() on a config_setting's constraint_values.
+#[test]
+fn label_keyed_dicts_output_lists_and_constraint_selects_work() {
+    let ws = fixture();
+    ws.build_ok(&["build", "//api:tags", "//api:many", "//api:grouped", "//api:kept", "//api:by_platform"]);
+    let read = |p: &str| std::fs::read_to_string(ws.path(p)).unwrap();
+    assert_eq!(read("relink-bin/api/tags.txt"), "a=rule\ninput.txt=source\ncalm\n");
+    assert_eq!(
+        (read("relink-bin/api/one.txt"), read("relink-bin/api/two.txt")),
+        ("one.txt\n".into(), "two.txt\n".into())
+    );
+    assert_eq!(read("relink-bin/api/by_platform.txt"), "a=x\ncalm\n", "the host is not happy");
+    ws.build_ok(&["build", "--platforms", "//api:happy_platform", "//api:by_platform"]);
+    assert_eq!(read("relink-bin/api/by_platform.txt"), "a=x\nloud\n", "--platforms selects the constraint");
 }
 
 #[test]

@@ -4,7 +4,7 @@ use crate::sl::SlResult;
 use anyhow::{anyhow, Result};
 use starlark::environment::Module;
 use starlark::values::dict::DictRef;
-use starlark::values::{FrozenValue, OwnedFrozenValue, Value};
+use starlark::values::{FrozenValue, OwnedFrozenValue, Value, ValueLike};
 
 /// One attribute of a rule.
 pub struct AttrSchema {
@@ -20,9 +20,35 @@ pub struct AttrSchema {
     pub file_types: Option<Vec<String>>,
     pub single_file: bool,
     pub executable: bool,
+    /// `providers`: the dependency must return every provider of one of these groups
+    /// (Bazel's list of providers, or list of lists), as (key, name).
+    pub providers: Vec<Vec<(u64, String)>>,
+    /// `allow_rules`: the rule kinds a dependency may have (source files always allowed where
+    /// `allow_files` says so).
+    pub allow_rules: Option<Vec<String>>,
+    /// `values` of `attr.string`/`attr.int`: the allowed values (empty: any).
+    pub values: Vec<FrozenValue>,
+    /// `allow_empty = False`.
+    pub non_empty: bool,
 }
 
 impl AttrSchema {
+    /// Why a rule target of `kind` returning providers `keys` may not be given to this
+    /// attribute, if it may not (Bazel's "does not have mandatory providers").
+    pub fn refuses_target(&self, label: &str, kind: &str, keys: &[u64]) -> Option<String> {
+        if let Some(allowed) = &self.allow_rules {
+            if !allowed.iter().any(|r| r == kind) {
+                return Some(format!("`{label}` is a {kind}, but the attribute takes only {}", allowed.join(", ")));
+            }
+        }
+        if self.providers.is_empty() || self.providers.iter().any(|g| g.iter().all(|(k, _)| keys.contains(k))) {
+            return None;
+        }
+        let missing: Vec<String> =
+            self.providers[0].iter().filter(|(k, _)| !keys.contains(k)).map(|(_, name)| format!("'{name}'")).collect();
+        Some(format!("`{label}` does not have mandatory providers: {}", missing.join(", ")))
+    }
+
     /// Why source file `file` may not be given to this attribute, if it may not (as Bazel).
     pub fn refuses_file(&self, file: &str) -> Option<String> {
         if !self.allow_files {
@@ -45,6 +71,36 @@ fn file_types(v: Option<Value<'_>>) -> Option<Vec<String>> {
         .map(|l| l.iter().collect::<Vec<_>>())
         .or_else(|| starlark::values::tuple::TupleRef::from_value(v?).map(|t| t.content().to_vec()))?;
     Some(list.iter().filter_map(|e| e.unpack_str().map(str::to_string)).collect())
+}
+
+/// The elements of a list or tuple value.
+fn elements(v: Value<'_>) -> Option<Vec<Value<'_>>> {
+    starlark::values::list::ListRef::from_value(v)
+        .map(|l| l.iter().collect())
+        .or_else(|| starlark::values::tuple::TupleRef::from_value(v).map(|t| t.content().to_vec()))
+}
+
+/// A provider value's (key, name).
+fn provider(v: Value<'_>) -> Result<(u64, String)> {
+    let p = v.downcast_ref::<crate::starlark::values::ProviderValue>().ok_or_else(|| {
+        anyhow!(
+            "providers = [...] takes providers (such as DefaultInfo or a provider() value), got {} `{v}`",
+            v.get_type()
+        )
+    })?;
+    Ok((p.key, p.name.get().cloned().unwrap_or_else(|| "<anonymous provider>".to_string())))
+}
+
+/// `providers = [A, B]` (one group) or `[[A], [B, C]]` (any group).
+fn provider_groups(v: Option<Value<'_>>) -> Result<Vec<Vec<(u64, String)>>> {
+    let Some(items) = v.and_then(elements) else { return Ok(Vec::new()) };
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
+    if items.iter().all(|i| elements(*i).is_some()) {
+        return items.iter().map(|g| elements(*g).unwrap_or_default().into_iter().map(provider).collect()).collect();
+    }
+    Ok(vec![items.into_iter().map(provider).collect::<Result<_>>()?])
 }
 
 /// Names of a rule's attributes.
@@ -76,6 +132,11 @@ fn schema_in<'v>(spec: &OwnedFrozenValue, tmp: &Module<'v>) -> Result<Vec<AttrSc
             .ok_or_else(|| anyhow!("attribute `{name}` must be made with attr.*()"))?;
         let get = |field: &str| a.get_attr(field, heap).ok().flatten();
         let default = get("default").unwrap_or_else(Value::new_none);
+        let providers = provider_groups(get("providers")).map_err(|e| anyhow!("attribute `{name}`: {e}"))?;
+        let allow_rules = get("allow_rules")
+            .and_then(elements)
+            .map(|l| l.iter().map(|r| r.unpack_str().unwrap_or_default().to_string()).collect());
+        let values = get("values").and_then(elements).unwrap_or_default();
         out.push(AttrSchema {
             name,
             kind,
@@ -86,6 +147,10 @@ fn schema_in<'v>(spec: &OwnedFrozenValue, tmp: &Module<'v>) -> Result<Vec<AttrSc
             file_types: file_types(get("allow_files")).or_else(|| file_types(get("allow_single_file"))),
             single_file: truthy(get("allow_single_file")),
             executable: truthy(get("executable")),
+            providers,
+            allow_rules,
+            values: values.iter().map(|v| v.unpack_frozen().unwrap_or(FrozenValue::new_none())).collect(),
+            non_empty: get("allow_empty").is_some_and(|v| !v.is_none() && !v.to_bool()),
         });
     }
     Ok(out)

@@ -239,11 +239,15 @@ impl<'l> Analyzer<'l> {
             .toolchain_infos(spec_v, &module, &mut resolved.deps)
             .with_context(|| format!("{}: toolchains of {}()", decl.location, decl.kind))?;
         let mut deps_of = std::mem::take(&mut resolved.deps);
+        // Files named by attr.output/attr.output_list are this target's to write.
+        let attr_outputs = resolved.pending_outputs.iter().map(|(_, n)| n);
+        let attr_outputs = attr_outputs.chain(resolved.pending_output_lists.iter().flat_map(|(_, names)| names));
+        let declared = attr_outputs.map(|n| self.declared_output(decl, n).path).collect();
         let ctx = self.make_ctx(&module, decl, resolved, toolchains)?;
         let actx = AnalysisContext {
             label: decl.label.clone(),
             bin_dir: self.config.bin_dir(),
-            declared: RefCell::default(),
+            declared: RefCell::new(declared),
             graph: &self.graph,
         };
         let result = {
@@ -269,6 +273,8 @@ impl<'l> Analyzer<'l> {
         let frozen = module.freeze().map_err(|e| anyhow!("{e:?}"))?;
         let result = frozen.get_any_visibility("__result").map(|(v, _)| v).map_err(|e| anyhow!("{e}"))?;
         let providers = extract_providers(result.value(), &decl.label)?;
+        check_provides(spec, &providers)
+            .with_context(|| format!("{}: {}() for {}", decl.location, decl.kind, decl.label))?;
         let deps = std::mem::take(&mut deps_of);
         let target = TargetValue {
             label: decl.label.clone(),
@@ -329,6 +335,23 @@ impl<'l> Analyzer<'l> {
                 ok &= self.config.defines.get(k.unpack_str().unwrap_or("")).map(String::as_str) == v.unpack_str();
             }
         }
+        if attrs.get_str("flag_values").and_then(|v| DictRef::from_value(v.to_value())).is_some_and(|d| !d.is_empty()) {
+            bail!(
+                "{}: config_setting(flag_values = ...): relink has no Starlark build settings; use values = {{\"define\": ...}} with --define",
+                decl.location
+            );
+        }
+        let constraints = attrs.get_str("constraint_values").and_then(|v| ListRef::from_value(v.to_value()));
+        if let Some(constraints) = constraints.filter(|l| !l.is_empty()) {
+            let resolver = toolchains::Resolver { loader: self.loader };
+            let (target, _) = self.platforms()?;
+            let base = Label::package_base(&decl.label.repo, &decl.label.package);
+            for value in constraints.iter() {
+                let text =
+                    value.unpack_str().ok_or_else(|| anyhow!("{}: constraint_values takes labels", decl.location))?;
+                ok &= resolver.satisfies(target, &resolver.canonical(&Label::parse(text, &base)?))?;
+            }
+        }
         Ok(ok)
     }
 
@@ -349,6 +372,9 @@ impl<'l> Analyzer<'l> {
         } else {
             Label::package_base(&decl.label.repo, &decl.label.package)
         };
+        if !value.is_none() {
+            check_allowed(a, value)?;
+        }
         match a.kind.as_str() {
             "label" => {
                 if value.is_none() {
@@ -365,7 +391,7 @@ impl<'l> Analyzer<'l> {
                     return Ok(());
                 }
                 let dep = self.dependency(value, &base, module, &mut out.deps)?;
-                refuse_file(a, &dep)?;
+                refuse_dependency(a, &dep)?;
                 out.attr.push((a.name.clone(), heap.alloc(dep.target.clone())));
                 let files: Vec<Value> = dep.default_files.iter().map(|f| heap.alloc(f.clone())).collect();
                 if a.single_file {
@@ -391,12 +417,42 @@ impl<'l> Analyzer<'l> {
                 let mut files = Vec::new();
                 for item in items.iter() {
                     let dep = self.dependency(item, &base, module, &mut out.deps)?;
-                    refuse_file(a, &dep)?;
+                    refuse_dependency(a, &dep)?;
                     targets.push(heap.alloc(dep.target.clone()));
                     files.extend(dep.default_files.iter().map(|f| heap.alloc(f.clone())));
                 }
                 out.attr.push((a.name.clone(), heap.alloc(targets)));
                 out.files.push((a.name.clone(), heap.alloc(files)));
+            }
+            "label_keyed_string_dict" => {
+                let dict = DictRef::from_value(value).ok_or_else(|| {
+                    anyhow!("expected a dict of labels to strings, got {} `{}`", value.get_type(), value)
+                })?;
+                let mut entries = Vec::new();
+                let mut files = Vec::new();
+                for (key, text) in dict.iter() {
+                    if text.unpack_str().is_none() {
+                        bail!("expected string values, got {} `{}` for `{}`", text.get_type(), text, key);
+                    }
+                    let dep = self.dependency(key, &base, module, &mut out.deps)?;
+                    refuse_dependency(a, &dep)?;
+                    files.extend(dep.default_files.iter().map(|f| heap.alloc(f.clone())));
+                    entries.push((heap.alloc(dep.target.clone()), text));
+                }
+                out.attr.push((a.name.clone(), heap.alloc(AllocDict(entries))));
+                out.files.push((a.name.clone(), heap.alloc(files)));
+            }
+            "output_list" => {
+                let items = ListRef::from_value(value)
+                    .ok_or_else(|| anyhow!("expected a list of file names, got {} `{}`", value.get_type(), value))?;
+                let names = items
+                    .iter()
+                    .map(|i| {
+                        i.unpack_str().map(str::to_string).ok_or_else(|| anyhow!("expected a file name, got `{i}`"))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                out.pending_output_lists.push((a.name.clone(), names));
+                out.attr.push((a.name.clone(), value));
             }
             "output" => {
                 if value.is_none() {
@@ -463,25 +519,29 @@ impl<'l> Analyzer<'l> {
         Ok(heap.alloc(AllocDict(entries)))
     }
 
+    /// The target platform (`--platforms`, else the host) and the exec platform (the host).
+    fn platforms(&self) -> Result<&(toolchains::Platform, toolchains::Platform)> {
+        if let Some(p) = self.platforms.get() {
+            return Ok(p);
+        }
+        let resolver = toolchains::Resolver { loader: self.loader };
+        let exec = resolver.host()?;
+        let target = match &self.config.target_platform {
+            Some(p) => resolver
+                .platform(&Label::parse(p, &Label::package_base("", ""))?)
+                .with_context(|| format!("--platforms={p}"))?,
+            None => exec.clone(),
+        };
+        let _ = self.platforms.set((target, exec));
+        Ok(self.platforms.get().expect("just set"))
+    }
+
     fn resolve_toolchain(&self, toolchain_type: &Label) -> Result<Label> {
         if let Some(l) = self.resolved_toolchains.borrow().get(toolchain_type) {
             return Ok(l.clone());
         }
         let resolver = toolchains::Resolver { loader: self.loader };
-        let (target, exec) = match self.platforms.get() {
-            Some(p) => p,
-            None => {
-                let exec = resolver.host()?;
-                let target = match &self.config.target_platform {
-                    Some(p) => resolver
-                        .platform(&Label::parse(p, &Label::package_base("", ""))?)
-                        .with_context(|| format!("--platforms={p}"))?,
-                    None => exec.clone(),
-                };
-                let _ = self.platforms.set((target, exec));
-                self.platforms.get().expect("just set")
-            }
-        };
+        let (target, exec) = self.platforms()?;
         let chosen =
             resolver.resolve(toolchain_type, &self.config.toolchain_registrations, target, exec, &|setting| {
                 self.config_setting_matches(setting)
@@ -496,6 +556,22 @@ impl<'l> Analyzer<'l> {
             .downcast_ref::<crate::starlark::values::ProviderValue>()
             .map(|p| p.key)
             .ok_or_else(|| anyhow!("internal: _ToolchainInfo is not a provider"))
+    }
+
+    /// The file an `attr.output`/`attr.output_list` name declares in the target's package.
+    fn declared_output(&self, decl: &TargetDecl, name: &str) -> FileValue {
+        let path = crate::label::join_path(
+            &crate::label::join_path(&self.config.bin_dir(), &decl.label.package_exec_path()),
+            name,
+        );
+        FileValue {
+            short_path: path.strip_prefix(&format!("{}/", self.config.bin_dir())).unwrap_or(&path).to_string(),
+            path,
+            root: self.config.bin_dir(),
+            owner: decl.label.clone(),
+            origin: FileOrigin::Output,
+            is_directory: false,
+        }
     }
 
     fn make_ctx<'v>(
@@ -513,19 +589,11 @@ impl<'l> Analyzer<'l> {
         let pkg = self.loader.package(&decl.label.repo, &decl.label.package)?;
         let mut outputs = resolved.outputs;
         for (attr, name) in resolved.pending_outputs {
-            let path = crate::label::join_path(
-                &crate::label::join_path(&self.config.bin_dir(), &decl.label.package_exec_path()),
-                &name,
-            );
-            let file = FileValue {
-                short_path: path.strip_prefix(&format!("{}/", self.config.bin_dir())).unwrap_or(&path).to_string(),
-                path,
-                root: self.config.bin_dir(),
-                owner: decl.label.clone(),
-                origin: FileOrigin::Output,
-                is_directory: false,
-            };
-            outputs.push((attr, heap.alloc(file)));
+            outputs.push((attr, heap.alloc(self.declared_output(decl, &name))));
+        }
+        for (attr, names) in resolved.pending_output_lists {
+            let files: Vec<FileValue> = names.iter().map(|n| self.declared_output(decl, n)).collect();
+            outputs.push((attr, heap.alloc(files)));
         }
         let named: Vec<(&str, Value<'v>)> = vec![
             ("label", heap.alloc(LabelValue(decl.label.clone()))),
@@ -560,15 +628,55 @@ struct ResolvedAttrs<'v> {
     executable: Vec<(String, Value<'v>)>,
     outputs: Vec<(String, Value<'v>)>,
     pending_outputs: Vec<(String, String)>,
+    pending_output_lists: Vec<(String, Vec<String>)>,
     deps: Vec<Label>,
 }
 
-/// A source file given to an attribute that does not take it (`allow_files`), as Bazel refuses.
-fn refuse_file(a: &attrs::AttrSchema, dep: &Configured) -> Result<()> {
-    if dep.kind == "source file" {
-        if let Some(why) = a.refuses_file(&dep.target.label.to_string()) {
-            bail!("{why}");
+/// A dependency an attribute does not take, as Bazel refuses it: a source file without
+/// `allow_files`, a rule kind outside `allow_rules`, a target without the `providers` asked for.
+fn refuse_dependency(a: &attrs::AttrSchema, dep: &Configured) -> Result<()> {
+    let label = dep.target.label.to_string();
+    let why = if dep.kind == "source file" {
+        a.refuses_file(&label)
+    } else {
+        let keys: Vec<u64> = dep.target.providers.iter().map(|(k, _)| *k).collect();
+        a.refuses_target(&label, &dep.kind, &keys)
+    };
+    match why {
+        Some(why) => bail!("{why}"),
+        None => Ok(()),
+    }
+}
+
+/// `rule(provides = [...])`: the implementation must return each provider it promises.
+fn check_provides(spec: &starlark::values::OwnedFrozenValue, returned: &[(u64, FrozenValue)]) -> Result<()> {
+    let spec = spec.value().unpack_frozen().ok_or_else(|| anyhow!("internal: spec not frozen"))?;
+    Module::with_temp_heap(|tmp| {
+        let promised = spec.to_value().get_attr("provides", tmp.heap()).anyhow()?.unwrap_or_else(Value::new_none);
+        let Some(list) = ListRef::from_value(promised) else { return Ok(()) };
+        for p in list.iter() {
+            let provider = p
+                .downcast_ref::<crate::starlark::values::ProviderValue>()
+                .ok_or_else(|| anyhow!("rule(provides = [...]) takes providers, got {} `{p}`", p.get_type()))?;
+            if !returned.iter().any(|(k, _)| *k == provider.key) {
+                bail!(
+                    "the implementation did not return {}, which rule(provides = ...) promises",
+                    provider.name.get().map(String::as_str).unwrap_or("a promised provider")
+                );
+            }
         }
+        Ok(())
+    })
+}
+
+/// `allow_empty = False` and `values = [...]`, as Bazel enforces them.
+fn check_allowed(a: &attrs::AttrSchema, value: Value<'_>) -> Result<()> {
+    if a.non_empty && value.length().is_ok_and(|n| n == 0) {
+        bail!("must not be empty (allow_empty = False)");
+    }
+    if !a.values.is_empty() && !a.values.iter().any(|v| v.to_value().equals(value).unwrap_or(false)) {
+        let allowed: Vec<String> = a.values.iter().map(|v| v.to_value().to_repr()).collect();
+        bail!("{} is not one of the allowed values [{}]", value.to_repr(), allowed.join(", "));
     }
     Ok(())
 }

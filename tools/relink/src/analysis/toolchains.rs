@@ -127,7 +127,7 @@ impl Resolver<'_> {
         }
     }
 
-    fn canonical(&self, label: &Label) -> Label {
+    pub fn canonical(&self, label: &Label) -> Label {
         Label { repo: self.loader.workspace.canonical_repo(&label.repo).to_string(), ..label.clone() }
     }
 
@@ -186,7 +186,7 @@ impl Resolver<'_> {
     }
 
     /// Whether `platform` has constraint `value` (or leaves its setting at that default).
-    fn satisfies(&self, platform: &Platform, value: &Label) -> Result<bool> {
+    pub fn satisfies(&self, platform: &Platform, value: &Label) -> Result<bool> {
         if platform.constraints.iter().any(|(_, v)| v == value) {
             return Ok(true);
         }

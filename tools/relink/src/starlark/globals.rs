@@ -96,9 +96,25 @@ fn rule_api(builder: &mut GlobalsBuilder) {
         #[starlark(require = named)] incompatible_use_toolchain_transition: Option<Value<'v>>,
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> starlark::Result<RuleValue> {
-        let _ = (doc, outputs, fragments, host_fragments, provides, cfg);
-        let _ = (exec_compatible_with, incompatible_use_toolchain_transition);
+        // `fragments`/`host_fragments` only declare what `ctx.fragments` may read (relink has
+        // none to read); the toolchain transition is Bazel's default behaviour.
+        let _ = (doc, fragments, host_fragments, incompatible_use_toolchain_transition);
+        let given = |v: Option<Value<'v>>| v.is_some_and(|v| !v.is_none() && v.length().map_or(true, |n| n > 0));
+        if given(outputs) {
+            return Err(err(anyhow!(
+                "rule(outputs = ...): relink does not implement implicit outputs; declare them with attr.output() or ctx.actions.declare_file()"
+            )));
+        }
+        if given(cfg) {
+            return Err(err(anyhow!("rule(cfg = ...): relink builds in one configuration and has no transitions")));
+        }
+        if given(exec_compatible_with) {
+            return Err(err(anyhow!(
+                "rule(exec_compatible_with = ...): relink runs every action on the host; remove it or build with Bazel"
+            )));
+        }
         let heap = eval.heap();
+        let provides = provides.unwrap_or_else(|| heap.alloc(Vec::<Value>::new()));
         let attrs = attrs.unwrap_or_else(|| heap.alloc(starlark::values::dict::AllocDict::EMPTY));
         let (written, types) = toolchain_types(toolchains, eval).map_err(err)?;
         let spec = heap.alloc(AllocStruct([
@@ -108,6 +124,7 @@ fn rule_api(builder: &mut GlobalsBuilder) {
             ("test", Value::new_bool(test)),
             ("toolchains", heap.alloc(types)),
             ("toolchains_as_written", heap.alloc(written)),
+            ("provides", provides),
         ]));
         let rule = RuleValue { id: loading::next_rule_id(), kind: OnceLock::new() };
         eval.module().set(&RuleValue::spec_variable(rule.id), spec);

@@ -8,35 +8,62 @@
 def _attr(kind, default, mandatory, doc, **extra):
     return struct(_relink_attr = kind, default = default, mandatory = mandatory, doc = doc, **extra)
 
-def _attr_label(default = None, doc = "", mandatory = False, allow_files = None, allow_single_file = None, executable = False, cfg = None, providers = [], aspects = [], allow_rules = None, flags = [], **kwargs):
-    return _attr("label", default, mandatory, doc, allow_files = allow_files, allow_single_file = allow_single_file, executable = executable, providers = providers)
+# Keyword arguments of Bazel's attr.* that change nothing in relink: `configurable` (select()
+# is always allowed), `flags` (Bazel-internal hints).
+_NO_EFFECT_ATTR_ARGS = ["configurable", "flags"]
 
-def _attr_label_list(default = [], doc = "", mandatory = False, allow_files = None, allow_empty = True, cfg = None, providers = [], aspects = [], allow_rules = None, flags = [], **kwargs):
-    return _attr("label_list", default, mandatory, doc, allow_files = allow_files, allow_single_file = None, executable = False, providers = providers)
+# One platform: the target and the exec configuration are the same.
+_SAME_CONFIGURATION = [None, "exec", "host", "target"]
+
+def _check_attr(fn, kwargs, cfg = None, aspects = []):
+    """Refuse what relink cannot honour, instead of ignoring it."""
+    for k in kwargs:
+        if k not in _NO_EFFECT_ATTR_ARGS:
+            fail("attr.%s() got an unexpected keyword argument '%s'" % (fn, k))
+    if cfg not in _SAME_CONFIGURATION:
+        fail("attr.%s(cfg = %r): relink builds in one configuration (the host); use \"exec\" or \"target\", or no cfg" % (fn, cfg))
+    if aspects:
+        fail("attr.%s(aspects = ...): relink does not implement aspects" % fn)
+
+def _attr_label(default = None, doc = "", mandatory = False, allow_files = None, allow_single_file = None, executable = False, cfg = None, providers = [], aspects = [], allow_rules = None, **kwargs):
+    _check_attr("label", kwargs, cfg, aspects)
+    return _attr("label", default, mandatory, doc, allow_files = allow_files, allow_single_file = allow_single_file, executable = executable, providers = providers, allow_rules = allow_rules)
+
+def _attr_label_list(default = [], doc = "", mandatory = False, allow_files = None, allow_empty = True, cfg = None, providers = [], aspects = [], allow_rules = None, **kwargs):
+    _check_attr("label_list", kwargs, cfg, aspects)
+    return _attr("label_list", default, mandatory, doc, allow_files = allow_files, allow_single_file = None, executable = False, providers = providers, allow_rules = allow_rules, allow_empty = allow_empty)
 
 def _attr_string(default = "", doc = "", mandatory = False, values = [], **kwargs):
+    _check_attr("string", kwargs)
     return _attr("string", default, mandatory, doc, values = values)
 
 def _attr_string_list(default = [], doc = "", mandatory = False, allow_empty = True, **kwargs):
-    return _attr("string_list", default, mandatory, doc)
+    _check_attr("string_list", kwargs)
+    return _attr("string_list", default, mandatory, doc, allow_empty = allow_empty)
 
 def _attr_string_dict(default = {}, doc = "", mandatory = False, allow_empty = True, **kwargs):
-    return _attr("string_dict", default, mandatory, doc)
+    _check_attr("string_dict", kwargs)
+    return _attr("string_dict", default, mandatory, doc, allow_empty = allow_empty)
 
-def _attr_label_keyed_string_dict(default = {}, doc = "", mandatory = False, allow_files = None, allow_empty = True, cfg = None, providers = [], **kwargs):
-    return _attr("label_keyed_string_dict", default, mandatory, doc, allow_files = allow_files, providers = providers)
+def _attr_label_keyed_string_dict(default = {}, doc = "", mandatory = False, allow_files = None, allow_empty = True, cfg = None, providers = [], aspects = [], allow_rules = None, **kwargs):
+    _check_attr("label_keyed_string_dict", kwargs, cfg, aspects)
+    return _attr("label_keyed_string_dict", default, mandatory, doc, allow_files = allow_files, providers = providers, allow_rules = allow_rules, allow_empty = allow_empty)
 
 def _attr_bool(default = False, doc = "", mandatory = False, **kwargs):
+    _check_attr("bool", kwargs)
     return _attr("bool", default, mandatory, doc)
 
 def _attr_int(default = 0, doc = "", mandatory = False, values = [], **kwargs):
+    _check_attr("int", kwargs)
     return _attr("int", default, mandatory, doc, values = values)
 
 def _attr_output(doc = "", mandatory = False, **kwargs):
+    _check_attr("output", kwargs)
     return _attr("output", None, mandatory, doc)
 
 def _attr_output_list(doc = "", mandatory = False, allow_empty = True, **kwargs):
-    return _attr("output_list", [], mandatory, doc)
+    _check_attr("output_list", kwargs)
+    return _attr("output_list", [], mandatory, doc, allow_empty = allow_empty)
 
 attr = struct(
     label = _attr_label,

@@ -359,6 +359,16 @@ impl<'v> StarlarkValue<'v> for TargetValue {
         Ok(ProviderValue::from_value(other).is_some_and(|p| self.provider(p.key).is_some()))
     }
 
+    /// Targets are dict keys (attr.label_keyed_string_dict), equal when their labels are.
+    fn equals(&self, other: Value<'v>) -> starlark::Result<bool> {
+        Ok(TargetValue::from_value(other).is_some_and(|o| o.label == self.label))
+    }
+
+    fn write_hash(&self, hasher: &mut starlark::collections::StarlarkHasher) -> starlark::Result<()> {
+        hasher.write_u64(hash_of(&self.label));
+        Ok(())
+    }
+
     fn get_attr(&self, attribute: &str, heap: Heap<'v>) -> Option<Value<'v>> {
         match attribute {
             "label" => Some(heap.alloc(LabelValue(self.label.clone()))),
