@@ -23,15 +23,15 @@ mod tests {
     #[test]
     fn hollow_rlib_is_deterministic_and_readable() {
         let dir = std::env::temp_dir().join(format!("hollow-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        fs_err::create_dir_all(&dir).unwrap();
         let a = dir.join("a.rlib");
         let b = dir.join("b.rlib");
         super::write_hollow_rlib(b"rust\0\0\0metadata", &a).unwrap();
         super::write_hollow_rlib(b"rust\0\0\0metadata", &b).unwrap();
-        assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+        assert_eq!(fs_err::read(&a).unwrap(), fs_err::read(&b).unwrap());
         let mut archive = ar::Archive::new(std::fs::File::open(&a).unwrap());
         let entry = archive.next_entry().unwrap().unwrap();
         assert_eq!(entry.header().identifier(), b"lib.rmeta");
-        std::fs::remove_dir_all(&dir).unwrap();
+        fs_err::remove_dir_all(&dir).unwrap();
     }
 }

@@ -46,7 +46,7 @@ fn expand_param_files(args: impl Iterator<Item = String>) -> Result<Vec<String>>
     for arg in args {
         match arg.strip_prefix('@') {
             Some(file) => {
-                let text = std::fs::read_to_string(file).with_context(|| format!("cannot read param file {file}"))?;
+                let text = fs_err::read_to_string(file).with_context(|| format!("cannot read param file {file}"))?;
                 out.extend(text.lines().map(str::to_string));
             }
             None => out.push(arg),

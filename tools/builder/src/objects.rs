@@ -66,20 +66,20 @@ pub fn normalize_rlib(path: &Path) -> Result<()> {
     )
     .with_context(|| format!("cannot re-write {}", path.display()))?;
     let tmp = crate::util::sibling(path, "normalized");
-    std::fs::write(&tmp, out.into_inner()).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))
+    fs_err::write(&tmp, out.into_inner()).with_context(|| format!("cannot write {}", tmp.display()))?;
+    fs_err::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))
 }
 
 /// Rename the objects of a `-Zno-link` directory; returns (old, new) file names.
 pub fn normalize_dir(dir: &Path) -> Result<Vec<(String, String)>> {
     let mut renames = Vec::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+    for entry in fs_err::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
         let name = entry?.file_name().to_string_lossy().into_owned();
         if let Some(stable) = stable_name(&name) {
             if dir.join(&stable).exists() {
                 bail!("{}: renaming {name} would replace {stable}", dir.display());
             }
-            std::fs::rename(dir.join(&name), dir.join(&stable))?;
+            fs_err::rename(dir.join(&name), dir.join(&stable))?;
             renames.push((name, stable));
         }
     }

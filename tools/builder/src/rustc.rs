@@ -198,7 +198,7 @@ impl CrateOpts {
             Some(p) if p.as_os_str() != "." => execroot.join(p),
             _ => execroot.to_path_buf(),
         };
-        std::fs::create_dir_all(&dir)
+        fs_err::create_dir_all(&dir)
             .with_context(|| format!("cannot create the package directory {}", dir.display()))?;
         Ok(dir)
     }
@@ -230,7 +230,7 @@ impl CrateOpts {
         let mut flags = Vec::new();
         for file in &self.flags_files {
             let text =
-                std::fs::read_to_string(file).with_context(|| format!("cannot read flags file {}", file.display()))?;
+                fs_err::read_to_string(file).with_context(|| format!("cannot read flags file {}", file.display()))?;
             flags.extend(text.lines().filter(|l| !l.is_empty()).map(|l| l.replace("${pwd}", &cwd)));
         }
         Ok(flags)
@@ -254,7 +254,7 @@ impl CrateOpts {
         }
         for file in &self.env_files {
             let text =
-                std::fs::read_to_string(file).with_context(|| format!("cannot read env file {}", file.display()))?;
+                fs_err::read_to_string(file).with_context(|| format!("cannot read env file {}", file.display()))?;
             for line in text.lines().filter(|l| !l.is_empty()) {
                 let (k, v) = split_pair(line, &file.display().to_string())?;
                 env.insert(k.to_string(), v.replace("${pwd}", &cwd.display().to_string()));
@@ -337,7 +337,7 @@ impl DepSetup {
         let mut canonical_to_given = BTreeMap::new();
         let mut search_dirs = BTreeSet::new();
         let mut note = |path: &Path| -> Result<()> {
-            let canonical = std::fs::canonicalize(path)
+            let canonical = fs_err::canonicalize(path)
                 .with_context(|| format!("dependency file {} does not exist", path.display()))?;
             canonical_to_given.insert(canonical.display().to_string(), path.display().to_string());
             Ok(())

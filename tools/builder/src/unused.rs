@@ -15,7 +15,7 @@ use crate::rustc::MANIFEST_DIR;
 
 /// The files a Makefile-style dep-info names (targets and prerequisites), unescaped.
 pub fn dep_info_files(path: &Path) -> Result<Vec<PathBuf>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("rustc wrote no dep-info {}", path.display()))?;
+    let text = fs_err::read_to_string(path).with_context(|| format!("rustc wrote no dep-info {}", path.display()))?;
     let mut files = Vec::new();
     for line in text.lines() {
         if line.starts_with('#') || line.trim().is_empty() {
@@ -104,7 +104,7 @@ pub fn write_list(list: &Path, candidates: &[PathBuf], used: &BTreeSet<String>) 
     let unused: BTreeSet<String> =
         candidates.iter().map(|c| c.display().to_string()).filter(|c| !used.contains(c)).collect();
     let text: String = unused.iter().map(|p| format!("{p}\n")).collect();
-    std::fs::write(list, text).with_context(|| format!("cannot write {}", list.display()))
+    fs_err::write(list, text).with_context(|| format!("cannot write {}", list.display()))
 }
 
 #[cfg(test)]
@@ -114,13 +114,13 @@ mod tests {
     #[test]
     fn dep_info_with_escapes_is_parsed() {
         let dir = std::env::temp_dir().join(format!("depinfo-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        fs_err::create_dir_all(&dir).unwrap();
         let d = dir.join("x.d");
-        std::fs::write(&d, "/x/out.rlib: /a/lib.rs /a/with\\ space.rs /proc/self/cwd/data.txt\n\n/a/lib.rs:\n# env-dep:CARGO_MANIFEST_DIR=/proc/self/cwd\n").unwrap();
+        fs_err::write(&d, "/x/out.rlib: /a/lib.rs /a/with\\ space.rs /proc/self/cwd/data.txt\n\n/a/lib.rs:\n# env-dep:CARGO_MANIFEST_DIR=/proc/self/cwd\n").unwrap();
         let files = dep_info_files(&d).unwrap();
         assert!(files.contains(&PathBuf::from("/a/with space.rs")), "{files:?}");
         assert!(files.contains(&PathBuf::from("/proc/self/cwd/data.txt")));
-        std::fs::remove_dir_all(dir).unwrap();
+        fs_err::remove_dir_all(dir).unwrap();
     }
 
     #[test]

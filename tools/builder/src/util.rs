@@ -14,9 +14,9 @@ pub fn sibling(out: &Path, suffix: &str) -> PathBuf {
 /// Remove `dir` if present and create it empty.
 pub fn fresh_dir(dir: &Path) -> Result<()> {
     if dir.exists() {
-        std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+        fs_err::remove_dir_all(dir).with_context(|| format!("cannot remove {}", dir.display()))?;
     }
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
+    fs_err::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
 }
 
 /// A path with its root and `..`-free prefix made relative, for mirroring under a scratch dir.
@@ -59,40 +59,40 @@ pub fn unrelative(path: &Path) -> PathBuf {
 /// is removed first: a write never goes through a link to the sources.
 pub fn write_file(path: &Path, data: &[u8]) -> Result<()> {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        fs_err::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     }
-    if std::fs::symlink_metadata(path).is_ok() {
-        std::fs::remove_file(path).with_context(|| format!("cannot replace {}", path.display()))?;
+    if fs_err::symlink_metadata(path).is_ok() {
+        fs_err::remove_file(path).with_context(|| format!("cannot replace {}", path.display()))?;
     }
-    std::fs::write(path, data).with_context(|| format!("cannot write {}", path.display()))
+    fs_err::write(path, data).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Link `to` to the file `from` (an absolute symbolic link), creating parent directories.
 pub fn link_file(from: &Path, to: &Path) -> Result<()> {
     if let Some(parent) = to.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        fs_err::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     }
-    let target = std::fs::canonicalize(from).with_context(|| format!("{} does not exist", from.display()))?;
-    std::os::unix::fs::symlink(&target, to).with_context(|| format!("cannot link {}", to.display()))
+    let target = fs_err::canonicalize(from).with_context(|| format!("{} does not exist", from.display()))?;
+    fs_err::os::unix::fs::symlink(&target, to).with_context(|| format!("cannot link {}", to.display()))
 }
 
 /// Copy a file (following symlinks), creating parent directories.
 pub fn copy_file(from: &Path, to: &Path) -> Result<()> {
     if let Some(parent) = to.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        fs_err::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     }
-    std::fs::copy(from, to).with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
+    fs_err::copy(from, to).with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
     // Inputs may be read-only (content-addressed stores); copies are scratch files we own.
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(to)?.permissions().mode() | 0o200;
-    std::fs::set_permissions(to, std::fs::Permissions::from_mode(mode))?;
+    let mode = fs_err::metadata(to)?.permissions().mode() | 0o200;
+    fs_err::set_permissions(to, std::fs::Permissions::from_mode(mode))?;
     Ok(())
 }
 
 /// Every file under `dir`, as paths relative to it, sorted.
 pub fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-        for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+        for entry in fs_err::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
             let entry = entry?;
             if entry.file_type()?.is_dir() {
                 walk(root, &entry.path(), out)?;
@@ -110,7 +110,7 @@ pub fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
 
 /// The one file in `dir` with the given extension.
 pub fn single_file_with_extension(dir: &Path, ext: &str) -> Result<PathBuf> {
-    let found: Vec<PathBuf> = std::fs::read_dir(dir)
+    let found: Vec<PathBuf> = fs_err::read_dir(dir)
         .with_context(|| format!("cannot read {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == ext))

@@ -292,7 +292,7 @@ fn report_tests(session: &Session, built: &Built) -> bool {
                 .as_ref()
                 .and_then(|r| r.files.first())
                 .filter(|f| crate::exec::ensure_local(&session.cache, session.remote.as_ref(), f).is_ok())
-                .and_then(|f| std::fs::read_to_string(session.cache.blob_path(&f.digest, f.executable)).ok());
+                .and_then(|f| fs_err::read_to_string(session.cache.blob_path(&f.digest, f.executable)).ok());
             let here = log.as_deref().map(TestCounts::parse).unwrap_or_default();
             counts.add(&here);
             let cached = if outcome.cache == CacheStatus::Hit { " (cached)" } else { "" };
@@ -446,7 +446,7 @@ fn import_command(opts: &crate::import::ImportOpts) -> Result<()> {
         // users add `bazel_dep(name = "rules_relink")` and the extension themselves).
         let rules = crate::repos::rules_dir(&cache_root(None))?;
         let builder = crate::repos::builder()?;
-        std::fs::write(
+        fs_err::write(
             cwd.join("WORKSPACE"),
             format!(
                 "# Written by `relink import`. relink reads the workspace name only; Bazel reads it all.\nworkspace(name = \"imported\")\n\nlocal_repository(name = \"rules_relink\", path = \"{}\")\n\nload(\"@rules_relink//rules:repositories.bzl\", \"relink_register_toolchains\")\n\n# The relink-builder next to the relink that imported this workspace; remove `builder`\n# to let Bazel build it with cargo from the rules' sources.\nrelink_register_toolchains(builder = \"{}\")\n",
@@ -479,15 +479,15 @@ fn verify_command(cache_dir: Option<PathBuf>) -> Result<i32> {
 fn clean_command(expunge: bool, cache_dir: Option<PathBuf>) -> Result<()> {
     let ws = Workspace::find(&std::env::current_dir()?)?;
     let root = cache_root(cache_dir);
-    let _ = std::fs::remove_dir_all(ws.root.join("relink-bin"));
+    let _ = fs_err::remove_dir_all(ws.root.join("relink-bin"));
     if expunge {
         if root.exists() {
             make_writable(&root)?;
-            std::fs::remove_dir_all(&root)?;
+            fs_err::remove_dir_all(&root)?;
         }
     } else {
         let cache = Cache::open(root)?;
-        let _ = std::fs::remove_dir_all(state_dir(&cache, &ws));
+        let _ = fs_err::remove_dir_all(state_dir(&cache, &ws));
         let (count, bytes) = reclaim_sandboxes(&cache.root.join("sandbox"))?;
         if count > 0 {
             eprintln!("relink clean: removed {count} sandboxes of earlier builds ({:.1} MB)", bytes as f64 / 1e6);
@@ -499,7 +499,7 @@ fn clean_command(expunge: bool, cache_dir: Option<PathBuf>) -> Result<()> {
 /// Remove the sandboxes (`PID-N`, kept after failures or left by a killed relink) whose relink
 /// process is gone; returns how many and their size.
 fn reclaim_sandboxes(dir: &Path) -> Result<(usize, u64)> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Ok((0, 0)) };
+    let Ok(entries) = fs_err::read_dir(dir) else { return Ok((0, 0)) };
     let (mut count, mut bytes) = (0, 0);
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
@@ -509,7 +509,7 @@ fn reclaim_sandboxes(dir: &Path) -> Result<(usize, u64)> {
         }
         bytes += tree_size(&entry.path());
         make_writable(&entry.path())?;
-        std::fs::remove_dir_all(entry.path())
+        fs_err::remove_dir_all(entry.path())
             .with_context(|| format!("cannot remove the sandbox {}", entry.path().display()))?;
         count += 1;
     }
@@ -517,20 +517,20 @@ fn reclaim_sandboxes(dir: &Path) -> Result<(usize, u64)> {
 }
 
 fn tree_size(path: &Path) -> u64 {
-    let Ok(meta) = std::fs::symlink_metadata(path) else { return 0 };
+    let Ok(meta) = fs_err::symlink_metadata(path) else { return 0 };
     if !meta.is_dir() {
         return meta.len();
     }
-    std::fs::read_dir(path).map(|es| es.flatten().map(|e| tree_size(&e.path())).sum()).unwrap_or(0)
+    fs_err::read_dir(path).map(|es| es.flatten().map(|e| tree_size(&e.path())).sum()).unwrap_or(0)
 }
 
 fn make_writable(dir: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    for entry in std::fs::read_dir(dir)? {
+    for entry in fs_err::read_dir(dir)? {
         let entry = entry?;
         let ft = entry.file_type()?;
         if ft.is_dir() {
-            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o755))?;
+            fs_err::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o755))?;
             make_writable(&entry.path())?;
         }
     }

@@ -58,8 +58,7 @@ impl Recorder {
 impl Recorded {
     /// The first read that would now give something else, described.
     pub fn first_change(&self) -> Option<String> {
-        if let Some((p, _)) = self.files.iter().find(|(p, d)| !std::fs::read(p).is_ok_and(|c| digest_bytes(&c) == **d))
-        {
+        if let Some((p, _)) = self.files.iter().find(|(p, d)| !fs_err::read(p).is_ok_and(|c| digest_bytes(&c) == **d)) {
             return Some(format!("{p} changed"));
         }
         if let Some((p, _)) =
@@ -75,7 +74,7 @@ impl Recorded {
 }
 
 fn kind_of(path: &Path) -> Option<bool> {
-    std::fs::metadata(path).ok().map(|m| !m.is_dir())
+    fs_err::metadata(path).ok().map(|m| !m.is_dir())
 }
 
 /// Entries no package can contain: output links and version-control directories. They come
@@ -86,13 +85,13 @@ fn never_a_source(name: &str) -> bool {
 
 fn listing(dir: &Path) -> std::io::Result<Vec<(String, bool)>> {
     let mut entries = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
+    for entry in fs_err::read_dir(dir)? {
         let entry = entry?;
         if never_a_source(&entry.file_name().to_string_lossy()) {
             continue;
         }
         // Symbolic links count as what they point to, as glob() follows them.
-        let is_dir = std::fs::metadata(entry.path()).map(|m| m.is_dir()).unwrap_or(false);
+        let is_dir = fs_err::metadata(entry.path()).map(|m| m.is_dir()).unwrap_or(false);
         entries.push((entry.file_name().to_string_lossy().into_owned(), is_dir));
     }
     entries.sort();
@@ -111,24 +110,24 @@ mod tests {
     #[test]
     fn a_new_file_a_changed_build_file_or_a_new_build_file_invalidates() {
         let dir = std::env::temp_dir().join(format!("inputs-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("sub")).unwrap();
-        std::fs::write(dir.join("BUILD"), "x").unwrap();
+        let _ = fs_err::remove_dir_all(&dir);
+        fs_err::create_dir_all(dir.join("sub")).unwrap();
+        fs_err::write(dir.join("BUILD"), "x").unwrap();
         let r = Recorder::default();
         r.file(&dir.join("BUILD"), b"x");
         r.list_dir(&dir).unwrap();
         assert_eq!(r.probe(&dir.join("sub/BUILD")), None);
         let recorded = r.snapshot();
         assert!(recorded.first_change().is_none());
-        std::fs::write(dir.join("sub/BUILD"), "").unwrap();
+        fs_err::write(dir.join("sub/BUILD"), "").unwrap();
         assert!(recorded.first_change().is_some(), "a BUILD file appeared where none was");
-        std::fs::remove_file(dir.join("sub/BUILD")).unwrap();
-        std::fs::write(dir.join("new.rs"), "").unwrap();
+        fs_err::remove_file(dir.join("sub/BUILD")).unwrap();
+        fs_err::write(dir.join("new.rs"), "").unwrap();
         assert!(recorded.first_change().is_some(), "a new file changes the listing");
-        std::fs::remove_file(dir.join("new.rs")).unwrap();
+        fs_err::remove_file(dir.join("new.rs")).unwrap();
         assert!(recorded.first_change().is_none());
-        std::fs::write(dir.join("BUILD"), "y").unwrap();
+        fs_err::write(dir.join("BUILD"), "y").unwrap();
         assert!(recorded.first_change().is_some(), "a changed BUILD file");
-        std::fs::remove_dir_all(dir).unwrap();
+        fs_err::remove_dir_all(dir).unwrap();
     }
 }

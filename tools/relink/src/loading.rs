@@ -265,7 +265,7 @@ impl Loader {
             bail!("load cycle: {} -> {}", chain.join(" -> "), label);
         }
         let path = self.workspace.source_path(label)?;
-        let content = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
+        let content = fs_err::read_to_string(&path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => anyhow!("cannot load {label}: {} does not exist", path.display()),
             std::io::ErrorKind::InvalidData => {
                 anyhow!("cannot load {label}: {} is not UTF-8 text (Starlark files must be)", path.display())
@@ -337,7 +337,7 @@ impl Loader {
                     dir.display()
                 )
             })?;
-        let content = std::fs::read_to_string(&build).with_context(|| format!("cannot read {}", build.display()))?;
+        let content = fs_err::read_to_string(&build).with_context(|| format!("cannot read {}", build.display()))?;
         self.workspace.reads.file(&build, content.as_bytes());
         let build_name = build.file_name().unwrap().to_string_lossy().to_string();
         let build_label = Label { name: build_name, ..base.clone() };

@@ -83,7 +83,7 @@ pub fn open_session(opts: &BuildOpts) -> Result<Session> {
     }
     if opts.rustc_incremental && opts.compilation_mode != "opt" {
         let dir = state_dir(&cache, &ws).join("incremental");
-        std::fs::create_dir_all(&dir)?;
+        fs_err::create_dir_all(&dir)?;
         defines.insert("relink_incremental_dir".to_string(), dir.display().to_string());
     }
     let mut toolchain_registrations = opts.extra_toolchains.clone();
@@ -96,7 +96,7 @@ pub fn open_session(opts: &BuildOpts) -> Result<Session> {
         toolchain_registrations,
     };
     let state = state_dir(&cache, &ws);
-    std::fs::create_dir_all(&state).with_context(|| format!("cannot create {}", state.display()))?;
+    fs_err::create_dir_all(&state).with_context(|| format!("cannot create {}", state.display()))?;
     let sources = exec::digests::SourceDigests::load_with_shared(
         state.join("digests.json"),
         ws.root.clone(),
@@ -238,7 +238,7 @@ struct Stored {
 pub fn analyze(session: &Session, patterns: &[String]) -> Result<Analysis> {
     let key = analysis_key(session, patterns)?;
     let file = session.state_dir.join(format!("analysis-{}.json", &digest_bytes(key.as_bytes())[..16]));
-    match std::fs::read(&file).ok().map(|b| serde_json::from_slice::<Stored>(&b)) {
+    match fs_err::read(&file).ok().map(|b| serde_json::from_slice::<Stored>(&b)) {
         Some(Ok(stored)) if stored.key == key => match stored.reads.first_change() {
             None => {
                 return Ok(Analysis {
@@ -262,8 +262,8 @@ pub fn analyze(session: &Session, patterns: &[String]) -> Result<Analysis> {
         Stored { key, reads: session.loader.workspace.reads.snapshot(), targets, actions: graph.actions.clone() };
     let tmp = file.with_extension(format!("tmp{}", std::process::id()));
     // A record that cannot be written only costs the next command an analysis.
-    if std::fs::write(&tmp, serde_json::to_vec(&stored)?).is_ok() {
-        let _ = std::fs::rename(&tmp, &file);
+    if fs_err::write(&tmp, serde_json::to_vec(&stored)?).is_ok() {
+        let _ = fs_err::rename(&tmp, &file);
     }
     Ok(Analysis { targets: stored.targets, graph, reused: false })
 }
@@ -278,7 +278,7 @@ fn note(why: &str) {
 /// Everything besides the files read that decides the analysis.
 fn analysis_key(session: &Session, patterns: &[String]) -> Result<String> {
     let exe = std::env::current_exe()?;
-    let meta = std::fs::metadata(&exe).with_context(|| format!("cannot stat {}", exe.display()))?;
+    let meta = fs_err::metadata(&exe).with_context(|| format!("cannot stat {}", exe.display()))?;
     let ws = &session.loader.workspace;
     let material = serde_json::json!({
         "relink": [exe.display().to_string(), meta.len(), format!("{:?}", meta.modified().ok())],

@@ -59,8 +59,8 @@ struct ExplainEntry {
 impl ExecutionLog {
     pub fn open(session: &Session, path: Option<&Path>) -> Result<ExecutionLog> {
         let state_dir = state_dir(&session.cache, &session.loader.workspace);
-        std::fs::create_dir_all(&state_dir)?;
-        let previous = std::fs::read(state_dir.join("actions.json"))
+        fs_err::create_dir_all(&state_dir)?;
+        let previous = fs_err::read(state_dir.join("actions.json"))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
@@ -182,10 +182,10 @@ impl ExecutionLog {
             for (side, files) in [("old", old), ("new", new)] {
                 for (path, digest) in files.iter().filter(|(p, _)| p.starts_with(&dir)) {
                     let dest = scratch.join(side).join(&path[dir.len()..]);
-                    std::fs::create_dir_all(dest.parent().expect("a file"))?;
-                    std::fs::copy(self.cache.blob_path(digest, false), &dest)?;
+                    fs_err::create_dir_all(dest.parent().expect("a file"))?;
+                    fs_err::copy(self.cache.blob_path(digest, false), &dest)?;
                 }
-                std::fs::create_dir_all(scratch.join(side))?;
+                fs_err::create_dir_all(scratch.join(side))?;
             }
             let out = std::process::Command::new(crate::repos::builder()?)
                 .args(["stub-diff", "--json", "--old-stub-dir"])
@@ -209,7 +209,7 @@ impl ExecutionLog {
                 })
                 .collect())
         })();
-        let _ = std::fs::remove_dir_all(&scratch);
+        let _ = fs_err::remove_dir_all(&scratch);
         changes.unwrap_or_default()
     }
 
@@ -217,7 +217,7 @@ impl ExecutionLog {
         let mut merged = std::mem::take(&mut self.previous);
         merged.extend(self.current.drain());
         let actions = self.state_dir.join("actions.json");
-        std::fs::write(&actions, serde_json::to_vec(&merged)?)
+        fs_err::write(&actions, serde_json::to_vec(&merged)?)
             .with_context(|| format!("cannot write {}", actions.display()))?;
         self.previous = merged;
         // Explain keeps the last invocations that did something: an all-hits `relink run`
@@ -225,10 +225,10 @@ impl ExecutionLog {
         if self.entries.iter().any(|e| e.cache != CacheStatus::Hit) {
             let path = self.state_dir.join(INVOCATIONS);
             let mut kept: Vec<Vec<ExplainEntry>> =
-                std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+                fs_err::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
             kept.insert(0, std::mem::take(&mut self.entries));
             kept.truncate(KEPT_INVOCATIONS);
-            std::fs::write(&path, serde_json::to_vec(&kept)?)
+            fs_err::write(&path, serde_json::to_vec(&kept)?)
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
         Ok(())
@@ -248,7 +248,7 @@ pub fn explain_command(label: Option<&str>, cache_dir: Option<PathBuf>, invocati
     let cache = Cache::open(cache_root(cache_dir))?;
     let path = state_dir(&cache, &ws).join(INVOCATIONS);
     let mut kept: Vec<Vec<ExplainEntry>> = serde_json::from_slice(
-        &std::fs::read(&path).with_context(|| "no build recorded for this workspace yet: run `relink build` first")?,
+        &fs_err::read(&path).with_context(|| "no build recorded for this workspace yet: run `relink build` first")?,
     )
     .with_context(|| format!("{} is not readable: run `relink clean` and build again", path.display()))?;
     if invocation >= kept.len() {

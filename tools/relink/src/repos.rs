@@ -212,8 +212,8 @@ fn text_repo(cache_root: &Path, name: &str, files: &[(&str, &str)]) -> Result<Pa
     write_repo_once(&dir, |tmp| {
         for (path, text) in files {
             let dest = tmp.join(path);
-            std::fs::create_dir_all(dest.parent().expect("a file in the repository"))?;
-            std::fs::write(&dest, text)?;
+            fs_err::create_dir_all(dest.parent().expect("a file in the repository"))?;
+            fs_err::write(&dest, text)?;
         }
         Ok(())
     })
@@ -226,13 +226,13 @@ fn write_repo_once(dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result
         return Ok(dir.to_path_buf());
     }
     let tmp = dir.with_extension(format!("tmp{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let _ = fs_err::remove_dir_all(&tmp);
+    fs_err::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     fill(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-    match std::fs::rename(&tmp, dir) {
+    match fs_err::rename(&tmp, dir) {
         Ok(()) => Ok(dir.to_path_buf()),
         Err(_) if dir.join("WORKSPACE").is_file() => {
-            let _ = std::fs::remove_dir_all(&tmp);
+            let _ = fs_err::remove_dir_all(&tmp);
             Ok(dir.to_path_buf())
         }
         Err(e) => Err(anyhow!("cannot create {}: {e}", dir.display())),
@@ -243,7 +243,7 @@ fn write_repo_once(dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result
 /// stamp, and the BUILD file `rules/repositories.bzl` writes for Bazel (`rust_toolchain` over
 /// the sysroot files rustc needs, `toolchain()` for the host platform).
 fn toolchain_repo(cache_root: &Path) -> Result<PathBuf> {
-    std::fs::create_dir_all(cache_root.join("repos"))
+    fs_err::create_dir_all(cache_root.join("repos"))
         .with_context(|| format!("cannot create {}", cache_root.join("repos").display()))?;
     let crate::toolchain_probe::Toolchain { sysroot, version } =
         crate::toolchain_probe::probe(&cache_root.join("repos").join("toolchain-probe.json"))?;
@@ -258,11 +258,11 @@ fn toolchain_repo(cache_root: &Path) -> Result<PathBuf> {
     let id = digest_bytes(format!("{sysroot}\n{}\n{version}\n{build}", builder.display()).as_bytes());
     let dir = cache_root.join("repos").join(format!("relink_toolchain-{}", &id[..16]));
     write_repo_once(&dir, |tmp| {
-        std::os::unix::fs::symlink(&sysroot, tmp.join("sysroot"))?;
-        std::os::unix::fs::symlink(&builder, tmp.join("relink-builder"))?;
-        std::fs::write(tmp.join("rustc_version.txt"), &version)?;
-        std::fs::write(tmp.join("BUILD.bazel"), &build)?;
-        std::fs::write(tmp.join("WORKSPACE"), "workspace(name = \"relink_toolchain\")\n")?;
+        fs_err::os::unix::fs::symlink(&sysroot, tmp.join("sysroot"))?;
+        fs_err::os::unix::fs::symlink(&builder, tmp.join("relink-builder"))?;
+        fs_err::write(tmp.join("rustc_version.txt"), &version)?;
+        fs_err::write(tmp.join("BUILD.bazel"), &build)?;
+        fs_err::write(tmp.join("WORKSPACE"), "workspace(name = \"relink_toolchain\")\n")?;
         Ok(())
     })
 }
@@ -283,7 +283,7 @@ mod tests {
     #[test]
     fn every_rules_file_is_embedded() {
         fn walk(dir: &std::path::Path, root: &std::path::Path, out: &mut Vec<String>) {
-            for e in std::fs::read_dir(dir).unwrap() {
+            for e in fs_err::read_dir(dir).unwrap() {
                 let p = e.unwrap().path();
                 if p.is_dir() {
                     walk(&p, root, out);
@@ -304,7 +304,7 @@ mod tests {
         embedded.dedup();
         assert_eq!(embedded, on_disk);
         for (path, text) in all {
-            assert_eq!(std::fs::read_to_string(root.join(path)).unwrap(), *text, "{path} is stale");
+            assert_eq!(fs_err::read_to_string(root.join(path)).unwrap(), *text, "{path} is stale");
         }
     }
 }

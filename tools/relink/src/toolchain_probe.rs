@@ -33,7 +33,7 @@ struct Recorded {
 /// The toolchain, from `cache_file` when nothing it depends on changed, else by asking rustc.
 pub fn probe(cache_file: &Path) -> Result<Toolchain> {
     let key = probe_key()?;
-    if let Some(found) = std::fs::read(cache_file).ok().and_then(|b| serde_json::from_slice::<Recorded>(&b).ok()) {
+    if let Some(found) = fs_err::read(cache_file).ok().and_then(|b| serde_json::from_slice::<Recorded>(&b).ok()) {
         if found.key == key && stat(&Path::new(&found.toolchain.sysroot).join("bin/rustc")) == Some(found.rustc_stat) {
             return Ok(found.toolchain);
         }
@@ -47,15 +47,15 @@ pub fn probe(cache_file: &Path) -> Result<Toolchain> {
         let record = Recorded { key, rustc_stat, toolchain: toolchain.clone() };
         let tmp = cache_file.with_extension(format!("tmp{}", std::process::id()));
         // A cache that cannot be written only costs the next build a probe.
-        if std::fs::write(&tmp, serde_json::to_vec(&record)?).is_ok() {
-            let _ = std::fs::rename(&tmp, cache_file);
+        if fs_err::write(&tmp, serde_json::to_vec(&record)?).is_ok() {
+            let _ = fs_err::rename(&tmp, cache_file);
         }
     }
     Ok(toolchain)
 }
 
 fn stat(path: &Path) -> Option<(u64, i64, i64)> {
-    let m = std::fs::metadata(path).ok()?;
+    let m = fs_err::metadata(path).ok()?;
     Some((m.size(), m.mtime(), m.mtime_nsec()))
 }
 
@@ -72,11 +72,11 @@ fn probe_key() -> Result<String> {
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".rustup"));
     let settings = rustup_home.join("settings.toml");
-    parts.push(format!("settings={:?}", std::fs::read(&settings).ok()));
+    parts.push(format!("settings={:?}", fs_err::read(&settings).ok()));
     let cwd = std::env::current_dir()?;
     for dir in cwd.ancestors() {
         for name in ["rust-toolchain", "rust-toolchain.toml"] {
-            if let Ok(text) = std::fs::read_to_string(dir.join(name)) {
+            if let Ok(text) = fs_err::read_to_string(dir.join(name)) {
                 parts.push(format!("{}={text}", dir.join(name).display()));
             }
         }

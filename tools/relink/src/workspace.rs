@@ -146,7 +146,7 @@ impl Workspace {
 fn read_bazelignore(root: &Path, reads: &crate::inputs::Recorder) -> Vec<PathBuf> {
     let path = root.join(".bazelignore");
     let text = match reads.probe(&path) {
-        Some(true) => std::fs::read_to_string(&path).unwrap_or_default(),
+        Some(true) => fs_err::read_to_string(&path).unwrap_or_default(),
         _ => String::new(),
     };
     if !text.is_empty() {
@@ -183,7 +183,7 @@ fn collect_packages(ws: &Workspace, root: &Path, dir: &Path, out: &mut Vec<Strin
 /// The name in `module(name = "x")` or `workspace(name = "x")`, or `""`.
 fn workspace_name(root: &Path) -> String {
     for marker in ROOT_MARKERS {
-        let Ok(text) = std::fs::read_to_string(root.join(marker)) else { continue };
+        let Ok(text) = fs_err::read_to_string(root.join(marker)) else { continue };
         for call in ["module(", "workspace("] {
             if let Some(start) = text.find(call) {
                 let rest = &text[start..];

@@ -46,8 +46,7 @@ impl External {
             .iter()
             .map(|f| {
                 let f = f.as_ref();
-                let text =
-                    std::fs::read(f).with_context(|| format!("cannot read the macro summary {}", f.display()))?;
+                let text = fs_err::read(f).with_context(|| format!("cannot read the macro summary {}", f.display()))?;
                 serde_json::from_slice(&text).with_context(|| format!("{}: not a macro summary", f.display()))
             })
             .collect::<Result<_>>()?;

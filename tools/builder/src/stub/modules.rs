@@ -48,7 +48,7 @@ fn is_mod_rs(path: &Path) -> bool {
 /// that every span stays aligned with the original text.
 fn parse_file(path: &Path) -> Result<ParsedFile> {
     let source =
-        std::fs::read_to_string(path).with_context(|| format!("{}: cannot read module file", path.display()))?;
+        fs_err::read_to_string(path).with_context(|| format!("{}: cannot read module file", path.display()))?;
     let mut for_parse = source.clone();
     let mut start = 0;
     if for_parse.starts_with('\u{feff}') {

@@ -17,8 +17,8 @@ impl Fixture {
         ));
         for (path, text) in files {
             let p = dir.join(path);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
+            fs_err::create_dir_all(p.parent().unwrap()).unwrap();
+            fs_err::write(p, text).unwrap();
         }
         Fixture(dir)
     }
@@ -31,7 +31,7 @@ impl Fixture {
 
 impl Drop for Fixture {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        let _ = fs_err::remove_dir_all(&self.0);
     }
 }
 
@@ -420,7 +420,7 @@ fn check_symbol(src: &str, mangling: &str) -> String {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let bytes = std::fs::read(obj).unwrap();
+    let bytes = fs_err::read(obj).unwrap();
     let text = String::from_utf8_lossy(&bytes);
     let mut symbols = text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
     let is_check = |s: &&str| {

@@ -164,7 +164,7 @@ pub fn run(args: &BuildScriptArgs) -> Result<()> {
     let abs = |p: &Path| cwd.join(p);
     let rustc = crate::rustc::resolve_rustc(&args.rustc, &cwd);
     let host = host(&rustc)?;
-    std::fs::create_dir_all(&args.out_dir)?;
+    fs_err::create_dir_all(&args.out_dir)?;
     let mut cmd = Command::new(abs(&args.script));
     crate::util::die_with_parent(&mut cmd);
     cmd.current_dir(abs(&args.manifest_dir)).env_clear();
@@ -198,7 +198,7 @@ pub fn run(args: &BuildScriptArgs) -> Result<()> {
         cmd.env(k, v);
     }
     for file in &args.dep_env_files {
-        for line in std::fs::read_to_string(file)?.lines().filter(|l| !l.is_empty()) {
+        for line in fs_err::read_to_string(file)?.lines().filter(|l| !l.is_empty()) {
             let (k, v) = split_pair(line, &file.display().to_string())?;
             cmd.env(k, v.replace("${pwd}", &cwd.display().to_string()));
         }
@@ -220,9 +220,9 @@ pub fn run(args: &BuildScriptArgs) -> Result<()> {
     let sandbox = format!("{}", cwd.display());
     let portable = |s: &str| s.replace(&sandbox, "${pwd}");
     let flags: Vec<String> = directives.flags.iter().map(|f| portable(f)).collect();
-    std::fs::write(&args.flags_out, flags.join("\n"))?;
+    fs_err::write(&args.flags_out, flags.join("\n"))?;
     let env: Vec<String> = directives.env.iter().map(|(k, v)| format!("{k}={}", portable(v))).collect();
-    std::fs::write(&args.env_out, env.join("\n"))?;
+    fs_err::write(&args.env_out, env.join("\n"))?;
     let dep_env: Vec<String> = match &args.links {
         Some(links) => directives
             .metadata
@@ -238,7 +238,7 @@ pub fn run(args: &BuildScriptArgs) -> Result<()> {
             .collect(),
         None => Vec::new(),
     };
-    std::fs::write(&args.dep_env_out, dep_env.join("\n"))?;
+    fs_err::write(&args.dep_env_out, dep_env.join("\n"))?;
     if let Some(list) = &args.unused_inputs_list {
         let used = files_cargo_watches(&args.package_files, &directives, &args.manifest_dir, &cwd);
         crate::unused::write_list(list, &args.package_files, &used)?;

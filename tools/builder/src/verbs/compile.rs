@@ -92,7 +92,7 @@ pub fn write_unused_inputs(
         .collect();
     let candidates: Vec<PathBuf> = krate.srcs.iter().chain(&krate.data).cloned().collect();
     crate::unused::write_list(list, &candidates, &used)?;
-    std::fs::remove_file(dep_info).with_context(|| format!("cannot remove {}", dep_info.display()))
+    fs_err::remove_file(dep_info).with_context(|| format!("cannot remove {}", dep_info.display()))
 }
 
 /// `--out-dir` beside `out`: where rustc writes its temporary objects and metadata (with
@@ -128,9 +128,9 @@ fn compile_library(
         crate::objects::normalize_rlib(out)?;
     }
     if let Some(interface) = &args.interface_out {
-        let data = std::fs::read(&rmeta).with_context(|| format!("rustc wrote no {}", rmeta.display()))?;
+        let data = fs_err::read(&rmeta).with_context(|| format!("rustc wrote no {}", rmeta.display()))?;
         crate::hollow::write_hollow_rlib(&data, interface)?;
-        std::fs::remove_file(&rmeta)?;
+        fs_err::remove_file(&rmeta)?;
     }
     Ok(())
 }
@@ -157,7 +157,7 @@ fn compile_no_link(
     let output = rustc::run(&args.krate.rustc_path(cwd), &flags, env, None, &args.krate.compile_dir(cwd)?)?;
     rustc::check(&output, &format!("compile of crate `{}`", args.krate.crate_name))?;
     let rlink_path = util::single_file_with_extension(dir, "rlink")?;
-    let mut data = std::fs::read(&rlink_path)?;
+    let mut data = fs_err::read(&rlink_path)?;
     if args.incremental_dir.is_some() {
         for (old, new) in crate::objects::normalize_dir(dir)? {
             let (old_path, new_path) = (dir.join(&old).display().to_string(), dir.join(&new).display().to_string());
@@ -167,8 +167,8 @@ fn compile_no_link(
     }
     let (normalized, recorded) =
         normalize_rlink(&data, dir, cwd, deps).with_context(|| format!("cannot normalize {}", rlink_path.display()))?;
-    std::fs::write(&rlink_path, normalized)?;
-    std::fs::write(dir.join(RECORDED_DEPS_FILE), recorded.join("\n"))?;
+    fs_err::write(&rlink_path, normalized)?;
+    fs_err::write(dir.join(RECORDED_DEPS_FILE), recorded.join("\n"))?;
     Ok(())
 }
 

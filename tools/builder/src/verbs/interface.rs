@@ -106,7 +106,7 @@ fn first_lines(reason: &str) -> String {
 /// when stubbing would remove nothing.
 fn stub_overlay(args: &InterfaceArgs) -> Result<Option<Overlay>> {
     if let Some(dir) = &args.stub_dir {
-        if let Ok(reason) = std::fs::read_to_string(dir.join(STUB_ERROR_FILE)) {
+        if let Ok(reason) = fs_err::read_to_string(dir.join(STUB_ERROR_FILE)) {
             return Err(anyhow!("the sources could not be stubbed: {}", reason.trim()));
         }
         let files = util::files_under(dir)?;
@@ -118,7 +118,7 @@ fn stub_overlay(args: &InterfaceArgs) -> Result<Option<Overlay>> {
             .map(|rel| {
                 Ok((
                     util::unrelative(&rel),
-                    std::fs::read(dir.join(&rel)).with_context(|| format!("cannot read {}", rel.display()))?,
+                    fs_err::read(dir.join(&rel)).with_context(|| format!("cannot read {}", rel.display()))?,
                 ))
             })
             .collect::<Result<Overlay>>()
@@ -148,7 +148,7 @@ fn compile_overlay(
     // modules); stub files replace their links below.
     for src in args.krate.srcs.iter().chain(&args.krate.data) {
         let dest = scratch.join(util::relative(src));
-        if std::fs::symlink_metadata(&dest).is_err() {
+        if fs_err::symlink_metadata(&dest).is_err() {
             util::link_file(src, &dest)?;
         }
     }
@@ -168,7 +168,7 @@ fn compile_overlay(
         let replaced: BTreeSet<String> = overlay.iter().map(|(p, _)| p.display().to_string()).collect();
         crate::verbs::compile::write_unused_inputs(&args.krate, list, d, cwd, Some(&scratch), &replaced)?;
     }
-    std::fs::remove_dir_all(&scratch).with_context(|| format!("cannot remove {}", scratch.display()))?;
+    fs_err::remove_dir_all(&scratch).with_context(|| format!("cannot remove {}", scratch.display()))?;
     Ok(())
 }
 
@@ -183,7 +183,7 @@ fn mono_items(
     let scratch_out = util::sibling(&args.out, "audit");
     let output =
         compile_hollow(args, cwd, deps, root, stub_dir, &scratch_out, &["-Zprint-mono-items=yes".to_string()], None)?;
-    let _ = std::fs::remove_file(&scratch_out);
+    let _ = fs_err::remove_file(&scratch_out);
     rustc::check(&output, "audit compile")?;
     Ok(String::from_utf8_lossy(&output.stdout)
         .lines()

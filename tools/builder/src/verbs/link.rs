@@ -36,13 +36,13 @@ pub fn run(args: &LinkArgs) -> Result<()> {
     let scratch = util::sibling(&args.out, "linkdir");
     util::fresh_dir(&scratch)?;
     for entry in
-        std::fs::read_dir(&args.rlink_dir).with_context(|| format!("cannot read {}", args.rlink_dir.display()))?
+        fs_err::read_dir(&args.rlink_dir).with_context(|| format!("cannot read {}", args.rlink_dir.display()))?
     {
         let entry = entry?;
         util::copy_file(&entry.path(), &scratch.join(entry.file_name()))?;
     }
     let rlink_path = util::single_file_with_extension(&scratch, "rlink")?;
-    let data = std::fs::read(&rlink_path)?;
+    let data = fs_err::read(&rlink_path)?;
     rlink::check_magic(&data)?;
     let real_of: BTreeMap<&str, &str> =
         args.link_deps.iter().map(|pair| split_pair(pair, "--link-dep")).collect::<Result<_>>()?;
@@ -51,10 +51,10 @@ pub fn run(args: &LinkArgs) -> Result<()> {
         Ok(s.strip_prefix(OBJ_DIR_PLACEHOLDER).map(|rest| format!("{scratch_str}{rest}")))
     })?;
     let recorded_path = scratch.join(RECORDED_DEPS_FILE);
-    let recorded = std::fs::read_to_string(&recorded_path).with_context(|| {
+    let recorded = fs_err::read_to_string(&recorded_path).with_context(|| {
         format!("{} is missing: was the directory made by `compile --no-link-dir`?", recorded_path.display())
     })?;
-    std::fs::remove_file(&recorded_path)?;
+    fs_err::remove_file(&recorded_path)?;
     for dep in recorded.lines().filter(|l| !l.is_empty()) {
         // Proc macros run at compile time only; everything linked must have its real rlib
         // (an LTO compile already used the real rlibs).
@@ -68,7 +68,7 @@ pub fn run(args: &LinkArgs) -> Result<()> {
         data =
             rlink::rewrite_strings(&data, interface.as_bytes(), |s| Ok((s == *interface).then(|| real.to_string())))?;
     }
-    std::fs::write(&rlink_path, &data)?;
+    fs_err::write(&rlink_path, &data)?;
 
     let mut flags = args.krate.link_flags()?;
     flags.extend(CrateOpts::remap_flags(&cwd));
@@ -78,15 +78,15 @@ pub fn run(args: &LinkArgs) -> Result<()> {
     let output = rustc::run(&args.krate.rustc_path(&cwd), &flags, &env, None, &cwd)?;
     rustc::check(&output, &format!("link of crate `{}`", args.krate.crate_name))?;
 
-    let produced: Vec<PathBuf> = std::fs::read_dir(&scratch)?
+    let produced: Vec<PathBuf> = fs_err::read_dir(&scratch)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| !matches!(p.extension().and_then(|e| e.to_str()), Some("rlink" | "o")))
         .collect();
     let [product] = produced.as_slice() else {
         bail!("expected one linked file in {}, found {:?}", scratch.display(), produced);
     };
-    std::fs::rename(product, &args.out)
+    fs_err::rename(product, &args.out)
         .with_context(|| format!("cannot move {} to {}", product.display(), args.out.display()))?;
-    std::fs::remove_dir_all(&scratch)?;
+    fs_err::remove_dir_all(&scratch)?;
     Ok(())
 }

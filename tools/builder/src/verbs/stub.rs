@@ -97,7 +97,7 @@ pub fn run(args: &StubArgs) -> Result<()> {
 fn write_macro_summary(args: &StubArgs, ext: &stub::macros::External) -> Result<()> {
     let out = args.macros_out.as_ref().expect("clap requires --macros-out");
     let exports =
-        args.srcs.iter().any(|src| std::fs::read(src).is_ok_and(|text| text.windows(12).any(|w| w == b"macro_export")));
+        args.srcs.iter().any(|src| fs_err::read(src).is_ok_and(|text| text.windows(12).any(|w| w == b"macro_export")));
     let summary = if exports {
         // A crate that cannot be parsed here exports nothing we can vouch for.
         stub::macro_summary(&args.crate_root, ext).unwrap_or_default()
@@ -110,7 +110,7 @@ fn write_macro_summary(args: &StubArgs, ext: &stub::macros::External) -> Result<
 /// The record and the unused-inputs list, when the action asked for them.
 fn write_outputs(args: &StubArgs, record: &serde_json::Value, stub: Option<&stub::CrateStub>) -> Result<()> {
     if let Some(path) = &args.record {
-        std::fs::write(path, serde_json::to_vec_pretty(record)?)
+        fs_err::write(path, serde_json::to_vec_pretty(record)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if let Some(list) = &args.unused_inputs_list {

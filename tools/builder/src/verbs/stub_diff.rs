@@ -51,7 +51,7 @@ fn stub_dir_texts(dir: &Path) -> Result<BTreeMap<String, String>> {
     crate::util::files_under(dir)?
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "rs"))
-        .map(|p| Ok((p.display().to_string(), std::fs::read_to_string(dir.join(&p))?)))
+        .map(|p| Ok((p.display().to_string(), fs_err::read_to_string(dir.join(&p))?)))
         .collect()
 }
 
@@ -70,7 +70,7 @@ pub fn run(args: &StubDiffArgs) -> Result<()> {
     let mut changes = diff::diff(&old, &new);
     if let Some(dir) = &args.new_sources {
         let sources: BTreeMap<String, String> =
-            new.keys().filter_map(|f| std::fs::read_to_string(dir.join(f)).ok().map(|t| (f.clone(), t))).collect();
+            new.keys().filter_map(|f| fs_err::read_to_string(dir.join(f)).ok().map(|t| (f.clone(), t))).collect();
         diff::locate_in_sources(&mut changes, &sources);
     }
     if args.json {

@@ -43,7 +43,7 @@ pub fn workspace_registrations(root: &Path) -> Result<Vec<String>> {
         if !path.is_file() || (file == "WORKSPACE" && root.join("WORKSPACE.bazel").is_file()) {
             continue;
         }
-        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text = fs_err::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
         for label in registrations_in(&path.display().to_string(), &text)? {
             if !out.contains(&label) {
                 out.push(label);

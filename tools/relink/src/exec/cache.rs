@@ -5,7 +5,7 @@
 //! mtime moved was written to after it was stored, so it is re-hashed before use and discarded
 //! if its digest no longer matches. Action results live at `ac/<2 hex>/<key>.json`.
 
-use std::fs;
+use fs_err as fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -271,13 +271,15 @@ impl Cache {
 
 fn finish_blob(path: &Path, executable: bool) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(path, fs::Permissions::from_mode(if executable { 0o555 } else { 0o444 }))?;
+    fs::set_permissions(path, std::fs::Permissions::from_mode(if executable { 0o555 } else { 0o444 }))?;
     pin_mtime(path)
 }
 
 fn pin_mtime(path: &Path) -> Result<()> {
-    let file = fs::File::options().read(true).open(path)?;
-    file.set_modified(SystemTime::UNIX_EPOCH + BLOB_EPOCH)?;
+    let file =
+        std::fs::File::options().read(true).open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    file.set_modified(SystemTime::UNIX_EPOCH + BLOB_EPOCH)
+        .with_context(|| format!("cannot set the mtime of {}", path.display()))?;
     Ok(())
 }
 
@@ -293,7 +295,7 @@ mod tests {
         assert!(cache.blob_ok(&digest, false));
         let path = cache.blob_path(&digest, false);
         use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         fs::write(&path, b"hellp").unwrap();
         assert!(!cache.blob_ok(&digest, false), "a corrupted blob must be rejected");
         assert!(!path.exists(), "a corrupted blob must be removed");

@@ -6,8 +6,8 @@
 //! "racily clean" (an edit within the same timestamp tick would go unseen, the problem git's
 //! index has): it is hashed again until it is older.
 
+use fs_err as fs;
 use std::collections::HashMap;
-use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -57,7 +57,7 @@ fn nanos(t: SystemTime) -> i128 {
     t.duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i128).unwrap_or(0)
 }
 
-fn stat_of(meta: &fs::Metadata) -> Stat {
+fn stat_of(meta: &std::fs::Metadata) -> Stat {
     Stat {
         ino: meta.ino(),
         size: meta.size(),
@@ -111,14 +111,14 @@ impl SourceDigests {
         Ok(digest)
     }
 
-    fn file_digest(&self, disk: &Path, meta: &fs::Metadata) -> Result<String> {
+    fn file_digest(&self, disk: &Path, meta: &std::fs::Metadata) -> Result<String> {
         match &self.outside {
             Some((root, shared)) if !disk.starts_with(root) => shared.file_digest(disk, meta),
             _ => self.own_file_digest(disk, meta),
         }
     }
 
-    fn own_file_digest(&self, disk: &Path, meta: &fs::Metadata) -> Result<String> {
+    fn own_file_digest(&self, disk: &Path, meta: &std::fs::Metadata) -> Result<String> {
         let key = disk.display().to_string();
         let stat = stat_of(meta);
         if let Some(e) = self.entries.lock().unwrap().get(&key) {

@@ -15,9 +15,9 @@ pub mod vet;
 use sandbox::run_in_sandbox;
 pub use sandbox::ActionFailed;
 
+use fs_err as fs;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
-use std::fs;
 use std::path::PathBuf;
 use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Condvar, Mutex};

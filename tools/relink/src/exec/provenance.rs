@@ -54,14 +54,14 @@ pub struct Signer {
 impl Signer {
     /// The key in `path`, created (mode 0600) if it does not exist.
     pub fn load_or_create(path: &Path) -> Result<Signer> {
-        if let Ok(text) = std::fs::read_to_string(path) {
+        if let Ok(text) = fs_err::read_to_string(path) {
             let seed =
                 decode_hex32(text.trim()).with_context(|| format!("{}: not an ed25519 seed in hex", path.display()))?;
             return Ok(Signer { key: SigningKey::from_bytes(&seed) });
         }
         let key = SigningKey::generate(&mut rand_core::OsRng);
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            fs_err::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         {
@@ -75,7 +75,7 @@ impl Signer {
                 .with_context(|| format!("cannot create {}", tmp.display()))?;
             writeln!(f, "{}", hex(&key.to_bytes()))?;
         }
-        std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+        fs_err::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
         Ok(Signer { key })
     }
 
@@ -114,7 +114,7 @@ impl Signer {
 fn builder_id() -> &'static str {
     static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     ID.get_or_init(|| {
-        let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+        let host = fs_err::read_to_string("/etc/hostname").unwrap_or_default();
         format!("relink {} on {}", env!("CARGO_PKG_VERSION"), host.trim())
     })
 }
@@ -190,7 +190,7 @@ impl TrustPolicy {
     /// The workspace's policy (`.relink/trust.json`), plus `own` unless it says not to.
     pub fn load(workspace_root: &Path, own: &Signer) -> Result<TrustPolicy> {
         let path = workspace_root.join(POLICY_FILE);
-        let file: PolicyFile = match std::fs::read_to_string(&path) {
+        let file: PolicyFile = match fs_err::read_to_string(&path) {
             Ok(text) => serde_json::from_str(&text).map_err(|e| {
                 anyhow!("{}:{}: {e} (expected {{\"keys\": [{{\"name\", \"public_key\", \"targets\", \"mnemonics\"}}], \"trust_own_key\", \"require_audit\"}})", path.display(), e.line())
             })?,
@@ -383,8 +383,8 @@ mod tests {
         assert!(refuse(Some(&forged), &swapped).contains("does not match the statement"));
 
         // A workspace policy: another key, only for third-party targets.
-        std::fs::create_dir_all(dir.join(".relink")).unwrap();
-        std::fs::write(
+        fs_err::create_dir_all(dir.join(".relink")).unwrap();
+        fs_err::write(
             dir.join(POLICY_FILE),
             format!(r#"{{"keys": [{{"name": "ci", "public_key": "{}", "targets": ["//third_party/..."]}}], "trust_own_key": false}}"#, other.public_hex()),
         )
@@ -399,6 +399,6 @@ mod tests {
         let third = ActionMeta { target: "//third_party/crates/x:x", ..meta(&inputs, &argv) };
         assert_eq!(policy.verify(Some(&other.sign(&third, &outputs)), &third, &outputs).unwrap(), "ci");
         assert!(policy.verify(Some(&signed), &meta(&inputs, &argv), &outputs).is_err(), "own key no longer trusted");
-        let _ = std::fs::remove_dir_all(dir);
+        let _ = fs_err::remove_dir_all(dir);
     }
 }

@@ -477,7 +477,7 @@ impl RemoteCache {
             return Ok(known.clone());
         }
         let memo = sha256_memo(cache, local);
-        let remembered = || std::fs::read_to_string(&memo).ok().filter(|known| known.len() == 64);
+        let remembered = || fs_err::read_to_string(&memo).ok().filter(|known| known.len() == 64);
         if let Some(known) = remembered() {
             self.pairs().insert(local, &known);
             return Ok(known);
@@ -488,7 +488,7 @@ impl RemoteCache {
         if let Some(known) = remembered() {
             return Ok(known);
         }
-        let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let data = fs_err::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         let hash = self.digests.hash(&data);
         self.remember_remote_hash(cache, local, &hash);
         Ok(hash)
@@ -497,7 +497,7 @@ impl RemoteCache {
     /// The remote digest of output `f`, whose blob is in the local store.
     fn file_digest(&self, cache: &Cache, f: &OutputFile) -> Result<re::Digest> {
         let path = cache.blob_path(&f.digest, f.executable);
-        let size = std::fs::metadata(&path).with_context(|| format!("blob of {} is missing", f.path))?.len();
+        let size = fs_err::metadata(&path).with_context(|| format!("blob of {} is missing", f.path))?.len();
         Ok(re::Digest { hash: self.remote_hash(cache, &f.digest, &path)?, size_bytes: size as i64 })
     }
 
@@ -510,10 +510,10 @@ impl RemoteCache {
         self.pairs().insert(local, remote);
         let memo = sha256_memo(cache, local);
         if let Some(dir) = memo.parent() {
-            let _ = std::fs::create_dir_all(dir);
+            let _ = fs_err::create_dir_all(dir);
             let tmp = dir.join(format!("{local}.tmp{}", std::process::id()));
-            if std::fs::write(&tmp, remote).is_ok() {
-                let _ = std::fs::rename(&tmp, &memo);
+            if fs_err::write(&tmp, remote).is_ok() {
+                let _ = fs_err::rename(&tmp, &memo);
             }
         }
     }
@@ -563,7 +563,7 @@ impl RemoteCache {
         // A hint, not a result: a key built with it only finds results trusted signers stored.
         let result = self.lookup_checked(&format!("pruned-inputs {pruning_key}"), cache, None)?;
         let file = result.files.first()?;
-        let text = std::fs::read_to_string(cache.blob_path(&file.digest, file.executable)).ok()?;
+        let text = fs_err::read_to_string(cache.blob_path(&file.digest, file.executable)).ok()?;
         Some(text.lines().map(str::to_string).filter(|l| !l.is_empty()).collect())
     }
 
@@ -1097,7 +1097,7 @@ impl Blob {
     fn data(&self) -> Result<Vec<u8>> {
         match self {
             Blob::Bytes(_, b) => Ok(b.clone()),
-            Blob::File(_, p) => std::fs::read(p).with_context(|| format!("cannot read {}", p.display())),
+            Blob::File(_, p) => fs_err::read(p).with_context(|| format!("cannot read {}", p.display())),
         }
     }
 }
@@ -1260,7 +1260,7 @@ mod tests {
         let refs: Vec<&OutputFile> = files.iter().collect();
         let b3 = DigestFunction::Blake3;
         let file_digest = |f: &OutputFile| {
-            let size = std::fs::metadata(cache.blob_path(&f.digest, f.executable))?.len();
+            let size = fs_err::metadata(cache.blob_path(&f.digest, f.executable))?.len();
             Ok(re::Digest { hash: f.digest.clone(), size_bytes: size as i64 })
         };
         let tree = build_tree("out/d", &refs, file_digest, b3).unwrap();
@@ -1273,7 +1273,7 @@ mod tests {
                 ("out/d/x/a.o".to_string(), re::Digest { hash: a, size_bytes: 1 }, false),
             ]
         );
-        let _ = std::fs::remove_dir_all(dir);
+        let _ = fs_err::remove_dir_all(dir);
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! directory) with its inputs materialized, the command, the declared outputs collected into
 //! the store, and for a failure a kept sandbox with `repro.sh`.
 
+use fs_err as fs;
 use std::collections::BTreeMap;
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -26,7 +26,7 @@ struct Materialized {
 struct Sandbox {
     root: PathBuf,
     /// Held while a stable directory is in use by this process.
-    _lock: Option<fs::File>,
+    _lock: Option<std::fs::File>,
 }
 
 impl Sandbox {
@@ -74,7 +74,7 @@ impl Sandbox {
                     fs::create_dir_all(dest.parent().expect("an external path has a parent"))?;
                     let disk = opts.workspace.exec_path_on_disk(&point)?;
                     let target = fs::canonicalize(&disk).with_context(|| format!("missing input {path}"))?;
-                    std::os::unix::fs::symlink(&target, &dest)?;
+                    fs_err::os::unix::fs::symlink(&target, &dest)?;
                     referenced.push(target);
                 }
                 continue;
@@ -100,7 +100,7 @@ impl Sandbox {
                     if path.starts_with("external/") || disk.is_dir() {
                         // Tools and toolchains of external repositories: linked, not copied.
                         let target = fs::canonicalize(&disk).with_context(|| format!("missing input {path}"))?;
-                        std::os::unix::fs::symlink(&target, &dest)?;
+                        fs_err::os::unix::fs::symlink(&target, &dest)?;
                         referenced.push(target);
                     } else {
                         fs::copy(&disk, &dest).with_context(|| format!("cannot copy input {path}"))?;
@@ -158,7 +158,7 @@ fn external_link_point(opts: &ExecOptions, path: &str) -> Result<Option<String>>
     Ok(None)
 }
 
-fn stable_dir(action: &Action, opts: &ExecOptions) -> Result<Option<(PathBuf, fs::File)>> {
+fn stable_dir(action: &Action, opts: &ExecOptions) -> Result<Option<(PathBuf, std::fs::File)>> {
     if !action.requirements.contains_key("no-sandbox") {
         return Ok(None);
     }
@@ -167,7 +167,7 @@ fn stable_dir(action: &Action, opts: &ExecOptions) -> Result<Option<(PathBuf, fs
     let dir = opts.sandbox_root.join("stable").join(&id[..16]);
     fs::create_dir_all(opts.sandbox_root.join("stable"))?;
     let lock_path = dir.with_extension("lock");
-    let lock = fs::File::create(&lock_path).with_context(|| format!("cannot create {}", lock_path.display()))?;
+    let lock = std::fs::File::create(&lock_path).with_context(|| format!("cannot create {}", lock_path.display()))?;
     match lock.try_lock() {
         Ok(()) => Ok(Some((dir, lock))),
         Err(_) => Ok(None),

@@ -178,7 +178,7 @@ fn criteria_of(entry: &toml::Value) -> Vec<String> {
 
 /// A TOML file, or `None` when it does not exist.
 fn read_toml(path: &Path) -> Result<Option<toml::Value>> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match fs_err::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
@@ -198,7 +198,7 @@ pub fn vendored_package(workspace_root: &Path, label: &str) -> Option<(String, S
     if !dir.join(VENDORED_MARKER).is_file() {
         return None;
     }
-    let manifest: toml::Value = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?.parse().ok()?;
+    let manifest: toml::Value = fs_err::read_to_string(dir.join("Cargo.toml")).ok()?.parse().ok()?;
     let field = |k: &str| manifest.get("package")?.get(k)?.as_str().map(str::to_string);
     Some((field("name")?, field("version")?))
 }
@@ -210,18 +210,18 @@ mod tests {
     /// A fresh directory for one test.
     fn scratch(name: &str) -> PathBuf {
         let root = std::env::temp_dir().join(format!("relink-vet-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(root.join(STORE_DIR)).unwrap();
+        let _ = fs_err::remove_dir_all(&root);
+        fs_err::create_dir_all(root.join(STORE_DIR)).unwrap();
         root
     }
 
     fn store(audits: &str, imports: &str, config: &str) -> VetStore {
         let root = scratch("store");
         let dir = root.join(STORE_DIR);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("audits.toml"), audits).unwrap();
-        std::fs::write(dir.join("imports.lock"), imports).unwrap();
-        std::fs::write(dir.join("config.toml"), config).unwrap();
+        fs_err::create_dir_all(&dir).unwrap();
+        fs_err::write(dir.join("audits.toml"), audits).unwrap();
+        fs_err::write(dir.join("imports.lock"), imports).unwrap();
+        fs_err::write(dir.join("config.toml"), config).unwrap();
         VetStore::load(&root).unwrap()
     }
 
@@ -292,7 +292,7 @@ criteria = "safe-to-run"
     #[test]
     fn a_malformed_store_names_file_and_line() {
         let root = scratch("malformed");
-        std::fs::write(root.join("supply-chain/audits.toml"), "[[audits.x]]\nwho = \n").unwrap();
+        fs_err::write(root.join("supply-chain/audits.toml"), "[[audits.x]]\nwho = \n").unwrap();
         let err = VetStore::load(&root).unwrap_err().to_string();
         assert!(err.contains("supply-chain/audits.toml:2"), "{err}");
     }

@@ -89,14 +89,14 @@ pub fn write_project(root: &Path, builder: &Path) -> Result<()> {
     super::write_file(&launcher, LAUNCHER)?;
     set_executable(&launcher)?;
     let copy = cell.join("relink-builder");
-    if std::fs::read(&copy).ok() != std::fs::read(builder).ok() {
-        std::fs::copy(builder, &copy)
+    if fs_err::read(&copy).ok() != fs_err::read(builder).ok() {
+        fs_err::copy(builder, &copy)
             .with_context(|| format!("cannot copy {} to {}", builder.display(), copy.display()))?;
     }
     let config = root.join(".buckconfig");
     if !config.exists() {
         super::write_file(&config, &buckconfig())?;
-    } else if !std::fs::read_to_string(&config).unwrap_or_default().contains(CELL_DIR) {
+    } else if !fs_err::read_to_string(&config).unwrap_or_default().contains(CELL_DIR) {
         eprintln!(
             "relink import: {} exists and was kept; its [cells] need `relink = {CELL_DIR}` and `toolchains = {CELL_DIR}/toolchains`",
             config.display()
@@ -107,7 +107,7 @@ pub fn write_project(root: &Path, builder: &Path) -> Result<()> {
 
 fn set_executable(path: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+    fs_err::set_permissions(path, std::fs::Permissions::from_mode(0o755))
         .with_context(|| format!("cannot make {} executable", path.display()))
 }
 

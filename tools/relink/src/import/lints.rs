@@ -61,7 +61,7 @@ fn lints_table(manifest: &Path, workspace_manifest: &Path) -> Result<Option<toml
 }
 
 fn read_toml(path: &Path) -> Result<toml::Table> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = fs_err::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     text.parse().with_context(|| format!("{} is not valid TOML", path.display()))
 }
 

@@ -161,7 +161,7 @@ fn unsupported_source(pkg: &metadata::Package, manifest: &Path) -> Result<()> {
 /// `glob` never does). Existing entries are kept.
 fn write_bazelignore(root: &Path) -> Result<()> {
     let path = root.join(".bazelignore");
-    let existing = std::fs::read_to_string(&path).unwrap_or_default();
+    let existing = fs_err::read_to_string(&path).unwrap_or_default();
     let base = root.file_name().map(|n| format!("bazel-{}", n.to_string_lossy())).unwrap_or_default();
     let mut text = existing.clone();
     let outputs = ["target", "relink-bin", "buck-out", "bazel-bin", "bazel-out", "bazel-testlogs", base.as_str()];
@@ -199,14 +199,14 @@ fn write_build_files(dir: &Path, bazel: &str, opts: &ImportOpts) -> Result<()> {
 /// Write `text` to `path`, creating its directory.
 fn write_file(path: &Path, text: &str) -> Result<()> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        fs_err::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     write_if_changed(path, text)
 }
 
 fn write_if_changed(path: &Path, text: &str) -> Result<()> {
-    if std::fs::read_to_string(path).ok().as_deref() == Some(text) {
+    if fs_err::read_to_string(path).ok().as_deref() == Some(text) {
         return Ok(());
     }
-    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+    fs_err::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }

@@ -133,7 +133,7 @@ impl Profiles {
     /// Read the `[profile.*]` tables of the workspace manifest; warns once per key it cannot
     /// honour.
     pub fn read(manifest: &Path) -> Result<Profiles> {
-        let text = std::fs::read_to_string(manifest).with_context(|| format!("cannot read {}", manifest.display()))?;
+        let text = fs_err::read_to_string(manifest).with_context(|| format!("cannot read {}", manifest.display()))?;
         let value: toml::Value = text.parse().with_context(|| format!("{} is not valid TOML", manifest.display()))?;
         Profiles::from_manifest(&value, manifest)
     }

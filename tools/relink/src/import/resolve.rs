@@ -123,7 +123,7 @@ impl FeatureResolver {
     /// From the root manifest: `resolver` of `[workspace]` or `[package]`, else the edition's
     /// default (2021 and later: "2"/"3"; before, and a virtual workspace without one: "1").
     pub fn of_manifest(manifest: &std::path::Path) -> Result<FeatureResolver> {
-        let text = std::fs::read_to_string(manifest).with_context(|| format!("cannot read {}", manifest.display()))?;
+        let text = fs_err::read_to_string(manifest).with_context(|| format!("cannot read {}", manifest.display()))?;
         let value: toml::Value = text.parse().with_context(|| format!("{} is not valid TOML", manifest.display()))?;
         let field = |table: &str, key: &str| value.get(table).and_then(|t| t.get(key)).and_then(|v| v.as_str());
         let resolver = field("workspace", "resolver").or_else(|| field("package", "resolver"));
@@ -574,7 +574,7 @@ mod tests {
     #[test]
     fn the_resolver_follows_the_root_manifest() {
         let dir = std::env::temp_dir().join(format!("relink-resolver-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        fs_err::create_dir_all(&dir).unwrap();
         let manifest = dir.join("Cargo.toml");
         let cases = [
             ("[package]\nname = \"a\"\nedition = \"2018\"\n", FeatureResolver::V1),
@@ -584,9 +584,9 @@ mod tests {
             ("[workspace]\nmembers = [\"a\"]\nresolver = \"3\"\n", FeatureResolver::V2),
         ];
         for (text, expected) in cases {
-            std::fs::write(&manifest, text).unwrap();
+            fs_err::write(&manifest, text).unwrap();
             assert_eq!(FeatureResolver::of_manifest(&manifest).unwrap(), expected, "{text}");
         }
-        std::fs::remove_dir_all(&dir).unwrap();
+        fs_err::remove_dir_all(&dir).unwrap();
     }
 }

@@ -20,7 +20,7 @@ pub struct LockFile {
 impl LockFile {
     /// Read `Cargo.lock`.
     pub fn read(path: &Path) -> Result<LockFile> {
-        let text = std::fs::read_to_string(path)
+        let text = fs_err::read_to_string(path)
             .with_context(|| format!("{} is missing: run `cargo generate-lockfile` first", path.display()))?;
         let value: toml::Value = text.parse().with_context(|| format!("{} is not valid TOML", path.display()))?;
         let mut checksums = HashMap::new();
@@ -49,7 +49,7 @@ fn cargo_home() -> PathBuf {
 fn crate_file(pkg: &Package) -> Result<PathBuf> {
     let name = format!("{}-{}.crate", pkg.name, pkg.version);
     let cache = cargo_home().join("registry/cache");
-    for entry in std::fs::read_dir(&cache).with_context(|| format!("cannot read {}", cache.display()))? {
+    for entry in fs_err::read_dir(&cache).with_context(|| format!("cannot read {}", cache.display()))? {
         let candidate = entry?.path().join(&name);
         if candidate.is_file() {
             return Ok(candidate);
@@ -69,11 +69,11 @@ pub fn vendor_package(pkg: &Package, checksum: &str, dest: &Path) -> Result<bool
             pkg.source.as_deref().unwrap_or("a path outside the workspace")
         );
     }
-    if std::fs::read_to_string(dest.join(CHECKSUM_FILE)).ok().as_deref() == Some(checksum) {
+    if fs_err::read_to_string(dest.join(CHECKSUM_FILE)).ok().as_deref() == Some(checksum) {
         return Ok(false);
     }
     let file = crate_file(pkg)?;
-    let data = std::fs::read(&file)?;
+    let data = fs_err::read(&file)?;
     let actual = hex(&sha2::Sha256::digest(&data));
     if actual != checksum {
         bail!(
@@ -84,15 +84,15 @@ pub fn vendor_package(pkg: &Package, checksum: &str, dest: &Path) -> Result<bool
         );
     }
     let tmp = dest.with_extension("relink-tmp");
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp)?;
+    let _ = fs_err::remove_dir_all(&tmp);
+    fs_err::create_dir_all(&tmp)?;
     extract(&data, &format!("{}-{}", pkg.name, pkg.version), &tmp)
         .with_context(|| format!("cannot unpack {}", file.display()))?;
-    std::fs::write(tmp.join(CHECKSUM_FILE), checksum)?;
+    fs_err::write(tmp.join(CHECKSUM_FILE), checksum)?;
     if dest.exists() {
-        std::fs::remove_dir_all(dest)?;
+        fs_err::remove_dir_all(dest)?;
     }
-    std::fs::rename(&tmp, dest)?;
+    fs_err::rename(&tmp, dest)?;
     Ok(true)
 }
 
@@ -109,28 +109,28 @@ fn extract(data: &[u8], prefix: &str, dest: &Path) -> Result<()> {
         }
         let out = dest.join(rel);
         if entry.header().entry_type().is_dir() {
-            std::fs::create_dir_all(&out)?;
+            fs_err::create_dir_all(&out)?;
             continue;
         }
         if let Some(parent) = out.parent() {
-            std::fs::create_dir_all(parent)?;
+            fs_err::create_dir_all(parent)?;
         }
         let mut buf = Vec::new();
         entry.read_to_end(&mut buf)?;
-        std::fs::write(&out, buf)?;
+        fs_err::write(&out, buf)?;
     }
     Ok(())
 }
 
 /// Remove vendored crates that are no longer in the graph. Returns how many.
 pub fn remove_stale(vendor_root: &Path, keep: &BTreeSet<String>) -> Result<usize> {
-    let Ok(entries) = std::fs::read_dir(vendor_root) else { return Ok(0) };
+    let Ok(entries) = fs_err::read_dir(vendor_root) else { return Ok(0) };
     let mut removed = 0;
     for entry in entries {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().to_string();
         if !keep.contains(&name) && entry.path().join(CHECKSUM_FILE).is_file() {
-            std::fs::remove_dir_all(entry.path())?;
+            fs_err::remove_dir_all(entry.path())?;
             removed += 1;
         }
     }
