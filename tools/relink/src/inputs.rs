@@ -12,7 +12,10 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use crate::exec::cache::digest_bytes;
+use crate::digest::digest_bytes;
+
+/// Version-control directories: never part of a package, never an input.
+pub const VCS_DIRS: &[&str] = &[".git", ".jj", ".hg", ".svn"];
 
 /// Everything read, by absolute path.
 #[derive(Default, Clone, Serialize, Deserialize, PartialEq, Eq, Debug)]
@@ -80,7 +83,7 @@ fn kind_of(path: &Path) -> Option<bool> {
 /// Entries no package can contain: output links and version-control directories. They come
 /// and go with builds and commits and never change what loading sees.
 fn never_a_source(name: &str) -> bool {
-    name == "relink-bin" || name.starts_with("bazel-") || crate::workspace::VCS_DIRS.contains(&name)
+    name == "relink-bin" || name.starts_with("bazel-") || VCS_DIRS.contains(&name)
 }
 
 fn listing(dir: &Path) -> std::io::Result<Vec<(String, bool)>> {

@@ -8,6 +8,7 @@
 mod action;
 mod analysis;
 mod commands;
+mod digest;
 mod exec;
 mod import;
 mod inputs;
@@ -16,8 +17,8 @@ mod loading;
 mod plan;
 mod records;
 mod repos;
+mod rule_api;
 mod sl;
-mod starlark;
 mod toolchain_probe;
 mod workspace;
 

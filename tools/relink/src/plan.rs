@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::action::{Action, ActionGraph};
 use crate::analysis::{Analyzer, Config, Configured};
+use crate::digest::digest_bytes;
 use crate::exec;
-use crate::exec::cache::{digest_bytes, Cache};
+use crate::exec::cache::Cache;
 use crate::inputs::Recorded;
 use crate::label::Label;
 use crate::loading::Loader;
@@ -103,7 +104,15 @@ pub fn open_session(opts: &BuildOpts) -> Result<Session> {
         cache.root.join("external-digests.json"),
     );
     let remote = connect_remote(opts, &ws.root);
-    Ok(Session { loader: Loader::new(ws)?, cache, config, cwd_package, sources, state_dir: state, remote })
+    Ok(Session {
+        loader: Loader::new(ws, crate::analysis::natives::globals())?,
+        cache,
+        config,
+        cwd_package,
+        sources,
+        state_dir: state,
+        remote,
+    })
 }
 
 /// The remote cache of `--remote_cache`: one that cannot be reached or lacks what relink needs

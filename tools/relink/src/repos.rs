@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::exec::cache::digest_bytes;
+use crate::digest::digest_bytes;
 use crate::workspace::Workspace;
 
 /// Where the rules of this relink build live (the repository it was built from), unless
 /// `RELINK_RULES_DIR` says otherwise.
 /// The rules relink carries: every file of `rules/`, compiled into the binary.
-const EMBEDDED_RULES: &[(&str, &str)] = &[
+pub(crate) const EMBEDDED_RULES: &[(&str, &str)] = &[
     ("rules/BUILD.bazel", include_str!("../../../rules/BUILD.bazel")),
     ("rules/defs.bzl", include_str!("../../../rules/defs.bzl")),
     ("rules/extensions.bzl", include_str!("../../../rules/extensions.bzl")),
@@ -276,35 +276,3 @@ fn toolchain_build_file(triple: &str) -> String {
 
 /// BUILD file of `@relink_toolchain`: the very file `rules/repositories.bzl` writes for Bazel.
 const TOOLCHAIN_BUILD: &str = include_str!("../../../rules/private/toolchain_repo.BUILD");
-
-#[cfg(test)]
-mod tests {
-    /// Every file under rules/ must be embedded (add new files to EMBEDDED_RULES).
-    #[test]
-    fn every_rules_file_is_embedded() {
-        fn walk(dir: &std::path::Path, root: &std::path::Path, out: &mut Vec<String>) {
-            for e in fs_err::read_dir(dir).unwrap() {
-                let p = e.unwrap().path();
-                if p.is_dir() {
-                    walk(&p, root, out);
-                } else {
-                    out.push(p.strip_prefix(root).unwrap().display().to_string());
-                }
-            }
-        }
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let mut on_disk = Vec::new();
-        walk(&root.join("rules"), &root, &mut on_disk);
-        on_disk.sort();
-        // The Bazel rules are embedded for @rules_relink, the Buck2 cell for `import --buck2`.
-        let buck2 = crate::import::buck2::rules_files();
-        let all: Vec<&(&str, &str)> = super::EMBEDDED_RULES.iter().chain(buck2.iter()).collect();
-        let mut embedded: Vec<String> = all.iter().map(|(p, _)| p.to_string()).collect();
-        embedded.sort();
-        embedded.dedup();
-        assert_eq!(embedded, on_disk);
-        for (path, text) in all {
-            assert_eq!(fs_err::read_to_string(root.join(path)).unwrap(), *text, "{path} is stale");
-        }
-    }
-}

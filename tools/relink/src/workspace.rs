@@ -10,9 +10,6 @@ use crate::label::Label;
 /// Files that mark a workspace root.
 const ROOT_MARKERS: &[&str] = &["MODULE.bazel", "WORKSPACE", "WORKSPACE.bazel"];
 
-/// Version-control directories: never part of a package, never an input.
-pub const VCS_DIRS: &[&str] = &[".git", ".jj", ".hg", ".svn"];
-
 /// A workspace and the repositories it can see.
 pub struct Workspace {
     /// Absolute root directory.
@@ -55,7 +52,7 @@ impl Workspace {
     /// Whether a directory on disk is outside every package: a version-control directory,
     /// or a directory `.bazelignore` lists (as Bazel skips them).
     pub fn is_ignored_dir(&self, dir: &Path) -> bool {
-        if dir.file_name().is_some_and(|n| VCS_DIRS.iter().any(|v| n == *v)) {
+        if dir.file_name().is_some_and(|n| crate::inputs::VCS_DIRS.iter().any(|v| n == *v)) {
             return true;
         }
         dir.strip_prefix(&self.root).is_ok_and(|rel| self.ignored.iter().any(|i| rel == i))

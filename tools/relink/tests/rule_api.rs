@@ -171,7 +171,7 @@ fn a_starlark_file_that_is_not_utf8_is_named_as_such() {
     assert!(err.contains("latin1.bzl is not UTF-8 text") && err.contains("latin1/BUILD.bazel:1"), "{err}");
     std::fs::write(ws.path("latin1/BUILD.bazel"), b"# caf\xe9\n").unwrap();
     let out = ws.relink(&["build", "//latin1:x"]);
-    assert!(stderr(&out).contains("latin1/BUILD.bazel: stream did not contain valid UTF-8"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("latin1/BUILD.bazel: not UTF-8 text (BUILD files must be)"), "{}", stderr(&out));
 }
 
 #[test]

@@ -9,11 +9,12 @@ use starlark::values::dict::DictRef;
 use starlark::values::list::ListRef;
 use starlark::values::Value;
 
-use super::{analysis_context, depset};
 use crate::action::{Action, ActionKind, Output};
 use crate::label::join_path;
-use crate::starlark::globals::expect_str;
-use crate::starlark::values::{FileOrigin, FileValue};
+use crate::rule_api::context::analysis_context;
+use crate::rule_api::depset;
+use crate::rule_api::natives::expect_str;
+use crate::rule_api::values::{FileOrigin, FileValue};
 
 /// Arguments of `ctx.actions.run`.
 pub struct RunSpec<'v, 'a> {

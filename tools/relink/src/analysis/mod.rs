@@ -1,19 +1,17 @@
 //! The analysis phase: running rule implementations over configured targets.
 
 pub mod actions;
-pub mod attrs;
-pub mod depset;
+pub mod natives;
 pub mod toolchains;
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::sl::SlResult;
 use anyhow::{anyhow, bail, Context, Result};
 use dupe::Dupe;
-use starlark::any::ProvidesStaticType;
 use starlark::environment::Module;
 use starlark::eval::Evaluator;
 use starlark::values::dict::{AllocDict, DictRef};
@@ -24,9 +22,10 @@ use starlark::values::{FrozenValue, Heap, Value, ValueLike};
 use crate::action::ActionGraph;
 use crate::label::Label;
 use crate::loading::{Loader, TargetDecl};
-use crate::starlark::globals::default_info_key;
-use crate::starlark::values::{provider_key_of, FileOrigin, FileValue, LabelValue, TargetValue};
-use attrs::AttrSchema;
+use crate::rule_api::attrs::{self, AttrSchema};
+use crate::rule_api::context::AnalysisContext;
+use crate::rule_api::natives::default_info_key;
+use crate::rule_api::values::{provider_key_of, FileOrigin, FileValue, LabelValue, TargetValue};
 
 /// Build configuration (Bazel's `--compilation_mode` and `--define`).
 #[derive(Clone, Debug)]
@@ -44,27 +43,6 @@ impl Config {
     pub fn bin_dir(&self) -> String {
         format!("relink-out/{}/bin", self.compilation_mode)
     }
-}
-
-/// What native functions see while a rule implementation runs.
-#[derive(ProvidesStaticType)]
-pub struct AnalysisContext<'a> {
-    pub label: Label,
-    pub bin_dir: String,
-    pub declared: RefCell<HashSet<String>>,
-    pub graph: &'a RefCell<ActionGraph>,
-}
-
-/// The analysis context of the running implementation.
-pub fn analysis_context<'a>(eval: &'a Evaluator<'_, '_, '_>) -> Result<&'a AnalysisContext<'a>> {
-    eval.extra
-        .and_then(|e| e.downcast_ref::<AnalysisContext>())
-        .ok_or_else(|| anyhow!("ctx.actions can only be used inside a rule implementation"))
-}
-
-/// Label of the target being analysed.
-pub fn current_label(eval: &Evaluator<'_, '_, '_>) -> Result<Label> {
-    Ok(analysis_context(eval)?.label.clone())
 }
 
 /// A configured target.
@@ -553,7 +531,7 @@ impl<'l> Analyzer<'l> {
     fn toolchain_info_key(&self) -> Result<u64> {
         let (v, _) = self.loader.prelude().get_any_visibility("_ToolchainInfo").map_err(|e| anyhow!("{e}"))?;
         v.value()
-            .downcast_ref::<crate::starlark::values::ProviderValue>()
+            .downcast_ref::<crate::rule_api::values::ProviderValue>()
             .map(|p| p.key)
             .ok_or_else(|| anyhow!("internal: _ToolchainInfo is not a provider"))
     }
@@ -656,7 +634,7 @@ fn check_provides(spec: &starlark::values::OwnedFrozenValue, returned: &[(u64, F
         let Some(list) = ListRef::from_value(promised) else { return Ok(()) };
         for p in list.iter() {
             let provider = p
-                .downcast_ref::<crate::starlark::values::ProviderValue>()
+                .downcast_ref::<crate::rule_api::values::ProviderValue>()
                 .ok_or_else(|| anyhow!("rule(provides = [...]) takes providers, got {} `{p}`", p.get_type()))?;
             if !returned.iter().any(|(k, _)| *k == provider.key) {
                 bail!(
@@ -722,7 +700,7 @@ fn extract_providers(result: Value<'_>, label: &Label) -> Result<Vec<(u64, Froze
 fn to_files<'v>(v: Option<Value<'v>>, heap: Heap<'v>) -> Result<Vec<FileValue>> {
     match v {
         None => Ok(Vec::new()),
-        Some(v) => depset::to_list(v, heap)?
+        Some(v) => crate::rule_api::depset::to_list(v, heap)?
             .into_iter()
             .map(|f| FileValue::from_value(f).cloned().ok_or_else(|| anyhow!("DefaultInfo holds a non-File {}", f)))
             .collect(),

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
+
+use crate::digest::{digest_bytes, digest_file};
 use serde::{Deserialize, Serialize};
 
 /// The mtime every stored blob carries.
@@ -38,23 +40,6 @@ pub struct ActionResult {
 #[derive(Clone)]
 pub struct Cache {
     pub root: PathBuf,
-}
-
-/// Lowercase hex of bytes (a digest, a key).
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Hex blake3 of a byte slice.
-pub fn digest_bytes(data: &[u8]) -> String {
-    blake3::hash(data).to_hex().to_string()
-}
-
-/// Hex blake3 of a file.
-pub fn digest_file(path: &Path) -> Result<String> {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update_mmap(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(hasher.finalize().to_hex().to_string())
 }
 
 /// Below this much free space in the cache's file system, relink refuses to start a build.

@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::cache::{digest_bytes, digest_file};
+use crate::digest::{digest_bytes, digest_file};
 use crate::workspace::Workspace;
 
 /// How long after a file's change its digest stays suspect.

@@ -27,8 +27,9 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde::Serialize;
 
 use crate::action::{Action, ActionGraph, ActionKind};
+use crate::digest::digest_bytes;
 use crate::workspace::Workspace;
-use cache::{digest_bytes, ActionResult, Cache, OutputFile};
+use cache::{ActionResult, Cache, OutputFile};
 use digests::SourceDigests;
 
 /// Version salt of action keys: bump when the key recipe changes.

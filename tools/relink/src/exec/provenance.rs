@@ -26,8 +26,9 @@ use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier, VerifyingKey};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::cache::{hex, OutputFile};
+use super::cache::OutputFile;
 use super::vet::{self, VetStore};
+use crate::digest::hex;
 
 /// The DSSE payload type of in-toto statements.
 const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";

@@ -27,8 +27,9 @@ use bazel_remote_apis::google::bytestream as bs;
 use prost::Message;
 use tonic::transport::Channel;
 
-use super::cache::{digest_bytes, hex, ActionResult, Cache, OutputFile};
+use super::cache::{ActionResult, Cache, OutputFile};
 use super::provenance::{ActionMeta, Signer, TrustPolicy};
+use crate::digest::{digest_bytes, hex};
 
 /// The type of the signed provenance in an ActionResult's auxiliary metadata.
 const ENVELOPE_TYPE: &str = "type.googleapis.com/relink.DsseEnvelope";

@@ -10,9 +10,10 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use super::cache::{digest_bytes, ActionResult, Cache, OutputFile};
+use super::cache::{ActionResult, Cache, OutputFile};
 use super::{confine, diagnostics, interrupt, DerivedFiles, ExecOptions};
 use crate::action::{Action, ActionGraph};
+use crate::digest::digest_bytes;
 
 /// What a sandbox's inputs point at outside it.
 struct Materialized {

@@ -113,6 +113,35 @@ fn set_executable(path: &Path) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    /// Every file under rules/ must be embedded (add new files to EMBEDDED_RULES).
+    #[test]
+    fn every_rules_file_is_embedded() {
+        fn walk(dir: &std::path::Path, root: &std::path::Path, out: &mut Vec<String>) {
+            for e in fs_err::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    walk(&p, root, out);
+                } else {
+                    out.push(p.strip_prefix(root).unwrap().display().to_string());
+                }
+            }
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut on_disk = Vec::new();
+        walk(&root.join("rules"), &root, &mut on_disk);
+        on_disk.sort();
+        // The Bazel rules are embedded for @rules_relink, the Buck2 cell for `import --buck2`.
+        let buck2 = super::rules_files();
+        let all: Vec<&(&str, &str)> = crate::repos::EMBEDDED_RULES.iter().chain(buck2.iter()).collect();
+        let mut embedded: Vec<String> = all.iter().map(|(p, _)| p.to_string()).collect();
+        embedded.sort();
+        embedded.dedup();
+        assert_eq!(embedded, on_disk);
+        for (path, text) in all {
+            assert_eq!(fs_err::read_to_string(root.join(path)).unwrap(), *text, "{path} is stale");
+        }
+    }
+
     use super::*;
 
     #[test]

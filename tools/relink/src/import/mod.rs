@@ -165,7 +165,7 @@ fn write_bazelignore(root: &Path) -> Result<()> {
     let base = root.file_name().map(|n| format!("bazel-{}", n.to_string_lossy())).unwrap_or_default();
     let mut text = existing.clone();
     let outputs = ["target", "relink-bin", "buck-out", "bazel-bin", "bazel-out", "bazel-testlogs", base.as_str()];
-    for entry in outputs.iter().chain(crate::workspace::VCS_DIRS) {
+    for entry in outputs.iter().chain(crate::inputs::VCS_DIRS) {
         if !entry.is_empty() && !existing.lines().any(|l| l.trim() == *entry) {
             text.push_str(entry);
             text.push('\n');

@@ -8,7 +8,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use sha2::Digest;
 
 use super::metadata::Package;
-use crate::exec::cache::hex;
+use crate::digest::hex;
 // The marker file in a vendored crate: the checksum it was extracted from.
 use crate::exec::vet::VENDORED_MARKER as CHECKSUM_FILE;
 

@@ -1,5 +1,8 @@
 //! The loading phase: evaluating `.bzl` files and `BUILD` files into target declarations.
 
+pub mod natives;
+mod rules;
+
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -11,10 +14,10 @@ use starlark::any::ProvidesStaticType;
 use starlark::environment::{FrozenModule, Globals, Module};
 use starlark::eval::{Evaluator, FileLoader};
 use starlark::syntax::{AstModule, Dialect};
-use starlark::values::dict::AllocDict;
-use starlark::values::{OwnedFrozenValue, StringValue, Value};
+use starlark::values::OwnedFrozenValue;
 
 use crate::label::Label;
+use crate::rule_api::PRELUDE;
 use crate::workspace::Workspace;
 
 /// Attributes every rule accepts besides its own.
@@ -38,8 +41,6 @@ pub const COMMON_ATTRIBUTES: &[&str] = &[
     "applicable_licenses",
     "exec_properties",
 ];
-
-const PRELUDE: &str = include_str!("starlark/prelude.bzl");
 
 static NEXT_RULE_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -115,58 +116,9 @@ pub fn current_package(eval: &Evaluator<'_, '_, '_>) -> Result<Label> {
 pub fn parse_label_here(text: &str, eval: &Evaluator<'_, '_, '_>) -> Result<Label> {
     let base = match eval_context(eval) {
         Ok(ctx) => ctx.base.clone(),
-        Err(_) => crate::analysis::current_label(eval)?,
+        Err(_) => crate::rule_api::context::current_label(eval)?,
     };
     Label::parse(text, &base)
-}
-
-fn location(eval: &Evaluator<'_, '_, '_>) -> String {
-    match eval.call_stack_top_location() {
-        Some(span) => format!("{}:{}", span.filename(), span.resolve_span().begin.line + 1),
-        None => "<unknown location>".to_string(),
-    }
-}
-
-/// Called when a rule is invoked in a BUILD file: validate attribute names and record the target.
-pub fn instantiate_rule<'v>(
-    rule_id: u64,
-    kind: &str,
-    named: &starlark::collections::SmallMap<StringValue<'v>, Value<'v>>,
-    eval: &mut Evaluator<'v, '_, '_>,
-) -> Result<()> {
-    let loc = location(eval);
-    let ctx = eval_context(eval)?;
-    if !ctx.is_build {
-        bail!("{loc}: {kind}() can only be called while evaluating a BUILD file");
-    }
-    let mut name = None;
-    let mut attrs: Vec<(Value<'v>, Value<'v>)> = Vec::new();
-    let allowed = ctx.loader.rule_attribute_names(rule_id)?;
-    for (key, value) in named.iter() {
-        let key_str = key.as_str();
-        if key_str == "name" {
-            name = Some(
-                value.unpack_str().ok_or_else(|| anyhow!("{loc}: {kind}(name = ...) must be a string"))?.to_string(),
-            );
-            continue;
-        }
-        if !allowed.iter().any(|a| a == key_str) && !COMMON_ATTRIBUTES.contains(&key_str) {
-            bail!(
-                "{loc}: {kind}() got an unknown attribute `{key_str}` (its attributes: {})",
-                allowed.iter().filter(|a| !a.starts_with('_')).cloned().collect::<Vec<_>>().join(", ")
-            );
-        }
-        attrs.push((key.to_value(), *value));
-    }
-    let name = name.ok_or_else(|| anyhow!("{loc}: {kind}() needs a `name`"))?;
-    let mut pending = ctx.pending.borrow_mut();
-    if pending.iter().any(|p| p.name == name) {
-        bail!("{loc}: target `{name}` is declared twice in this package");
-    }
-    let var = format!("__relink_target_{}", pending.len());
-    eval.module().set(&var, eval.heap().alloc(AllocDict(attrs)));
-    pending.push(PendingTarget { name, kind: kind.to_string(), rule_id, var, location: loc });
-    Ok(())
 }
 
 /// Evaluates and caches `.bzl` modules and packages.
@@ -198,8 +150,7 @@ fn dialect() -> Dialect {
 
 impl Loader {
     /// Create a loader; evaluates the prelude.
-    pub fn new(workspace: Workspace) -> Result<Loader> {
-        let globals = crate::starlark::globals::build_globals();
+    pub fn new(workspace: Workspace, globals: Globals) -> Result<Loader> {
         let prelude = Module::with_temp_heap(|module| -> Result<FrozenModule> {
             let ast = AstModule::parse("@relink//:prelude.bzl", PRELUDE.to_string(), &dialect())
                 .map_err(|e| anyhow!("{e}"))?;
@@ -252,7 +203,7 @@ impl Loader {
     }
 
     fn rule_attribute_names(&self, id: u64) -> Result<Vec<String>> {
-        crate::analysis::attrs::attribute_names(&self.rule_spec(id)?)
+        crate::rule_api::attrs::attribute_names(&self.rule_spec(id)?)
     }
 
     /// Load a `.bzl` file (cached; cycles are errors).
@@ -270,7 +221,7 @@ impl Loader {
             std::io::ErrorKind::InvalidData => {
                 anyhow!("cannot load {label}: {} is not UTF-8 text (Starlark files must be)", path.display())
             }
-            _ => anyhow!("cannot load {label}: cannot read {}: {e}", path.display()),
+            _ => anyhow!("cannot load {label}: {e}"),
         })?;
         self.workspace.reads.file(&path, content.as_bytes());
         self.loading.borrow_mut().push(label.clone());
@@ -337,7 +288,12 @@ impl Loader {
                     dir.display()
                 )
             })?;
-        let content = fs_err::read_to_string(&build).with_context(|| format!("cannot read {}", build.display()))?;
+        let content = fs_err::read_to_string(&build).map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidData => {
+                anyhow!("{}: not UTF-8 text (BUILD files must be)", build.display())
+            }
+            _ => anyhow!("{e}"),
+        })?;
         self.workspace.reads.file(&build, content.as_bytes());
         let build_name = build.file_name().unwrap().to_string_lossy().to_string();
         let build_label = Label { name: build_name, ..base.clone() };

@@ -262,58 +262,6 @@ pub fn provider_key_of<'v>(value: Value<'v>, heap: Heap<'v>) -> Option<u64> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Rule
-
-/// A rule made by `rule()`. Its specification (implementation, attrs) is kept in a module
-/// variable of the `.bzl` file that defined it, found through `id` after that file froze.
-#[derive(Debug, ProvidesStaticType, NoSerialize, Allocative)]
-pub struct RuleValue {
-    /// Unique identity.
-    pub id: u64,
-    /// The exported name (`rust_library`), the rule's kind.
-    #[allocative(skip)]
-    pub kind: OnceLock<String>,
-}
-
-impl RuleValue {
-    /// Name of the module variable that holds the specification of rule `id`.
-    pub fn spec_variable(id: u64) -> String {
-        format!("__relink_rule_{id}")
-    }
-}
-
-impl fmt::Display for RuleValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<rule {}>", self.kind.get().map_or("<unexported>", String::as_str))
-    }
-}
-
-starlark_simple_value!(RuleValue);
-
-#[starlark_value(type = "rule")]
-impl<'v> StarlarkValue<'v> for RuleValue {
-    fn invoke(
-        &self,
-        _me: Value<'v>,
-        args: &Arguments<'v, '_>,
-        eval: &mut Evaluator<'v, '_, '_>,
-    ) -> starlark::Result<Value<'v>> {
-        let Some(kind) = self.kind.get() else {
-            return unsupported("a rule must be assigned to a global variable in a .bzl file before it is used");
-        };
-        args.no_positional_args(eval.heap())?;
-        let named = args.names_map()?;
-        crate::loading::instantiate_rule(self.id, kind, &named, eval).map_err(starlark::Error::new_other)?;
-        Ok(Value::new_none())
-    }
-
-    fn export_as(&self, variable_name: &str, _eval: &mut Evaluator<'v, '_, '_>) -> starlark::Result<()> {
-        let _ = self.kind.set(variable_name.to_string());
-        Ok(())
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Target
 
 /// A configured target as its dependents see it: a label and the providers its

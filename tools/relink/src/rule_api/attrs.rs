@@ -82,7 +82,7 @@ fn elements(v: Value<'_>) -> Option<Vec<Value<'_>>> {
 
 /// A provider value's (key, name).
 fn provider(v: Value<'_>) -> Result<(u64, String)> {
-    let p = v.downcast_ref::<crate::starlark::values::ProviderValue>().ok_or_else(|| {
+    let p = v.downcast_ref::<crate::rule_api::values::ProviderValue>().ok_or_else(|| {
         anyhow!(
             "providers = [...] takes providers (such as DefaultInfo or a provider() value), got {} `{v}`",
             v.get_type()

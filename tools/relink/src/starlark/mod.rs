@@ -1,3 +1,0 @@
-//! Relink's implementation of Bazel's Starlark rule API.
-pub mod globals;
-pub mod values;
