@@ -6,9 +6,11 @@ mod confine;
 pub mod diagnostics;
 pub mod digests;
 pub mod interrupt;
+mod key;
 pub mod provenance;
 pub mod remote;
 mod sandbox;
+mod scheduler;
 pub mod status;
 pub mod vet;
 
@@ -17,7 +19,7 @@ pub use sandbox::ActionFailed;
 
 use fs_err as fs;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Condvar, Mutex};
@@ -27,13 +29,12 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde::Serialize;
 
 use crate::action::{Action, ActionGraph, ActionKind};
-use crate::digest::digest_bytes;
 use crate::workspace::Workspace;
 use cache::{ActionResult, Cache, OutputFile};
 use digests::SourceDigests;
-
-/// Version salt of action keys: bump when the key recipe changes.
-const KEY_VERSION: &str = "relink-action-key-v1";
+use key::*;
+pub use scheduler::execute;
+use scheduler::LocalSlots;
 
 /// How to execute.
 pub struct ExecOptions<'a> {
@@ -108,20 +109,6 @@ pub struct Outcome {
     pub result: Option<ActionResult>,
 }
 
-struct State {
-    outcomes: HashMap<usize, Outcome>,
-    /// Actions whose inputs are all built, the longest chain of dependents first.
-    ready: BinaryHeap<(usize, Reverse<usize>)>,
-    /// Per action: how many actions the longest chain from it to a requested output holds.
-    heights: HashMap<usize, usize>,
-    waiting_on: HashMap<usize, usize>,
-    running: usize,
-    failed: Vec<(usize, anyhow::Error)>,
-    /// Set when execution must stop (a failure without keep-going).
-    stop: bool,
-    done: usize,
-}
-
 /// Actions needed to produce `paths`, with their dependency edges.
 pub fn needed_actions(graph: &ActionGraph, paths: &[String]) -> Vec<usize> {
     let mut seen = HashSet::new();
@@ -134,314 +121,6 @@ pub fn needed_actions(graph: &ActionGraph, paths: &[String]) -> Vec<usize> {
     let mut out: Vec<usize> = seen.into_iter().collect();
     out.sort_unstable();
     out
-}
-
-/// Run `needed` actions (and only those). Without keep-going no action starts after the first
-/// failure; either way every failure, and every action that finished, is reported.
-pub fn execute(graph: &ActionGraph, needed: &[usize], opts: &ExecOptions) -> Result<Executed> {
-    interrupt::install();
-    let needed_set: HashSet<usize> = needed.iter().copied().collect();
-    let mut dependents: HashMap<usize, Vec<usize>> = HashMap::new();
-    let mut waiting_on = HashMap::new();
-    let mut roots = Vec::new();
-    for &i in needed {
-        let deps: HashSet<usize> = graph.actions[i]
-            .inputs
-            .iter()
-            .filter_map(|p| graph.producer_of(p))
-            .filter(|d| needed_set.contains(d))
-            .collect();
-        for &d in &deps {
-            dependents.entry(d).or_default().push(i);
-        }
-        if deps.is_empty() {
-            roots.push(i);
-        } else {
-            waiting_on.insert(i, deps.len());
-        }
-    }
-    let total = needed.len();
-    let heights = chain_heights(needed, &dependents);
-    let ready = roots.into_iter().map(|i| (heights[&i], Reverse(i))).collect();
-    let state = Mutex::new(State {
-        outcomes: HashMap::new(),
-        ready,
-        heights,
-        waiting_on,
-        running: 0,
-        failed: Vec::new(),
-        stop: false,
-        done: 0,
-    });
-    let wake = Condvar::new();
-    let epoch = Instant::now();
-    let status = status::Status::new(total, opts.progress);
-    let jobs = opts.jobs.max(1);
-    // With a remote cache most actions wait on the network, not on a core: more of them are
-    // looked up at once, while no more than `jobs` run here.
-    let workers_n = if opts.remote.is_some() { jobs * REMOTE_LOOKUPS_PER_JOB } else { jobs };
-    let slots = LocalSlots { free: Mutex::new(jobs), freed: Condvar::new() };
-    let (finished, ticks) = std::sync::mpsc::channel::<()>();
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..workers_n)
-            .map(|_| scope.spawn(|| worker(graph, &state, &wake, &dependents, opts, &status, epoch, &slots)))
-            .collect();
-        if status.is_live() {
-            // Elapsed times of running actions on the live line, until the workers are done.
-            let status = &status;
-            scope.spawn(move || {
-                while let Err(RecvTimeoutError::Timeout) = ticks.recv_timeout(std::time::Duration::from_millis(100)) {
-                    status.refresh();
-                }
-            });
-        }
-        for w in workers {
-            if let Err(panic) = w.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        drop(finished);
-    });
-    status.finish();
-    let state = state.into_inner().unwrap();
-    let skipped = needed.len() - state.outcomes.len() - state.failed.len();
-    Ok(Executed { outcomes: state.outcomes, failed: state.failed, skipped })
-}
-
-/// For each action, the number of actions on the longest chain from it through its dependents
-/// (1 for an action nothing needed depends on). Running the highest first keeps the critical
-/// path busy: an interface that dependents wait for goes before the real compile of the same
-/// crate, which only a link needs.
-fn chain_heights(needed: &[usize], dependents: &HashMap<usize, Vec<usize>>) -> HashMap<usize, usize> {
-    let mut heights: HashMap<usize, usize> = HashMap::new();
-    // Post-order over the dependents graph (a DAG), without recursion.
-    for &start in needed {
-        let mut stack = vec![(start, false)];
-        while let Some((i, expanded)) = stack.pop() {
-            if heights.contains_key(&i) {
-                continue;
-            }
-            let next = dependents.get(&i).map(Vec::as_slice).unwrap_or(&[]);
-            if expanded {
-                let height = 1 + next.iter().map(|d| heights[d]).max().unwrap_or(0);
-                heights.insert(i, height);
-            } else {
-                stack.push((i, true));
-                stack.extend(next.iter().filter(|d| !heights.contains_key(*d)).map(|&d| (d, false)));
-            }
-        }
-    }
-    heights
-}
-
-/// Remote lookups in flight per local job slot (`-j`).
-const REMOTE_LOOKUPS_PER_JOB: usize = 4;
-
-/// How many actions may run on this machine at once (`-j`), whatever the number of workers.
-struct LocalSlots {
-    free: Mutex<usize>,
-    freed: Condvar,
-}
-
-/// A held local slot, given back on drop.
-struct LocalSlot<'a>(&'a LocalSlots);
-
-impl LocalSlots {
-    fn acquire(&self) -> LocalSlot<'_> {
-        let mut free = self.free.lock().unwrap();
-        while *free == 0 {
-            free = self.freed.wait(free).unwrap();
-        }
-        *free -= 1;
-        LocalSlot(self)
-    }
-}
-
-impl Drop for LocalSlot<'_> {
-    fn drop(&mut self) {
-        *self.0.free.lock().unwrap() += 1;
-        self.0.freed.notify_one();
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn worker(
-    graph: &ActionGraph,
-    state: &Mutex<State>,
-    wake: &Condvar,
-    dependents: &HashMap<usize, Vec<usize>>,
-    opts: &ExecOptions,
-    status: &status::Status,
-    epoch: Instant,
-    slots: &LocalSlots,
-) {
-    loop {
-        let (index, derived) = {
-            let mut s = state.lock().unwrap();
-            loop {
-                if s.stop || interrupt::interrupted() || (s.ready.is_empty() && s.running == 0) {
-                    wake.notify_all();
-                    return;
-                }
-                if let Some((_, Reverse(i))) = s.ready.pop() {
-                    s.running += 1;
-                    break (i, derived_files(graph, i, &s.outcomes));
-                }
-                s = wake.wait(s).unwrap();
-            }
-        };
-        let action = &graph.actions[index];
-        status.started(index, &action.mnemonic, &action.owner);
-        // Hashing and running happen outside the lock.
-        let result = derived.and_then(|derived| {
-            let inputs = input_digests(graph, index, &derived, opts.sources, opts.workspace)?;
-            run_one(graph, index, inputs, &derived, opts, epoch, slots)
-        });
-        let mut s = state.lock().unwrap();
-        s.running -= 1;
-        match result {
-            Ok(outcome) => {
-                s.done += 1;
-                status.finished(
-                    index,
-                    s.done,
-                    opts.progress && outcome.cache == CacheStatus::Miss,
-                    &outcome.mnemonic,
-                    &outcome.target,
-                );
-                s.outcomes.insert(index, outcome);
-                for &d in dependents.get(&index).map(Vec::as_slice).unwrap_or(&[]) {
-                    let left = s.waiting_on.get_mut(&d).expect("dependent counted");
-                    *left -= 1;
-                    if *left == 0 {
-                        let height = s.heights[&d];
-                        s.ready.push((height, Reverse(d)));
-                    }
-                }
-            }
-            Err(err) => {
-                status.finished(index, s.done, false, &action.mnemonic, &action.owner);
-                // Dependents of a failed action never become ready.
-                s.stop |= !opts.keep_going;
-                s.failed.push((index, err));
-            }
-        }
-        wake.notify_all();
-    }
-}
-
-fn input_digests(
-    graph: &ActionGraph,
-    index: usize,
-    derived: &DerivedFiles,
-    sources: &SourceDigests,
-    ws: &Workspace,
-) -> Result<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    for path in &graph.actions[index].inputs {
-        let digest = match derived.get(path) {
-            Some(files) => derived_digest(path, files),
-            None => sources.get(ws, path)?,
-        };
-        out.insert(path.clone(), digest);
-    }
-    Ok(out)
-}
-
-/// Digest of a derived file, or of a declared directory (its listing).
-fn derived_digest(path: &str, files: &[OutputFile]) -> String {
-    match files {
-        [file] if file.path == path => file.digest.clone(),
-        _ => {
-            // Sorted: a directory's files come in walk order here and in tree order from a
-            // remote cache; the digest must not depend on which.
-            let mut listing: Vec<String> =
-                files.iter().map(|f| format!("{} {} {}", f.path, f.digest, f.executable)).collect();
-            listing.sort();
-            digest_bytes(listing.join("\n").as_bytes())
-        }
-    }
-}
-
-/// The cache key of an action.
-pub fn action_key(action: &Action, inputs: &BTreeMap<String, String>) -> String {
-    pruned_action_key(action, inputs, &BTreeSet::new())
-}
-
-/// The cache key of an action whose `unused` inputs did not influence its outputs: their
-/// names enter the key, their contents do not.
-fn pruned_action_key(action: &Action, inputs: &BTreeMap<String, String>, unused: &BTreeSet<String>) -> String {
-    #[derive(Serialize)]
-    struct KeyMaterial<'a> {
-        version: &'a str,
-        kind: &'a ActionKind,
-        inputs: BTreeMap<&'a str, &'a str>,
-        unused: &'a BTreeSet<String>,
-        outputs: &'a [crate::action::Output],
-    }
-    let used = inputs.iter().filter(|(p, _)| !unused.contains(*p)).map(|(p, d)| (p.as_str(), d.as_str())).collect();
-    let kind = keyed_kind(&action.kind);
-    let material = KeyMaterial { version: KEY_VERSION, kind: &kind, inputs: used, unused, outputs: &action.outputs };
-    digest_bytes(&serde_json::to_vec(&material).expect("serializable"))
-}
-
-/// relink-builder's flag that gives a compile rustc's incremental state (a local directory).
-const STATE_FLAG: &str = "--incremental-dir";
-
-/// The action's kind as its key sees it: where rustc keeps incremental state (a directory of
-/// this machine, per workspace) is not part of any key, only that the compile used such state
-/// (its outputs differ in layout from a stateless compile's). A second checkout on the same
-/// machine therefore reuses the first one's results.
-fn keyed_kind(kind: &ActionKind) -> std::borrow::Cow<'_, ActionKind> {
-    match kind {
-        ActionKind::Run { argv, env } if argv.iter().any(|a| a == STATE_FLAG) => {
-            let mut argv = argv.clone();
-            for i in 1..argv.len() {
-                if argv[i - 1] == STATE_FLAG {
-                    argv[i] = "<local incremental state>".to_string();
-                }
-            }
-            std::borrow::Cow::Owned(ActionKind::Run { argv, env: env.clone() })
-        }
-        other => std::borrow::Cow::Borrowed(other),
-    }
-}
-
-/// Where an action's last list of unused inputs is recorded: a key over everything but the
-/// contents of its inputs.
-fn pruning_key(action: &Action, inputs: &BTreeMap<String, String>) -> String {
-    let names: Vec<&String> = inputs.keys().collect();
-    digest_bytes(
-        &serde_json::to_vec(&(KEY_VERSION, "pruning", &keyed_kind(&action.kind), names, &action.outputs))
-            .expect("serializable"),
-    )
-}
-
-/// The inputs an action reported unused in its `unused_inputs_list` output: validated to be
-/// declared inputs (anything else is an error naming the action).
-fn reported_unused(
-    action: &Action,
-    list: &str,
-    result: &ActionResult,
-    cache: &Cache,
-    inputs: &BTreeMap<String, String>,
-) -> Result<BTreeSet<String>> {
-    let file = result.files.iter().find(|f| f.path == list).ok_or_else(|| {
-        anyhow!("{} of {} did not write its unused_inputs_list {list}", action.mnemonic, action.owner)
-    })?;
-    let text = fs::read_to_string(cache.blob_path(&file.digest, file.executable))?;
-    let mut unused = BTreeSet::new();
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        if !inputs.contains_key(line) {
-            bail!(
-                "{} of {} lists `{line}` as an unused input, but it is not one of its inputs",
-                action.mnemonic,
-                action.owner
-            );
-        }
-        unused.insert(line.to_string());
-    }
-    Ok(unused)
 }
 
 /// Output files of each derived input: one file, or the files of a declared directory.
@@ -584,15 +263,6 @@ fn stateless_twin_hit(action: &Action, inputs: &BTreeMap<String, String>, opts: 
         .filter(|u| u.iter().all(|p| inputs.contains_key(p)));
     let key = lookup_key(&twin, inputs, hint.as_ref());
     remote.lookup(&action_meta(&twin, &key, inputs), opts.cache)
-}
-
-/// The key `action` is looked up by: without the contents of the inputs it last reported
-/// unused, when it reported any.
-fn lookup_key(action: &Action, inputs: &BTreeMap<String, String>, last_unused: Option<&BTreeSet<String>>) -> String {
-    match last_unused {
-        Some(unused) => pruned_action_key(action, inputs, unused),
-        None => action_key(action, inputs),
-    }
 }
 
 /// What signed provenance says about `action` under `key`.
@@ -769,20 +439,4 @@ fn derived_files(graph: &ActionGraph, index: usize, outcomes: &HashMap<usize, Ou
         map.insert(path.clone(), files);
     }
     Ok(map)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_longest_chain_of_dependents_runs_first() {
-        // 0 = an interface that 1 (a dependent's compile) and 2 (a link) need; 1 feeds 3.
-        let dependents = HashMap::from([(0, vec![1, 2]), (1, vec![3]), (4, vec![2])]);
-        let heights = chain_heights(&[0, 1, 2, 3, 4], &dependents);
-        assert_eq!(heights, HashMap::from([(0, 3), (1, 2), (2, 1), (3, 1), (4, 2)]));
-        let mut ready: BinaryHeap<(usize, Reverse<usize>)> =
-            [4, 0].into_iter().map(|i| (heights[&i], Reverse(i))).collect();
-        assert_eq!(ready.pop(), Some((3, Reverse(0))));
-    }
 }
