@@ -4,6 +4,9 @@
 //! interface stubs, rlink normalization and diagnostics live here. Arguments starting with `@`
 //! name parameter files (one argument per line), as Bazel's `use_param_file` writes them.
 
+// Functions stay short enough to read (clippy.toml: too-many-lines-threshold).
+#![warn(clippy::too_many_lines)]
+
 mod hollow;
 mod objects;
 mod rlink;

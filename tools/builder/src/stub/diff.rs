@@ -221,7 +221,7 @@ fn insert(out: &mut BTreeMap<String, Entry>, key: String, entry: Entry) {
     out.insert(unique, entry);
 }
 
-fn entry<T: ToTokens + Spanned>(
+fn entry<T: ToTokens + Spanned + ?Sized>(
     item: &T,
     kind: &'static str,
     public: bool,
@@ -248,47 +248,30 @@ fn fn_keep(attrs: &[syn::Attribute], sig: &syn::Signature, block: &syn::Block) -
 fn collect_items(items: &[syn::Item], prefix: &str, out: &mut BTreeMap<String, Entry>) {
     for item in items {
         let name = |ident: &syn::Ident| format!("{prefix}{ident}");
+        // An item recorded by kind and name, with no keep reason of its own.
+        let mut plain = |kind: &'static str,
+                         label: String,
+                         node: &dyn ToTokens,
+                         vis: &syn::Visibility,
+                         attrs: &[syn::Attribute]| {
+            insert(out, format!("{kind} {label}"), entry(node, kind, is_pub(vis), attrs, String::new(), None))
+        };
         match item {
             syn::Item::Fn(f) => {
                 let e =
                     entry(f, "fn", is_pub(&f.vis), &f.attrs, tokens_of(&f.sig), fn_keep(&f.attrs, &f.sig, &f.block));
                 insert(out, format!("fn {}", name(&f.sig.ident)), e);
             }
-            syn::Item::Const(c) => insert(
-                out,
-                format!("const {}", name(&c.ident)),
-                entry(c, "const", is_pub(&c.vis), &c.attrs, String::new(), None),
-            ),
-            syn::Item::Static(s) => insert(
-                out,
-                format!("static {}", name(&s.ident)),
-                entry(s, "static", is_pub(&s.vis), &s.attrs, String::new(), None),
-            ),
-            syn::Item::Struct(s) => insert(
-                out,
-                format!("struct {}", name(&s.ident)),
-                entry(s, "struct", is_pub(&s.vis), &s.attrs, String::new(), None),
-            ),
-            syn::Item::Enum(e) => insert(
-                out,
-                format!("enum {}", name(&e.ident)),
-                entry(e, "enum", is_pub(&e.vis), &e.attrs, String::new(), None),
-            ),
-            syn::Item::Union(u) => insert(
-                out,
-                format!("union {}", name(&u.ident)),
-                entry(u, "union", is_pub(&u.vis), &u.attrs, String::new(), None),
-            ),
-            syn::Item::Type(t) => insert(
-                out,
-                format!("type {}", name(&t.ident)),
-                entry(t, "type", is_pub(&t.vis), &t.attrs, String::new(), None),
-            ),
-            syn::Item::Use(u) => insert(
-                out,
-                format!("use in {}", if prefix.is_empty() { "crate root" } else { prefix }),
-                entry(u, "use", is_pub(&u.vis), &u.attrs, String::new(), None),
-            ),
+            syn::Item::Const(c) => plain("const", name(&c.ident), c, &c.vis, &c.attrs),
+            syn::Item::Static(s) => plain("static", name(&s.ident), s, &s.vis, &s.attrs),
+            syn::Item::Struct(s) => plain("struct", name(&s.ident), s, &s.vis, &s.attrs),
+            syn::Item::Enum(e) => plain("enum", name(&e.ident), e, &e.vis, &e.attrs),
+            syn::Item::Union(u) => plain("union", name(&u.ident), u, &u.vis, &u.attrs),
+            syn::Item::Type(t) => plain("type", name(&t.ident), t, &t.vis, &t.attrs),
+            syn::Item::Use(u) => {
+                let scope = if prefix.is_empty() { "crate root" } else { prefix };
+                plain("use", format!("in {scope}"), u, &u.vis, &u.attrs)
+            }
             syn::Item::Macro(m) => {
                 let kind = if m.mac.path.is_ident("macro_rules") { "macro_rules" } else { "macro" };
                 let label = m
@@ -298,27 +281,7 @@ fn collect_items(items: &[syn::Item], prefix: &str, out: &mut BTreeMap<String, E
                     .unwrap_or_else(|| format!("{prefix}{}!", tokens_of(&m.mac.path).replace(' ', "")));
                 insert(out, format!("{kind} {label}"), entry(m, kind, false, &m.attrs, String::new(), None));
             }
-            syn::Item::Mod(m) => match &m.content {
-                Some((_, inner)) => {
-                    let header = attrs_tokens(&m.attrs) + &tokens_of(&m.vis) + &m.ident.to_string();
-                    insert(
-                        out,
-                        format!("mod {}", name(&m.ident)),
-                        Entry {
-                            tokens: header.clone(),
-                            without_docs: strip_docs(&m.attrs) + &m.ident.to_string(),
-                            header,
-                            ..entry(&m.ident, "mod", is_pub(&m.vis), &[], String::new(), None)
-                        },
-                    );
-                    collect_items(inner, &format!("{}::", name(&m.ident)), out);
-                }
-                None => insert(
-                    out,
-                    format!("mod {}", name(&m.ident)),
-                    entry(m, "mod", is_pub(&m.vis), &m.attrs, String::new(), None),
-                ),
-            },
+            syn::Item::Mod(m) => collect_mod(m, &name(&m.ident), out),
             syn::Item::Impl(imp) => collect_impl(imp, prefix, out),
             syn::Item::Trait(t) => collect_trait(t, prefix, out),
             other => insert(
@@ -327,6 +290,27 @@ fn collect_items(items: &[syn::Item], prefix: &str, out: &mut BTreeMap<String, E
                 entry(other, "other", false, &[], String::new(), None),
             ),
         }
+    }
+}
+
+/// A module: an inline one is recorded by its header and its items under `name::`.
+fn collect_mod(m: &syn::ItemMod, name: &str, out: &mut BTreeMap<String, Entry>) {
+    match &m.content {
+        Some((_, inner)) => {
+            let header = attrs_tokens(&m.attrs) + &tokens_of(&m.vis) + &m.ident.to_string();
+            insert(
+                out,
+                format!("mod {name}"),
+                Entry {
+                    tokens: header.clone(),
+                    without_docs: strip_docs(&m.attrs) + &m.ident.to_string(),
+                    header,
+                    ..entry(&m.ident, "mod", is_pub(&m.vis), &[], String::new(), None)
+                },
+            );
+            collect_items(inner, &format!("{name}::"), out);
+        }
+        None => insert(out, format!("mod {name}"), entry(m, "mod", is_pub(&m.vis), &m.attrs, String::new(), None)),
     }
 }
 

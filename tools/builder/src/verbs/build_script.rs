@@ -161,10 +161,35 @@ fn host(rustc: &Path) -> Result<String> {
 /// Run the verb.
 pub fn run(args: &BuildScriptArgs) -> Result<()> {
     let cwd = std::env::current_dir()?;
-    let abs = |p: &Path| cwd.join(p);
     let rustc = crate::rustc::resolve_rustc(&args.rustc, &cwd);
-    let host = host(&rustc)?;
     fs_err::create_dir_all(&args.out_dir)?;
+    let mut cmd = script_command(args, &rustc, &cwd)?;
+    let output = cmd.output().with_context(|| format!("cannot run the build script of {}", args.package))?;
+    if !output.status.success() {
+        bail!(
+            "the build script of `{}` failed ({}):\n--- stdout\n{}\n--- stderr\n{}\nCheck that the system libraries and tools it needs are installed.",
+            args.package,
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let directives = parse_directives(&String::from_utf8_lossy(&output.stdout))?;
+    for w in directives.warnings.iter().filter(|_| !args.hide_warnings) {
+        eprintln!("warning: {}@build.rs: {w}", args.package);
+    }
+    write_outputs(args, &directives, &cwd)?;
+    if let Some(list) = &args.unused_inputs_list {
+        let used = files_cargo_watches(&args.package_files, &directives, &args.manifest_dir, &cwd);
+        crate::unused::write_list(list, &args.package_files, &used)?;
+    }
+    Ok(())
+}
+
+/// The script's command with the environment Cargo gives build scripts.
+fn script_command(args: &BuildScriptArgs, rustc: &Path, cwd: &Path) -> Result<Command> {
+    let abs = |p: &Path| cwd.join(p);
+    let host = host(rustc)?;
     let mut cmd = Command::new(abs(&args.script));
     crate::util::die_with_parent(&mut cmd);
     cmd.current_dir(abs(&args.manifest_dir)).env_clear();
@@ -174,7 +199,7 @@ pub fn run(args: &BuildScriptArgs) -> Result<()> {
         .env("CARGO_PKG_NAME", &args.package)
         .env("TARGET", &host)
         .env("HOST", &host)
-        .env("RUSTC", &rustc)
+        .env("RUSTC", rustc)
         .env("RUSTDOC", rustc.with_file_name("rustdoc"))
         .env("OPT_LEVEL", &args.opt_level)
         .env("PROFILE", args.profile.as_deref().unwrap_or(if args.opt_level == "0" { "debug" } else { "release" }))
@@ -187,7 +212,7 @@ pub fn run(args: &BuildScriptArgs) -> Result<()> {
     if let Some(links) = &args.links {
         cmd.env("CARGO_MANIFEST_LINKS", links);
     }
-    for (k, v) in cfg_env(&rustc)? {
+    for (k, v) in cfg_env(rustc)? {
         cmd.env(k, v);
     }
     for feature in &args.features {
@@ -203,20 +228,11 @@ pub fn run(args: &BuildScriptArgs) -> Result<()> {
             cmd.env(k, v.replace("${pwd}", &cwd.display().to_string()));
         }
     }
-    let output = cmd.output().with_context(|| format!("cannot run the build script of {}", args.package))?;
-    if !output.status.success() {
-        bail!(
-            "the build script of `{}` failed ({}):\n--- stdout\n{}\n--- stderr\n{}\nCheck that the system libraries and tools it needs are installed.",
-            args.package,
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let directives = parse_directives(&String::from_utf8_lossy(&output.stdout))?;
-    for w in directives.warnings.iter().filter(|_| !args.hide_warnings) {
-        eprintln!("warning: {}@build.rs: {w}", args.package);
-    }
+    Ok(cmd)
+}
+
+/// The flags, env and `DEP_<links>_*` files, with the sandbox path made portable.
+fn write_outputs(args: &BuildScriptArgs, directives: &Directives, cwd: &Path) -> Result<()> {
     let sandbox = format!("{}", cwd.display());
     let portable = |s: &str| s.replace(&sandbox, "${pwd}");
     let flags: Vec<String> = directives.flags.iter().map(|f| portable(f)).collect();
@@ -239,10 +255,6 @@ pub fn run(args: &BuildScriptArgs) -> Result<()> {
         None => Vec::new(),
     };
     fs_err::write(&args.dep_env_out, dep_env.join("\n"))?;
-    if let Some(list) = &args.unused_inputs_list {
-        let used = files_cargo_watches(&args.package_files, &directives, &args.manifest_dir, &cwd);
-        crate::unused::write_list(list, &args.package_files, &used)?;
-    }
     Ok(())
 }
 

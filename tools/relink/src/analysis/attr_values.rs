@@ -87,7 +87,6 @@ impl Analyzer<'_> {
         module: &Module<'v>,
         out: &mut ResolvedAttrs<'v>,
     ) -> Result<()> {
-        let heap = module.heap();
         let base = if from_default {
             Label::package_base(spec_repo, &decl.label.package)
         } else {
@@ -97,98 +96,114 @@ impl Analyzer<'_> {
             check_allowed(a, value)?;
         }
         match a.kind.as_str() {
-            "label" => {
-                if value.is_none() {
-                    out.attr.push((a.name.clone(), Value::new_none()));
-                    if a.allow_files {
-                        out.files.push((a.name.clone(), heap.alloc(Vec::<Value>::new())));
-                    }
-                    if a.single_file {
-                        out.file.push((a.name.clone(), Value::new_none()));
-                    }
-                    if a.executable {
-                        out.executable.push((a.name.clone(), Value::new_none()));
-                    }
-                    return Ok(());
-                }
-                let dep = self.dependency(value, &base, module, &mut out.deps)?;
-                refuse_dependency(a, &dep)?;
-                out.attr.push((a.name.clone(), heap.alloc(dep.target.clone())));
-                let files: Vec<Value> = dep.default_files.iter().map(|f| heap.alloc(f.clone())).collect();
-                if a.single_file {
-                    if files.len() != 1 {
-                        bail!("`{}` must be a single file, but provides {}", dep.target.label, files.len());
-                    }
-                    out.file.push((a.name.clone(), files[0]));
-                }
-                if a.executable {
-                    let exe = dep
-                        .executable
-                        .clone()
-                        .or_else(|| (dep.default_files.len() == 1).then(|| dep.default_files[0].clone()));
-                    let exe = exe.ok_or_else(|| anyhow!("`{}` is not executable", dep.target.label))?;
-                    out.executable.push((a.name.clone(), heap.alloc(exe)));
-                }
-                out.files.push((a.name.clone(), heap.alloc(files)));
-            }
-            "label_list" => {
-                let items = ListRef::from_value(value)
-                    .ok_or_else(|| anyhow!("expected a list of labels, got {} `{}`", value.get_type(), value))?;
-                let mut targets = Vec::new();
-                let mut files = Vec::new();
-                for item in items.iter() {
-                    let dep = self.dependency(item, &base, module, &mut out.deps)?;
-                    refuse_dependency(a, &dep)?;
-                    targets.push(heap.alloc(dep.target.clone()));
-                    files.extend(dep.default_files.iter().map(|f| heap.alloc(f.clone())));
-                }
-                out.attr.push((a.name.clone(), heap.alloc(targets)));
-                out.files.push((a.name.clone(), heap.alloc(files)));
-            }
-            "label_keyed_string_dict" => {
-                let dict = DictRef::from_value(value).ok_or_else(|| {
-                    anyhow!("expected a dict of labels to strings, got {} `{}`", value.get_type(), value)
-                })?;
-                let mut entries = Vec::new();
-                let mut files = Vec::new();
-                for (key, text) in dict.iter() {
-                    if text.unpack_str().is_none() {
-                        bail!("expected string values, got {} `{}` for `{}`", text.get_type(), text, key);
-                    }
-                    let dep = self.dependency(key, &base, module, &mut out.deps)?;
-                    refuse_dependency(a, &dep)?;
-                    files.extend(dep.default_files.iter().map(|f| heap.alloc(f.clone())));
-                    entries.push((heap.alloc(dep.target.clone()), text));
-                }
-                out.attr.push((a.name.clone(), heap.alloc(AllocDict(entries))));
-                out.files.push((a.name.clone(), heap.alloc(files)));
-            }
-            "output_list" => {
-                let items = ListRef::from_value(value)
-                    .ok_or_else(|| anyhow!("expected a list of file names, got {} `{}`", value.get_type(), value))?;
-                let names = items
-                    .iter()
-                    .map(|i| {
-                        i.unpack_str().map(str::to_string).ok_or_else(|| anyhow!("expected a file name, got `{i}`"))
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                out.pending_output_lists.push((a.name.clone(), names));
-                out.attr.push((a.name.clone(), value));
-            }
-            "output" => {
-                if value.is_none() {
-                    out.outputs.push((a.name.clone(), Value::new_none()));
-                } else {
-                    let name = value.unpack_str().ok_or_else(|| anyhow!("expected a file name"))?;
-                    out.pending_outputs.push((a.name.clone(), name.to_string()));
-                }
-                out.attr.push((a.name.clone(), value));
-            }
+            "label" => self.resolve_label(a, value, &base, module, out)?,
+            "label_list" => self.resolve_label_list(a, value, &base, module, out)?,
+            "label_keyed_string_dict" => self.resolve_label_keyed_dict(a, value, &base, module, out)?,
+            "output" | "output_list" => resolve_output(a, value, out)?,
             kind => {
                 check_plain_type(kind, value)?;
                 out.attr.push((a.name.clone(), value));
             }
         }
+        Ok(())
+    }
+
+    /// `attr.label`: the target, its files, its single file and executable when asked for.
+    fn resolve_label<'v>(
+        &self,
+        a: &AttrSchema,
+        value: Value<'v>,
+        base: &Label,
+        module: &Module<'v>,
+        out: &mut ResolvedAttrs<'v>,
+    ) -> Result<()> {
+        let heap = module.heap();
+        if value.is_none() {
+            out.attr.push((a.name.clone(), Value::new_none()));
+            if a.allow_files {
+                out.files.push((a.name.clone(), heap.alloc(Vec::<Value>::new())));
+            }
+            if a.single_file {
+                out.file.push((a.name.clone(), Value::new_none()));
+            }
+            if a.executable {
+                out.executable.push((a.name.clone(), Value::new_none()));
+            }
+            return Ok(());
+        }
+        let dep = self.dependency(value, base, module, &mut out.deps)?;
+        refuse_dependency(a, &dep)?;
+        out.attr.push((a.name.clone(), heap.alloc(dep.target.clone())));
+        let files: Vec<Value> = dep.default_files.iter().map(|f| heap.alloc(f.clone())).collect();
+        if a.single_file {
+            if files.len() != 1 {
+                bail!("`{}` must be a single file, but provides {}", dep.target.label, files.len());
+            }
+            out.file.push((a.name.clone(), files[0]));
+        }
+        if a.executable {
+            let exe =
+                dep.executable.clone().or_else(|| (dep.default_files.len() == 1).then(|| dep.default_files[0].clone()));
+            let exe = exe.ok_or_else(|| anyhow!("`{}` is not executable", dep.target.label))?;
+            out.executable.push((a.name.clone(), heap.alloc(exe)));
+        }
+        out.files.push((a.name.clone(), heap.alloc(files)));
+
+        Ok(())
+    }
+
+    /// `attr.label_list`: the targets and all their files.
+    fn resolve_label_list<'v>(
+        &self,
+        a: &AttrSchema,
+        value: Value<'v>,
+        base: &Label,
+        module: &Module<'v>,
+        out: &mut ResolvedAttrs<'v>,
+    ) -> Result<()> {
+        let heap = module.heap();
+        let items = ListRef::from_value(value)
+            .ok_or_else(|| anyhow!("expected a list of labels, got {} `{}`", value.get_type(), value))?;
+        let mut targets = Vec::new();
+        let mut files = Vec::new();
+        for item in items.iter() {
+            let dep = self.dependency(item, base, module, &mut out.deps)?;
+            refuse_dependency(a, &dep)?;
+            targets.push(heap.alloc(dep.target.clone()));
+            files.extend(dep.default_files.iter().map(|f| heap.alloc(f.clone())));
+        }
+        out.attr.push((a.name.clone(), heap.alloc(targets)));
+        out.files.push((a.name.clone(), heap.alloc(files)));
+
+        Ok(())
+    }
+
+    /// `attr.label_keyed_string_dict`: targets as keys of the strings, and all their files.
+    fn resolve_label_keyed_dict<'v>(
+        &self,
+        a: &AttrSchema,
+        value: Value<'v>,
+        base: &Label,
+        module: &Module<'v>,
+        out: &mut ResolvedAttrs<'v>,
+    ) -> Result<()> {
+        let heap = module.heap();
+        let dict = DictRef::from_value(value)
+            .ok_or_else(|| anyhow!("expected a dict of labels to strings, got {} `{}`", value.get_type(), value))?;
+        let mut entries = Vec::new();
+        let mut files = Vec::new();
+        for (key, text) in dict.iter() {
+            if text.unpack_str().is_none() {
+                bail!("expected string values, got {} `{}` for `{}`", text.get_type(), text, key);
+            }
+            let dep = self.dependency(key, base, module, &mut out.deps)?;
+            refuse_dependency(a, &dep)?;
+            files.extend(dep.default_files.iter().map(|f| heap.alloc(f.clone())));
+            entries.push((heap.alloc(dep.target.clone()), text));
+        }
+        out.attr.push((a.name.clone(), heap.alloc(AllocDict(entries))));
+        out.files.push((a.name.clone(), heap.alloc(files)));
+
         Ok(())
     }
 
@@ -301,6 +316,29 @@ pub(super) fn check_plain_type(kind: &str, value: Value<'_>) -> Result<()> {
     };
     if !ok {
         bail!("expected {}, got {} `{}`", kind.replace('_', " "), ty, value);
+    }
+    Ok(())
+}
+
+/// `attr.output` and `attr.output_list`: the names, declared as the target's outputs later.
+fn resolve_output<'v>(a: &AttrSchema, value: Value<'v>, out: &mut ResolvedAttrs<'v>) -> Result<()> {
+    if a.kind == "output_list" {
+        let items = ListRef::from_value(value)
+            .ok_or_else(|| anyhow!("expected a list of file names, got {} `{}`", value.get_type(), value))?;
+        let names = items
+            .iter()
+            .map(|i| i.unpack_str().map(str::to_string).ok_or_else(|| anyhow!("expected a file name, got `{i}`")))
+            .collect::<Result<Vec<_>>>()?;
+        out.pending_output_lists.push((a.name.clone(), names));
+        out.attr.push((a.name.clone(), value));
+    } else {
+        if value.is_none() {
+            out.outputs.push((a.name.clone(), Value::new_none()));
+        } else {
+            let name = value.unpack_str().ok_or_else(|| anyhow!("expected a file name"))?;
+            out.pending_outputs.push((a.name.clone(), name.to_string()));
+        }
+        out.attr.push((a.name.clone(), value));
     }
     Ok(())
 }

@@ -19,7 +19,7 @@ pub use sandbox::ActionFailed;
 
 use fs_err as fs;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Condvar, Mutex};
@@ -147,6 +147,8 @@ fn run_one(
     let mut key = lookup_key(action, &inputs, last_unused.as_ref());
     let start = Instant::now();
     let mut from_remote = false;
+    let look =
+        Lookup { action, inputs: &inputs, pruning: pruning.as_deref(), last_unused: last_unused.as_ref(), remote };
     let (result, cache) = match opts.cache.lookup(&key) {
         Some(result) => (result, CacheStatus::Hit),
         None => match remote
@@ -154,77 +156,13 @@ fn run_one(
             .or_else(|| stateless_twin_hit(action, &inputs, opts))
         {
             Some(result) => {
-                // A remote hit: recorded locally, with the unused inputs it reports, as if run
-                // here (once its blobs are all here: local lookups trust only complete results).
-                let complete = result.files.iter().all(|f| opts.cache.blob_ok(&f.digest, f.executable));
-                if let (Some(list), Some(pruning)) = (&action.unused_inputs_list, &pruning) {
-                    if let Some(f) = result.files.iter().find(|f| &f.path == list) {
-                        ensure_local(opts.cache, opts.remote, f)?;
-                    }
-                    let unused = reported_unused(action, list, &result, opts.cache, &inputs)?;
-                    if complete {
-                        opts.cache.record(&pruned_action_key(action, &inputs, &unused), &result)?;
-                    }
-                    opts.cache.record_pruned_inputs(pruning, &unused)?;
-                }
-                if complete {
-                    opts.cache.record(&key, &result)?;
-                }
+                record_remote_hit(&look, &result, &key, opts)?;
                 from_remote = true;
                 (result, CacheStatus::Hit)
             }
             None => {
-                let looked_up = key.clone();
-                let executor = remote.filter(|r| {
-                    r.executes()
-                        && matches!(action.kind, ActionKind::Run { .. })
-                        && !action.requirements.contains_key("no-sandbox")
-                });
-                let ran_remotely = match executor {
-                    Some(r) => run_remotely(r, action, &inputs, derived, opts)?,
-                    None => None,
-                };
-                let (result, executed_by) = match ran_remotely {
-                    Some((result, worker)) => (result, Some(worker)),
-                    None => {
-                        let _slot = slots.acquire();
-                        if interrupt::interrupted() {
-                            bail!("{} of {}: interrupted", action.mnemonic, action.owner);
-                        }
-                        (run_locally(graph, action, derived, opts)?, None)
-                    }
-                };
-                let mut now_unused = None;
-                if let (Some(list), Some(pruning)) = (&action.unused_inputs_list, &pruning) {
-                    let unused = reported_unused(action, list, &result, opts.cache, &inputs)?;
-                    key = pruned_action_key(action, &inputs, &unused);
-                    opts.cache.record_pruned_inputs(pruning, &unused)?;
-                    if let Some(r) = remote.filter(|r| r.uploads()) {
-                        r.upload_pruned(pruning, &unused, opts.cache);
-                    }
-                    now_unused = Some(unused);
-                }
-                opts.cache.record(&key, &result)?;
-                if let Some(r) = remote.filter(|r| r.uploads()) {
-                    let meta = provenance::ActionMeta {
-                        executed_by: executed_by.as_deref(),
-                        ..action_meta(action, &key, &inputs)
-                    };
-                    r.upload(&meta, &result, opts.cache);
-                    // Also under the key it was looked up by (another checkout, without this
-                    // one's record of unused inputs, asks by that), but only if every input
-                    // whose content that key leaves out was indeed unused: otherwise that key
-                    // would answer for contents this run never saw.
-                    let sound = match (&last_unused, &now_unused) {
-                        (None, _) => true,
-                        (Some(before), Some(now)) => before.is_subset(now),
-                        (Some(_), None) => false,
-                    };
-                    if key != looked_up && sound {
-                        let meta = provenance::ActionMeta { key: &looked_up, ..meta };
-                        r.upload(&meta, &result, opts.cache);
-                    }
-                }
+                let (result, run_key) = run_and_record(graph, &look, &key, derived, opts, slots)?;
+                key = run_key;
                 (result, CacheStatus::Miss)
             }
         },
@@ -242,6 +180,99 @@ fn run_one(
         inputs,
         result: Some(result),
     })
+}
+
+/// What `run_one` found out about an action before running it.
+struct Lookup<'a> {
+    action: &'a Action,
+    inputs: &'a BTreeMap<String, String>,
+    /// The key of its unused-input record, when it reports unused inputs.
+    pruning: Option<&'a str>,
+    /// The inputs it reported unused last time.
+    last_unused: Option<&'a BTreeSet<String>>,
+    remote: Option<&'a remote::RemoteCache>,
+}
+
+/// A remote hit: recorded locally, with the unused inputs it reports, as if run here (once its
+/// blobs are all here: local lookups trust only complete results).
+fn record_remote_hit(look: &Lookup, result: &ActionResult, key: &str, opts: &ExecOptions) -> Result<()> {
+    let (action, inputs) = (look.action, look.inputs);
+    let complete = result.files.iter().all(|f| opts.cache.blob_ok(&f.digest, f.executable));
+    if let (Some(list), Some(pruning)) = (&action.unused_inputs_list, look.pruning) {
+        if let Some(f) = result.files.iter().find(|f| &f.path == list) {
+            ensure_local(opts.cache, opts.remote, f)?;
+        }
+        let unused = reported_unused(action, list, result, opts.cache, inputs)?;
+        if complete {
+            opts.cache.record(&pruned_action_key(action, inputs, &unused), result)?;
+        }
+        opts.cache.record_pruned_inputs(pruning, &unused)?;
+    }
+    if complete {
+        opts.cache.record(key, result)?;
+    }
+    Ok(())
+}
+
+/// Run the action (remotely when the server executes, else here in a local slot), record its
+/// result under its key (pruned by the inputs it reports unused) and upload it. Returns the
+/// result and the key it was recorded under.
+fn run_and_record(
+    graph: &ActionGraph,
+    look: &Lookup,
+    looked_up: &str,
+    derived: &DerivedFiles,
+    opts: &ExecOptions,
+    slots: &LocalSlots,
+) -> Result<(ActionResult, String)> {
+    let (action, inputs, remote) = (look.action, look.inputs, look.remote);
+    let executor = remote.filter(|r| {
+        r.executes() && matches!(action.kind, ActionKind::Run { .. }) && !action.requirements.contains_key("no-sandbox")
+    });
+    let ran_remotely = match executor {
+        Some(r) => run_remotely(r, action, inputs, derived, opts)?,
+        None => None,
+    };
+    let (result, executed_by) = match ran_remotely {
+        Some((result, worker)) => (result, Some(worker)),
+        None => {
+            let _slot = slots.acquire();
+            if interrupt::interrupted() {
+                bail!("{} of {}: interrupted", action.mnemonic, action.owner);
+            }
+            (run_locally(graph, action, derived, opts)?, None)
+        }
+    };
+    let mut key = looked_up.to_string();
+    let mut now_unused = None;
+    if let (Some(list), Some(pruning)) = (&action.unused_inputs_list, look.pruning) {
+        let unused = reported_unused(action, list, &result, opts.cache, inputs)?;
+        key = pruned_action_key(action, inputs, &unused);
+        opts.cache.record_pruned_inputs(pruning, &unused)?;
+        if let Some(r) = remote.filter(|r| r.uploads()) {
+            r.upload_pruned(pruning, &unused, opts.cache);
+        }
+        now_unused = Some(unused);
+    }
+    opts.cache.record(&key, &result)?;
+    if let Some(r) = remote.filter(|r| r.uploads()) {
+        let meta = provenance::ActionMeta { executed_by: executed_by.as_deref(), ..action_meta(action, &key, inputs) };
+        r.upload(&meta, &result, opts.cache);
+        // Also under the key it was looked up by (another checkout, without this one's record
+        // of unused inputs, asks by that), but only if every input whose content that key
+        // leaves out was indeed unused: otherwise that key would answer for contents this run
+        // never saw.
+        let sound = match (look.last_unused, &now_unused) {
+            (None, _) => true,
+            (Some(before), Some(now)) => before.is_subset(now),
+            (Some(_), None) => false,
+        };
+        if key != looked_up && sound {
+            let meta = provenance::ActionMeta { key: looked_up, ..meta };
+            r.upload(&meta, &result, opts.cache);
+        }
+    }
+    Ok((result, key))
 }
 
 /// A compile that keeps rustc's incremental state is local-only; on a local miss the remote

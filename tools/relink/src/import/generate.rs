@@ -278,6 +278,71 @@ impl Ctx<'_> {
             self.profile_attrs(pkg, rule == "rust_proc_macro"),
         );
     }
+
+    /// A member's library and its unit-test target (dev-dependencies added to the library's).
+    fn member_library(
+        &self,
+        out: &mut String,
+        pkg: &Package,
+        lib: &Target,
+        normal: &Deps,
+        with_dev: &Deps,
+        has_bs: bool,
+    ) -> Result<()> {
+        let rule = if lib.is_proc_macro() { "rust_proc_macro" } else { "rust_library" };
+        let root_file = rel(pkg, &lib.src_path)?;
+        self.crate_target(out, rule, &pkg.name, &crate_name(lib), &root_file, &lib.edition, pkg, normal, has_bs, "");
+        if lib.test && lib.is_lib() {
+            let extra = format!("    crate = \":{}\",\n    data = {DATA_GLOB},\n{CARGO_TEST}", pkg.name);
+            let unit_deps = Deps {
+                libs: dev_only(&with_dev.libs, &normal.libs),
+                proc_macros: dev_only(&with_dev.proc_macros, &normal.proc_macros),
+                aliases: with_dev.aliases.clone(),
+            };
+            self.crate_target(
+                out,
+                "rust_test",
+                &format!("{}_test", pkg.name),
+                &crate_name(lib),
+                &root_file,
+                &lib.edition,
+                pkg,
+                &unit_deps,
+                has_bs,
+                &extra,
+            );
+        }
+        Ok(())
+    }
+
+    /// A member's integration tests; they may run the package's binaries `bins`.
+    fn integration_tests(
+        &self,
+        out: &mut String,
+        pkg: &Package,
+        bins: &[String],
+        with_dev: &Deps,
+        has_bs: bool,
+        enabled: &dyn Fn(&Target) -> bool,
+    ) -> Result<()> {
+        for target in pkg.targets.iter().filter(|t| t.has_kind("test") && enabled(t)) {
+            // Integration tests may run the package's binaries (found beside the test binary's deps/).
+            let extra = format!("    binaries = {},\n    data = {DATA_GLOB},\n{CARGO_TEST}", list(bins));
+            self.crate_target(
+                out,
+                "rust_test",
+                &target.name,
+                &crate_name(target),
+                &rel(pkg, &target.src_path)?,
+                &target.edition,
+                pkg,
+                with_dev,
+                has_bs,
+                &extra,
+            );
+        }
+        Ok(())
+    }
 }
 
 fn loads() -> String {
@@ -338,40 +403,7 @@ pub fn member_build_file(
     with_dev.aliases.extend(dev.aliases);
     let own_lib = pkg.lib().map(|lib| (lib.clone(), format!(":{}", pkg.name)));
     if let Some((lib, _)) = &own_lib {
-        let rule = if lib.is_proc_macro() { "rust_proc_macro" } else { "rust_library" };
-        let root_file = rel(pkg, &lib.src_path)?;
-        ctx.crate_target(
-            &mut out,
-            rule,
-            &pkg.name,
-            &crate_name(lib),
-            &root_file,
-            &lib.edition,
-            pkg,
-            &normal,
-            has_bs,
-            "",
-        );
-        if lib.test && lib.is_lib() {
-            let extra = format!("    crate = \":{}\",\n    data = {DATA_GLOB},\n{CARGO_TEST}", pkg.name);
-            let unit_deps = Deps {
-                libs: dev_only(&with_dev.libs, &normal.libs),
-                proc_macros: dev_only(&with_dev.proc_macros, &normal.proc_macros),
-                aliases: with_dev.aliases.clone(),
-            };
-            ctx.crate_target(
-                &mut out,
-                "rust_test",
-                &format!("{}_test", pkg.name),
-                &crate_name(lib),
-                &root_file,
-                &lib.edition,
-                pkg,
-                &unit_deps,
-                has_bs,
-                &extra,
-            );
-        }
+        ctx.member_library(&mut out, pkg, lib, &normal, &with_dev, has_bs)?;
     }
     if let Some((lib, label)) = &own_lib {
         if lib.is_lib() {
@@ -427,22 +459,7 @@ pub fn member_build_file(
         .filter(|t| t.has_kind("bin") && enabled(t))
         .map(|t| format!(":{}", bin_target_name(t)))
         .collect();
-    for target in pkg.targets.iter().filter(|t| t.has_kind("test") && enabled(t)) {
-        // Integration tests may run the package's binaries (found beside the test binary's deps/).
-        let extra = format!("    binaries = {},\n    data = {DATA_GLOB},\n{CARGO_TEST}", list(&bins));
-        ctx.crate_target(
-            &mut out,
-            "rust_test",
-            &target.name,
-            &crate_name(target),
-            &rel(pkg, &target.src_path)?,
-            &target.edition,
-            pkg,
-            &with_dev,
-            has_bs,
-            &extra,
-        );
-    }
+    ctx.integration_tests(&mut out, pkg, &bins, &with_dev, has_bs, &enabled)?;
     Ok(out)
 }
 
