@@ -181,7 +181,7 @@ impl<'l> Analyzer<'l> {
 
     fn analyze_rule(&self, decl: &TargetDecl) -> Result<Configured> {
         let spec = self.loader.rule_spec(decl.rule_id)?;
-        let schema = attrs::schema(&spec)?;
+        let schema = self.loader.rule_schema(decl.rule_id)?;
         Module::with_temp_heap(|module| self.analyze_rule_in(decl, &spec, &schema, module))
     }
 

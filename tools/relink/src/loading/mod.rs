@@ -17,6 +17,7 @@ use starlark::syntax::{AstModule, Dialect};
 use starlark::values::OwnedFrozenValue;
 
 use crate::label::Label;
+use crate::rule_api::attrs::AttrSchema;
 use crate::rule_api::PRELUDE;
 use crate::workspace::Workspace;
 
@@ -129,6 +130,8 @@ pub struct Loader {
     bzl: RefCell<HashMap<Label, FrozenModule>>,
     loading: RefCell<Vec<Label>>,
     rules: RefCell<HashMap<u64, OwnedFrozenValue>>,
+    /// Each rule's attribute schema, parsed once from its specification.
+    schemas: RefCell<HashMap<u64, Rc<Vec<AttrSchema>>>>,
     packages: RefCell<HashMap<(String, String), Rc<Package>>>,
 }
 
@@ -169,6 +172,7 @@ impl Loader {
             bzl: RefCell::default(),
             loading: RefCell::default(),
             rules: RefCell::default(),
+            schemas: RefCell::default(),
             packages: RefCell::default(),
         };
         loader.register_rules(&loader.prelude)?;
@@ -202,8 +206,15 @@ impl Loader {
         self.rules.borrow().get(&id).cloned().ok_or_else(|| anyhow!("internal error: unknown rule {id}"))
     }
 
-    fn rule_attribute_names(&self, id: u64) -> Result<Vec<String>> {
-        crate::rule_api::attrs::attribute_names(&self.rule_spec(id)?)
+    /// The attribute schema of rule `id` (parsed on first use, then shared by every target
+    /// declared with the rule and every analysis of one).
+    pub fn rule_schema(&self, id: u64) -> Result<Rc<Vec<AttrSchema>>> {
+        if let Some(schema) = self.schemas.borrow().get(&id) {
+            return Ok(schema.clone());
+        }
+        let schema = Rc::new(crate::rule_api::attrs::schema(&self.rule_spec(id)?)?);
+        self.schemas.borrow_mut().insert(id, schema.clone());
+        Ok(schema)
     }
 
     /// Load a `.bzl` file (cached; cycles are errors).

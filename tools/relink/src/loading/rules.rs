@@ -87,7 +87,8 @@ pub fn instantiate_rule<'v>(
     }
     let mut name = None;
     let mut attrs: Vec<(Value<'v>, Value<'v>)> = Vec::new();
-    let allowed = ctx.loader.rule_attribute_names(rule_id)?;
+    let schema = ctx.loader.rule_schema(rule_id)?;
+    let allowed: Vec<&str> = schema.iter().map(|a| a.name.as_str()).collect();
     for (key, value) in named.iter() {
         let key_str = key.as_str();
         if key_str == "name" {
@@ -96,7 +97,7 @@ pub fn instantiate_rule<'v>(
             );
             continue;
         }
-        if !allowed.iter().any(|a| a == key_str) && !COMMON_ATTRIBUTES.contains(&key_str) {
+        if !allowed.contains(&key_str) && !COMMON_ATTRIBUTES.contains(&key_str) {
             bail!(
                 "{loc}: {kind}() got an unknown attribute `{key_str}` (its attributes: {})",
                 allowed.iter().filter(|a| !a.starts_with('_')).cloned().collect::<Vec<_>>().join(", ")

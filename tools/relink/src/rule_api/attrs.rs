@@ -103,11 +103,6 @@ fn provider_groups(v: Option<Value<'_>>) -> Result<Vec<Vec<(u64, String)>>> {
     Ok(vec![items.into_iter().map(provider).collect::<Result<_>>()?])
 }
 
-/// Names of a rule's attributes.
-pub fn attribute_names(spec: &OwnedFrozenValue) -> Result<Vec<String>> {
-    Ok(schema(spec)?.into_iter().map(|a| a.name).collect())
-}
-
 fn truthy(v: Option<Value<'_>>) -> bool {
     v.is_some_and(|v| !v.is_none() && v.to_bool())
 }
