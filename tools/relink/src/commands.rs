@@ -6,13 +6,14 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::action::{Action, ActionKind, Output};
-use crate::exec::cache::{Cache, OutputFile};
-use crate::exec::{self, CacheStatus, ExecOptions, Outcome};
 use crate::plan::{self, cache_root, open_session, state_dir, Analysis, Session, TargetSummary};
 use crate::records::{explain_command, ExecutionLog};
-use crate::workspace::Workspace;
 use crate::{BuildOpts, Cli, CommandKind};
+use relink_core::action::{Action, ActionKind, Output};
+use relink_core::workspace::Workspace;
+use relink_exec as exec;
+use relink_exec::cache::{Cache, OutputFile};
+use relink_exec::{CacheStatus, ExecOptions, Outcome};
 
 /// An error that ends relink with its own exit code (Bazel's codes; see [`EXIT_CODES`]).
 #[derive(Debug)]
@@ -173,7 +174,7 @@ fn materialize_outputs(session: &Session, paths: &[String], outcomes: &HashMap<u
         let prefix = format!("{path}/");
         for (p, f) in all.iter().filter(|(p, _)| *p == path || p.starts_with(&prefix)) {
             if let Some(rel) = p.strip_prefix(&bin_prefix) {
-                crate::exec::ensure_local(&session.cache, session.remote.as_ref(), f)?;
+                relink_exec::ensure_local(&session.cache, session.remote.as_ref(), f)?;
                 session.cache.materialize(f, &out_root.join(rel))?;
             }
         }
@@ -291,7 +292,7 @@ fn report_tests(session: &Session, built: &Built) -> bool {
                 .result
                 .as_ref()
                 .and_then(|r| r.files.first())
-                .filter(|f| crate::exec::ensure_local(&session.cache, session.remote.as_ref(), f).is_ok())
+                .filter(|f| relink_exec::ensure_local(&session.cache, session.remote.as_ref(), f).is_ok())
                 .and_then(|f| fs_err::read_to_string(session.cache.blob_path(&f.digest, f.executable)).ok());
             let here = log.as_deref().map(TestCounts::parse).unwrap_or_default();
             counts.add(&here);
@@ -438,7 +439,7 @@ fn aquery_command(opts: &BuildOpts, pattern: &str) -> Result<()> {
     Ok(())
 }
 
-fn import_command(opts: &crate::import::ImportOpts) -> Result<()> {
+fn import_command(opts: &relink_import::ImportOpts) -> Result<()> {
     let cwd = std::env::current_dir()?;
     let has_marker = ["MODULE.bazel", "WORKSPACE", "WORKSPACE.bazel"].iter().any(|m| cwd.join(m).is_file());
     if !has_marker {
@@ -456,7 +457,8 @@ fn import_command(opts: &crate::import::ImportOpts) -> Result<()> {
         )?;
     }
     let ws = Workspace::find(&cwd)?;
-    crate::import::run(&ws.root, opts)
+    let builder = if opts.buck2 { Some(crate::repos::builder()?) } else { None };
+    relink_import::run(&ws.root, opts, builder.as_deref())
 }
 
 /// `relink verify`: exit 0 when the store was intact, 1 when damaged blobs were removed.

@@ -8,24 +8,14 @@
 // Functions stay short enough to read (clippy.toml: too-many-lines-threshold).
 #![warn(clippy::too_many_lines)]
 
-mod action;
-mod analysis;
 mod commands;
-mod digest;
-mod exec;
-mod import;
-mod inputs;
-mod label;
-mod loading;
 mod plan;
 mod records;
 mod repos;
-mod rule_api;
-mod sl;
 mod toolchain_probe;
-mod workspace;
 
 use clap::{Args, Parser, Subcommand};
+use relink_import as import;
 
 /// Command line.
 #[derive(Parser, Debug)]

@@ -2,7 +2,7 @@
 //! and the analysed action graph.
 //!
 //! Loading and analysis are reused from the previous command while nothing they read changed
-//! (see [`crate::inputs`]): BUILD and `.bzl` files, the directory listings `glob()` and `//...`
+//! (see [`relink_core::inputs`]): BUILD and `.bzl` files, the directory listings `glob()` and `//...`
 //! walked, existence checks, the configuration, the patterns, the repositories and relink
 //! itself. Then no Starlark runs at all, which is most of a no-op build's time.
 
@@ -12,16 +12,16 @@ use std::path::PathBuf;
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::action::{Action, ActionGraph};
-use crate::analysis::{Analyzer, Config, Configured};
-use crate::digest::digest_bytes;
-use crate::exec;
-use crate::exec::cache::Cache;
-use crate::inputs::Recorded;
-use crate::label::Label;
-use crate::loading::Loader;
-use crate::workspace::Workspace;
 use crate::BuildOpts;
+use relink_analysis::{Analyzer, Config, Configured};
+use relink_core::action::{Action, ActionGraph};
+use relink_core::digest::digest_bytes;
+use relink_core::inputs::Recorded;
+use relink_core::label::Label;
+use relink_core::workspace::Workspace;
+use relink_exec as exec;
+use relink_exec::cache::Cache;
+use relink_loading::Loader;
 
 pub fn cache_root(explicit: Option<PathBuf>) -> PathBuf {
     if let Some(dir) = explicit {
@@ -88,8 +88,8 @@ pub fn open_session(opts: &BuildOpts) -> Result<Session> {
         defines.insert("relink_incremental_dir".to_string(), dir.display().to_string());
     }
     let mut toolchain_registrations = opts.extra_toolchains.clone();
-    toolchain_registrations.extend(crate::analysis::toolchains::workspace_registrations(&ws.root)?);
-    toolchain_registrations.extend(crate::analysis::toolchains::DEFAULT_REGISTRATIONS.iter().map(|s| s.to_string()));
+    toolchain_registrations.extend(relink_analysis::toolchains::workspace_registrations(&ws.root)?);
+    toolchain_registrations.extend(relink_analysis::toolchains::DEFAULT_REGISTRATIONS.iter().map(|s| s.to_string()));
     let config = Config {
         compilation_mode: opts.compilation_mode.clone(),
         defines,
@@ -105,7 +105,7 @@ pub fn open_session(opts: &BuildOpts) -> Result<Session> {
     );
     let remote = connect_remote(opts, &ws.root);
     Ok(Session {
-        loader: Loader::new(ws, crate::analysis::natives::globals())?,
+        loader: Loader::new(ws, relink_analysis::natives::globals())?,
         cache,
         config,
         cwd_package,
@@ -175,7 +175,7 @@ pub fn expand_patterns(session: &Session, patterns: &[String]) -> Result<Vec<Lab
                 let dir = if pattern.starts_with("//") {
                     dir.clone()
                 } else {
-                    crate::label::join_path(&session.cwd_package, dir)
+                    relink_core::label::join_path(&session.cwd_package, dir)
                 };
                 session.loader.workspace.packages_under(&dir)?
             }

@@ -13,12 +13,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::action::Action;
-use crate::exec::cache::Cache;
-use crate::exec::{CacheStatus, Outcome};
-use crate::label::Label;
 use crate::plan::{cache_root, state_dir, Session};
-use crate::workspace::Workspace;
+use relink_core::action::Action;
+use relink_core::label::Label;
+use relink_core::workspace::Workspace;
+use relink_exec::cache::Cache;
+use relink_exec::{CacheStatus, Outcome};
 
 /// Execution log and explain records.
 pub struct ExecutionLog {
@@ -144,7 +144,7 @@ impl ExecutionLog {
         for (index, err) in failed {
             let a = &actions[*index];
             if let Some(f) = &mut self.file {
-                let process = err.downcast_ref::<crate::exec::ActionFailed>();
+                let process = err.downcast_ref::<relink_exec::ActionFailed>();
                 let line = serde_json::json!({
                     "mnemonic": a.mnemonic, "target": a.owner, "cache": CacheStatus::Failed,
                     "duration_ms": process.map_or(0, |p| p.duration_ms),

@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::digest::digest_bytes;
-use crate::workspace::Workspace;
+use relink_core::digest::digest_bytes;
+use relink_core::workspace::Workspace;
 
 /// Where the rules of this relink build live (the repository it was built from), unless
 /// `RELINK_RULES_DIR` says otherwise.
 /// The rules relink carries: every file of `rules/`, compiled into the binary.
-pub(crate) const EMBEDDED_RULES: &[(&str, &str)] = &[
+const EMBEDDED_RULES: &[(&str, &str)] = &[
     ("rules/BUILD.bazel", include_str!("../../../rules/BUILD.bazel")),
     ("rules/defs.bzl", include_str!("../../../rules/defs.bzl")),
     ("rules/extensions.bzl", include_str!("../../../rules/extensions.bzl")),
@@ -93,7 +93,7 @@ pub fn register(ws: &mut Workspace, cache_root: &Path) -> Result<()> {
 /// it for the host (the `cc` on PATH as compiler and linker driver, as Bazel's autodetected
 /// local toolchain), `current_cc_toolchain` and `find_cpp_toolchain`.
 fn bazel_tools_repo(cache_root: &Path) -> Result<PathBuf> {
-    use crate::analysis::toolchains::{host_cpu, host_os};
+    use relink_analysis::toolchains::{host_cpu, host_os};
     let cc = host_cc().map(|p| p.display().to_string()).unwrap_or_default();
     let build = format!(
         r#"# Written by relink: the C++ toolchain of this host, as Bazel's @bazel_tools provides one.
@@ -270,9 +270,41 @@ fn toolchain_repo(cache_root: &Path) -> Result<PathBuf> {
 /// The toolchain repository's BUILD file for a host triple: the template's placeholders
 /// filled as `rules/repositories.bzl` fills them.
 fn toolchain_build_file(triple: &str) -> String {
-    use crate::analysis::toolchains::{host_cpu, host_os};
+    use relink_analysis::toolchains::{host_cpu, host_os};
     TOOLCHAIN_BUILD.replace("%{triple}", triple).replace("%{os}", host_os()).replace("%{cpu}", host_cpu())
 }
 
 /// BUILD file of `@relink_toolchain`: the very file `rules/repositories.bzl` writes for Bazel.
 const TOOLCHAIN_BUILD: &str = include_str!("../../../rules/private/toolchain_repo.BUILD");
+
+#[cfg(test)]
+mod tests {
+    /// Every file under rules/ must be embedded (add new files to EMBEDDED_RULES).
+    #[test]
+    fn every_rules_file_is_embedded() {
+        fn walk(dir: &std::path::Path, root: &std::path::Path, out: &mut Vec<String>) {
+            for e in fs_err::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    walk(&p, root, out);
+                } else {
+                    out.push(p.strip_prefix(root).unwrap().display().to_string());
+                }
+            }
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut on_disk = Vec::new();
+        walk(&root.join("rules"), &root, &mut on_disk);
+        on_disk.sort();
+        // The Bazel rules are embedded for @rules_relink, the Buck2 cell for `import --buck2`.
+        let buck2 = relink_import::buck2::rules_files();
+        let all: Vec<&(&str, &str)> = super::EMBEDDED_RULES.iter().chain(buck2.iter()).collect();
+        let mut embedded: Vec<String> = all.iter().map(|(p, _)| p.to_string()).collect();
+        embedded.sort();
+        embedded.dedup();
+        assert_eq!(embedded, on_disk);
+        for (path, text) in all {
+            assert_eq!(fs_err::read_to_string(root.join(path)).unwrap(), *text, "{path} is stale");
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! The shape of relink's and relink-builder's sources (issue 13), checked on every test run:
-//! no import cycle between top-level modules, no file over 600 lines, and file-system calls
+//! no import cycle between the top-level modules of a crate (Cargo refuses cycles between
+//! relink's crates), no file over 600 lines, and file-system calls
 //! through `fs_err`, whose errors name the path. (Functions over 80 lines fail clippy:
 //! clippy.toml and `#![warn(clippy::too_many_lines)]` in each main.rs.)
 
@@ -32,9 +33,16 @@ const PATHLESS_FS: &[&str] = &[
     "read_dir",
 ];
 
+/// The `src` directory of relink, of each of its library crates, and of relink-builder.
 fn source_roots() -> Vec<PathBuf> {
     let root = common::repo_root();
-    vec![root.join("tools/relink/src"), root.join("tools/builder/src")]
+    let mut roots = vec![root.join("tools/relink/src"), root.join("tools/builder/src")];
+    let crates = root.join("tools/relink/crates");
+    for entry in std::fs::read_dir(&crates).unwrap_or_else(|e| panic!("{}: {e}", crates.display())) {
+        roots.push(entry.unwrap().path().join("src"));
+    }
+    roots.sort();
+    roots
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -112,7 +120,7 @@ fn no_module_imports_one_that_imports_it_back() {
     let mut cycles = Vec::new();
     for src in source_roots() {
         let graph = module_graph(&src);
-        assert!(graph.len() > 5, "{}: too few modules found", src.display());
+        assert!(!graph.is_empty() || src.ends_with("core/src"), "{}: no modules found", src.display());
         for module in graph.keys() {
             if let Some(cycle) = cycle_through(&graph, module) {
                 cycles.push(format!("{}: {}", src.display(), cycle.join(" -> ")));

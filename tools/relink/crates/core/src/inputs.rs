@@ -1,0 +1,140 @@
+//! What loading and analysis read from disk, so that their result can be reused.
+//!
+//! The action graph is a function of the BUILD and `.bzl` files read, of the directory
+//! listings `glob()` and `//...` walked, of existence checks (is there a BUILD file, does a
+//! source label name a file), and of the configuration. The recorder collects the first three
+//! while a build analyses; [`Recorded::first_change`] checks them again (reading small files and
+//! directories, no Starlark) before a later build reuses the result.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::digest_bytes;
+
+/// Marker file `relink import` leaves in a vendored crates.io crate: the checksum of the
+/// `.crate` it was extracted from (read by the cargo-vet policy of the executor).
+pub const VENDORED_MARKER: &str = ".relink-checksum";
+
+/// Version-control directories: never part of a package, never an input.
+pub const VCS_DIRS: &[&str] = &[".git", ".jj", ".hg", ".svn"];
+
+/// Everything read, by absolute path.
+#[derive(Default, Clone, Serialize, Deserialize, PartialEq, Eq, Debug)]
+pub struct Recorded {
+    /// File -> digest of its content.
+    files: BTreeMap<String, String>,
+    /// Directory -> digest of its sorted listing (names and whether each is a directory).
+    listings: BTreeMap<String, String>,
+    /// Path -> whether it was a file (`Some(true)`), a directory (`Some(false)`) or absent.
+    probes: BTreeMap<String, Option<bool>>,
+}
+
+/// Collects reads while loading and analysis run (shared by both, hence the lock).
+#[derive(Default)]
+pub struct Recorder(Mutex<Recorded>);
+
+impl Recorder {
+    /// A file's content was read.
+    pub fn file(&self, path: &Path, content: &[u8]) {
+        self.0.lock().unwrap().files.insert(path.display().to_string(), digest_bytes(content));
+    }
+
+    /// A directory was listed; returns its entries (name, is_dir), sorted by name.
+    pub fn list_dir(&self, dir: &Path) -> std::io::Result<Vec<(String, bool)>> {
+        let listing = listing(dir)?;
+        self.0.lock().unwrap().listings.insert(dir.display().to_string(), digest_listing(&listing));
+        Ok(listing)
+    }
+
+    /// Whether `path` is a file (`Some(true)`), a directory (`Some(false)`) or absent.
+    pub fn probe(&self, path: &Path) -> Option<bool> {
+        let found = kind_of(path);
+        self.0.lock().unwrap().probes.insert(path.display().to_string(), found);
+        found
+    }
+
+    /// What was recorded so far.
+    pub fn snapshot(&self) -> Recorded {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl Recorded {
+    /// The first read that would now give something else, described.
+    pub fn first_change(&self) -> Option<String> {
+        if let Some((p, _)) = self.files.iter().find(|(p, d)| !fs_err::read(p).is_ok_and(|c| digest_bytes(&c) == **d)) {
+            return Some(format!("{p} changed"));
+        }
+        if let Some((p, _)) =
+            self.listings.iter().find(|(p, d)| !listing(Path::new(p)).is_ok_and(|l| digest_listing(&l) == **d))
+        {
+            return Some(format!("the listing of {p} changed"));
+        }
+        self.probes
+            .iter()
+            .find(|(p, k)| kind_of(Path::new(p)) != **k)
+            .map(|(p, _)| format!("{p} appeared, disappeared or changed kind"))
+    }
+}
+
+fn kind_of(path: &Path) -> Option<bool> {
+    fs_err::metadata(path).ok().map(|m| !m.is_dir())
+}
+
+/// Entries no package can contain: output links and version-control directories. They come
+/// and go with builds and commits and never change what loading sees.
+fn never_a_source(name: &str) -> bool {
+    name == "relink-bin" || name.starts_with("bazel-") || VCS_DIRS.contains(&name)
+}
+
+fn listing(dir: &Path) -> std::io::Result<Vec<(String, bool)>> {
+    let mut entries = Vec::new();
+    for entry in fs_err::read_dir(dir)? {
+        let entry = entry?;
+        if never_a_source(&entry.file_name().to_string_lossy()) {
+            continue;
+        }
+        // Symbolic links count as what they point to, as glob() follows them.
+        let is_dir = fs_err::metadata(entry.path()).map(|m| m.is_dir()).unwrap_or(false);
+        entries.push((entry.file_name().to_string_lossy().into_owned(), is_dir));
+    }
+    entries.sort();
+    Ok(entries)
+}
+
+fn digest_listing(listing: &[(String, bool)]) -> String {
+    let text: String = listing.iter().map(|(n, d)| format!("{n}\0{}\n", u8::from(*d))).collect();
+    digest_bytes(text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_file_a_changed_build_file_or_a_new_build_file_invalidates() {
+        let dir = std::env::temp_dir().join(format!("inputs-{}", std::process::id()));
+        let _ = fs_err::remove_dir_all(&dir);
+        fs_err::create_dir_all(dir.join("sub")).unwrap();
+        fs_err::write(dir.join("BUILD"), "x").unwrap();
+        let r = Recorder::default();
+        r.file(&dir.join("BUILD"), b"x");
+        r.list_dir(&dir).unwrap();
+        assert_eq!(r.probe(&dir.join("sub/BUILD")), None);
+        let recorded = r.snapshot();
+        assert!(recorded.first_change().is_none());
+        fs_err::write(dir.join("sub/BUILD"), "").unwrap();
+        assert!(recorded.first_change().is_some(), "a BUILD file appeared where none was");
+        fs_err::remove_file(dir.join("sub/BUILD")).unwrap();
+        fs_err::write(dir.join("new.rs"), "").unwrap();
+        assert!(recorded.first_change().is_some(), "a new file changes the listing");
+        fs_err::remove_file(dir.join("new.rs")).unwrap();
+        assert!(recorded.first_change().is_none());
+        fs_err::write(dir.join("BUILD"), "y").unwrap();
+        assert!(recorded.first_change().is_some(), "a changed BUILD file");
+        fs_err::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,479 @@
+//! The loading phase: evaluating `.bzl` files and `BUILD` files into target declarations.
+
+#![warn(clippy::too_many_lines)]
+
+pub mod natives;
+mod rules;
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{anyhow, bail, Context, Result};
+use starlark::any::ProvidesStaticType;
+use starlark::environment::{FrozenModule, Globals, Module};
+use starlark::eval::{Evaluator, FileLoader};
+use starlark::syntax::{AstModule, Dialect};
+use starlark::values::OwnedFrozenValue;
+
+use relink_core::label::Label;
+use relink_core::workspace::Workspace;
+use relink_rule_api::attrs::AttrSchema;
+use relink_rule_api::PRELUDE;
+
+/// Attributes every rule accepts besides its own.
+pub const COMMON_ATTRIBUTES: &[&str] = &[
+    "visibility",
+    "tags",
+    "testonly",
+    "deprecation",
+    "features",
+    "compatible_with",
+    "target_compatible_with",
+    "restricted_to",
+    "exec_compatible_with",
+    "licenses",
+    "size",
+    "timeout",
+    "flaky",
+    "shard_count",
+    "local",
+    "args",
+    "applicable_licenses",
+    "exec_properties",
+];
+
+static NEXT_RULE_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A fresh rule identity.
+pub fn next_rule_id() -> u64 {
+    NEXT_RULE_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A target as declared in a BUILD file.
+pub struct TargetDecl {
+    pub label: Label,
+    /// Rule kind (`rust_library`).
+    pub kind: String,
+    pub rule_id: u64,
+    /// Attribute values as written (a frozen dict, `name` excluded).
+    pub attrs: OwnedFrozenValue,
+    /// `file:line` of the rule call.
+    pub location: String,
+}
+
+impl TargetDecl {
+    /// The `tags` the BUILD file gives the target (`manual`: not matched by `//...`).
+    pub fn tags(&self) -> Vec<String> {
+        let Some(attrs) = starlark::values::dict::DictRef::from_value(self.attrs.value()) else {
+            return Vec::new();
+        };
+        let Some(tags) = attrs.get_str("tags").and_then(starlark::values::list::ListRef::from_value) else {
+            return Vec::new();
+        };
+        tags.iter().filter_map(|t| t.unpack_str().map(str::to_string)).collect()
+    }
+}
+
+/// An evaluated package.
+pub struct Package {
+    pub targets: BTreeMap<String, TargetDecl>,
+    /// Execroot-relative path of the BUILD file.
+    pub build_file: String,
+}
+
+/// A rule call recorded during a BUILD file's evaluation; its attributes sit in module
+/// variable `var` until the module is frozen.
+struct PendingTarget {
+    name: String,
+    kind: String,
+    rule_id: u64,
+    var: String,
+    location: String,
+}
+
+/// Per-evaluation context reachable from native functions through `eval.extra`.
+#[derive(ProvidesStaticType)]
+struct EvalContext<'a> {
+    loader: &'a Loader,
+    /// Package whose BUILD file (or whose .bzl file) is evaluated.
+    base: Label,
+    is_build: bool,
+    pending: RefCell<Vec<PendingTarget>>,
+}
+
+fn eval_context<'a>(eval: &'a Evaluator<'_, '_, '_>) -> Result<&'a EvalContext<'a>> {
+    eval.extra
+        .and_then(|e| e.downcast_ref::<EvalContext>())
+        .ok_or_else(|| anyhow!("this function is only available while loading BUILD and .bzl files"))
+}
+
+/// The label of the package being evaluated.
+pub fn current_package(eval: &Evaluator<'_, '_, '_>) -> Result<Label> {
+    Ok(eval_context(eval)?.base.clone())
+}
+
+/// Parse a label relative to the file being evaluated (or analysed).
+pub fn parse_label_here(text: &str, eval: &Evaluator<'_, '_, '_>) -> Result<Label> {
+    let base = match eval_context(eval) {
+        Ok(ctx) => ctx.base.clone(),
+        Err(_) => relink_rule_api::context::current_label(eval)?,
+    };
+    Label::parse(text, &base)
+}
+
+/// Evaluates and caches `.bzl` modules and packages.
+pub struct Loader {
+    pub workspace: Workspace,
+    globals: Globals,
+    prelude: FrozenModule,
+    bzl: RefCell<HashMap<Label, FrozenModule>>,
+    loading: RefCell<Vec<Label>>,
+    rules: RefCell<HashMap<u64, OwnedFrozenValue>>,
+    /// Each rule's attribute schema, parsed once from its specification.
+    schemas: RefCell<HashMap<u64, Rc<Vec<AttrSchema>>>>,
+    packages: RefCell<HashMap<(String, String), Rc<Package>>>,
+}
+
+struct ModuleLoader<'a> {
+    loader: &'a Loader,
+    base: Label,
+}
+
+impl FileLoader for ModuleLoader<'_> {
+    fn load(&self, path: &str) -> starlark::Result<FrozenModule> {
+        let label = Label::parse(path, &self.base).map_err(starlark::Error::new_other)?;
+        self.loader.load_bzl(&label).map_err(starlark::Error::new_other)
+    }
+}
+
+fn dialect() -> Dialect {
+    Dialect { enable_f_strings: true, ..Dialect::Extended }
+}
+
+impl Loader {
+    /// Create a loader; evaluates the prelude.
+    pub fn new(workspace: Workspace, globals: Globals) -> Result<Loader> {
+        let prelude = Module::with_temp_heap(|module| -> Result<FrozenModule> {
+            let ast = AstModule::parse("@relink//:prelude.bzl", PRELUDE.to_string(), &dialect())
+                .map_err(|e| anyhow!("{e}"))?;
+            {
+                let mut eval = Evaluator::new(&module);
+                relink_rule_api::sl::limit_steps(&mut eval);
+                eval.disable_gc();
+                eval.eval_module(ast, &globals).map_err(|e| anyhow!("{e}"))?;
+            }
+            module.freeze().map_err(|e| anyhow!("{e:?}"))
+        })?;
+        let loader = Loader {
+            workspace,
+            globals,
+            prelude,
+            bzl: RefCell::default(),
+            loading: RefCell::default(),
+            rules: RefCell::default(),
+            schemas: RefCell::default(),
+            packages: RefCell::default(),
+        };
+        loader.register_rules(&loader.prelude)?;
+        Ok(loader)
+    }
+
+    /// The evaluated prelude (its private helpers are used by analysis).
+    pub fn prelude(&self) -> &FrozenModule {
+        &self.prelude
+    }
+
+    /// The shared globals.
+    pub fn globals(&self) -> &Globals {
+        &self.globals
+    }
+
+    fn register_rules(&self, module: &FrozenModule) -> Result<()> {
+        let names: Vec<String> = module.names().map(|n| n.as_str().to_string()).collect();
+        for name in names {
+            if let Some(id) = name.strip_prefix("__relink_rule_") {
+                let id: u64 = id.parse()?;
+                let spec = module.get_any_visibility(&name).map(|(v, _)| v).map_err(|e| anyhow!("{e}"))?;
+                self.rules.borrow_mut().insert(id, spec);
+            }
+        }
+        Ok(())
+    }
+
+    /// The specification struct of rule `id` (implementation, attrs, executable, test).
+    pub fn rule_spec(&self, id: u64) -> Result<OwnedFrozenValue> {
+        self.rules.borrow().get(&id).cloned().ok_or_else(|| anyhow!("internal error: unknown rule {id}"))
+    }
+
+    /// The attribute schema of rule `id` (parsed on first use, then shared by every target
+    /// declared with the rule and every analysis of one).
+    pub fn rule_schema(&self, id: u64) -> Result<Rc<Vec<AttrSchema>>> {
+        if let Some(schema) = self.schemas.borrow().get(&id) {
+            return Ok(schema.clone());
+        }
+        let schema = Rc::new(relink_rule_api::attrs::schema(&self.rule_spec(id)?)?);
+        self.schemas.borrow_mut().insert(id, schema.clone());
+        Ok(schema)
+    }
+
+    /// Load a `.bzl` file (cached; cycles are errors).
+    pub fn load_bzl(&self, label: &Label) -> Result<FrozenModule> {
+        if let Some(m) = self.bzl.borrow().get(label) {
+            return Ok(m.clone());
+        }
+        if self.loading.borrow().contains(label) {
+            let chain: Vec<String> = self.loading.borrow().iter().map(|l| l.to_string()).collect();
+            bail!("load cycle: {} -> {}", chain.join(" -> "), label);
+        }
+        let path = self.workspace.source_path(label)?;
+        let content = fs_err::read_to_string(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => anyhow!("cannot load {label}: {} does not exist", path.display()),
+            std::io::ErrorKind::InvalidData => {
+                anyhow!("cannot load {label}: {} is not UTF-8 text (Starlark files must be)", path.display())
+            }
+            _ => anyhow!("cannot load {label}: {e}"),
+        })?;
+        self.workspace.reads.file(&path, content.as_bytes());
+        self.loading.borrow_mut().push(label.clone());
+        let result = self.eval_file(label, &self.workspace.display_path(label), content, false);
+        self.loading.borrow_mut().pop();
+        let (module, _) = result?;
+        self.register_rules(&module)?;
+        self.bzl.borrow_mut().insert(label.clone(), module.clone());
+        Ok(module)
+    }
+
+    fn eval_file(
+        &self,
+        label: &Label,
+        display: &str,
+        content: String,
+        is_build: bool,
+    ) -> Result<(FrozenModule, Vec<PendingTarget>)> {
+        Module::with_temp_heap(|module| self.eval_file_in(label, display, content, is_build, module))
+    }
+
+    fn eval_file_in(
+        &self,
+        label: &Label,
+        display: &str,
+        content: String,
+        is_build: bool,
+        module: Module<'_>,
+    ) -> Result<(FrozenModule, Vec<PendingTarget>)> {
+        let base = Label::package_base(&label.repo, &label.package);
+        module.import_public_symbols(&self.prelude);
+        let ast = AstModule::parse(display, content, &dialect()).map_err(|e| anyhow!("{e}"))?;
+        let ctx = EvalContext { loader: self, base: base.clone(), is_build, pending: RefCell::default() };
+        let file_loader = ModuleLoader { loader: self, base };
+        {
+            let mut eval = Evaluator::new(&module);
+            relink_rule_api::sl::limit_steps(&mut eval);
+            eval.disable_gc();
+            eval.set_loader(&file_loader);
+            eval.extra = Some(&ctx);
+            eval.eval_module(ast, &self.globals).map_err(|e| anyhow!("{e}"))?;
+        }
+        let pending = ctx.pending.into_inner();
+        let frozen = module.freeze().map_err(|e| anyhow!("{e:?}"))?;
+        Ok((frozen, pending))
+    }
+
+    /// Evaluate (once) the package `repo//package`.
+    pub fn package(&self, repo: &str, package: &str) -> Result<Rc<Package>> {
+        let key = (repo.to_string(), package.to_string());
+        if let Some(p) = self.packages.borrow().get(&key) {
+            return Ok(p.clone());
+        }
+        let base = Label::package_base(repo, package);
+        let dir = self.workspace.package_dir(&base)?;
+        let build = ["BUILD.bazel", "BUILD"]
+            .iter()
+            .map(|n| dir.join(n))
+            .find(|p| self.workspace.reads.probe(p) == Some(true))
+            .ok_or_else(|| {
+                anyhow!(
+                    "no such package `{}`: no BUILD.bazel or BUILD file in {}",
+                    display_package(&base),
+                    dir.display()
+                )
+            })?;
+        let content = fs_err::read_to_string(&build).map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidData => {
+                anyhow!("{}: not UTF-8 text (BUILD files must be)", build.display())
+            }
+            _ => anyhow!("{e}"),
+        })?;
+        self.workspace.reads.file(&build, content.as_bytes());
+        let build_name = build.file_name().unwrap().to_string_lossy().to_string();
+        let build_label = Label { name: build_name, ..base.clone() };
+        let display = self.workspace.display_path(&build_label);
+        let (module, pending) = self.eval_file(&build_label, &display, content, true)?;
+        let mut targets = BTreeMap::new();
+        for p in pending {
+            let attrs = module.get_any_visibility(&p.var).map(|(v, _)| v).map_err(|e| anyhow!("{e}"))?;
+            let label = Label { name: p.name.clone(), ..base.clone() };
+            targets.insert(p.name, TargetDecl { label, kind: p.kind, rule_id: p.rule_id, attrs, location: p.location });
+        }
+        let pkg = Rc::new(Package { targets, build_file: display });
+        self.packages.borrow_mut().insert(key, pkg.clone());
+        Ok(pkg)
+    }
+}
+
+fn display_package(base: &Label) -> String {
+    if base.repo.is_empty() {
+        format!("//{}", base.package)
+    } else {
+        format!("@{}//{}", base.repo, base.package)
+    }
+}
+
+/// `glob()` in the package being evaluated: files only, subpackages excluded, sorted.
+pub fn glob(
+    include: &[String],
+    exclude: &[String],
+    allow_empty: bool,
+    eval: &Evaluator<'_, '_, '_>,
+) -> Result<Vec<String>> {
+    let ctx = eval_context(eval)?;
+    let dir = ctx.loader.workspace.package_dir(&ctx.base)?;
+    let build_globset = |patterns: &[String]| -> Result<globset::GlobSet> {
+        let mut b = globset::GlobSetBuilder::new();
+        for p in patterns {
+            b.add(globset::GlobBuilder::new(p).literal_separator(true).build()?);
+        }
+        Ok(b.build()?)
+    };
+    let inc = build_globset(include)?;
+    let exc = build_globset(exclude)?;
+    let reach = GlobReach::new(include)?;
+    let mut out = Vec::new();
+    walk_package_files(&ctx.loader.workspace, &dir, &dir, &reach, &mut |rel| {
+        if inc.is_match(rel) && !exc.is_match(rel) {
+            out.push(rel.to_string());
+        }
+    })?;
+    out.sort();
+    if out.is_empty() && !allow_empty {
+        bail!("glob({include:?}) matched no files in {}", dir.display());
+    }
+    Ok(out)
+}
+
+/// Which directories the include patterns of a `glob()` can match files under, so that the
+/// walk (and what the analysis records as read) stays inside them: `sysroot/bin/rustc` lists
+/// `sysroot` and `sysroot/bin`, not the 50,000 files beside them.
+struct GlobReach {
+    /// Per pattern, its `/`-separated components: `None` for `**`, else the exact name or a
+    /// matcher for a component with wildcards.
+    patterns: Vec<Vec<Option<Component>>>,
+}
+
+enum Component {
+    Exact(String),
+    Wild(globset::GlobMatcher),
+}
+
+impl GlobReach {
+    fn new(include: &[String]) -> Result<GlobReach> {
+        let mut patterns = Vec::new();
+        for p in include {
+            let mut parts = Vec::new();
+            for c in p.split('/') {
+                parts.push(if c.contains("**") {
+                    None
+                } else if c.contains(['*', '?', '[', '{']) {
+                    Some(Component::Wild(globset::Glob::new(c)?.compile_matcher()))
+                } else {
+                    Some(Component::Exact(c.to_string()))
+                });
+            }
+            patterns.push(parts);
+        }
+        Ok(GlobReach { patterns })
+    }
+
+    /// Whether some pattern can match a file below directory `rel` (package-relative).
+    fn may_enter(&self, rel: &str) -> bool {
+        let dir: Vec<&str> = rel.split('/').collect();
+        self.patterns.iter().any(|pattern| {
+            for (i, name) in dir.iter().enumerate() {
+                match pattern.get(i) {
+                    None => return false,
+                    Some(None) => return true,
+                    Some(Some(Component::Exact(c))) if c != name => return false,
+                    Some(Some(Component::Wild(m))) if !m.is_match(name) => return false,
+                    Some(Some(_)) => {}
+                }
+            }
+            pattern.len() > dir.len()
+        })
+    }
+}
+
+fn walk_package_files(
+    ws: &relink_core::workspace::Workspace,
+    root: &Path,
+    dir: &Path,
+    reach: &GlobReach,
+    f: &mut dyn FnMut(&str),
+) -> Result<()> {
+    let entries = ws.reads.list_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    for (name, is_dir) in entries {
+        let path = dir.join(&name);
+        if is_dir {
+            if dir == root && (name.starts_with("relink-") || name.starts_with("bazel-")) {
+                continue;
+            }
+            if !reach.may_enter(&path.strip_prefix(root)?.to_string_lossy()) {
+                continue; // no pattern can match below it
+            }
+            if ws.is_ignored_dir(&path) || ws.has_build_file(&path) {
+                continue; // a version-control or an ignored directory, or a subpackage
+            }
+            walk_package_files(ws, root, &path, reach, f)?;
+        } else {
+            let rel = path.strip_prefix(root)?.to_string_lossy().to_string();
+            f(&rel);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::GlobReach;
+
+    #[test]
+    fn the_glob_walk_enters_only_directories_a_pattern_can_match_below() {
+        let patterns = [
+            "sysroot/bin/rustc",
+            "sysroot/lib/rustlib/x86_64-unknown-linux-gnu/lib/*.rlib",
+            "src/**/*.rs",
+            "*/data/*.txt",
+        ];
+        let reach = GlobReach::new(&patterns.map(String::from)).unwrap();
+        for enter in
+            ["sysroot", "sysroot/bin", "sysroot/lib/rustlib/x86_64-unknown-linux-gnu/lib", "src", "src/a/b/c", "x/data"]
+        {
+            assert!(reach.may_enter(enter), "{enter}");
+        }
+        // `share` and `target` may hold `*/data/*.txt`, but nothing deeper than `data`.
+        for skip in [
+            "share/doc",
+            "sysroot/share/doc",
+            "sysroot/bin/x",
+            "sysroot/lib/rustlib/wasm32/lib",
+            "target/x",
+            "x/other",
+            "x/data/deeper",
+        ] {
+            assert!(!reach.may_enter(skip), "{skip}");
+        }
+        assert!(GlobReach::new(&["**".to_string()]).unwrap().may_enter(".github/workflows"));
+    }
+}

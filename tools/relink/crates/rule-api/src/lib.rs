@@ -1,0 +1,16 @@
+//! The Starlark rule API below loading and analysis: the values rules and targets exchange
+//! (labels, providers, files, targets), depsets, attribute schemas, what a rule
+//! implementation's natives see (`context`), the phase-free natives and the Starlark prelude
+//! (`attr`, `depset`, `select`, `ctx`). Loading and analysis build on it; it names neither.
+
+#![warn(clippy::too_many_lines)]
+
+pub mod attrs;
+pub mod context;
+pub mod depset;
+pub mod natives;
+pub mod sl;
+pub mod values;
+
+/// The part of the rule API written in Starlark, evaluated once with the natives.
+pub const PRELUDE: &str = include_str!("prelude.bzl");
