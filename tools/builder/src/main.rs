@@ -11,7 +11,6 @@ mod hollow;
 mod objects;
 mod rlink;
 mod rustc;
-mod stub;
 mod unused;
 mod util;
 mod verbs;

@@ -33,13 +33,14 @@ const PATHLESS_FS: &[&str] = &[
     "read_dir",
 ];
 
-/// The `src` directory of relink, of each of its library crates, and of relink-builder.
+/// The `src` directory of relink and relink-builder and of each of their library crates.
 fn source_roots() -> Vec<PathBuf> {
     let root = common::repo_root();
     let mut roots = vec![root.join("tools/relink/src"), root.join("tools/builder/src")];
-    let crates = root.join("tools/relink/crates");
-    for entry in std::fs::read_dir(&crates).unwrap_or_else(|e| panic!("{}: {e}", crates.display())) {
-        roots.push(entry.unwrap().path().join("src"));
+    for crates in [root.join("tools/relink/crates"), root.join("tools/builder/crates")] {
+        for entry in std::fs::read_dir(&crates).unwrap_or_else(|e| panic!("{}: {e}", crates.display())) {
+            roots.push(entry.unwrap().path().join("src"));
+        }
     }
     roots.sort();
     roots

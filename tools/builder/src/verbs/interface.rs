@@ -13,8 +13,8 @@ use std::time::Duration;
 use anyhow::{anyhow, Context, Result};
 
 use crate::rustc::{self, CrateOpts, DepSetup};
-use crate::stub::{self, SpanPolicy};
 use crate::util;
+use relink_stub::{self as stub, SpanPolicy};
 
 /// File a `RustStub` action leaves in its (otherwise empty) directory when the sources could
 /// not be stubbed; it holds the reason.

@@ -15,8 +15,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use crate::stub::{self, SpanPolicy};
 use crate::util;
+use relink_stub::{self as stub, SpanPolicy};
 
 /// Arguments of `relink-builder stub`.
 #[derive(clap::Args, Debug)]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::stub::{self, diff, SpanPolicy};
+use relink_stub::{self as stub, diff, SpanPolicy};
 
 /// Arguments of `relink-builder stub-diff`.
 #[derive(clap::Args, Debug)]

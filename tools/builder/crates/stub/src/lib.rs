@@ -6,6 +6,8 @@
 //! declarations (with `#[path]` and `cfg_attr(.., path = ..)` alternatives); a file the walk
 //! does not reach is left verbatim by the caller, which is always sound.
 
+#![warn(clippy::too_many_lines)]
+
 pub mod diff;
 mod docs;
 pub mod keep;
