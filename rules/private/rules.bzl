@@ -37,7 +37,7 @@ def _crate(ctx, crate_type, srcs = None, root_defaults = ["lib.rs"], name = None
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin"},
         build_script = ctx.attr.build_script[BuildScriptInfo] if getattr(ctx.attr, "build_script", None) else None,
         stubbed = _use_stub(ctx),
-        aliases = {_normalize(k): v for k, v in ctx.attr.aliases.items()},
+        aliases = {_normalize(str(dep.label)): name for dep, name in ctx.attr.aliases.items()},
     )
 
 def _normalize(label_string):
@@ -259,7 +259,7 @@ _COMMON_ATTRS = {
     "data": attr.label_list(doc = "Files needed at run time.", allow_files = True),
     "compile_data": attr.label_list(doc = "Files needed at compile time (`include_str!`).", allow_files = True),
     "stub_interface": attr.bool(doc = "Derive the interface from a stub (early cutoff). False for crates that never change (third party).", default = True),
-    "aliases": attr.string_dict(doc = "Renamed dependencies: absolute dependency label -> the name the crate uses (`package =` in Cargo.toml)."),
+    "aliases": attr.label_keyed_string_dict(doc = "Renamed dependencies: dependency -> the name the crate uses (`package =` in Cargo.toml)."),
     "build_script": attr.label(doc = "A cargo_build_script whose OUT_DIR, cfgs and env this crate compiles with.", providers = [BuildScriptInfo]),
     "_cc_toolchain": attr.label(default = "@bazel_tools//tools/cpp:current_cc_toolchain"),
     "cargo_profile": attr.string_dict(doc = "Cargo profile name -> settings (`opt-level=0 debuginfo=2 debug-assertions=on ...`), resolved from Cargo.toml by `relink import`. The build uses `--define relink_profile=NAME` (`relink build --profile NAME`), else `release` under `-c opt`, else `dev`; `-c dbg` forces full debuginfo. Empty: Bazel's compilation modes (fastbuild: opt-level 0, no debuginfo; opt: opt-level 3)."),

@@ -94,3 +94,34 @@ fn a_path_dependency_outside_the_workspace_gets_an_error_that_says_what_to_do() 
     assert!(err.contains(&helper.display().to_string()), "names the directory: {err}");
     assert!(!err.contains("generate-lockfile"), "{err}");
 }
+
+/// A renamed dependency (`helper = { package = "util", .. }`): the crate is passed as
+/// `--extern helper=...`, the rules take the rename keyed by the dependency's label.
+#[test]
+fn a_renamed_dependency_is_used_by_its_new_name() {
+    let scratch = Scratch::new("renamed");
+    let ws = scratch.0.join("ws");
+    let files = [
+        ("Cargo.toml", "[workspace]\nmembers = [\"app\", \"util\"]\nresolver = \"2\"\n"),
+        ("util/Cargo.toml", "[package]\nname = \"util\"\nversion = \"0.1.0\"\nedition = \"2021\"\n"),
+        ("util/src/lib.rs", "pub fn hi() -> &'static str { \"hi from util\" }\n"),
+        (
+            "app/Cargo.toml",
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nhelper = { package = \"util\", path = \"../util\" }\n",
+        ),
+        ("app/src/main.rs", "fn main() {\n    println!(\"{}\", helper::hi());\n}\n"),
+    ];
+    for (path, text) in files {
+        std::fs::create_dir_all(ws.join(path).parent().unwrap()).unwrap();
+        std::fs::write(ws.join(path), text).unwrap();
+    }
+    let cache = scratch.0.join("cache");
+    let import = relink_command(&ws, &cache).arg("import").output().unwrap();
+    assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+    let build_file = std::fs::read_to_string(ws.join("app/BUILD.bazel")).unwrap();
+    assert!(build_file.contains("\"//util:util\": \"helper\""), "{build_file}");
+    let build = relink_command(&ws, &cache).args(["build", "//app:app"]).output().unwrap();
+    assert!(build.status.success(), "{}", String::from_utf8_lossy(&build.stderr));
+    let out = std::process::Command::new(ws.join("relink-bin/app/app")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hi from util\n");
+}
