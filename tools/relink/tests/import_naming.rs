@@ -18,9 +18,16 @@ fn a_binary_named_like_its_library_keeps_the_name() {
     std::fs::create_dir_all(dir.join("tests")).unwrap();
     std::fs::write(dir.join("tests/cli.rs"), "#[test]\nfn integration() {\n    assert_eq!(tool::hi().len(), 2);\n}\n")
         .unwrap();
+    std::fs::create_dir_all(dir.join("examples")).unwrap();
+    std::fs::write(dir.join("examples/demo.rs"), "fn main() {\n    println!(\"demo: {}\", tool::hi());\n}\n").unwrap();
     let cache = scratch.0.join("cache");
     let import = relink_command(&dir, &cache).arg("import").output().unwrap();
     assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+    // Examples are targets, as `cargo build --all-targets` builds them.
+    let build = relink_command(&dir, &cache).args(["build", "//:demo"]).output().unwrap();
+    assert!(build.status.success(), "{}", String::from_utf8_lossy(&build.stderr));
+    let out = std::process::Command::new(dir.join("relink-bin/demo")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "demo: hi\n");
     let build = relink_command(&dir, &cache).args(["build", "//:tool_bin"]).output().unwrap();
     assert!(build.status.success(), "{}", String::from_utf8_lossy(&build.stderr));
     let out = std::process::Command::new(dir.join("relink-bin/tool")).output().unwrap();

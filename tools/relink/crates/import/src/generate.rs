@@ -343,6 +343,41 @@ impl Ctx<'_> {
         }
         Ok(())
     }
+
+    /// A member's binary examples (`cargo build --all-targets` builds them, with the
+    /// dev-dependencies); a name another target has gets `_example`.
+    fn examples(
+        &self,
+        out: &mut String,
+        pkg: &Package,
+        names: &mut std::collections::BTreeSet<String>,
+        with_dev: &Deps,
+        has_bs: bool,
+        enabled: &dyn Fn(&Target) -> bool,
+    ) -> Result<()> {
+        let binary = |t: &Target| t.crate_types.is_empty() || t.crate_types.iter().any(|c| c == "bin");
+        for target in pkg.targets.iter().filter(|t| t.has_kind("example") && binary(t) && enabled(t)) {
+            let mut name = target.name.clone();
+            while !names.insert(name.clone()) {
+                name.push_str("_example");
+            }
+            let extra =
+                if name != target.name { format!("    bin_name = {},\n", quote(&target.name)) } else { String::new() };
+            self.crate_target(
+                out,
+                "rust_binary",
+                &name,
+                &crate_name(target),
+                &rel(pkg, &target.src_path)?,
+                &target.edition,
+                pkg,
+                with_dev,
+                has_bs,
+                &extra,
+            );
+        }
+        Ok(())
+    }
 }
 
 fn loads() -> String {
@@ -414,7 +449,8 @@ pub fn member_build_file(
     // A library and a binary of one name: the target cannot share it, the file can.
     let bin_target_name =
         |t: &Target| if own_lib.is_some() && t.name == pkg.name { format!("{}_bin", t.name) } else { t.name.clone() };
-    let mut names: std::collections::BTreeSet<String> = pkg.targets.iter().map(bin_target_name).collect();
+    let mut names: std::collections::BTreeSet<String> =
+        pkg.targets.iter().filter(|t| !t.has_kind("example")).map(bin_target_name).collect();
     names.extend([format!("{}_test", pkg.name), "build_script".to_string()]);
     for target in pkg.targets.iter().filter(|t| t.has_kind("bin") && enabled(t)) {
         let name = bin_target_name(target);
@@ -460,6 +496,7 @@ pub fn member_build_file(
         .map(|t| format!(":{}", bin_target_name(t)))
         .collect();
     ctx.integration_tests(&mut out, pkg, &bins, &with_dev, has_bs, &enabled)?;
+    ctx.examples(&mut out, pkg, &mut names, &with_dev, has_bs, &enabled)?;
     Ok(out)
 }
 

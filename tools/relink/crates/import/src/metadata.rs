@@ -66,6 +66,9 @@ pub struct Target {
     pub required_features: Vec<String>,
     #[serde(default = "yes")]
     pub test: bool,
+    /// `bin`, `lib`, ... (an example may be a library).
+    #[serde(default)]
+    pub crate_types: Vec<String>,
 }
 
 fn yes() -> bool {

@@ -115,9 +115,16 @@ fn extract(data: &[u8], prefix: &str, dest: &Path) -> Result<()> {
         if let Some(parent) = out.parent() {
             fs_err::create_dir_all(parent)?;
         }
+        let executable = entry.header().mode().is_ok_and(|m| m & 0o111 != 0);
         let mut buf = Vec::new();
         entry.read_to_end(&mut buf)?;
         fs_err::write(&out, buf)?;
+        if executable {
+            // Scripts a build script runs (jemalloc's configure, autotools helpers) keep their
+            // executable bit, as Cargo's own unpacking keeps it.
+            use std::os::unix::fs::PermissionsExt;
+            fs_err::set_permissions(&out, std::fs::Permissions::from_mode(0o755))?;
+        }
     }
     Ok(())
 }
@@ -135,4 +142,31 @@ pub fn remove_stale(vendor_root: &Path, keep: &BTreeSet<String>) -> Result<usize
         }
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A `.crate` with an executable script and a plain file: the script stays executable.
+    #[test]
+    fn executable_files_keep_their_mode() {
+        let mut tar = tar::Builder::new(Vec::new());
+        for (path, mode, text) in [("x-1.0.0/configure", 0o755, "#!/bin/sh\n"), ("x-1.0.0/src/lib.rs", 0o644, "")] {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(text.len() as u64);
+            header.set_mode(mode);
+            header.set_cksum();
+            tar.append_data(&mut header, path, text.as_bytes()).unwrap();
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gz, &tar.into_inner().unwrap()).unwrap();
+        let data = gz.finish().unwrap();
+        let dest = std::env::temp_dir().join(format!("relink-vendor-mode-{}", std::process::id()));
+        super::extract(&data, "x-1.0.0", &dest).unwrap();
+        let mode = |p: &str| fs_err::metadata(dest.join(p)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode("configure") & 0o111, 0o111, "configure lost its executable bit");
+        assert_eq!(mode("src/lib.rs") & 0o111, 0, "lib.rs became executable");
+        fs_err::remove_dir_all(&dest).unwrap();
+    }
 }
