@@ -97,8 +97,7 @@ impl Analyzer<'_> {
         }
         match a.kind.as_str() {
             "label" => self.resolve_label(a, value, &base, module, out)?,
-            "label_list" => self.resolve_label_list(a, value, &base, module, out)?,
-            "label_keyed_string_dict" => self.resolve_label_keyed_dict(a, value, &base, module, out)?,
+            "label_list" | "label_keyed_string_dict" => self.resolve_labels(a, value, &base, module, out)?,
             "output" | "output_list" => resolve_output(a, value, out)?,
             kind => {
                 check_plain_type(kind, value)?;
@@ -148,12 +147,12 @@ impl Analyzer<'_> {
             out.executable.push((a.name.clone(), heap.alloc(exe)));
         }
         out.files.push((a.name.clone(), heap.alloc(files)));
-
         Ok(())
     }
 
-    /// `attr.label_list`: the targets and all their files.
-    fn resolve_label_list<'v>(
+    /// `attr.label_list` (a list of targets) and `attr.label_keyed_string_dict` (targets as
+    /// keys of strings): the dependencies, and all their files.
+    fn resolve_labels<'v>(
         &self,
         a: &AttrSchema,
         value: Value<'v>,
@@ -162,48 +161,35 @@ impl Analyzer<'_> {
         out: &mut ResolvedAttrs<'v>,
     ) -> Result<()> {
         let heap = module.heap();
-        let items = ListRef::from_value(value)
-            .ok_or_else(|| anyhow!("expected a list of labels, got {} `{}`", value.get_type(), value))?;
+        let keyed = a.kind == "label_keyed_string_dict";
+        let pairs: Vec<(Value<'v>, Option<Value<'v>>)> = if keyed {
+            let dict = DictRef::from_value(value)
+                .ok_or_else(|| anyhow!("expected a dict of labels to strings, got {} `{}`", value.get_type(), value))?;
+            dict.iter().map(|(k, v)| (k, Some(v))).collect()
+        } else {
+            let items = ListRef::from_value(value)
+                .ok_or_else(|| anyhow!("expected a list of labels, got {} `{}`", value.get_type(), value))?;
+            items.iter().map(|k| (k, None)).collect()
+        };
         let mut targets = Vec::new();
-        let mut files = Vec::new();
-        for item in items.iter() {
-            let dep = self.dependency(item, base, module, &mut out.deps)?;
-            refuse_dependency(a, &dep)?;
-            targets.push(heap.alloc(dep.target.clone()));
-            files.extend(dep.default_files.iter().map(|f| heap.alloc(f.clone())));
-        }
-        out.attr.push((a.name.clone(), heap.alloc(targets)));
-        out.files.push((a.name.clone(), heap.alloc(files)));
-
-        Ok(())
-    }
-
-    /// `attr.label_keyed_string_dict`: targets as keys of the strings, and all their files.
-    fn resolve_label_keyed_dict<'v>(
-        &self,
-        a: &AttrSchema,
-        value: Value<'v>,
-        base: &Label,
-        module: &Module<'v>,
-        out: &mut ResolvedAttrs<'v>,
-    ) -> Result<()> {
-        let heap = module.heap();
-        let dict = DictRef::from_value(value)
-            .ok_or_else(|| anyhow!("expected a dict of labels to strings, got {} `{}`", value.get_type(), value))?;
         let mut entries = Vec::new();
         let mut files = Vec::new();
-        for (key, text) in dict.iter() {
-            if text.unpack_str().is_none() {
-                bail!("expected string values, got {} `{}` for `{}`", text.get_type(), text, key);
+        for (label, text) in pairs {
+            if let Some(text) = text.filter(|t| t.unpack_str().is_none()) {
+                bail!("expected string values, got {} `{}` for `{}`", text.get_type(), text, label);
             }
-            let dep = self.dependency(key, base, module, &mut out.deps)?;
+            let dep = self.dependency(label, base, module, &mut out.deps)?;
             refuse_dependency(a, &dep)?;
             files.extend(dep.default_files.iter().map(|f| heap.alloc(f.clone())));
-            entries.push((heap.alloc(dep.target.clone()), text));
+            let target = heap.alloc(dep.target.clone());
+            match text {
+                Some(text) => entries.push((target, text)),
+                None => targets.push(target),
+            }
         }
-        out.attr.push((a.name.clone(), heap.alloc(AllocDict(entries))));
+        let attr = if keyed { heap.alloc(AllocDict(entries)) } else { heap.alloc(targets) };
+        out.attr.push((a.name.clone(), attr));
         out.files.push((a.name.clone(), heap.alloc(files)));
-
         Ok(())
     }
 
