@@ -135,7 +135,7 @@ impl<'l> Analyzer<'l> {
             module.set("__result", heap.alloc(vec![info]));
             module.freeze().map_err(|e| anyhow!("{e:?}"))
         })?;
-        let result = frozen.get_any_visibility("__result").map(|(v, _)| v).map_err(|e| anyhow!("{e}"))?;
+        let result = frozen.get_any_visibility("__result")?.0;
         let providers = extract_providers(result.value(), label)?;
         Ok(Configured {
             target: TargetValue {
@@ -162,7 +162,7 @@ impl<'l> Analyzer<'l> {
         let mut eval = Evaluator::new(module);
         relink_rule_api::sl::limit_steps(&mut eval);
         eval.disable_gc();
-        eval.eval_function(provider.to_value(), &[], &[("files", files)]).map_err(|e| anyhow!("{e}"))
+        eval.eval_function(provider.to_value(), &[], &[("files", files)]).anyhow()
     }
 
     fn call_prelude<'v>(
@@ -172,13 +172,13 @@ impl<'l> Analyzer<'l> {
         pos: &[Value<'v>],
         named: &[(&str, Value<'v>)],
     ) -> Result<Value<'v>> {
-        let f = self.loader.prelude().get_any_visibility(name).map(|(v, _)| v).map_err(|e| anyhow!("{e}"))?;
+        let f = self.loader.prelude().get_any_visibility(name)?.0;
         module.frozen_heap().add_reference(f.owner());
         let f = f.value().unpack_frozen().ok_or_else(|| anyhow!("prelude value not frozen"))?;
         let mut eval = Evaluator::new(module);
         relink_rule_api::sl::limit_steps(&mut eval);
         eval.disable_gc();
-        eval.eval_function(f.to_value(), pos, named).map_err(|e| anyhow!("{e}"))
+        eval.eval_function(f.to_value(), pos, named).anyhow()
     }
 
     fn analyze_rule(&self, decl: &TargetDecl) -> Result<Configured> {
@@ -237,7 +237,7 @@ impl<'l> Analyzer<'l> {
             relink_rule_api::sl::limit_steps(&mut eval);
             eval.disable_gc();
             eval.extra = Some(&actx);
-            eval.eval_function(implementation, &[ctx], &[]).map_err(|e| anyhow!("{e}")).with_context(|| {
+            eval.eval_function(implementation, &[ctx], &[]).anyhow().with_context(|| {
                 format!("{}: in the implementation of {}() for {}", decl.location, decl.kind, decl.label)
             })?
         };
@@ -253,7 +253,7 @@ impl<'l> Analyzer<'l> {
         module.set("__result", result);
         drop(actx);
         let frozen = module.freeze().map_err(|e| anyhow!("{e:?}"))?;
-        let result = frozen.get_any_visibility("__result").map(|(v, _)| v).map_err(|e| anyhow!("{e}"))?;
+        let result = frozen.get_any_visibility("__result")?.0;
         let providers = extract_providers(result.value(), &decl.label)?;
         check_provides(spec, &providers)
             .with_context(|| format!("{}: {}() for {}", decl.location, decl.kind, decl.label))?;
@@ -329,7 +329,7 @@ impl<'l> Analyzer<'l> {
     }
 
     fn toolchain_info_key(&self) -> Result<u64> {
-        let (v, _) = self.loader.prelude().get_any_visibility("_ToolchainInfo").map_err(|e| anyhow!("{e}"))?;
+        let (v, _) = self.loader.prelude().get_any_visibility("_ToolchainInfo")?;
         v.value()
             .downcast_ref::<relink_rule_api::values::ProviderValue>()
             .map(|p| p.key)

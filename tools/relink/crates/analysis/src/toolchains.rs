@@ -12,7 +12,8 @@
 use std::path::Path;
 use std::rc::Rc;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
+use relink_rule_api::sl::SlResult;
 use starlark::syntax::ast::{ArgumentP, AstLiteral, AstStmt, ExprP, StmtP};
 use starlark::syntax::{AstModule, Dialect};
 use starlark::values::dict::DictRef;
@@ -55,7 +56,7 @@ pub fn workspace_registrations(root: &Path) -> Result<Vec<String>> {
 
 /// The string arguments of top-level `register_toolchains(...)` calls in one file.
 fn registrations_in(file: &str, text: &str) -> Result<Vec<String>> {
-    let ast = AstModule::parse(file, text.to_string(), &Dialect::Extended).map_err(|e| anyhow!("{e}"))?;
+    let ast = AstModule::parse(file, text.to_string(), &Dialect::Extended).anyhow()?;
     let mut out = Vec::new();
     for stmt in top_level(ast.statement()) {
         let StmtP::Expression(expr) = &stmt.node else { continue };

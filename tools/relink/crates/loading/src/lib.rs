@@ -12,6 +12,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{anyhow, bail, Context, Result};
+use relink_rule_api::sl::SlResult;
 use starlark::any::ProvidesStaticType;
 use starlark::environment::{FrozenModule, Globals, Module};
 use starlark::eval::{Evaluator, FileLoader};
@@ -157,13 +158,12 @@ impl Loader {
     /// Create a loader; evaluates the prelude.
     pub fn new(workspace: Workspace, globals: Globals) -> Result<Loader> {
         let prelude = Module::with_temp_heap(|module| -> Result<FrozenModule> {
-            let ast = AstModule::parse("@relink//:prelude.bzl", PRELUDE.to_string(), &dialect())
-                .map_err(|e| anyhow!("{e}"))?;
+            let ast = AstModule::parse("@relink//:prelude.bzl", PRELUDE.to_string(), &dialect()).anyhow()?;
             {
                 let mut eval = Evaluator::new(&module);
                 relink_rule_api::sl::limit_steps(&mut eval);
                 eval.disable_gc();
-                eval.eval_module(ast, &globals).map_err(|e| anyhow!("{e}"))?;
+                eval.eval_module(ast, &globals).anyhow()?;
             }
             module.freeze().map_err(|e| anyhow!("{e:?}"))
         })?;
@@ -196,7 +196,7 @@ impl Loader {
         for name in names {
             if let Some(id) = name.strip_prefix("__relink_rule_") {
                 let id: u64 = id.parse()?;
-                let spec = module.get_any_visibility(&name).map(|(v, _)| v).map_err(|e| anyhow!("{e}"))?;
+                let spec = module.get_any_visibility(&name)?.0;
                 self.rules.borrow_mut().insert(id, spec);
             }
         }
@@ -266,7 +266,7 @@ impl Loader {
     ) -> Result<(FrozenModule, Vec<PendingTarget>)> {
         let base = Label::package_base(&label.repo, &label.package);
         module.import_public_symbols(&self.prelude);
-        let ast = AstModule::parse(display, content, &dialect()).map_err(|e| anyhow!("{e}"))?;
+        let ast = AstModule::parse(display, content, &dialect()).anyhow()?;
         let ctx = EvalContext { loader: self, base: base.clone(), is_build, pending: RefCell::default() };
         let file_loader = ModuleLoader { loader: self, base };
         {
@@ -275,7 +275,7 @@ impl Loader {
             eval.disable_gc();
             eval.set_loader(&file_loader);
             eval.extra = Some(&ctx);
-            eval.eval_module(ast, &self.globals).map_err(|e| anyhow!("{e}"))?;
+            eval.eval_module(ast, &self.globals).anyhow()?;
         }
         let pending = ctx.pending.into_inner();
         let frozen = module.freeze().map_err(|e| anyhow!("{e:?}"))?;
@@ -314,7 +314,7 @@ impl Loader {
         let (module, pending) = self.eval_file(&build_label, &display, content, true)?;
         let mut targets = BTreeMap::new();
         for p in pending {
-            let attrs = module.get_any_visibility(&p.var).map(|(v, _)| v).map_err(|e| anyhow!("{e}"))?;
+            let attrs = module.get_any_visibility(&p.var)?.0;
             let label = Label { name: p.name.clone(), ..base.clone() };
             targets.insert(p.name, TargetDecl { label, kind: p.kind, rule_id: p.rule_id, attrs, location: p.location });
         }
