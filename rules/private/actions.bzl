@@ -1,9 +1,7 @@
 """Action emitters: one function per action kind. Flags are built by relink-builder, not here."""
 
 load("@bazel_tools//tools/cpp:toolchain_utils.bzl", "find_cpp_toolchain")
-load("//rules:toolchain.bzl", "rust_toolchain_info")
 load("//rules/private:artifacts.bzl", "DEPENDENCY_ARTIFACT", "dependency_files")
-load("//rules/private:profile.bzl", "build_script_run_flags", "cross_crate_lto", "mode_flags")
 
 def crate_args(ctx, crate, deps, mnemonic = "RustCompile"):
     """The builder arguments that describe `crate` and its deps.
@@ -17,7 +15,7 @@ def crate_args(ctx, crate, deps, mnemonic = "RustCompile"):
     Returns:
       an Args object.
     """
-    tc = rust_toolchain_info(ctx)
+    tc = crate.config.toolchain
     args = ctx.actions.args()
     args.add("--rustc", tc.rustc_path)
     if tc.unstable:
@@ -27,7 +25,7 @@ def crate_args(ctx, crate, deps, mnemonic = "RustCompile"):
     args.add("--crate-type", crate.type)
     args.add("--edition", crate.edition)
     args.add("--metadata", crate.metadata)
-    args.add_all(mode_flags(ctx))
+    args.add_all(crate.config.mode_flags)
     args.add("--package-dir", crate.package_dir)
     args.add_all(crate.features, before_each = "--feature")
     args.add_all(tc.extra_rustc_flags, format_each = "--rustc-flag=%s")
@@ -46,7 +44,7 @@ def crate_args(ctx, crate, deps, mnemonic = "RustCompile"):
     args.add_all(dependency_files(mnemonic, deps), before_each = "--dep")
     return args
 
-def _run_builder(ctx, mnemonic, verb, args, inputs, outputs, env, message, unused = None, requirements = None):
+def _run_builder(ctx, crate, mnemonic, verb, args, inputs, outputs, env, message, unused = None, requirements = None):
     """Run one relink-builder verb as an action of kind `mnemonic`.
 
     `unused`, a declared file, receives the inputs the action did not read (Bazel's
@@ -58,7 +56,7 @@ def _run_builder(ctx, mnemonic, verb, args, inputs, outputs, env, message, unuse
     ctx.actions.run(
         execution_requirements = requirements or {},
         mnemonic = mnemonic,
-        executable = rust_toolchain_info(ctx).builder,
+        executable = crate.config.toolchain.builder,
         arguments = [verb, args],
         inputs = inputs,
         outputs = outputs,
@@ -71,9 +69,8 @@ def _unused_list(ctx, output):
     """The file a compile-type action writing `output` lists its unused inputs in."""
     return ctx.actions.declare_file(output.basename + ".unused", sibling = output)
 
-def _compile_inputs(ctx, crate, deps, mnemonic):
-    tc = rust_toolchain_info(ctx)
-    return depset(crate.srcs + crate.compile_data + _build_script_files(crate), transitive = [dependency_files(mnemonic, deps), tc.files])
+def _compile_inputs(crate, deps, mnemonic):
+    return depset(crate.srcs + crate.compile_data + _build_script_files(crate), transitive = [dependency_files(mnemonic, deps), crate.config.toolchain.files])
 
 def _build_script_files(crate):
     """What the crate's build script produced (OUT_DIR, flags, env), if it has one."""
@@ -98,12 +95,12 @@ def emit_stub(ctx, crate, deps, stub_dir, record, macros):
     args.add("--out-dir", stub_dir.path)
     args.add("--record", record)
     args.add("--macros-out", macros)
-    args.add("--span-policy", ctx.var.get("relink_span_policy", "anchored"))
+    args.add("--span-policy", crate.config.span_policy)
     args.add_all(crate.srcs, before_each = "--src")
     dep_macros = dependency_files("RustStub", deps)
     args.add_all(dep_macros, before_each = "--dep-macros")
     inputs = depset(crate.srcs, transitive = [dep_macros])
-    _run_builder(ctx, "RustStub", "stub", args, inputs, [stub_dir, record, macros], {}, "Stubbing %s", unused = _unused_list(ctx, record))
+    _run_builder(ctx, crate, "RustStub", "stub", args, inputs, [stub_dir, record, macros], {}, "Stubbing %s", unused = _unused_list(ctx, record))
 
 def emit_macro_summary(ctx, crate, deps, macros):
     """RustMacros: what the exported macros of a crate that is not stubbed expand to.
@@ -121,7 +118,7 @@ def emit_macro_summary(ctx, crate, deps, macros):
     args.add_all(crate.srcs, before_each = "--src")
     dep_macros = dependency_files("RustMacros", deps)
     args.add_all(dep_macros, before_each = "--dep-macros")
-    _run_builder(ctx, "RustMacros", "stub", args, depset(crate.srcs, transitive = [dep_macros]), [macros], {}, "Summarizing the macros of %s")
+    _run_builder(ctx, crate, "RustMacros", "stub", args, depset(crate.srcs, transitive = [dep_macros]), [macros], {}, "Summarizing the macros of %s")
 
 def emit_interface(ctx, crate, deps, out, stub_dir):
     """RustInterface: the stub in `stub_dir`, over the real sources, compiled with -Zno-codegen.
@@ -136,7 +133,7 @@ def emit_interface(ctx, crate, deps, out, stub_dir):
     args = crate_args(ctx, crate, deps)
     args.add("--out", out)
     args.add("--stub-dir", stub_dir.path)
-    audit = ctx.var.get("relink_audit", "0") == "1"
+    audit = crate.config.audit
     if audit:
         args.add("--audit")
 
@@ -144,12 +141,12 @@ def emit_interface(ctx, crate, deps, out, stub_dir):
     # entries of the metadata it writes (measured on ripgrep's grep-matcher: 4 swapped pairs
     # after an edit, against a fresh build), so interfaces would depend on history, not only on
     # their inputs. docs/interfaces.md §5.
-    use_state = not audit and ctx.var.get("relink_interface_incremental", "0") == "1"
-    requirements = _incremental(ctx, crate, args) if use_state else None
-    inputs = depset([stub_dir], transitive = [_compile_inputs(ctx, crate, deps, "RustInterface")])
-    _run_builder(ctx, "RustInterface", "interface", args, inputs, [out], crate.env, "Extracting the interface of %s", unused = _unused_list(ctx, out), requirements = requirements)
+    use_state = not audit and crate.config.interface_incremental
+    requirements = _incremental(crate, args) if use_state else None
+    inputs = depset([stub_dir], transitive = [_compile_inputs(crate, deps, "RustInterface")])
+    _run_builder(ctx, crate, "RustInterface", "interface", args, inputs, [out], crate.env, "Extracting the interface of %s", unused = _unused_list(ctx, out), requirements = requirements)
 
-def _incremental(ctx, crate, args):
+def _incremental(crate, args):
     """rustc's incremental state for crates that change (workspace members), local only.
 
     `--define relink_incremental_dir=DIR` (relink sets it unless `--rustc-incremental=false`)
@@ -158,7 +155,7 @@ def _incremental(ctx, crate, args):
     leaves the machine and the flag is part of the key, so no other build receives their
     outputs. Returns the execution requirements.
     """
-    incremental = ctx.var.get("relink_incremental_dir", "")
+    incremental = crate.config.incremental_dir
     if not incremental or not crate.stubbed:
         return None
     args.add("--incremental-dir", incremental)
@@ -178,12 +175,12 @@ def emit_compile(ctx, crate, deps, rlib, interface = None):
     """
     args = crate_args(ctx, crate, deps)
     args.add("--out", rlib)
-    requirements = _incremental(ctx, crate, args)
+    requirements = _incremental(crate, args)
     outputs = [rlib]
     if interface:
         args.add("--interface-out", interface)
         outputs.append(interface)
-    _run_builder(ctx, "RustCompile", "compile", args, _compile_inputs(ctx, crate, deps, "RustCompile"), outputs, crate.env, "Compiling %s", unused = _unused_list(ctx, rlib), requirements = requirements)
+    _run_builder(ctx, crate, "RustCompile", "compile", args, _compile_inputs(crate, deps, "RustCompile"), outputs, crate.env, "Compiling %s", unused = _unused_list(ctx, rlib), requirements = requirements)
 
 def emit_compile_no_link(ctx, crate, deps, out_dir):
     """RustCompileNoLink: a binary, test or proc macro compiled with -Zno-link.
@@ -194,11 +191,11 @@ def emit_compile_no_link(ctx, crate, deps, out_dir):
       deps: RustInfo of the direct dependencies.
       out_dir: declared directory for the -Zno-link outputs.
     """
-    mnemonic = "RustCompileNoLinkLto" if crate.type == "bin" and cross_crate_lto(ctx) else "RustCompileNoLink"
+    mnemonic = "RustCompileNoLinkLto" if crate.type == "bin" and crate.config.cross_crate_lto else "RustCompileNoLink"
     args = crate_args(ctx, crate, deps, mnemonic)
     args.add("--no-link-dir", out_dir.path)
-    requirements = _incremental(ctx, crate, args)
-    _run_builder(ctx, mnemonic, "compile", args, _compile_inputs(ctx, crate, deps, mnemonic), [out_dir], crate.env, "Compiling %s", unused = _unused_list(ctx, out_dir), requirements = requirements)
+    requirements = _incremental(crate, args)
+    _run_builder(ctx, crate, mnemonic, "compile", args, _compile_inputs(crate, deps, mnemonic), [out_dir], crate.env, "Compiling %s", unused = _unused_list(ctx, out_dir), requirements = requirements)
 
 def emit_build_script_run(ctx, script, crate, info, links, features, env, inputs, dep_env_files, show_warnings = True):
     """CargoBuildScriptRun: run the compiled build script, record its directives.
@@ -215,7 +212,7 @@ def emit_build_script_run(ctx, script, crate, info, links, features, env, inputs
       dep_env_files: `DEP_*` environment files of the `links` dependencies.
       show_warnings: print the script's `cargo:warning`s.
     """
-    tc = rust_toolchain_info(ctx)
+    tc = crate.config.toolchain
     cc = find_cpp_toolchain(ctx)
     if cc.compiler_executable and "CC" not in env:
         # C compiled by the script (the cc crate reads CC) uses the C++ toolchain's compiler.
@@ -226,7 +223,7 @@ def emit_build_script_run(ctx, script, crate, info, links, features, env, inputs
     args.add("--manifest-dir", crate.package_dir)
     args.add("--out-dir", info.out_dir.path)
     args.add("--rustc", tc.rustc_path)
-    args.add_all(build_script_run_flags(ctx))
+    args.add_all(crate.config.run_flags)
     if links:
         args.add("--links", links)
     args.add_all(features, before_each = "--feature")
@@ -239,7 +236,7 @@ def emit_build_script_run(ctx, script, crate, info, links, features, env, inputs
     if not show_warnings:
         args.add("--hide-warnings")
     outputs = [info.out_dir, info.flags, info.env, info.dep_env]
-    _run_builder(ctx, "CargoBuildScriptRun", "build-script", args, depset([script] + inputs + dep_env_files, transitive = [tc.files, cc.all_files]), outputs, {"PATH": "/usr/local/bin:/usr/bin:/bin"}, "Running the build script of %s", unused = _unused_list(ctx, info.flags))
+    _run_builder(ctx, crate, "CargoBuildScriptRun", "build-script", args, depset([script] + inputs + dep_env_files, transitive = [tc.files, cc.all_files]), outputs, {"PATH": "/usr/local/bin:/usr/bin:/bin"}, "Running the build script of %s", unused = _unused_list(ctx, info.flags))
 
 def emit_link(ctx, crate, deps, no_link_dir, out):
     """RustLink: -Zlink-only of `no_link_dir` with the real rlibs of every dependency.
@@ -251,7 +248,7 @@ def emit_link(ctx, crate, deps, no_link_dir, out):
       no_link_dir: the RustCompileNoLink output directory.
       out: declared output file.
     """
-    tc = rust_toolchain_info(ctx)
+    tc = crate.config.toolchain
     cc = find_cpp_toolchain(ctx)
     args = crate_args(ctx, crate, [])
     if cc.compiler_executable:
@@ -261,4 +258,4 @@ def emit_link(ctx, crate, deps, no_link_dir, out):
     args.add("--rlink-dir", no_link_dir.path)
     args.add_all(depset(transitive = [d.transitive_link_pairs for d in deps]), before_each = "--link-dep")
     args.add("--out", out)
-    _run_builder(ctx, "RustLink", "link", args, depset([no_link_dir] + _build_script_files(crate), transitive = [dependency_files("RustLink", deps), tc.files, cc.all_files]), [out], crate.env, "Linking %s")
+    _run_builder(ctx, crate, "RustLink", "link", args, depset([no_link_dir] + _build_script_files(crate), transitive = [dependency_files("RustLink", deps), tc.files, cc.all_files]), [out], crate.env, "Linking %s")

@@ -1,8 +1,8 @@
 """Implementations and declarations of rust_library, rust_binary, rust_test, rust_proc_macro."""
 
-load("//rules:toolchain.bzl", "CPP_TOOLCHAIN_TYPE", "TOOLCHAIN_TYPE", "rust_toolchain_info")
+load("//rules:toolchain.bzl", "CPP_TOOLCHAIN_TYPE", "TOOLCHAIN_TYPE")
 load("//rules/private:actions.bzl", "emit_build_script_run", "emit_compile", "emit_compile_no_link", "emit_interface", "emit_link", "emit_macro_summary", "emit_stub")
-load("//rules/private:profile.bzl", "cross_crate_lto", "opt_level")
+load("//rules/private:context.bzl", "relink_context")
 load("//rules/private:providers.bzl", "BuildScriptInfo", "RustBinaryInfo", "RustInfo")
 
 def _crate_name(ctx):
@@ -22,7 +22,9 @@ def _crate(ctx, crate_type, srcs = None, root_defaults = ["lib.rs"], name = None
     srcs = srcs if srcs != None else ctx.files.srcs
     if not srcs:
         fail("%s: `srcs` is empty" % ctx.label)
+    config = relink_context(ctx)
     return struct(
+        config = config,
         name = name or _crate_name(ctx),
         type = crate_type,
         root = root or _crate_root(ctx, srcs, root_defaults),
@@ -36,7 +38,7 @@ def _crate(ctx, crate_type, srcs = None, root_defaults = ["lib.rs"], name = None
         rustc_env = dict(ctx.attr.rustc_env, **extra_rustc_env),
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin"},
         build_script = ctx.attr.build_script[BuildScriptInfo] if getattr(ctx.attr, "build_script", None) else None,
-        stubbed = _use_stub(ctx),
+        stubbed = _use_stub(ctx, config),
         aliases = {_normalize(str(dep.label)): name for dep, name in ctx.attr.aliases.items()},
     )
 
@@ -67,23 +69,23 @@ def _with_label(target):
         macros = info.macros,
     )
 
-def _use_stub(ctx):
+def _use_stub(ctx, config):
     """Interfaces from stubs: in fastbuild/dbg at opt-level 0, unless disabled (--define=relink_cutoff=0).
 
     Optimised crates get the real metadata as interface: rustc marks small bodies inlinable
     across crates there (design note, pitfall 5), unless the unstable toolchain forbids it.
     """
-    if ctx.var.get("COMPILATION_MODE", "fastbuild") == "opt":
+    if config.mode == "opt":
         return False
-    if opt_level(ctx) != "0" and not rust_toolchain_info(ctx).unstable:
+    if config.opt_level != "0" and not config.toolchain.unstable:
         return False
-    if cross_crate_lto(ctx):
+    if config.cross_crate_lto:
         # The LTO compile of a binary reads real rlibs, which record their dependencies'
         # crate hashes: those must be the real crates' (artifacts.bzl).
         return False
-    if ctx.var.get("relink_cutoff", "1") == "0":
+    if not config.cutoff:
         return False
-    if ctx.var.get("relink_stub_all", "0") == "1":
+    if config.stub_all:
         # Stub third-party crates too (differential tests of the stubber on real crates).
         return True
     return ctx.attr.stub_interface
@@ -97,7 +99,7 @@ def _rust_library_impl(ctx):
     rlib = ctx.actions.declare_file(_out_name(crate.name, ctx, "rlib"))
     interface = ctx.actions.declare_file("_iface/" + _out_name(crate.name, ctx, "rlib"))
     macros = ctx.actions.declare_file("_stub/" + ctx.label.name + ".macros.json")
-    if _use_stub(ctx):
+    if crate.stubbed:
         stub_dir = ctx.actions.declare_directory("_stub/" + ctx.label.name)
         record = ctx.actions.declare_file("_stub/" + ctx.label.name + ".record.json")
         emit_stub(ctx, crate, deps, stub_dir, record, macros)
@@ -219,7 +221,7 @@ def _cargo_build_script_impl(ctx):
         env = ctx.actions.declare_file(ctx.label.name + ".env"),
         dep_env = ctx.actions.declare_file(ctx.label.name + ".dep_env"),
     )
-    run_crate = struct(name = ctx.attr.package_name or ctx.label.name, package_dir = crate.package_dir)
+    run_crate = struct(name = ctx.attr.package_name or ctx.label.name, package_dir = crate.package_dir, config = crate.config)
     emit_build_script_run(
         ctx,
         script = script,
@@ -230,7 +232,7 @@ def _cargo_build_script_impl(ctx):
         env = ctx.attr.build_script_env,
         inputs = ctx.files.data + ctx.files.srcs,
         dep_env_files = [d[BuildScriptInfo].dep_env for d in ctx.attr.link_deps],
-        show_warnings = ctx.attr.show_warnings or ctx.var.get("relink_build_script_warnings", "") == "all",
+        show_warnings = ctx.attr.show_warnings or crate.config.all_build_script_warnings,
     )
     return [info, DefaultInfo(files = depset([info.flags, info.env]))]
 
