@@ -301,7 +301,7 @@ impl<'a> Resolver<'a> {
         if let Some(dep) = value.strip_prefix("dep:") {
             self.enable_optional(id, dep);
         } else if let Some((dep, f)) = value.split_once("?/") {
-            if self.active_optional.get(id).is_some_and(|a| a.contains(dep)) {
+            if self.optional_active(id, dep) {
                 self.enable_on_dep(id, dep, f);
             } else {
                 self.weak.entry((id, dep.to_string())).or_default().push(f.to_string());
@@ -335,9 +335,7 @@ impl<'a> Resolver<'a> {
 
     /// Enable `f` on the active dependencies named `dep`.
     fn enable_on_dep(&mut self, id: &'a str, dep: &str, f: &str) {
-        let active = self.active_optional.get(id).cloned().unwrap_or_default();
-        let targets =
-            self.edges_of(id, |e| e.declared.name_in_toml() == dep && (!e.declared.optional || active.contains(dep)));
+        let targets = self.edges_of(id, |e| e.declared.name_in_toml() == dep && self.is_active(id, e));
         for i in targets {
             let (_, to) = self.edge(id, i);
             self.activate(to);
@@ -345,9 +343,13 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// Whether the optional dependency `dep` (its name in the manifest) of a package is active.
+    fn optional_active(&self, id: &str, dep: &str) -> bool {
+        self.active_optional.get(id).is_some_and(|a| a.contains(dep))
+    }
+
     fn is_active(&self, id: &str, edge: &Edge<'_>) -> bool {
-        !edge.declared.optional
-            || self.active_optional.get(id).is_some_and(|a| a.contains(edge.declared.name_in_toml()))
+        !edge.declared.optional || self.optional_active(id, edge.declared.name_in_toml())
     }
 
     /// The packages members reach through active host edges, each with its active host edges
