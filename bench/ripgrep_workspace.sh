@@ -15,8 +15,10 @@ mkdir -p "$CACHE" "$DEST"
 fetch() { # NAME VERSION SHA256 -> path of the verified .crate
   local file="$CACHE/$1-$2.crate"
   if [ ! -f "$file" ]; then
-    curl -sSfL -o "$file.tmp" "https://static.crates.io/crates/$1/$1-$2.crate"
-    mv "$file.tmp" "$file"
+    # A temporary name of this process: scripts and tests running side by side never read a
+    # half-written file.
+    curl -sSfL -o "$file.$$.tmp" "https://static.crates.io/crates/$1/$1-$2.crate"
+    mv "$file.$$.tmp" "$file"
   fi
   if [ "$(sha256sum "$file" | cut -d' ' -f1)" != "$3" ]; then
     echo "checksum mismatch for $1-$2 ($file); delete it and retry" >&2
