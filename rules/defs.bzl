@@ -6,6 +6,7 @@ load(
     "//rules/private:rules.bzl",
     _cargo_build_script = "cargo_build_script",
     _rust_binary = "rust_binary",
+    _rust_doc_test = "rust_doc_test",
     _rust_library = "rust_library",
     _rust_proc_macro = "rust_proc_macro",
     _rust_test = "rust_test",
@@ -15,6 +16,7 @@ cargo_build_script = _cargo_build_script
 rust_library = _rust_library
 rust_binary = _rust_binary
 rust_test = _rust_test
+rust_doc_test = _rust_doc_test
 rust_proc_macro = _rust_proc_macro
 rust_toolchain = _rust_toolchain
 RustInfo = _RustInfo

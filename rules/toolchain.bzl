@@ -8,6 +8,7 @@ RustToolchainInfo = provider(
     doc = "A Rust toolchain as rules_relink actions use it.",
     fields = {
         "rustc_path": "Execroot-relative path of rustc.",
+        "rustdoc": "File: rustdoc of the same toolchain (doctests), or None.",
         "builder": "File: the relink-builder executable that every action calls.",
         "files": "depset of Files every rustc action needs (compiler, its libraries, std, linker pieces, version stamp).",
         "unstable": "bool: allow -Z flags (RUSTC_BOOTSTRAP=1 inside actions). The one toolchain switch.",
@@ -36,6 +37,7 @@ def rust_toolchain_info(ctx):
 def _rust_toolchain_impl(ctx):
     info = RustToolchainInfo(
         rustc_path = ctx.file.rustc.path,
+        rustdoc = ctx.file.rustdoc,
         builder = ctx.executable.builder,
         files = depset([ctx.file.rustc, ctx.file.version_stamp] + ctx.files.rustc_files),
         unstable = ctx.attr.unstable,
@@ -53,6 +55,7 @@ rust_toolchain = rule(
     attrs = {
         "builder": attr.label(doc = "The relink-builder binary.", allow_single_file = True, executable = True, cfg = "exec", mandatory = True),
         "rustc": attr.label(doc = "The rustc executable, inside its sysroot (`<sysroot>/bin/rustc`).", allow_single_file = True, mandatory = True),
+        "rustdoc": attr.label(doc = "The rustdoc executable beside rustc (`<sysroot>/bin/rustdoc`): runs `rust_doc_test` targets.", allow_single_file = True),
         "rustc_files": attr.label(doc = "Every file rustc reads: its shared libraries, the target's standard library, the linker pieces.", allow_files = True, mandatory = True),
         "version_stamp": attr.label(doc = "Output of `rustc -vV`: changes when the compiler changes.", allow_single_file = True, mandatory = True),
         "unstable": attr.bool(doc = "Allow -Z flags (sets RUSTC_BOOTSTRAP=1 for rustc inside actions). Required for interfaces.", default = True),

@@ -37,11 +37,15 @@ def crate_args(ctx, crate, deps, mnemonic = "RustCompile"):
         args.add("--out-dir-env", crate.build_script.out_dir.path)
         args.add("--flags-file", crate.build_script.flags)
         args.add("--env-file", crate.build_script.env)
-    real = DEPENDENCY_ARTIFACT[mnemonic] != "interface"
+    real = DEPENDENCY_ARTIFACT[mnemonic] in ("rlib", "rlib_and_proc_macros")
     for dep in deps:
         artifact = dep.rlib if real and dep.rlib else dep.interface
         args.add("--extern", "%s=%s" % (crate.aliases.get(dep.label, dep.crate_name), artifact.path))
-    args.add_all(dependency_files(mnemonic, deps), before_each = "--dep")
+
+    # A doctest run links too, but compiles (and searches dependencies) against interfaces
+    # only: a real rlib found beside an interface would be a second candidate for the crate.
+    searched = "RustCompile" if DEPENDENCY_ARTIFACT[mnemonic] == "interface_and_rlib" else mnemonic
+    args.add_all(dependency_files(searched, deps), before_each = "--dep")
     return args
 
 def _run_builder(ctx, crate, mnemonic, verb, args, inputs, outputs, env, message, unused = None, requirements = None):
@@ -259,3 +263,30 @@ def emit_link(ctx, crate, deps, no_link_dir, out):
     args.add_all(depset(transitive = [d.transitive_link_pairs for d in deps]), before_each = "--link-dep")
     args.add("--out", out)
     _run_builder(ctx, crate, "RustLink", "link", args, depset([no_link_dir] + _build_script_files(crate), transitive = [dependency_files("RustLink", deps), tc.files, cc.all_files]), [out], crate.env, "Linking %s")
+
+def emit_doc_test(ctx, crate, deps, log, status):
+    """RustDocTest: `rustdoc --test` of a library, its output and exit status recorded.
+
+    rustdoc compiles each doctest against the interfaces of the library and its dependencies
+    and links it with their real rlibs, through relink-builder as its test builder.
+
+    Args:
+      ctx: the rule context.
+      crate: the library's crate struct from rules.bzl.
+      deps: RustInfo of the library itself, its dependencies and the test's own.
+      log: declared file: what the doctests printed.
+      status: declared file: rustdoc's exit status.
+    """
+    tc = crate.config.toolchain
+    if not tc.rustdoc:
+        fail("%s: the Rust toolchain has no `rustdoc`: set it on rust_toolchain to run doctests" % ctx.label)
+    cc = find_cpp_toolchain(ctx)
+    args = crate_args(ctx, crate, deps, "RustDocTest")
+    if cc.compiler_executable:
+        args.add("--rustc-flag=-Clinker=" + cc.compiler_executable)
+    args.add("--rustdoc", tc.rustdoc)
+    args.add_all(depset(transitive = [d.transitive_link_pairs for d in deps]), before_each = "--link-dep")
+    args.add("--log", log)
+    args.add("--status", status)
+    inputs = depset(crate.srcs + crate.compile_data + _build_script_files(crate) + [tc.rustdoc], transitive = [dependency_files("RustDocTest", deps), tc.files, cc.all_files])
+    _run_builder(ctx, crate, "RustDocTest", "doctest", args, inputs, [log, status], crate.env, "Running the doctests of %s")

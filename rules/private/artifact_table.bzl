@@ -12,4 +12,5 @@ DEPENDENCY_ARTIFACT = {
     "RustCompileNoLink": "interface",
     "RustCompileNoLinkLto": "rlib_and_proc_macros",
     "RustLink": "rlib",
+    "RustDocTest": "interface_and_rlib",
 }

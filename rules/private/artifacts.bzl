@@ -5,8 +5,11 @@
 `interface`: the hollow interface rlib (or a proc macro's shared object).
 `rlib`: the real rlib with object code.
 `rlib_and_proc_macros`: real rlibs, and the shared objects of proc macros.
+`interface_and_rlib`: both: a compile against interfaces and a link with the real rlibs in
+one action (`RustDocTest`: rustdoc compiles and links each doctest, see relink-builder's
+`doctest` verb).
 
-Only `RustLink` may consume real rlibs: that is what makes an edit that keeps a crate's
+Only `RustLink` (and `RustDocTest`, which links too) may consume real rlibs: that is what makes an edit that keeps a crate's
 interface byte-identical relink its dependents instead of rebuilding them. The one exception
 is a binary whose Cargo profile asks for cross-crate LTO (`RustCompileNoLinkLto`): LTO
 optimises over every crate's code, so its compile reads the real rlibs, and under such a
@@ -35,6 +38,8 @@ def dependency_files(mnemonic, dep_infos):
         return depset([d.macros for d in dep_infos if d.macros])
     if kind == "interface":
         return depset(transitive = [d.transitive_interfaces for d in dep_infos])
+    if kind == "interface_and_rlib":
+        return depset(transitive = [d.transitive_interfaces for d in dep_infos] + [d.transitive_rlibs for d in dep_infos])
     rlibs = depset(transitive = [d.transitive_rlibs for d in dep_infos])
     if kind == "rlib":
         return rlibs

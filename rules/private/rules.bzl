@@ -1,7 +1,7 @@
 """Implementations and declarations of rust_library, rust_binary, rust_test, rust_proc_macro."""
 
 load("//rules:toolchain.bzl", "CPP_TOOLCHAIN_TYPE", "TOOLCHAIN_TYPE")
-load("//rules/private:actions.bzl", "emit_build_script_run", "emit_compile", "emit_compile_no_link", "emit_interface", "emit_link", "emit_macro_summary", "emit_stub")
+load("//rules/private:actions.bzl", "emit_build_script_run", "emit_compile", "emit_compile_no_link", "emit_doc_test", "emit_interface", "emit_link", "emit_macro_summary", "emit_stub")
 load("//rules/private:context.bzl", "relink_context")
 load("//rules/private:providers.bzl", "BuildScriptInfo", "RustBinaryInfo", "RustInfo")
 
@@ -23,7 +23,11 @@ def _crate(ctx, crate_type, srcs = None, root_defaults = ["lib.rs"], name = None
     if not srcs:
         fail("%s: `srcs` is empty" % ctx.label)
     config = relink_context(ctx)
-    return struct(
+    return struct(**_crate_fields(ctx, config, crate_type, srcs, root_defaults, name, root, extra_rustc_env))
+
+def _crate_fields(ctx, config, crate_type, srcs, root_defaults, name, root, extra_rustc_env):
+    """The fields of the crate struct, as a dict (a doctest target adds its aliases to them)."""
+    return dict(
         config = config,
         name = name or _crate_name(ctx),
         type = crate_type,
@@ -39,8 +43,11 @@ def _crate(ctx, crate_type, srcs = None, root_defaults = ["lib.rs"], name = None
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin"},
         build_script = ctx.attr.build_script[BuildScriptInfo] if getattr(ctx.attr, "build_script", None) else None,
         stubbed = _use_stub(ctx, config),
-        aliases = {_normalize(str(dep.label)): name for dep, name in ctx.attr.aliases.items()},
+        aliases = _aliases(ctx),
     )
+
+def _aliases(ctx):
+    return {_normalize(str(dep.label)): name for dep, name in ctx.attr.aliases.items()}
 
 def _normalize(label_string):
     """`//p:n`, `@//p:n` and `@@//p:n` (how Bazel versions print main-repo labels) alike."""
@@ -239,14 +246,50 @@ def _cargo_build_script_impl(ctx):
 # Unit tests (`rust_test(crate = ":lib")`) recompile a library's sources: the library
 # exports them through this private provider.
 _LibSrcsInfo = provider(
-    doc = "A library's sources, for its unit-test target.",
-    fields = ["srcs", "root", "deps"],
+    doc = "A library's sources, for its unit-test and doctest targets.",
+    fields = ["srcs", "root", "deps", "crate_fields", "self_dep"],
 )
 
 def _rust_library_with_srcs_impl(ctx):
     providers = _rust_library_impl(ctx)
-    crate = _crate(ctx, "rlib")
-    return providers + [_LibSrcsInfo(srcs = crate.srcs, root = crate.root, deps = _dep_infos(ctx))]
+    config = relink_context(ctx)
+    fields = _crate_fields(ctx, config, "rlib", ctx.files.srcs, ["lib.rs"], None, None, {})
+    crate = struct(**fields)
+    info = providers[0]
+    self_dep = struct(
+        label = _normalize(str(ctx.label)),
+        crate_name = info.crate_name,
+        interface = info.interface,
+        rlib = info.rlib,
+        transitive_interfaces = info.transitive_interfaces,
+        transitive_rlibs = info.transitive_rlibs,
+        transitive_link_pairs = info.transitive_link_pairs,
+        macros = info.macros,
+    )
+    return providers + [_LibSrcsInfo(srcs = crate.srcs, root = crate.root, deps = _dep_infos(ctx), crate_fields = fields, self_dep = self_dep)]
+
+def _rust_doc_test_impl(ctx):
+    lib = ctx.attr.crate[_LibSrcsInfo]
+    deps = [lib.self_dep] + lib.deps + _dep_infos(ctx)
+    fields = dict(lib.crate_fields)
+    aliases = dict(fields["aliases"])
+    aliases.update(_aliases(ctx))
+    fields["aliases"] = aliases
+    log = ctx.actions.declare_file(ctx.label.name + ".doctest.log")
+    status = ctx.actions.declare_file(ctx.label.name + ".doctest.status")
+    emit_doc_test(ctx, struct(**fields), deps, log, status)
+
+    # The test prints what the run printed and exits with its status.
+    launcher = ctx.actions.declare_file(ctx.label.name)
+    up = "../" * len(launcher.short_path.split("/")[:-1])
+    lines = [
+        "#!/bin/sh",
+        "here=\"$(cd \"$(dirname \"$0\")\" && pwd)\"",
+        "cat \"$here/%s%s\" || exit 1" % (up, log.short_path),
+        "exit \"$(cat \"$here/%s%s\")\"" % (up, status.short_path),
+    ]
+    ctx.actions.write(output = launcher, content = "\n".join(lines) + "\n", is_executable = True)
+    return [DefaultInfo(files = depset([launcher]), executable = launcher, runfiles = ctx.runfiles(files = [log, status]))]
 
 _COMMON_ATTRS = {
     "srcs": attr.label_list(doc = "Rust source files of the crate.", allow_files = [".rs"]),
@@ -307,6 +350,21 @@ cargo_build_script = rule(
     }),
     toolchains = [TOOLCHAIN_TYPE, CPP_TOOLCHAIN_TYPE],
     fragments = ["cpp"],
+)
+
+rust_doc_test = rule(
+    implementation = _rust_doc_test_impl,
+    doc = "The documentation tests of a rust_library, run as `cargo test` runs them (`rustdoc --test`): each example is compiled against the interfaces of the library and its dependencies, linked with their real rlibs, and run from the package directory. The run is an action (`RustDocTest`), cached like any other: the test prints its output and exits with its status.",
+    attrs = {
+        "crate": attr.label(doc = "The rust_library whose doctests run.", providers = [RustInfo], mandatory = True),
+        "deps": attr.label_list(doc = "Extra libraries the examples use (Cargo's dev-dependencies).", providers = [RustInfo]),
+        "proc_macro_deps": attr.label_list(doc = "Extra proc-macro crates the examples use.", providers = [RustInfo]),
+        "aliases": attr.label_keyed_string_dict(doc = "Renamed dependencies, as on rust_library."),
+        "_cc_toolchain": attr.label(default = "@bazel_tools//tools/cpp:current_cc_toolchain"),
+    },
+    toolchains = [TOOLCHAIN_TYPE, CPP_TOOLCHAIN_TYPE],
+    fragments = ["cpp"],
+    test = True,
 )
 
 rust_test = rule(

@@ -40,6 +40,8 @@ enum Verb {
     StubDiff(verbs::stub_diff::StubDiffArgs),
     /// Run a Cargo build script and record its directives for the crate's compile.
     BuildScript(verbs::build_script::BuildScriptArgs),
+    /// Run a library's documentation tests (`rustdoc --test`), recording output and status.
+    Doctest(verbs::doctest::DocTestArgs),
 }
 
 /// Expand `@file` arguments (one argument per line).
@@ -58,6 +60,18 @@ fn expand_param_files(args: impl Iterator<Item = String>) -> Result<Vec<String>>
 }
 
 fn main() {
+    if let Ok(config) = std::env::var(verbs::doctest::CONFIG_ENV) {
+        // Started by rustdoc as the test builder of `doctest`: a rustc command line follows
+        // (its `@file` arguments are rustc's to read).
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        match verbs::doctest::build_one(&config, &args) {
+            Ok(code) => std::process::exit(code),
+            Err(err) => {
+                eprintln!("relink-builder (doctest builder): error: {err:#}");
+                std::process::exit(1);
+            }
+        }
+    }
     let result = expand_param_files(std::env::args()).and_then(|args| {
         let cli = Cli::parse_from(args);
         match &cli.verb {
@@ -67,6 +81,7 @@ fn main() {
             Verb::Stub(a) => verbs::stub::run(a),
             Verb::StubDiff(a) => verbs::stub_diff::run(a),
             Verb::BuildScript(a) => verbs::build_script::run(a),
+            Verb::Doctest(a) => verbs::doctest::run(a),
         }
     });
     if let Err(err) = result {

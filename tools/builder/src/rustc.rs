@@ -121,9 +121,24 @@ impl CrateOpts {
             format!("--crate-name={}", self.crate_name),
             format!("--edition={}", self.edition),
             format!("-Cmetadata={}", self.metadata),
-            format!("-Copt-level={}", self.opt_level),
-            format!("-Cdebuginfo={}", self.debuginfo),
         ];
+        flags.extend(self.codegen_flags());
+        for feature in &self.features {
+            flags.push("--cfg".to_string());
+            flags.push(format!("feature=\"{feature}\""));
+        }
+        for cfg in &self.cfgs {
+            flags.push("--cfg".to_string());
+            flags.push(cfg.clone());
+        }
+        flags
+    }
+
+    /// The profile's code generation flags and symbol mangling, without the crate's identity
+    /// (name, edition, `-C metadata`) or cfgs: what another crate linked with this one's code
+    /// (a doctest) must share with it.
+    pub fn codegen_flags(&self) -> Vec<String> {
+        let mut flags = vec![format!("-Copt-level={}", self.opt_level), format!("-Cdebuginfo={}", self.debuginfo)];
         if let Some(on) = &self.debug_assertions {
             flags.push(format!("-Cdebug-assertions={on}"));
         }
@@ -150,14 +165,6 @@ impl CrateOpts {
         if self.unstable {
             // No small body may be inlined across crates from an interface (pitfall 5).
             flags.push("-Zcross-crate-inline-threshold=never".to_string());
-        }
-        for feature in &self.features {
-            flags.push("--cfg".to_string());
-            flags.push(format!("feature=\"{feature}\""));
-        }
-        for cfg in &self.cfgs {
-            flags.push("--cfg".to_string());
-            flags.push(cfg.clone());
         }
         flags
     }
@@ -360,7 +367,8 @@ impl DepSetup {
         Ok(DepSetup { externs, search_dirs, canonical_to_given })
     }
 
-    fn flags(&self, force: bool, execroot: &Path) -> Vec<String> {
+    /// `--extern` and `-L dependency=` flags (paths absolute under `execroot`).
+    pub(crate) fn flags(&self, force: bool, execroot: &Path) -> Vec<String> {
         let mut flags = Vec::new();
         let modifier = if force { "force:" } else { "" };
         for (name, path) in &self.externs {

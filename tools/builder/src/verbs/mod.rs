@@ -1,6 +1,7 @@
 //! The builder's verbs, one module each.
 pub mod build_script;
 pub mod compile;
+pub mod doctest;
 pub mod interface;
 pub mod link;
 pub mod stub;

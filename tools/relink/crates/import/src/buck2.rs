@@ -57,10 +57,16 @@ fn buckconfig() -> String {
     )
 }
 
-/// A BUILD.bazel file that `relink import` generated, in Buck2's dialect.
+/// A BUILD.bazel file that `relink import` generated, in Buck2's dialect. Doctest targets
+/// stay out: the Buck2 cell has no `rust_doc_test` yet.
 pub fn buck_file(bazel: &str) -> String {
     let mut out = String::new();
+    let mut in_doc_test = false;
     for line in bazel.lines() {
+        if line == "rust_doc_test(" || in_doc_test {
+            in_doc_test = line != ")";
+            continue;
+        }
         if line.starts_with("load(\"@rules_relink//rules:defs.bzl\"") {
             out.push_str("load(\"@relink//rules/buck2:rules.bzl\", \"cargo_build_script\", \"rust_binary\", \"rust_library\", \"rust_proc_macro\", \"rust_test\")\n");
             continue;
@@ -121,6 +127,14 @@ mod tests {
         assert!(buck.contains("load(\"@relink//rules/buck2:rules.bzl\""), "{buck}");
         assert!(!buck.contains("package(") && !buck.contains("manual"), "{buck}");
         assert!(buck.contains("    name = \"memchr\",\n    visibility = [\"PUBLIC\"],\n"), "{buck}");
+        assert!(!buck.contains("\n\n\n"), "{buck}");
+    }
+
+    #[test]
+    fn doctest_targets_stay_out_of_buck_files() {
+        let bazel = "rust_library(\n    name = \"a\",\n)\n\nrust_doc_test(\n    name = \"a_doctest\",\n    crate = \":a\",\n    deps = [],\n)\n\nrust_test(\n    name = \"t\",\n)\n";
+        let buck = buck_file(bazel);
+        assert!(!buck.contains("doc") && buck.contains("name = \"a\"") && buck.contains("name = \"t\""), "{buck}");
         assert!(!buck.contains("\n\n\n"), "{buck}");
     }
 }

@@ -312,6 +312,18 @@ impl Ctx<'_> {
                 &extra,
             );
         }
+        if lib.doctest && lib.is_lib() {
+            // `cargo test` runs the library's doctests with its dev-dependencies.
+            let _ = write!(
+                out,
+                "\nrust_doc_test(\n    name = {},\n    crate = \":{}\",\n    deps = {},\n    proc_macro_deps = {},\n    aliases = {},\n)\n",
+                quote(&format!("{}_doctest", pkg.name)),
+                pkg.name,
+                list(&dev_only(&with_dev.libs, &normal.libs)),
+                list(&dev_only(&with_dev.proc_macros, &normal.proc_macros)),
+                dict(&with_dev.aliases),
+            );
+        }
         Ok(())
     }
 
@@ -382,7 +394,7 @@ impl Ctx<'_> {
 
 fn loads() -> String {
     format!(
-        "{HEADER}\nload(\"@rules_relink//rules:defs.bzl\", \"cargo_build_script\", \"rust_binary\", \"rust_library\", \"rust_proc_macro\", \"rust_test\")\n\npackage(default_visibility = [\"//visibility:public\"])\n"
+        "{HEADER}\nload(\"@rules_relink//rules:defs.bzl\", \"cargo_build_script\", \"rust_binary\", \"rust_doc_test\", \"rust_library\", \"rust_proc_macro\", \"rust_test\")\n\npackage(default_visibility = [\"//visibility:public\"])\n"
     )
 }
 
@@ -451,7 +463,7 @@ pub fn member_build_file(
         |t: &Target| if own_lib.is_some() && t.name == pkg.name { format!("{}_bin", t.name) } else { t.name.clone() };
     let mut names: std::collections::BTreeSet<String> =
         pkg.targets.iter().filter(|t| !t.has_kind("example")).map(bin_target_name).collect();
-    names.extend([format!("{}_test", pkg.name), "build_script".to_string()]);
+    names.extend([format!("{}_test", pkg.name), format!("{}_doctest", pkg.name), "build_script".to_string()]);
     for target in pkg.targets.iter().filter(|t| t.has_kind("bin") && enabled(t)) {
         let name = bin_target_name(target);
         let extra =

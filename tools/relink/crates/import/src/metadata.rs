@@ -66,6 +66,9 @@ pub struct Target {
     pub required_features: Vec<String>,
     #[serde(default = "yes")]
     pub test: bool,
+    /// Whether `cargo test` runs the target's documentation tests (`[lib] doctest`).
+    #[serde(default)]
+    pub doctest: bool,
     /// `bin`, `lib`, ... (an example may be a library).
     #[serde(default)]
     pub crate_types: Vec<String>,
