@@ -53,7 +53,8 @@ def settings_flags(settings):
     return flags
 
 def run_flags(settings):
-    """relink-builder flags giving a build script Cargo's OPT_LEVEL, DEBUG and PROFILE.
+    """relink-builder flags giving a build script Cargo's OPT_LEVEL, DEBUG, PROFILE and
+    CARGO_CFG_DEBUG_ASSERTIONS.
 
     Args:
       settings: a dict from parse_settings (the package's crates' profile).
@@ -64,4 +65,6 @@ def run_flags(settings):
     flags = ["--opt-level", settings.get("opt-level", "0"), "--profile", settings.get("kind", "debug")]
     if settings.get("debuginfo", "0") != "0":
         flags.append("--debug")
+    if "debug-assertions" in settings:
+        flags.extend(["--debug-assertions", settings["debug-assertions"]])
     return flags

@@ -45,6 +45,10 @@ pub struct BuildScriptArgs {
     /// `DEBUG`: whether the package's crates have debuginfo.
     #[arg(long)]
     pub debug: bool,
+    /// Whether the package's crates have debug assertions (`CARGO_CFG_DEBUG_ASSERTIONS`);
+    /// rustc's default (on exactly at opt-level 0) when absent.
+    #[arg(long, value_parser = ["on", "off"])]
+    pub debug_assertions: Option<String>,
     /// Enabled features (`CARGO_FEATURE_<NAME>`).
     #[arg(long = "feature")]
     pub features: Vec<String>,
@@ -150,6 +154,17 @@ fn cfg_env(rustc: &Path) -> Result<BTreeMap<String, String>> {
     Ok(env.into_iter().map(|(k, v)| (k, v.join(","))).collect())
 }
 
+/// `CARGO`: the cargo of rustc's toolchain (rustup's and the standalone installers put it
+/// beside rustc), else the name `cargo`.
+fn cargo_beside(rustc: &Path) -> PathBuf {
+    let beside = rustc.with_file_name("cargo");
+    if beside.is_file() {
+        beside
+    } else {
+        PathBuf::from("cargo")
+    }
+}
+
 fn host(rustc: &Path) -> Result<String> {
     let out = Command::new(rustc).arg("-vV").output().context("cannot run rustc -vV")?;
     String::from_utf8_lossy(&out.stdout)
@@ -190,12 +205,13 @@ pub fn run(args: &BuildScriptArgs) -> Result<()> {
 fn script_command(args: &BuildScriptArgs, rustc: &Path, cwd: &Path) -> Result<Command> {
     let abs = |p: &Path| cwd.join(p);
     let host = host(rustc)?;
+    let manifest_dir = crate::util::normalize(&abs(&args.manifest_dir));
     let mut cmd = Command::new(abs(&args.script));
     crate::util::die_with_parent(&mut cmd);
-    cmd.current_dir(abs(&args.manifest_dir)).env_clear();
+    cmd.current_dir(&manifest_dir).env_clear();
     cmd.env("PATH", std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()));
     cmd.env("OUT_DIR", abs(&args.out_dir))
-        .env("CARGO_MANIFEST_DIR", abs(&args.manifest_dir))
+        .env("CARGO_MANIFEST_DIR", &manifest_dir)
         .env("CARGO_PKG_NAME", &args.package)
         .env("TARGET", &host)
         .env("HOST", &host)
@@ -208,13 +224,20 @@ fn script_command(args: &BuildScriptArgs, rustc: &Path, cwd: &Path) -> Result<Co
         // changes what a script writes, so it is not part of the action's key.
         .env("NUM_JOBS", std::thread::available_parallelism().map_or(1, |n| n.get()).to_string())
         .env("CARGO_ENCODED_RUSTFLAGS", "")
-        .env("CARGO", "cargo");
+        .env("CARGO", cargo_beside(rustc));
     if let Some(links) = &args.links {
         cmd.env("CARGO_MANIFEST_LINKS", links);
     }
     for (k, v) in cfg_env(rustc)? {
         cmd.env(k, v);
     }
+    let assertions = args.debug_assertions.as_deref().unwrap_or(if args.opt_level == "0" { "on" } else { "off" });
+    if assertions == "on" {
+        cmd.env("CARGO_CFG_DEBUG_ASSERTIONS", "");
+    }
+    let mut features: Vec<&str> = args.features.iter().map(String::as_str).collect();
+    features.sort_unstable();
+    cmd.env("CARGO_CFG_FEATURE", features.join(","));
     for feature in &args.features {
         cmd.env(format!("CARGO_FEATURE_{}", feature.to_uppercase().replace('-', "_")), "1");
     }
@@ -222,6 +245,8 @@ fn script_command(args: &BuildScriptArgs, rustc: &Path, cwd: &Path) -> Result<Co
         let (k, v) = split_pair(pair, "--env")?;
         cmd.env(k, v);
     }
+    // After the package's variables, whose CARGO_MANIFEST_PATH names the compile directory.
+    cmd.env("CARGO_MANIFEST_PATH", manifest_dir.join("Cargo.toml"));
     for file in &args.dep_env_files {
         for line in fs_err::read_to_string(file)?.lines().filter(|l| !l.is_empty()) {
             let (k, v) = split_pair(line, &file.display().to_string())?;

@@ -117,7 +117,25 @@ fn pkg_env(pkg: &Package) -> BTreeMap<String, String> {
     env.insert("CARGO_PKG_LICENSE".into(), pkg.license.clone().unwrap_or_default());
     env.insert("CARGO_PKG_REPOSITORY".into(), pkg.repository.clone().unwrap_or_default());
     env.insert("CARGO_PKG_HOMEPAGE".into(), pkg.homepage.clone().unwrap_or_default());
+    env.insert("CARGO_PKG_LICENSE_FILE".into(), pkg.license_file.clone().unwrap_or_default());
+    env.insert("CARGO_PKG_README".into(), pkg.readme.clone().unwrap_or_default());
+    env.insert("CARGO_PKG_RUST_VERSION".into(), pkg.rust_version.clone().unwrap_or_default());
+    // Compiles and build scripts run in the package directory: `/proc/self/cwd` names it the
+    // same way in every sandbox (relink-builder sets CARGO_MANIFEST_DIR so; the build-script
+    // run replaces both with absolute paths, as Cargo gives them).
+    env.insert("CARGO_MANIFEST_PATH".into(), "/proc/self/cwd/Cargo.toml".into());
     env
+}
+
+/// One Rust target as a BUILD file declares it: the rule, the target name (which may differ
+/// from Cargo's: `NAME_bin`, `NAME_test`), the Cargo target it compiles, its dependencies,
+/// and extra attribute lines.
+struct Spec<'a> {
+    rule: &'a str,
+    name: &'a str,
+    target: &'a Target,
+    deps: &'a Deps,
+    extra: String,
 }
 
 /// Dependencies split into libraries, proc macros and renames.
@@ -247,36 +265,44 @@ impl Ctx<'_> {
         Ok(true)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn crate_target(
-        &self,
-        out: &mut String,
-        rule: &str,
-        name: &str,
-        crate_name: &str,
-        root_file: &str,
-        edition: &str,
-        pkg: &Package,
-        deps: &Deps,
-        has_build_script: bool,
-        extra: &str,
-    ) {
+    /// Compile-time variables of one target: the package's, and what Cargo adds per target
+    /// (`CARGO_PRIMARY_PACKAGE` for the workspace's own packages, `CARGO_BIN_NAME` for
+    /// binaries, binary examples and a binary's unit tests).
+    fn target_env(&self, pkg: &Package, target: &Target) -> BTreeMap<String, String> {
+        let mut env = pkg_env(pkg);
+        if !self.third_party {
+            env.insert("CARGO_PRIMARY_PACKAGE".into(), "1".into());
+        }
+        let executable = target.has_kind("bin")
+            || (target.has_kind("example")
+                && (target.crate_types.is_empty() || target.crate_types.iter().any(|c| c == "bin")));
+        if executable {
+            env.insert("CARGO_BIN_NAME".into(), target.name.clone());
+        }
+        env
+    }
+
+    /// One Rust target of `pkg`.
+    fn crate_target(&self, out: &mut String, pkg: &Package, has_build_script: bool, spec: &Spec) -> Result<()> {
+        let Spec { rule, name, target, deps, extra } = spec;
+        let (crate_name, root_file, edition) = (crate_name(target), rel(pkg, &target.src_path)?, &target.edition);
         let _ = write!(
             out,
             "\n{rule}(\n    name = {},\n    crate_name = {},\n    srcs = {SRCS_GLOB},\n    crate_root = {},\n    edition = {},\n    crate_features = {},\n    deps = {},\n    proc_macro_deps = {},\n    aliases = {},\n{}    compile_data = {COMPILE_DATA_GLOB},\n    rustc_env = {},\n    rustc_flags = {},\n{}{extra})\n",
             quote(name),
-            quote(crate_name),
-            quote(root_file),
+            quote(&crate_name),
+            quote(&root_file),
             quote(edition),
             list(&self.meta.features(pkg)),
             list(&deps.libs),
             list(&deps.proc_macros),
             dict(&deps.aliases),
             if has_build_script { "    build_script = \":build_script\",\n" } else { "" },
-            dict(&pkg_env(pkg)),
+            dict(&self.target_env(pkg, target)),
             list(&self.flags()),
-            self.profile_attrs(pkg, rule == "rust_proc_macro"),
+            self.profile_attrs(pkg, *rule == "rust_proc_macro"),
         );
+        Ok(())
     }
 
     /// A member's library and its unit-test target (dev-dependencies added to the library's).
@@ -290,8 +316,12 @@ impl Ctx<'_> {
         has_bs: bool,
     ) -> Result<()> {
         let rule = if lib.is_proc_macro() { "rust_proc_macro" } else { "rust_library" };
-        let root_file = rel(pkg, &lib.src_path)?;
-        self.crate_target(out, rule, &pkg.name, &crate_name(lib), &root_file, &lib.edition, pkg, normal, has_bs, "");
+        self.crate_target(
+            out,
+            pkg,
+            has_bs,
+            &Spec { rule, name: &pkg.name, target: lib, deps: normal, extra: String::new() },
+        )?;
         if lib.test && lib.is_lib() {
             let extra = format!("    crate = \":{}\",\n    data = {DATA_GLOB},\n{CARGO_TEST}", pkg.name);
             let unit_deps = Deps {
@@ -299,18 +329,13 @@ impl Ctx<'_> {
                 proc_macros: dev_only(&with_dev.proc_macros, &normal.proc_macros),
                 aliases: with_dev.aliases.clone(),
             };
+            let name = format!("{}_test", pkg.name);
             self.crate_target(
                 out,
-                "rust_test",
-                &format!("{}_test", pkg.name),
-                &crate_name(lib),
-                &root_file,
-                &lib.edition,
                 pkg,
-                &unit_deps,
                 has_bs,
-                &extra,
-            );
+                &Spec { rule: "rust_test", name: &name, target: lib, deps: &unit_deps, extra },
+            )?;
         }
         if lib.doctest && lib.is_lib() {
             // `cargo test` runs the library's doctests with its dev-dependencies.
@@ -340,18 +365,8 @@ impl Ctx<'_> {
         for target in pkg.targets.iter().filter(|t| t.has_kind("test") && enabled(t)) {
             // Integration tests may run the package's binaries (found beside the test binary's deps/).
             let extra = format!("    binaries = {},\n    data = {DATA_GLOB},\n{CARGO_TEST}", list(bins));
-            self.crate_target(
-                out,
-                "rust_test",
-                &target.name,
-                &crate_name(target),
-                &rel(pkg, &target.src_path)?,
-                &target.edition,
-                pkg,
-                with_dev,
-                has_bs,
-                &extra,
-            );
+            let spec = Spec { rule: "rust_test", name: &target.name, target, deps: with_dev, extra };
+            self.crate_target(out, pkg, has_bs, &spec)?;
         }
         Ok(())
     }
@@ -377,16 +392,10 @@ impl Ctx<'_> {
                 if name != target.name { format!("    bin_name = {},\n", quote(&target.name)) } else { String::new() };
             self.crate_target(
                 out,
-                "rust_binary",
-                &name,
-                &crate_name(target),
-                &rel(pkg, &target.src_path)?,
-                &target.edition,
                 pkg,
-                with_dev,
                 has_bs,
-                &extra,
-            );
+                &Spec { rule: "rust_binary", name: &name, target, deps: with_dev, extra },
+            )?;
         }
         Ok(())
     }
@@ -412,18 +421,8 @@ pub fn third_party_build_file(
     if let Some(lib) = pkg.lib() {
         let deps = classify(meta, &meta.deps_of(pkg, None), ctx.root, vendor_dir);
         let rule = if lib.is_proc_macro() { "rust_proc_macro" } else { "rust_library" };
-        ctx.crate_target(
-            &mut out,
-            rule,
-            &pkg.name,
-            &crate_name(lib),
-            &rel(pkg, &lib.src_path)?,
-            &lib.edition,
-            pkg,
-            &deps,
-            has_bs,
-            &format!("    stub_interface = False,\n{}", ctx.manual()),
-        );
+        let extra = format!("    stub_interface = False,\n{}", ctx.manual());
+        ctx.crate_target(&mut out, pkg, has_bs, &Spec { rule, name: &pkg.name, target: lib, deps: &deps, extra })?;
     }
     Ok(out)
 }
@@ -468,37 +467,25 @@ pub fn member_build_file(
         let name = bin_target_name(target);
         let extra =
             if name != target.name { format!("    bin_name = {},\n", quote(&target.name)) } else { String::new() };
-        let root_file = rel(pkg, &target.src_path)?;
         ctx.crate_target(
             &mut out,
-            "rust_binary",
-            &name,
-            &crate_name(target),
-            &root_file,
-            &target.edition,
             pkg,
-            &normal,
             has_bs,
-            &extra,
-        );
+            &Spec { rule: "rust_binary", name: &name, target, deps: &normal, extra },
+        )?;
         if target.test {
             // The binary's own unit tests (`cargo test` runs them as `unittests src/main.rs`).
             let mut test_name = format!("{name}_test");
             while !names.insert(test_name.clone()) {
                 test_name.push_str("_unit");
             }
+            let extra = format!("    data = {DATA_GLOB},\n{CARGO_TEST}");
             ctx.crate_target(
                 &mut out,
-                "rust_test",
-                &test_name,
-                &crate_name(target),
-                &root_file,
-                &target.edition,
                 pkg,
-                &with_dev,
                 has_bs,
-                &format!("    data = {DATA_GLOB},\n{CARGO_TEST}"),
-            );
+                &Spec { rule: "rust_test", name: &test_name, target, deps: &with_dev, extra },
+            )?;
         }
     }
     let bins: Vec<String> = pkg

@@ -25,6 +25,9 @@ pub struct Package {
     pub license: Option<String>,
     pub repository: Option<String>,
     pub homepage: Option<String>,
+    pub license_file: Option<String>,
+    pub readme: Option<String>,
+    pub rust_version: Option<String>,
     /// Dependencies as the manifest declares them (every platform and kind).
     #[serde(default)]
     pub dependencies: Vec<Declared>,
