@@ -59,6 +59,9 @@ pub fn run(cli: Cli) -> Result<i32> {
         CommandKind::Clean { expunge, cache_dir } => clean_command(expunge, cache_dir).map(|_| 0),
         CommandKind::Verify { cache_dir } => verify_command(cache_dir),
         CommandKind::Import { opts } => import_command(&opts).map(|_| 0),
+        CommandKind::RustProject { opts, out, patterns } => {
+            crate::rust_project::command(&opts, &patterns, out).map(|_| 0)
+        }
     }
 }
 
@@ -78,7 +81,7 @@ struct Built {
     test_actions: Vec<(String, usize)>,
 }
 
-fn requested_paths(targets: &[TargetSummary], with_runfiles: bool) -> Vec<String> {
+pub(crate) fn requested_paths(targets: &[TargetSummary], with_runfiles: bool) -> Vec<String> {
     let mut paths = Vec::new();
     for t in targets {
         paths.extend(t.default_files.iter().cloned());
@@ -92,7 +95,7 @@ fn requested_paths(targets: &[TargetSummary], with_runfiles: bool) -> Vec<String
     paths
 }
 
-fn exec_options<'a>(session: &'a Session, opts: &BuildOpts, keep_going: bool) -> ExecOptions<'a> {
+pub(crate) fn exec_options<'a>(session: &'a Session, opts: &BuildOpts, keep_going: bool) -> ExecOptions<'a> {
     ExecOptions {
         jobs: jobs(opts),
         cache: &session.cache,
@@ -162,7 +165,11 @@ fn build(
 }
 
 /// Copy (hard link) requested outputs into `relink-bin/`.
-fn materialize_outputs(session: &Session, paths: &[String], outcomes: &HashMap<usize, Outcome>) -> Result<()> {
+pub(crate) fn materialize_outputs(
+    session: &Session,
+    paths: &[String],
+    outcomes: &HashMap<usize, Outcome>,
+) -> Result<()> {
     let bin_prefix = format!("{}/", session.config.bin_dir());
     let all: HashMap<&str, &OutputFile> = outcomes
         .values()

@@ -12,6 +12,7 @@ mod commands;
 mod plan;
 mod records;
 mod repos;
+mod rust_project;
 mod toolchain_probe;
 
 use clap::{Args, Parser, Subcommand};
@@ -207,6 +208,18 @@ pub enum CommandKind {
         #[command(flatten)]
         opts: BuildOpts,
         pattern: String,
+    },
+    /// Write rust-project.json for rust-analyzer: every crate the targets matching the
+    /// patterns compile (default //...), after building the build-script outputs and proc
+    /// macros it names (the `gen_rust_project` of rules_rust).
+    RustProject {
+        #[command(flatten)]
+        opts: BuildOpts,
+        /// Where to write it (default: rust-project.json at the workspace root).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        #[arg(default_value = "//...")]
+        patterns: Vec<String>,
     },
     /// Generate BUILD files from a Cargo workspace: vendor registry crates (checked against
     /// Cargo.lock) and describe workspace members.

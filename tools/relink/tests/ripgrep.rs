@@ -88,6 +88,26 @@ fn ripgrep_imports_builds_tests_and_relinks_after_a_private_edit() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "2\n");
 
+    // rust-analyzer's view: every crate rg's build compiles, registry crates not members,
+    // dependencies resolved by name (regex-automata through grep-regex's `regex_automata`).
+    let project = ws.relink(&["rust-project", "//:rg"]);
+    assert!(project.status.success(), "{}", String::from_utf8_lossy(&project.stderr));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path("rust-project.json")).unwrap()).unwrap();
+    let crates = json["crates"].as_array().unwrap();
+    let named = |name: &str| crates.iter().find(|c| c["display_name"] == name).unwrap_or_else(|| panic!("{name}"));
+    let deps_of = |name: &str| -> Vec<String> {
+        named(name)["deps"].as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap().to_string()).collect()
+    };
+    assert!(deps_of("grep_regex").contains(&"regex_automata".to_string()), "{:?}", deps_of("grep_regex"));
+    assert!(deps_of("rg").contains(&"grep".to_string()) && deps_of("rg").contains(&"ignore".to_string()));
+    assert_eq!(named("memchr")["is_workspace_member"], false);
+    assert_eq!(named("globset")["is_workspace_member"], true);
+    assert!(
+        named("rg")["env"]["OUT_DIR"].as_str().is_some_and(|d| std::path::Path::new(d).is_dir()),
+        "rg's build script ran"
+    );
+
     // Re-import with an unchanged Cargo.lock vendors nothing.
     let again = ws.relink(&["import"]);
     assert!(String::from_utf8_lossy(&again.stderr).contains("(0 newly vendored, 0 removed)"));
