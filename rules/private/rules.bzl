@@ -174,6 +174,12 @@ def _rust_test_impl(ctx):
     bin_exes = [b[RustBinaryInfo].executable for b in ctx.attr.binaries]
     bin_env = {"CARGO_BIN_EXE_" + exe.basename: exe_dir + "/" + exe.basename for exe in bin_exes}
     deps = _dep_infos(ctx)
+
+    # CARGO_TARGET_TMPDIR: integration tests get a directory of their own to write in, fixed
+    # per target like exe_dir (`cargo test` gives target/tmp).
+    tmp_dir = None if ctx.attr.crate else _TARGET_TMP_ROOT + "/" + _sanitize("%s_%s_%s_%s" % (ctx.workspace_name, ctx.bin_dir.path, ctx.label.package, ctx.label.name))
+    if tmp_dir:
+        bin_env = dict(bin_env, CARGO_TARGET_TMPDIR = tmp_dir)
     if ctx.attr.crate:
         # Unit tests: the library's own sources compiled with --test, its deps plus the test's.
         lib = ctx.attr.crate[_LibSrcsInfo]
@@ -184,35 +190,48 @@ def _rust_test_impl(ctx):
 
     # Like Cargo, test binaries sit in deps/ one level below the package's binaries, so tests
     # that find a binary at current_exe()/../NAME (ripgrep's) work.
-    needs_launcher = bool(ctx.attr.env) or ctx.attr.run_in_package_dir or bool(bin_exes)
+    needs_launcher = bool(ctx.attr.env) or ctx.attr.run_in_package_dir or bool(bin_exes) or bool(tmp_dir)
     binary = ctx.actions.declare_file("deps/" + ctx.label.name + (".bin" if needs_launcher else ""))
     _link_crate(ctx, crate, deps, binary)
-    runfiles = ctx.runfiles(files = ctx.files.data + ctx.files.binaries + [binary])
+    out_dir = [crate.build_script.out_dir] if crate.build_script else []
+    runfiles = ctx.runfiles(files = ctx.files.data + ctx.files.binaries + [binary] + out_dir)
     if not needs_launcher:
         return [DefaultInfo(files = depset([binary]), executable = binary, runfiles = runfiles)]
     launcher = ctx.actions.declare_file("deps/" + ctx.label.name)
+    up = "../" * len(launcher.short_path.split("/")[:-1])
+    run_env = []
     lines = ["#!/bin/sh", "here=\"$(cd \"$(dirname \"$0\")\" && pwd)\"", "exe=\"$here/%s\"" % binary.basename]
     lines += ["export %s='%s'" % (k, v.replace("'", "'\\''")) for k, v in ctx.attr.env.items()]
+    if out_dir:
+        # Like `cargo test`: the build script's OUT_DIR at run time too.
+        lines.append("export OUT_DIR=\"$here/%s%s\"" % (up, out_dir[0].short_path))
+    if tmp_dir:
+        lines.append("mkdir -p -m 1777 '%s' 2>/dev/null; mkdir -p '%s' || exit 1" % (_TARGET_TMP_ROOT, tmp_dir))
     if bin_exes:
-        up = "../" * len(launcher.short_path.split("/")[:-1])
         lines += [
             "mkdir -p -m 1777 '%s' 2>/dev/null; mkdir -p '%s' || exit 1" % (_BIN_EXE_ROOT, exe_dir),
             "exec 9>'%s/.lock' && flock 9 || { echo 'cannot lock %s for the test binaries (CARGO_BIN_EXE_*): flock from util-linux is needed' >&2; exit 1; }" % (exe_dir, exe_dir),
         ]
         for exe in bin_exes:
             lines.append("ln -sfn \"$here/%s%s\" '%s/%s' || exit 1" % (up, exe.short_path, exe_dir, exe.basename))
-            lines.append("export CARGO_BIN_EXE_%s='%s/%s'" % (exe.basename, exe_dir, exe.basename))
+            # Binary names may hold `-`, which a shell variable cannot: set through env(1).
+            run_env.append("'CARGO_BIN_EXE_%s=%s/%s'" % (exe.basename, exe_dir, exe.basename))
     if ctx.attr.run_in_package_dir:
         # Like `cargo test`: the working directory is the package directory.
         lines.append("cd '%s' || exit 1" % crate.package_dir)
         lines.append("export CARGO_MANIFEST_DIR=\"$(pwd)\"")
-    lines.append("exec \"$exe\" \"$@\"")
+        lines.append("if [ -f Cargo.toml ]; then export CARGO_MANIFEST_PATH=\"$(pwd)/Cargo.toml\"; fi")
+    lines.append("exec %s\"$exe\" \"$@\"" % ("env %s " % " ".join(run_env) if run_env else ""))
     ctx.actions.write(output = launcher, content = "\n".join(lines) + "\n", is_executable = True)
     return [DefaultInfo(files = depset([launcher]), executable = launcher, runfiles = runfiles)]
 
 # Where tests find the binaries they run (CARGO_BIN_EXE_*): one directory per test target and
 # configuration, the same in every workspace.
 _BIN_EXE_ROOT = "/tmp/relink-bin-exe"
+
+# Where integration tests write (CARGO_TARGET_TMPDIR): one directory per test target and
+# configuration, the same in every workspace.
+_TARGET_TMP_ROOT = "/tmp/relink-target-tmp"
 
 def _sanitize(s):
     return "".join([c if c.isalnum() or c in "-." else "_" for c in s.elems()])

@@ -88,6 +88,25 @@ fn build_scripts_and_compiles_see_cargos_variables() {
         differences.push(format!("{key}: only relink sets it ({:?})", relink[key]));
     }
     assert!(differences.is_empty(), "differences from Cargo:\n{}", differences.join("\n"));
+    // At run time: the test checks what `cargo test` gives it (the package's variables, the
+    // manifest's directory and path, OUT_DIR, CARGO_BIN_EXE_<name with a dash>,
+    // CARGO_TARGET_TMPDIR); it passes under cargo as written.
+    let mut cargo_test = std::process::Command::new("cargo");
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("CARGO") && k != "CARGO_HOME") {
+        cargo_test.env_remove(key);
+    }
+    let cargo_test = cargo_test
+        .args(["test", "--offline", "--test", "runtime"])
+        .env("CARGO_TARGET_DIR", ws.dir.join("../cargo-target"))
+        .current_dir(&ws.dir)
+        .output()
+        .unwrap();
+    assert!(cargo_test.status.success(), "{}", String::from_utf8_lossy(&cargo_test.stdout));
+    let test = ws.relink(&["test", "//:runtime"]);
+    let stdout = String::from_utf8_lossy(&test.stdout);
+    assert!(test.status.success(), "{stdout}{}", String::from_utf8_lossy(&test.stderr));
+    assert!(stdout.contains("PASSED //:runtime (1 passed, 0 ignored)"), "{stdout}");
+
     // Values that only an exact match shows: features, cfgs, the package's metadata.
     for key in [
         "build CARGO_CFG_FEATURE",

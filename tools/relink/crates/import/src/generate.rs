@@ -12,6 +12,14 @@ use super::profile::Profiles;
 /// Attributes that make a test run like `cargo test` runs it.
 const CARGO_TEST: &str = "    run_in_package_dir = True,\n";
 
+/// What `cargo test` sets when it runs a test: the package's `CARGO_PKG_*` (the launcher adds
+/// `CARGO_MANIFEST_DIR`/`PATH` and `OUT_DIR`, absolute where the test runs).
+fn test_env(pkg: &Package) -> String {
+    let mut env = pkg_env(pkg);
+    env.remove("CARGO_MANIFEST_PATH");
+    format!("    env = {},\n", dict(&env))
+}
+
 /// The output directories of Cargo, Bazel and relink, which a package's globs never enter.
 macro_rules! outputs_excluded {
     () => {
@@ -323,7 +331,8 @@ impl Ctx<'_> {
             &Spec { rule, name: &pkg.name, target: lib, deps: normal, extra: String::new() },
         )?;
         if lib.test && lib.is_lib() {
-            let extra = format!("    crate = \":{}\",\n    data = {DATA_GLOB},\n{CARGO_TEST}", pkg.name);
+            let extra =
+                format!("    crate = \":{}\",\n    data = {DATA_GLOB},\n{CARGO_TEST}{}", pkg.name, test_env(pkg));
             let unit_deps = Deps {
                 libs: dev_only(&with_dev.libs, &normal.libs),
                 proc_macros: dev_only(&with_dev.proc_macros, &normal.proc_macros),
@@ -364,7 +373,8 @@ impl Ctx<'_> {
     ) -> Result<()> {
         for target in pkg.targets.iter().filter(|t| t.has_kind("test") && enabled(t)) {
             // Integration tests may run the package's binaries (found beside the test binary's deps/).
-            let extra = format!("    binaries = {},\n    data = {DATA_GLOB},\n{CARGO_TEST}", list(bins));
+            let extra =
+                format!("    binaries = {},\n    data = {DATA_GLOB},\n{CARGO_TEST}{}", list(bins), test_env(pkg));
             let spec = Spec { rule: "rust_test", name: &target.name, target, deps: with_dev, extra };
             self.crate_target(out, pkg, has_bs, &spec)?;
         }
@@ -479,7 +489,7 @@ pub fn member_build_file(
             while !names.insert(test_name.clone()) {
                 test_name.push_str("_unit");
             }
-            let extra = format!("    data = {DATA_GLOB},\n{CARGO_TEST}");
+            let extra = format!("    data = {DATA_GLOB},\n{CARGO_TEST}{}", test_env(pkg));
             ctx.crate_target(
                 &mut out,
                 pkg,
