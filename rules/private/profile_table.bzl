@@ -53,8 +53,9 @@ def settings_flags(settings):
     return flags
 
 def run_flags(settings):
-    """relink-builder flags giving a build script Cargo's OPT_LEVEL, DEBUG, PROFILE and
-    CARGO_CFG_DEBUG_ASSERTIONS.
+    """relink-builder flags giving a build script Cargo's profile variables.
+
+    OPT_LEVEL, DEBUG, PROFILE and CARGO_CFG_DEBUG_ASSERTIONS, as Cargo sets them.
 
     Args:
       settings: a dict from parse_settings (the package's crates' profile).

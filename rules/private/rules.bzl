@@ -214,6 +214,7 @@ def _rust_test_impl(ctx):
         ]
         for exe in bin_exes:
             lines.append("ln -sfn \"$here/%s%s\" '%s/%s' || exit 1" % (up, exe.short_path, exe_dir, exe.basename))
+
             # Binary names may hold `-`, which a shell variable cannot: set through env(1).
             run_env.append("'CARGO_BIN_EXE_%s=%s/%s'" % (exe.basename, exe_dir, exe.basename))
     if ctx.attr.run_in_package_dir:
