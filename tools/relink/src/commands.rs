@@ -254,7 +254,7 @@ fn add_test_actions(analysis: &mut Analysis, test_timeout: u64) -> Result<Vec<(S
     let mut added = Vec::new();
     for t in tests {
         let exe = t.executable.as_ref().ok_or_else(|| anyhow!("test {} has no executable", t.label))?;
-        let log_path = format!("{exe}.test.log");
+        let log_path = test_log_path(exe);
         let mut inputs: Vec<String> = vec![exe.clone()];
         inputs.extend(t.runfiles.iter().cloned());
         let script = "\"$1\" > \"$2\" 2>&1; code=$?; if [ $code -ne 0 ]; then cat \"$2\" >&2; fi; exit $code";
@@ -288,6 +288,11 @@ fn add_test_actions(analysis: &mut Analysis, test_timeout: u64) -> Result<Vec<(S
     Ok(added)
 }
 
+/// Where a test's run writes what it printed (the `TestRunner` action's output).
+fn test_log_path(exe: &str) -> String {
+    format!("{exe}.test.log")
+}
+
 /// One line per test target (with the counts its harness printed) and a total.
 fn report_tests(session: &Session, built: &Built) -> bool {
     let (mut passed, mut failed, mut not_run) = (0, 0, 0);
@@ -307,7 +312,15 @@ fn report_tests(session: &Session, built: &Built) -> bool {
             println!("PASSED {label}{cached} ({}) ({:.1} s)", here.describe(), outcome.duration_ms as f64 / 1000.0);
         } else if let Some((_, err)) = built.failed.iter().find(|(i, _)| i == index) {
             failed += 1;
-            println!("FAILED {label}: {}", format!("{err:#}").lines().next().unwrap_or_default());
+            // A failed run's log is not an output: it stays in the kept sandbox.
+            let log = err.downcast_ref::<exec::ActionFailed>().and_then(|failure| {
+                let exe = built.targets.iter().find(|t| &t.label == label)?.executable.clone()?;
+                fs_err::read_to_string(failure.sandbox.join(test_log_path(&exe))).ok()
+            });
+            let here = log.as_deref().map(TestCounts::parse).unwrap_or_default();
+            counts.add(&here);
+            let first_line = format!("{err:#}").lines().next().unwrap_or_default().to_string();
+            println!("FAILED {label} ({}): {first_line}", here.describe_failed());
         } else {
             not_run += 1;
             println!("NO STATUS {label}: something it needs failed to build");
@@ -334,7 +347,7 @@ struct TestCounts {
 impl TestCounts {
     fn parse(log: &str) -> TestCounts {
         let mut c = TestCounts::default();
-        for line in log.lines().filter_map(|l| l.strip_prefix("test result: ")) {
+        for line in log.lines().filter_map(|l| l.trim_start().strip_prefix("test result: ")) {
             for part in line.split([';', '.']) {
                 let mut words = part.split_whitespace();
                 if let (Some(n), Some(what)) = (words.next().and_then(|n| n.parse::<u64>().ok()), words.next()) {
@@ -358,6 +371,10 @@ impl TestCounts {
 
     fn describe(&self) -> String {
         format!("{} passed, {} ignored", self.passed, self.ignored)
+    }
+
+    fn describe_failed(&self) -> String {
+        format!("{} passed, {} failed, {} ignored", self.passed, self.failed, self.ignored)
     }
 }
 

@@ -72,7 +72,10 @@ fn doctests_pass_like_cargos_and_run_again_after_a_private_edit() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stdout}");
-    assert!(stdout.contains("FAILED //base:base_doctest") && stdout.contains("FAILED //top:top_doctest"), "{stdout}");
+    // Counts of failed targets too, and in the total, as cargo test prints them.
+    assert!(stdout.contains("FAILED //base:base_doctest (1 passed, 1 failed, 0 ignored)"), "{stdout}");
+    assert!(stdout.contains("FAILED //top:top_doctest (4 passed, 2 failed, 1 ignored)"), "{stdout}");
+    assert!(stdout.contains("(5 tests passed, 3 failed, 1 ignored)"), "{stdout}");
     assert!(stdout.contains("PASSED //testkit:testkit_doctest"), "{stdout}");
     assert!(stderr.contains("src/lib.rs - double (line 5)"), "{stderr}");
 }
