@@ -42,6 +42,8 @@ enum Verb {
     BuildScript(verbs::build_script::BuildScriptArgs),
     /// Run a library's documentation tests (`rustdoc --test`), recording output and status.
     Doctest(verbs::doctest::DocTestArgs),
+    /// Run clippy's lints on a crate, compiled as its compile action compiles it.
+    Clippy(verbs::clippy::ClippyArgs),
 }
 
 /// Expand `@file` arguments (one argument per line).
@@ -82,6 +84,7 @@ fn main() {
             Verb::StubDiff(a) => verbs::stub_diff::run(a),
             Verb::BuildScript(a) => verbs::build_script::run(a),
             Verb::Doctest(a) => verbs::doctest::run(a),
+            Verb::Clippy(a) => verbs::clippy::run(a),
         }
     });
     if let Err(err) = result {

@@ -59,6 +59,12 @@ pub fn run(cli: Cli) -> Result<i32> {
         CommandKind::Clean { expunge, cache_dir } => clean_command(expunge, cache_dir).map(|_| 0),
         CommandKind::Verify { cache_dir } => verify_command(cache_dir),
         CommandKind::Import { opts } => import_command(&opts).map(|_| 0),
+        CommandKind::Clippy { opts, patterns, lint_flags } => {
+            crate::lint::clippy_command(&opts, &patterns, &lint_flags).map(|ok| if ok { 0 } else { 1 })
+        }
+        CommandKind::Fmt { opts, check, patterns } => {
+            crate::lint::fmt_command(&opts, &patterns, check).map(|ok| if ok { 0 } else { 1 })
+        }
         CommandKind::RustProject { opts, out, patterns } => {
             crate::rust_project::command(&opts, &patterns, out).map(|_| 0)
         }

@@ -9,6 +9,7 @@
 #![warn(clippy::too_many_lines)]
 
 mod commands;
+mod lint;
 mod plan;
 mod records;
 mod repos;
@@ -208,6 +209,28 @@ pub enum CommandKind {
         #[command(flatten)]
         opts: BuildOpts,
         pattern: String,
+    },
+    /// Run clippy on every crate of the matching targets (default //...), like
+    /// `cargo clippy --all-targets`: one cached action per crate (`RustClippy`). Lint levels
+    /// go after `--`: `relink clippy //... -- -Dwarnings`.
+    Clippy {
+        #[command(flatten)]
+        opts: BuildOpts,
+        #[arg(default_value = "//...")]
+        patterns: Vec<String>,
+        /// rustc lint flags for this run (`-Dwarnings`, `-Wclippy::pedantic`).
+        #[arg(last = true)]
+        lint_flags: Vec<String>,
+    },
+    /// Format the crates of the matching targets with rustfmt (default //...), like
+    /// `cargo fmt`; `--check` only reports (exit 1 when something is not formatted).
+    Fmt {
+        #[command(flatten)]
+        opts: BuildOpts,
+        #[arg(long)]
+        check: bool,
+        #[arg(default_value = "//...")]
+        patterns: Vec<String>,
     },
     /// Write rust-project.json for rust-analyzer: every crate the targets matching the
     /// patterns compile (default //...), after building the build-script outputs and proc

@@ -1,5 +1,6 @@
 //! The builder's verbs, one module each.
 pub mod build_script;
+pub mod clippy;
 pub mod compile;
 pub mod doctest;
 pub mod interface;
