@@ -9,6 +9,8 @@ RustToolchainInfo = provider(
     fields = {
         "rustc_path": "Execroot-relative path of rustc.",
         "rustdoc": "File: rustdoc of the same toolchain (doctests), or None.",
+        "clippy_driver": "File: clippy-driver of the same toolchain (rust_clippy_aspect), or None.",
+        "rustfmt": "File: rustfmt of the same toolchain (rustfmt_test), or None.",
         "builder": "File: the relink-builder executable that every action calls.",
         "files": "depset of Files every rustc action needs (compiler, its libraries, std, linker pieces, version stamp).",
         "unstable": "bool: allow -Z flags (RUSTC_BOOTSTRAP=1 inside actions). The one toolchain switch.",
@@ -38,6 +40,8 @@ def _rust_toolchain_impl(ctx):
     info = RustToolchainInfo(
         rustc_path = ctx.file.rustc.path,
         rustdoc = ctx.file.rustdoc,
+        clippy_driver = ctx.file.clippy_driver,
+        rustfmt = ctx.file.rustfmt,
         builder = ctx.executable.builder,
         files = depset([ctx.file.rustc, ctx.file.version_stamp] + ctx.files.rustc_files),
         unstable = ctx.attr.unstable,
@@ -56,6 +60,8 @@ rust_toolchain = rule(
         "builder": attr.label(doc = "The relink-builder binary.", allow_single_file = True, executable = True, cfg = "exec", mandatory = True),
         "rustc": attr.label(doc = "The rustc executable, inside its sysroot (`<sysroot>/bin/rustc`).", allow_single_file = True, mandatory = True),
         "rustdoc": attr.label(doc = "The rustdoc executable beside rustc (`<sysroot>/bin/rustdoc`): runs `rust_doc_test` targets.", allow_single_file = True),
+        "clippy_driver": attr.label(doc = "clippy-driver beside rustc: runs `rust_clippy_aspect`.", allow_single_file = True),
+        "rustfmt": attr.label(doc = "rustfmt beside rustc: runs `rustfmt_test`.", allow_single_file = True),
         "rustc_files": attr.label(doc = "Every file rustc reads: its shared libraries, the target's standard library, the linker pieces.", allow_files = True, mandatory = True),
         "version_stamp": attr.label(doc = "Output of `rustc -vV`: changes when the compiler changes.", allow_single_file = True, mandatory = True),
         "unstable": attr.bool(doc = "Allow -Z flags (sets RUSTC_BOOTSTRAP=1 for rustc inside actions). Required for interfaces.", default = True),

@@ -290,3 +290,23 @@ def emit_doc_test(ctx, crate, deps, log, status):
     args.add("--status", status)
     inputs = depset(crate.srcs + crate.compile_data + _build_script_files(crate) + [tc.rustdoc], transitive = [dependency_files("RustDocTest", deps), tc.files, cc.all_files])
     _run_builder(ctx, crate, "RustDocTest", "doctest", args, inputs, [log, status], crate.env, "Running the doctests of %s")
+
+def emit_clippy(ctx, crate, deps, log, lint_flags = []):
+    """RustClippy: clippy-driver in rustc's place on the crate's compile, metadata only.
+
+    Args:
+      ctx: the rule or aspect context.
+      crate: the crate struct from rules.bzl.
+      deps: RustInfo-shaped structs of the direct dependencies.
+      log: declared file: clippy's diagnostics.
+      lint_flags: lint levels for this run (`-Dwarnings`).
+    """
+    tc = crate.config.toolchain
+    if not tc.clippy_driver:
+        fail("%s: the Rust toolchain has no `clippy_driver`: set it on rust_toolchain to run clippy" % ctx.label)
+    args = crate_args(ctx, crate, deps)
+    args.add("--driver", tc.clippy_driver)
+    args.add("--log", log)
+    args.add_all(lint_flags, format_each = "--lint-flag=%s")
+    inputs = depset([tc.clippy_driver], transitive = [_compile_inputs(crate, deps, "RustCompile")])
+    _run_builder(ctx, crate, "RustClippy", "clippy", args, inputs, [log], crate.env, "Running clippy on %s")

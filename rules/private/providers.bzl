@@ -24,6 +24,14 @@ RustInfo = provider(
     },
 )
 
+CrateSpecInfo = provider(
+    doc = "How a target compiles its crate, for actions over the same crate (rust_clippy_aspect, rustfmt_test). Internal: its fields may change.",
+    fields = {
+        "crate_fields": "dict: the crate description the rules build actions from.",
+        "deps": "list: the dependencies' RustInfo-shaped structs, as the crate's compile sees them.",
+    },
+)
+
 RustBinaryInfo = provider(
     doc = "A linked Rust binary, for tests that run it (`rust_test(binaries = ...)`).",
     fields = {

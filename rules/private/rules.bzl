@@ -3,7 +3,7 @@
 load("//rules:toolchain.bzl", "CPP_TOOLCHAIN_TYPE", "TOOLCHAIN_TYPE")
 load("//rules/private:actions.bzl", "emit_build_script_run", "emit_compile", "emit_compile_no_link", "emit_doc_test", "emit_interface", "emit_link", "emit_macro_summary", "emit_stub")
 load("//rules/private:context.bzl", "relink_context")
-load("//rules/private:providers.bzl", "BuildScriptInfo", "RustBinaryInfo", "RustInfo")
+load("//rules/private:providers.bzl", "BuildScriptInfo", "CrateSpecInfo", "RustBinaryInfo", "RustInfo")
 
 def _crate_name(ctx):
     return ctx.attr.crate_name or ctx.label.name.replace("-", "_")
@@ -23,7 +23,12 @@ def _crate(ctx, crate_type, srcs = None, root_defaults = ["lib.rs"], name = None
     if not srcs:
         fail("%s: `srcs` is empty" % ctx.label)
     config = relink_context(ctx)
-    return struct(**_crate_fields(ctx, config, crate_type, srcs, root_defaults, name, root, extra_rustc_env))
+    fields = _crate_fields(ctx, config, crate_type, srcs, root_defaults, name, root, extra_rustc_env)
+    return struct(fields = fields, **fields)
+
+def _spec(crate, deps):
+    """CrateSpecInfo of a crate: what clippy and rustfmt need to see it as its compile does."""
+    return CrateSpecInfo(crate_fields = crate.fields, deps = deps)
 
 def _crate_fields(ctx, config, crate_type, srcs, root_defaults, name, root, extra_rustc_env):
     """The fields of the crate struct, as a dict (a doctest target adds its aliases to them)."""
@@ -127,6 +132,7 @@ def _rust_library_impl(ctx):
             macros = macros,
         ),
         DefaultInfo(files = depset([rlib, interface]), runfiles = ctx.runfiles(files = ctx.files.data)),
+        _spec(crate, deps),
     ]
 
 def _link_crate(ctx, crate, deps, out):
@@ -151,6 +157,7 @@ def _rust_proc_macro_impl(ctx):
             macros = None,
         ),
         DefaultInfo(files = depset([so])),
+        _spec(crate, deps),
     ]
 
 def _rust_binary_impl(ctx):
@@ -161,6 +168,7 @@ def _rust_binary_impl(ctx):
     return [
         DefaultInfo(files = depset([exe]), executable = exe, runfiles = ctx.runfiles(files = ctx.files.data)),
         RustBinaryInfo(executable = exe),
+        _spec(crate, deps),
     ]
 
 def _rust_test_impl(ctx):
@@ -196,7 +204,7 @@ def _rust_test_impl(ctx):
     out_dir = [crate.build_script.out_dir] if crate.build_script else []
     runfiles = ctx.runfiles(files = ctx.files.data + ctx.files.binaries + [binary] + out_dir)
     if not needs_launcher:
-        return [DefaultInfo(files = depset([binary]), executable = binary, runfiles = runfiles)]
+        return [DefaultInfo(files = depset([binary]), executable = binary, runfiles = runfiles), _spec(crate, deps)]
     launcher = ctx.actions.declare_file("deps/" + ctx.label.name)
     up = "../" * len(launcher.short_path.split("/")[:-1])
     run_env = []
@@ -224,7 +232,7 @@ def _rust_test_impl(ctx):
         lines.append("if [ -f Cargo.toml ]; then export CARGO_MANIFEST_PATH=\"$(pwd)/Cargo.toml\"; fi")
     lines.append("exec %s\"$exe\" \"$@\"" % ("env %s " % " ".join(run_env) if run_env else ""))
     ctx.actions.write(output = launcher, content = "\n".join(lines) + "\n", is_executable = True)
-    return [DefaultInfo(files = depset([launcher]), executable = launcher, runfiles = runfiles)]
+    return [DefaultInfo(files = depset([launcher]), executable = launcher, runfiles = runfiles), _spec(crate, deps)]
 
 # Where tests find the binaries they run (CARGO_BIN_EXE_*): one directory per test target and
 # configuration, the same in every workspace.
@@ -272,8 +280,7 @@ _LibSrcsInfo = provider(
 
 def _rust_library_with_srcs_impl(ctx):
     providers = _rust_library_impl(ctx)
-    config = relink_context(ctx)
-    fields = _crate_fields(ctx, config, "rlib", ctx.files.srcs, ["lib.rs"], None, None, {})
+    fields = providers[2].crate_fields
     crate = struct(**fields)
     info = providers[0]
     self_dep = struct(

@@ -24,6 +24,15 @@ bazel build "${BAZEL_FLAGS[@]}" //... 2>&1 | tail -3
 [ "$(./bazel-bin/app/app)" = "$(printf 'hello from App\nvalue=3\nlargest=Some(9)')" ] || { echo "app output differs" >&2; exit 1; }
 bazel test "${BAZEL_FLAGS[@]}" //... 2>&1 | tail -4
 
+# Clippy as Bazel users run it (an aspect, output group clippy_checks) and rustfmt as a test.
+bazel build "${BAZEL_FLAGS[@]}" --aspects=@rules_relink//rules:defs.bzl%rust_clippy_aspect --output_groups=clippy_checks //... 2>&1 | tail -1
+for log in app/app.clippy.log chain/base/base.clippy.log macros/hello_macro.clippy.log; do
+  [ -f "bazel-bin/$log" ] || { echo "rust_clippy_aspect wrote no $log" >&2; exit 1; }
+done
+printf '\nload("@rules_relink//rules:defs.bzl", "rustfmt_test")\n\nrustfmt_test(\n    name = "fmt_test",\n    targets = [":app", "//chain/base", "//macros:hello_macro"],\n)\n' >> app/BUILD.bazel
+bazel test "${BAZEL_FLAGS[@]}" //app:fmt_test > "$WORK/fmt.txt" 2>&1 || true
+grep -q "1 test passes" "$WORK/fmt.txt" || { cat "$WORK/fmt.txt" >&2; echo "rustfmt_test fails on formatted sources" >&2; exit 1; }
+
 # A private body edit at the bottom of the chain.
 edit_base_privately
 bazel build "${BAZEL_FLAGS[@]}" --execution_log_json_file="$WORK/edit.json" //... 2>&1 | tail -2

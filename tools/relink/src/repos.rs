@@ -26,6 +26,7 @@ const EMBEDDED_RULES: &[(&str, &str)] = &[
     ("rules/private/artifact_table.bzl", include_str!("../../../rules/private/artifact_table.bzl")),
     ("rules/private/artifacts.bzl", include_str!("../../../rules/private/artifacts.bzl")),
     ("rules/private/context.bzl", include_str!("../../../rules/private/context.bzl")),
+    ("rules/private/lint.bzl", include_str!("../../../rules/private/lint.bzl")),
     ("rules/private/profile.bzl", include_str!("../../../rules/private/profile.bzl")),
     ("rules/private/profile_table.bzl", include_str!("../../../rules/private/profile_table.bzl")),
     ("rules/private/providers.bzl", include_str!("../../../rules/private/providers.bzl")),

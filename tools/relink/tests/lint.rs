@@ -5,11 +5,13 @@ mod common;
 
 use common::*;
 
-const BUILD: &str = r#"load("@rules_relink//rules:defs.bzl", "rust_binary", "rust_library")
+const BUILD: &str = r#"load("@rules_relink//rules:defs.bzl", "rust_binary", "rust_library", "rustfmt_test")
 
 rust_library(name = "lib", srcs = ["lib.rs"])
 
 rust_binary(name = "app", srcs = ["main.rs"], deps = [":lib"])
+
+rustfmt_test(name = "fmt_test", targets = [":lib", ":app"])
 "#;
 
 /// `v.len() == 0` is clippy's `len_zero`; the odd spacing is not rustfmt's.
@@ -52,6 +54,9 @@ fn clippy_lints_every_crate_and_shows_cached_findings_again() {
 #[test]
 fn fmt_checks_and_formats_the_crates_sources() {
     let (_scratch, ws) = workspace();
+    let test = ws.relink(&["test", "//:fmt_test"]);
+    assert!(!test.status.success(), "rustfmt_test fails on main.rs");
+    assert!(String::from_utf8_lossy(&test.stdout).contains("FAILED //:fmt_test"));
     let check = ws.relink(&["fmt", "--check"]);
     assert!(!check.status.success(), "main.rs is not formatted");
     assert!(String::from_utf8_lossy(&check.stdout).contains("println!(\"{}\", lib::empty(&[]));"), "the diff is shown");
@@ -60,4 +65,6 @@ fn fmt_checks_and_formats_the_crates_sources() {
     assert!(fmt.status.success(), "{}", String::from_utf8_lossy(&fmt.stderr));
     assert!(std::fs::read_to_string(ws.path("main.rs")).unwrap().contains("println!(\"{}\", lib::empty(&[]));"));
     assert!(ws.relink(&["fmt", "--check"]).status.success());
+    let test = ws.relink(&["test", "//:fmt_test"]);
+    assert!(test.status.success(), "{}", String::from_utf8_lossy(&test.stderr));
 }

@@ -327,6 +327,17 @@ platform = rule(
     },
 )
 
+# --- aspects and output groups -----------------------------------------------------------------
+
+# relink applies no aspects (it has `relink clippy` where Bazel users apply
+# rust_clippy_aspect): declaring one is allowed, so that .bzl files shared with Bazel load.
+def aspect(implementation, attr_aspects = [], attrs = {}, required_providers = [], provides = [], doc = "", **kwargs):
+    return struct(_relink_aspect = True, implementation = implementation, doc = doc)
+
+# Output groups name extra outputs for `bazel build --output_groups`; relink builds the default
+# outputs, so it keeps them only as a provider an implementation may return.
+OutputGroupInfo = provider(doc = "Bazel's output groups (relink requests none).")
+
 native = struct(
     toolchain_type = toolchain_type,
     toolchain = toolchain,
