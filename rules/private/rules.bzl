@@ -69,9 +69,12 @@ def _dep_infos(ctx):
     return [_with_label(d) for d in ctx.attr.deps + getattr(ctx.attr, "proc_macro_deps", [])]
 
 def _with_label(target):
-    info = target[RustInfo]
+    return _dep_struct(target.label, target[RustInfo])
+
+def _dep_struct(label, info):
+    """A dependency as actions see it: its label (for `aliases`) and its RustInfo."""
     return struct(
-        label = _normalize(str(target.label)),
+        label = _normalize(str(label)),
         crate_name = info.crate_name,
         interface = info.interface,
         rlib = info.rlib,
@@ -282,17 +285,7 @@ def _rust_library_with_srcs_impl(ctx):
     providers = _rust_library_impl(ctx)
     fields = providers[2].crate_fields
     crate = struct(**fields)
-    info = providers[0]
-    self_dep = struct(
-        label = _normalize(str(ctx.label)),
-        crate_name = info.crate_name,
-        interface = info.interface,
-        rlib = info.rlib,
-        transitive_interfaces = info.transitive_interfaces,
-        transitive_rlibs = info.transitive_rlibs,
-        transitive_link_pairs = info.transitive_link_pairs,
-        macros = info.macros,
-    )
+    self_dep = _dep_struct(ctx.label, providers[0])
     return providers + [_LibSrcsInfo(srcs = crate.srcs, root = crate.root, deps = _dep_infos(ctx), crate_fields = fields, self_dep = self_dep)]
 
 def _rust_doc_test_impl(ctx):

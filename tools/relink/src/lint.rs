@@ -157,8 +157,7 @@ pub fn fmt_command(opts: &BuildOpts, patterns: &[String], check: bool) -> Result
 
 /// rustfmt of the toolchain rustc comes from.
 fn rustfmt_path() -> Result<std::path::PathBuf> {
-    let out = std::process::Command::new("rustc").args(["--print", "sysroot"]).output()?;
-    let path = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("bin/rustfmt");
+    let path = std::path::PathBuf::from(crate::rust_project::sysroot()?).join("bin/rustfmt");
     if !path.is_file() {
         bail!("no rustfmt at {}: install it (`rustup component add rustfmt`)", path.display());
     }

@@ -312,8 +312,9 @@ fn target_kind(crate_type: &str) -> &'static str {
     }
 }
 
-/// rustc's sysroot (rust-analyzer finds the standard library's sources there, if installed).
-fn sysroot() -> Result<String> {
+/// The sysroot of `rustc` on PATH (rust-analyzer finds the standard library's sources there,
+/// if installed; rustfmt lives there).
+pub fn sysroot() -> Result<String> {
     let out = std::process::Command::new("rustc").args(["--print", "sysroot"]).output().context("cannot run rustc")?;
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
