@@ -6,14 +6,15 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
 
+use crate::execution::{exec_options, materialize_outputs, requested_paths};
 use crate::plan::{self, cache_root, open_session, state_dir, Analysis, Session, TargetSummary};
 use crate::records::{explain_command, ExecutionLog};
 use crate::{BuildOpts, Cli, CommandKind};
 use relink_core::action::{Action, ActionKind, Output};
 use relink_core::workspace::Workspace;
 use relink_exec as exec;
-use relink_exec::cache::{Cache, OutputFile};
-use relink_exec::{CacheStatus, ExecOptions, Outcome};
+use relink_exec::cache::Cache;
+use relink_exec::{CacheStatus, Outcome};
 
 /// An error that ends relink with its own exit code (Bazel's codes; see [`EXIT_CODES`]).
 #[derive(Debug)]
@@ -71,10 +72,6 @@ pub fn run(cli: Cli) -> Result<i32> {
     }
 }
 
-fn jobs(opts: &BuildOpts) -> usize {
-    opts.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
-}
-
 /// What a build produced.
 struct Built {
     targets: Vec<TargetSummary>,
@@ -85,36 +82,6 @@ struct Built {
     skipped: usize,
     /// (test target label, index of its TestRunner action).
     test_actions: Vec<(String, usize)>,
-}
-
-pub(crate) fn requested_paths(targets: &[TargetSummary], with_runfiles: bool) -> Vec<String> {
-    let mut paths = Vec::new();
-    for t in targets {
-        paths.extend(t.default_files.iter().cloned());
-        paths.extend(t.executable.iter().cloned());
-        if with_runfiles || t.is_test {
-            paths.extend(t.runfiles.iter().cloned());
-        }
-    }
-    paths.sort();
-    paths.dedup();
-    paths
-}
-
-pub(crate) fn exec_options<'a>(session: &'a Session, opts: &BuildOpts, keep_going: bool) -> ExecOptions<'a> {
-    ExecOptions {
-        jobs: jobs(opts),
-        cache: &session.cache,
-        workspace: &session.loader.workspace,
-        sandbox_root: session.cache.root.join("sandbox"),
-        progress: true,
-        color: opts.color.wanted(),
-        writable: session.config.defines.get("relink_incremental_dir").map(PathBuf::from).into_iter().collect(),
-        default_timeout: std::time::Duration::from_secs(ACTION_TIMEOUT_S),
-        sources: &session.sources,
-        keep_going,
-        remote: session.remote.as_ref(),
-    }
 }
 
 /// `RELINK_TIMING=1` prints how long each phase took.
@@ -170,31 +137,6 @@ fn build(
     ))
 }
 
-/// Copy (hard link) requested outputs into `relink-bin/`.
-pub(crate) fn materialize_outputs(
-    session: &Session,
-    paths: &[String],
-    outcomes: &HashMap<usize, Outcome>,
-) -> Result<()> {
-    let bin_prefix = format!("{}/", session.config.bin_dir());
-    let all: HashMap<&str, &OutputFile> = outcomes
-        .values()
-        .filter_map(|o| o.result.as_ref())
-        .flat_map(|r| r.files.iter().map(|f| (f.path.as_str(), f)))
-        .collect();
-    let out_root = session.loader.workspace.root.join("relink-bin");
-    for path in paths {
-        let prefix = format!("{path}/");
-        for (p, f) in all.iter().filter(|(p, _)| *p == path || p.starts_with(&prefix)) {
-            if let Some(rel) = p.strip_prefix(&bin_prefix) {
-                relink_exec::ensure_local(&session.cache, session.remote.as_ref(), f)?;
-                session.cache.materialize(f, &out_root.join(rel))?;
-            }
-        }
-    }
-    Ok(())
-}
-
 fn build_command(opts: &BuildOpts, patterns: &[String], tests: bool) -> Result<bool> {
     let start = Instant::now();
     let mut t = Instant::now();
@@ -244,10 +186,6 @@ fn build_command(opts: &BuildOpts, patterns: &[String], tests: bool) -> Result<b
 
 /// A `TestRunner` action for every test target: runs the test binary, its log an output
 /// (passing results are cached). Returns (label, action index).
-/// How long a build action may run (an hour: a hung build script or compiler is stopped and
-/// named, never waited for forever).
-const ACTION_TIMEOUT_S: u64 = 3600;
-
 fn add_test_actions(analysis: &mut Analysis, test_timeout: u64) -> Result<Vec<(String, usize)>> {
     let tests: Vec<TargetSummary> = analysis.targets.iter().filter(|t| t.is_test).cloned().collect();
     if tests.is_empty() {

@@ -25,7 +25,7 @@ const OUTPUT_FLAGS: &[&str] =
 /// The compile actions of the targets the patterns name (not of their dependencies).
 fn target_compiles(analysis: &plan::Analysis) -> Vec<usize> {
     let owners: BTreeSet<&str> = analysis.targets.iter().map(|t| t.label.as_str()).collect();
-    let wanted = crate::commands::requested_paths(&analysis.targets, false);
+    let wanted = crate::execution::requested_paths(&analysis.targets, false);
     exec::needed_actions(&analysis.graph, &wanted)
         .into_iter()
         .filter(|&i| {
@@ -98,7 +98,7 @@ pub fn clippy_command(opts: &BuildOpts, patterns: &[String], lint_flags: &[Strin
     let logs: Vec<String> = added.iter().map(|&i| analysis.graph.actions[i].outputs[0].path.clone()).collect();
     let needed = exec::needed_actions(&analysis.graph, &logs);
     let mut log = crate::records::ExecutionLog::open(&session, opts.execution_log.as_deref())?;
-    let executed = exec::execute(&analysis.graph, &needed, &crate::commands::exec_options(&session, opts, true))?;
+    let executed = exec::execute(&analysis.graph, &needed, &crate::execution::exec_options(&session, opts, true))?;
     session.sources.save()?;
     log.record(&analysis.graph.actions, &executed.outcomes)?;
     log.record_failures(&analysis.graph.actions, &executed.failed)?;

@@ -9,6 +9,7 @@
 #![warn(clippy::too_many_lines)]
 
 mod commands;
+mod execution;
 mod lint;
 mod plan;
 mod records;

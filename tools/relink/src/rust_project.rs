@@ -119,7 +119,7 @@ pub fn command(opts: &BuildOpts, patterns: &[String], out: Option<PathBuf>) -> R
     let session = plan::open_session(opts)?;
     let analysis = plan::analyze(&session, patterns)?;
     let graph = &analysis.graph;
-    let wanted = crate::commands::requested_paths(&analysis.targets, false);
+    let wanted = crate::execution::requested_paths(&analysis.targets, false);
     let needed = exec::needed_actions(graph, &wanted);
     let specs: Vec<CompileSpec> = needed
         .iter()
@@ -161,12 +161,12 @@ fn build_paths(
     paths: &[String],
 ) -> Result<()> {
     let needed = exec::needed_actions(graph, paths);
-    let executed = exec::execute(graph, &needed, &crate::commands::exec_options(session, opts, false))?;
+    let executed = exec::execute(graph, &needed, &crate::execution::exec_options(session, opts, false))?;
     session.sources.save()?;
     if let Some((_, err)) = executed.failed.into_iter().next() {
         return Err(err.context("building what rust-analyzer needs (build scripts, proc macros)"));
     }
-    crate::commands::materialize_outputs(session, paths, &executed.outcomes)
+    crate::execution::materialize_outputs(session, paths, &executed.outcomes)
 }
 
 /// Where things are for rust-analyzer: sources under the workspace root, outputs in relink-bin.

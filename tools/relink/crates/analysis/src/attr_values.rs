@@ -95,6 +95,7 @@ impl Analyzer<'_> {
         if !value.is_none() {
             check_allowed(a, value)?;
         }
+        let deps_before = out.deps.len();
         match a.kind.as_str() {
             "label" => self.resolve_label(a, value, &base, module, out)?,
             "label_list" | "label_keyed_string_dict" => self.resolve_labels(a, value, &base, module, out)?,
@@ -104,7 +105,36 @@ impl Analyzer<'_> {
                 out.attr.push((a.name.clone(), value));
             }
         }
+        // What the BUILD file names must be visible to it; a rule's own defaults and private
+        // attributes are the rule's business (Bazel checks those against the rule's package).
+        if !from_default && !a.name.starts_with('_') {
+            for dep in &out.deps[deps_before..] {
+                self.check_visible(dep, decl)?;
+            }
+        }
         Ok(())
+    }
+
+    /// Refuse a dependency on a target that is not visible to `decl`'s package, as Bazel does.
+    fn check_visible(&self, dep: &Label, decl: &TargetDecl) -> Result<()> {
+        let package = self.loader.package(&dep.repo, &dep.package)?;
+        let Some(target) = package.targets.get(&dep.name) else { return Ok(()) };
+        if self.loader.is_visible(target, &decl.label)? {
+            return Ok(());
+        }
+        let here = if decl.label.repo.is_empty() {
+            format!("//{}:__pkg__", decl.label.package)
+        } else {
+            format!("@{}//{}:__pkg__", decl.label.repo, decl.label.package)
+        };
+        bail!(
+            "target `{}` depends on `{}`, which is not visible to this package: its visibility is {} ({}). Add \"{here}\" (or \"//visibility:public\") to the visibility of `{}`.",
+            decl.label,
+            dep,
+            target.visibility.describe(),
+            target.location,
+            dep
+        )
     }
 
     /// `attr.label`: the target, its files, its single file and executable when asked for.

@@ -4,6 +4,7 @@
 
 pub mod natives;
 mod rules;
+pub mod visibility;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -63,6 +64,8 @@ pub struct TargetDecl {
     pub attrs: OwnedFrozenValue,
     /// `file:line` of the rule call.
     pub location: String,
+    /// Who may depend on it (its `visibility`, else the package's default, else private).
+    pub visibility: visibility::Visibility,
 }
 
 impl TargetDecl {
@@ -83,6 +86,8 @@ pub struct Package {
     pub targets: BTreeMap<String, TargetDecl>,
     /// Execroot-relative path of the BUILD file.
     pub build_file: String,
+    /// The package's `package_group`s by name.
+    pub groups: BTreeMap<String, visibility::PackageGroup>,
 }
 
 /// A rule call recorded during a BUILD file's evaluation; its attributes sit in module
@@ -103,12 +108,53 @@ struct EvalContext<'a> {
     base: Label,
     is_build: bool,
     pending: RefCell<Vec<PendingTarget>>,
+    /// What `package()` and `package_group()` declared.
+    package_decls: RefCell<PackageDecls>,
+}
+
+/// A BUILD file's `package(default_visibility = ...)` and `package_group`s, as written.
+#[derive(Default)]
+struct PackageDecls {
+    default_visibility: Option<Vec<String>>,
+    groups: Vec<(String, Vec<String>, Vec<String>)>,
+}
+
+/// What evaluating a file left: the module, the rule calls, the package declarations.
+struct Evaluated {
+    module: FrozenModule,
+    pending: Vec<PendingTarget>,
+    decls: PackageDecls,
 }
 
 fn eval_context<'a>(eval: &'a Evaluator<'_, '_, '_>) -> Result<&'a EvalContext<'a>> {
     eval.extra
         .and_then(|e| e.downcast_ref::<EvalContext>())
         .ok_or_else(|| anyhow!("this function is only available while loading BUILD and .bzl files"))
+}
+
+/// `package(default_visibility = ...)` of the BUILD file being evaluated.
+fn declare_default_visibility(eval: &Evaluator<'_, '_, '_>, items: Vec<String>) -> Result<()> {
+    let ctx = eval_context(eval)?;
+    if !ctx.is_build {
+        bail!("package() can only be called in a BUILD file");
+    }
+    ctx.package_decls.borrow_mut().default_visibility = Some(items);
+    Ok(())
+}
+
+/// `package_group(...)` of the BUILD file being evaluated.
+fn declare_package_group(
+    eval: &Evaluator<'_, '_, '_>,
+    name: String,
+    packages: Vec<String>,
+    includes: Vec<String>,
+) -> Result<()> {
+    let ctx = eval_context(eval)?;
+    if !ctx.is_build {
+        bail!("package_group() can only be called in a BUILD file");
+    }
+    ctx.package_decls.borrow_mut().groups.push((name, packages, includes));
+    Ok(())
 }
 
 /// The label of the package being evaluated.
@@ -240,19 +286,13 @@ impl Loader {
         self.loading.borrow_mut().push(label.clone());
         let result = self.eval_file(label, &self.workspace.display_path(label), content, false);
         self.loading.borrow_mut().pop();
-        let (module, _) = result?;
+        let module = result?.module;
         self.register_rules(&module)?;
         self.bzl.borrow_mut().insert(label.clone(), module.clone());
         Ok(module)
     }
 
-    fn eval_file(
-        &self,
-        label: &Label,
-        display: &str,
-        content: String,
-        is_build: bool,
-    ) -> Result<(FrozenModule, Vec<PendingTarget>)> {
+    fn eval_file(&self, label: &Label, display: &str, content: String, is_build: bool) -> Result<Evaluated> {
         Module::with_temp_heap(|module| self.eval_file_in(label, display, content, is_build, module))
     }
 
@@ -263,11 +303,17 @@ impl Loader {
         content: String,
         is_build: bool,
         module: Module<'_>,
-    ) -> Result<(FrozenModule, Vec<PendingTarget>)> {
+    ) -> Result<Evaluated> {
         let base = Label::package_base(&label.repo, &label.package);
         module.import_public_symbols(&self.prelude);
         let ast = AstModule::parse(display, content, &dialect()).anyhow()?;
-        let ctx = EvalContext { loader: self, base: base.clone(), is_build, pending: RefCell::default() };
+        let ctx = EvalContext {
+            loader: self,
+            base: base.clone(),
+            is_build,
+            pending: RefCell::default(),
+            package_decls: RefCell::default(),
+        };
         let file_loader = ModuleLoader { loader: self, base };
         {
             let mut eval = Evaluator::new(&module);
@@ -278,8 +324,9 @@ impl Loader {
             eval.eval_module(ast, &self.globals).anyhow()?;
         }
         let pending = ctx.pending.into_inner();
+        let decls = ctx.package_decls.into_inner();
         let frozen = module.freeze().map_err(|e| anyhow!("{e:?}"))?;
-        Ok((frozen, pending))
+        Ok(Evaluated { module: frozen, pending, decls })
     }
 
     /// Evaluate (once) the package `repo//package`.
@@ -311,17 +358,85 @@ impl Loader {
         let build_name = build.file_name().unwrap().to_string_lossy().to_string();
         let build_label = Label { name: build_name, ..base.clone() };
         let display = self.workspace.display_path(&build_label);
-        let (module, pending) = self.eval_file(&build_label, &display, content, true)?;
+        let Evaluated { module, pending, decls } = self.eval_file(&build_label, &display, content, true)?;
+        let default_visibility = decls.default_visibility.unwrap_or_default();
         let mut targets = BTreeMap::new();
         for p in pending {
             let attrs = module.get_any_visibility(&p.var)?.0;
             let label = Label { name: p.name.clone(), ..base.clone() };
-            targets.insert(p.name, TargetDecl { label, kind: p.kind, rule_id: p.rule_id, attrs, location: p.location });
+            let written = string_list_attr(&attrs, "visibility");
+            let visibility = visibility::Visibility::parse(written.as_ref().unwrap_or(&default_visibility), &base)
+                .map_err(|e| anyhow!("{}: visibility of `{}`: {e}", p.location, p.name))?;
+            let decl = TargetDecl { label, kind: p.kind, rule_id: p.rule_id, attrs, location: p.location, visibility };
+            targets.insert(p.name, decl);
         }
-        let pkg = Rc::new(Package { targets, build_file: display });
+        let mut groups = BTreeMap::new();
+        for (name, packages, includes) in decls.groups {
+            let specs = packages
+                .iter()
+                .map(|t| visibility::PackageSpec::parse(t, &base.repo))
+                .collect::<Result<Vec<_>>>()
+                .map_err(|e| anyhow!("{display}: package_group `{name}`: {e}"))?;
+            let includes = includes.iter().map(|t| Label::parse(t, &base)).collect::<Result<Vec<_>>>()?;
+            groups.insert(name, visibility::PackageGroup { specs, includes });
+        }
+        let pkg = Rc::new(Package { targets, build_file: display, groups });
         self.packages.borrow_mut().insert(key, pkg.clone());
         Ok(pkg)
     }
+}
+
+impl Loader {
+    /// Whether a target of package `from` may depend on `dep` (Bazel's visibility: always
+    /// within the package; else `dep`'s visibility list, package groups followed).
+    pub fn is_visible(&self, dep: &TargetDecl, from: &Label) -> Result<bool> {
+        if dep.label.repo == from.repo && dep.label.package == from.package {
+            return Ok(true);
+        }
+        let rules = match &dep.visibility {
+            visibility::Visibility::Public => return Ok(true),
+            visibility::Visibility::Only(rules) => rules,
+        };
+        for rule in rules {
+            let seen = match rule {
+                visibility::Rule::Package { repo, package } => *repo == from.repo && *package == from.package,
+                visibility::Rule::Subpackages { repo, package } => {
+                    *repo == from.repo && visibility::below(&from.package, package)
+                }
+                visibility::Rule::Group(group) => self.group_contains(group, from, 0)?,
+            };
+            if seen {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn group_contains(&self, group: &Label, from: &Label, depth: usize) -> Result<bool> {
+        if depth > 32 {
+            bail!("package_group {group}: `includes` goes round in a cycle");
+        }
+        let package = self.package(&group.repo, &group.package)?;
+        let Some(g) = package.groups.get(&group.name) else {
+            bail!("{group} is named in a visibility list, but is no package_group (in {})", package.build_file);
+        };
+        if g.specs.iter().any(|s| s.matches(&from.repo, &from.package)) {
+            return Ok(true);
+        }
+        for included in &g.includes {
+            if self.group_contains(included, from, depth + 1)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// A list-of-strings attribute as written (`None` when absent).
+fn string_list_attr(attrs: &OwnedFrozenValue, name: &str) -> Option<Vec<String>> {
+    let dict = starlark::values::dict::DictRef::from_value(attrs.value())?;
+    let list = starlark::values::list::ListRef::from_value(dict.get_str(name)?)?;
+    Some(list.iter().filter_map(|v| v.unpack_str().map(str::to_string)).collect())
 }
 
 fn display_package(base: &Label) -> String {

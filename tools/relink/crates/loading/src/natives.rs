@@ -141,9 +141,30 @@ fn package_api(builder: &mut GlobalsBuilder) {
         Ok(NoneOr::None)
     }
 
-    /// Package defaults (accepted; visibility is not enforced by relink).
-    fn package<'v>(#[starlark(kwargs)] kwargs: Value<'v>) -> starlark::Result<NoneOr<i32>> {
+    /// Package defaults: `default_visibility` is the visibility of the package's targets
+    /// that set none (the other arguments change nothing in relink).
+    fn package<'v>(
+        #[starlark(require = named)] default_visibility: Option<UnpackList<String>>,
+        #[starlark(kwargs)] kwargs: Value<'v>,
+        eval: &mut Evaluator<'v, '_, '_>,
+    ) -> starlark::Result<NoneOr<i32>> {
         let _ = kwargs;
+        if let Some(list) = default_visibility {
+            super::declare_default_visibility(eval, list.items).map_err(err)?;
+        }
+        Ok(NoneOr::None)
+    }
+
+    /// A set of packages that visibility lists can name (Bazel's `package_group`).
+    fn package_group<'v>(
+        #[starlark(require = named)] name: String,
+        #[starlark(require = named, default = UnpackList::default())] packages: UnpackList<String>,
+        #[starlark(require = named, default = UnpackList::default())] includes: UnpackList<String>,
+        #[starlark(kwargs)] kwargs: Value<'v>,
+        eval: &mut Evaluator<'v, '_, '_>,
+    ) -> starlark::Result<NoneOr<i32>> {
+        let _ = kwargs;
+        super::declare_package_group(eval, name, packages.items, includes.items).map_err(err)?;
         Ok(NoneOr::None)
     }
 
