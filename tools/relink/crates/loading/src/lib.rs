@@ -397,11 +397,13 @@ impl Loader {
             visibility::Visibility::Public => return Ok(true),
             visibility::Visibility::Only(rules) => rules,
         };
+        // `@<workspace name>//x` is the main repository, as `//x` is.
+        let same_repo = |repo: &str| self.workspace.canonical_repo(repo) == self.workspace.canonical_repo(&from.repo);
         for rule in rules {
             let seen = match rule {
-                visibility::Rule::Package { repo, package } => *repo == from.repo && *package == from.package,
+                visibility::Rule::Package { repo, package } => same_repo(repo) && *package == from.package,
                 visibility::Rule::Subpackages { repo, package } => {
-                    *repo == from.repo && visibility::below(&from.package, package)
+                    same_repo(repo) && visibility::below(&from.package, package)
                 }
                 visibility::Rule::Group(group) => self.group_contains(group, from, 0)?,
             };
@@ -420,7 +422,8 @@ impl Loader {
         let Some(g) = package.groups.get(&group.name) else {
             bail!("{group} is named in a visibility list, but is no package_group (in {})", package.build_file);
         };
-        if g.specs.iter().any(|s| s.matches(&from.repo, &from.package)) {
+        let from_repo = self.workspace.canonical_repo(&from.repo);
+        if g.specs.iter().any(|s| s.matches(from_repo, &from.package) || s.matches(&from.repo, &from.package)) {
             return Ok(true);
         }
         for included in &g.includes {
