@@ -19,6 +19,14 @@ bazel_base_edit_actions() {
     "RustLink app/app" "RustStub chain/base/_stub/base" "RustLink app/deps/app_test.bin" "RustLink chain/base/deps/base_test" | sort
 }
 
+# Stop the Bazel server of workspace DIR and delete its output base (about 1 GB for ripgrep):
+# `bazel shutdown` alone leaves the output base behind in ~/.cache/bazel for every temporary
+# workspace, which filled the disk over many runs.
+bazel_discard() { # DIR
+  [ -d "$1" ] && (cd "$1" && bazel clean --expunge >/dev/null 2>&1 || true)
+  return 0
+}
+
 # A copy of the examples at DIR as a Bazel 4.2.3 workspace (WORKSPACE mode, offline: rules_cc
 # and rules_java from the local archives Bazel's toolchain resolution loads).
 bazel_examples_ws() { # DIR

@@ -15,7 +15,7 @@ export RELINK_BUILDER=${RELINK_BUILDER:-$REPO/target/debug/relink-builder}
 [ -x "$RELINK_BUILDER" ] || { echo "build relink-builder first (cargo build --workspace)" >&2; exit 1; }
 BAZEL_ARCHIVES=${RELINK_BAZEL_ARCHIVES:-$(cd "$REPO/.." && pwd)/shared/data/bazel-4.2.3-offline}
 WORK=$(mktemp -d)
-trap 'for d in "$WORK"/a "$WORK"/b; do [ -d "$d" ] && (cd "$d" && bazel shutdown >/dev/null 2>&1 || true); done; chmod -R u+w "$WORK"; rm -rf "$WORK"' EXIT
+trap 'for d in "$WORK"/a "$WORK"/b; do bazel_discard "$d"; done; chmod -R u+w "$WORK"; rm -rf "$WORK"' EXIT
 BAZEL_FLAGS=(--spawn_strategy=linux-sandbox --color=no --curses=no --show_progress_rate_limit=60)
 
 bazel_examples_ws "$WORK/a"

@@ -17,7 +17,7 @@ BAZEL_ARCHIVES=${RELINK_BAZEL_ARCHIVES:-$SHARED/data/bazel-4.2.3-offline}
 WORK=$(mktemp -d)
 SERVER_PID=
 cleanup() {
-  for d in "$WORK"/a "$WORK"/b; do [ -d "$d" ] && (cd "$d" && bazel shutdown >/dev/null 2>&1 || true); done
+  for d in "$WORK"/a "$WORK"/b; do bazel_discard "$d"; done
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
   [ -n "${RELINK_KEEP_WORK:-}" ] || { chmod -R u+w "$WORK"; rm -rf "$WORK"; }
 }

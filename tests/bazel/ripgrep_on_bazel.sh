@@ -11,7 +11,7 @@ export RELINK_BUILDER=${RELINK_BUILDER:-$REPO/target/debug/relink-builder}
 command -v bazel >/dev/null || { apt-get update -qq >/dev/null && apt-get install -y -qq bazel-bootstrap >/dev/null; }
 BAZEL_ARCHIVES=${RELINK_BAZEL_ARCHIVES:-$(cd "$REPO/.." && pwd)/shared/data/bazel-4.2.3-offline}
 WORK=$(mktemp -d)
-trap '(cd "$WORK/ripgrep" 2>/dev/null && bazel shutdown >/dev/null 2>&1 || true); chmod -R u+w "$WORK"; rm -rf "$WORK"' EXIT
+trap 'bazel_discard "$WORK/ripgrep"; chmod -R u+w "$WORK"; rm -rf "$WORK"' EXIT
 FLAGS=(--spawn_strategy=linux-sandbox --color=no --curses=no --show_progress_rate_limit=60)
 
 bash "$REPO/bench/ripgrep_workspace.sh" "$WORK/ripgrep" >/dev/null

@@ -12,11 +12,13 @@
 # Prints "bazel toolchains: OK" on success.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=tests/lib.sh
+source "$REPO/tests/lib.sh"
 RELINK=${RELINK:-$REPO/target/debug/relink}
 BAZEL_ARCHIVES=${RELINK_BAZEL_ARCHIVES:-$(cd "$REPO/.." && pwd)/shared/data/bazel-4.2.3-offline}
 command -v bazel >/dev/null || { apt-get update -qq >/dev/null && apt-get install -y -qq bazel-bootstrap >/dev/null; }
 WORK=$(mktemp -d)
-trap 'for d in "$WORK"/ws "$WORK"/tc; do [ -d "$d" ] && (cd "$d" && bazel shutdown >/dev/null 2>&1 || true); done; chmod -R u+w "$WORK"; rm -rf "$WORK"' EXIT
+trap 'for d in "$WORK"/ws "$WORK"/tc; do bazel_discard "$d"; done; chmod -R u+w "$WORK"; rm -rf "$WORK"' EXIT
 FLAGS=(--color=no --curses=no --show_progress_rate_limit=60)
 unset RELINK_BUILDER
 
