@@ -279,7 +279,10 @@ fn crate_json(
     }
     let mut include_dirs = vec![package_dir.display().to_string()];
     if let Some(out_dir) = &spec.out_dir {
-        let out_dir = layout.abs(out_dir).display().to_string();
+        // A script that writes nothing there leaves nothing to link into relink-bin.
+        let out_dir = layout.abs(out_dir);
+        fs_err::create_dir_all(&out_dir)?;
+        let out_dir = out_dir.display().to_string();
         env.insert("OUT_DIR".into(), out_dir.clone());
         include_dirs.push(out_dir);
     }
