@@ -101,8 +101,7 @@ fn write_config(args: &DocTestArgs, cwd: &Path, path: &Path) -> Result<()> {
     }
     let mut link_flags = args.krate.codegen_flags();
     link_flags.extend(args.krate.rustc_flags.iter().filter(|f| f.starts_with("-Clinker=")).cloned());
-    link_flags
-        .extend(args.krate.flags_from_files()?.into_iter().filter(|f| f.starts_with("-l") || f.starts_with("-L")));
+    link_flags.extend(flags_named(&args.krate.flags_from_files()?, &["-l", "-L", "-Clink-arg"]));
     let config = BuilderConfig {
         rustc: args.krate.rustc_path(cwd),
         compile_flags: args.krate.codegen_flags(),
@@ -130,20 +129,28 @@ fn rustdoc_flags(args: &DocTestArgs, deps: &DepSetup, cwd: &Path, compile_dir: &
     }
     flags.extend(deps.flags(false, cwd));
     // rustdoc takes cfgs and search paths; `-l` belongs to the link (the builder adds it there).
-    let from_files = krate.flags_from_files()?;
-    let user = krate.rustc_flags.iter().cloned();
-    let mut pending_value = false;
-    for flag in user.chain(from_files) {
-        let keep = pending_value || flag == "--cfg" || flag == "--check-cfg" || flag.starts_with("--cfg=");
-        let keep = keep || flag.starts_with("--check-cfg=") || flag.starts_with("-L");
-        pending_value = matches!(flag.as_str(), "--cfg" | "--check-cfg") && !pending_value;
-        if keep {
-            flags.push(flag);
-        }
-    }
+    let mut all: Vec<String> = krate.rustc_flags.clone();
+    all.extend(krate.flags_from_files()?);
+    flags.extend(flags_named(&all, &["--cfg", "--check-cfg", "-L"]));
     let builder = std::env::current_exe().context("cannot find relink-builder's own path")?;
     flags.extend(["-Zunstable-options".to_string(), "--test-builder".to_string(), builder.display().to_string()]);
     Ok(flags)
+}
+
+/// The flags among `flags` named in `names`, with their values: `--cfg X` and `-L X` (two
+/// arguments, as build scripts' flags files write them) or `--cfg=X`, `-LX`, `-Clink-arg=X`.
+fn flags_named(flags: &[String], names: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut iter = flags.iter();
+    while let Some(flag) = iter.next() {
+        if names.contains(&flag.as_str()) {
+            out.push(flag.clone());
+            out.extend(iter.next().cloned());
+        } else if names.iter().any(|n| flag.starts_with(n)) {
+            out.push(flag.clone());
+        }
+    }
+    out
 }
 
 /// The test builder: rustdoc calls it with a rustc command line for one doctest (source on
@@ -195,4 +202,34 @@ fn output_path(args: &[String]) -> Result<PathBuf> {
 
 fn status_code(status: std::process::ExitStatus) -> Result<i32> {
     Ok(status.code().unwrap_or(101))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn flags_keep_their_values() {
+        let flags: Vec<String> = [
+            "--cfg",
+            "has_foo",
+            "--check-cfg",
+            "cfg(has_foo)",
+            "-l",
+            "static=z",
+            "-L",
+            "native=/out",
+            "-Clink-arg=-x",
+            "--cfg=bar",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            super::flags_named(&flags, &["--cfg", "--check-cfg", "-L"]),
+            ["--cfg", "has_foo", "--check-cfg", "cfg(has_foo)", "-L", "native=/out", "--cfg=bar"]
+        );
+        assert_eq!(
+            super::flags_named(&flags, &["-l", "-L", "-Clink-arg"]),
+            ["-l", "static=z", "-L", "native=/out", "-Clink-arg=-x"]
+        );
+    }
 }
