@@ -13,10 +13,8 @@ use relink_core::action::{Action, ActionKind, Output};
 use relink_exec as exec;
 
 use crate::plan;
+use crate::rust_project::{CompileSpec, COMPILES};
 use crate::BuildOpts;
-
-/// The compile actions whose crates are linted or formatted.
-const COMPILES: &[&str] = &["RustCompile", "RustCompileNoLink", "RustCompileNoLinkLto"];
 
 /// Compile flags (with their values) that a clippy run does not take: it writes no rlib.
 const OUTPUT_FLAGS: &[&str] =
@@ -128,12 +126,11 @@ pub fn fmt_command(opts: &BuildOpts, patterns: &[String], check: bool) -> Result
     let analysis = plan::analyze(&session, patterns)?;
     let mut roots: BTreeSet<(String, String)> = BTreeSet::new();
     for i in target_compiles(&analysis) {
-        let ActionKind::Run { argv, .. } = &analysis.graph.actions[i].kind else { continue };
-        let value = |flag: &str| argv.iter().position(|a| a == flag).and_then(|p| argv.get(p + 1)).cloned();
-        if let (Some(root), Some(edition)) = (value("--crate-root"), value("--edition")) {
-            if !root.starts_with("external/") && !root.starts_with(&session.config.bin_dir()) {
-                roots.insert((edition, root));
-            }
+        let action = &analysis.graph.actions[i];
+        let ActionKind::Run { argv, .. } = &action.kind else { continue };
+        let spec = CompileSpec::parse(&action.owner, argv);
+        if !spec.root.starts_with("external/") && !spec.root.starts_with(&session.config.bin_dir()) {
+            roots.insert((spec.edition, spec.root));
         }
     }
     let rustfmt = rustfmt_path()?;

@@ -17,17 +17,17 @@ use relink_exec as exec;
 use crate::plan::{self, Session};
 use crate::BuildOpts;
 
-/// The compile actions whose crates rust-analyzer sees.
-const COMPILES: &[&str] = &["RustCompile", "RustCompileNoLink", "RustCompileNoLinkLto"];
+/// The compile actions, one per crate (what rust-analyzer sees, what clippy and rustfmt run on).
+pub const COMPILES: &[&str] = &["RustCompile", "RustCompileNoLink", "RustCompileNoLinkLto"];
 
 /// One crate as its compile action describes it (paths execroot-relative).
 #[derive(Debug, Default, Clone)]
-struct CompileSpec {
+pub struct CompileSpec {
     owner: String,
     crate_name: String,
-    root: String,
+    pub root: String,
     crate_type: String,
-    edition: String,
+    pub edition: String,
     package_dir: String,
     features: Vec<String>,
     cfgs: Vec<String>,
@@ -41,7 +41,7 @@ struct CompileSpec {
 impl CompileSpec {
     /// Read relink-builder's `compile` arguments (flags this file does not need are passed
     /// over: their values never look like the flags below).
-    fn parse(owner: &str, argv: &[String]) -> CompileSpec {
+    pub fn parse(owner: &str, argv: &[String]) -> CompileSpec {
         let mut spec = CompileSpec { owner: owner.to_string(), ..Default::default() };
         let mut rustc_flags = Vec::new();
         let mut args = argv.iter().skip(2);
