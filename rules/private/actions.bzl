@@ -141,10 +141,10 @@ def emit_interface(ctx, crate, deps, out, stub_dir):
     if audit:
         args.add("--audit")
 
-    # Opt-in (--define relink_interface_incremental=1): rustc's incremental state can reorder
-    # entries of the metadata it writes (measured on ripgrep's grep-matcher: 4 swapped pairs
-    # after an edit, against a fresh build), so interfaces would depend on history, not only on
-    # their inputs. docs/interfaces.md §5.
+    # With incremental compiles on (relink's default), interfaces of workspace crates use the
+    # state too, as Cargo's pipelined metadata does: the state can reorder entries of the
+    # metadata (never what they say), so such interfaces are local only, like the real
+    # compiles. `--define relink_interface_incremental=0` turns it off. docs/interfaces.md §5.
     use_state = not audit and crate.config.interface_incremental
     requirements = _incremental(crate, args) if use_state else None
     inputs = depset([stub_dir], transitive = [_compile_inputs(crate, deps, "RustInterface")])

@@ -33,7 +33,7 @@ def relink_context(ctx):
         run_flags = build_script_run_flags(ctx) if hasattr(ctx.attr, "run_profile") else [],
         span_policy = _define(ctx, "relink_span_policy", "anchored"),
         audit = _define(ctx, "relink_audit", "0") == "1",
-        interface_incremental = _define(ctx, "relink_interface_incremental", "0") == "1",
+        interface_incremental = _define(ctx, "relink_interface_incremental", "1") != "0",
         incremental_dir = _define(ctx, "relink_incremental_dir", ""),
         cutoff = _define(ctx, "relink_cutoff", "1") != "0",
         stub_all = _define(ctx, "relink_stub_all", "0") == "1",
