@@ -42,37 +42,46 @@ def export(repo, rev, dest):
 
 
 def member_libs(tree):
-    """Library crate roots of the workspace members (relative to the tree), and each member's
-    member dependencies (for macro summaries, in dependency order)."""
+    """Library crate roots of the workspace members (relative to the tree), each member's
+    dependencies (member and third-party, for macro summaries), and the third-party libraries
+    (id -> (crate root, package directory), absolute)."""
     proc = run(["cargo", "metadata", "--format-version", "1", "--offline"], tree, check=False)
     if proc.returncode != 0:
         proc = run(["cargo", "metadata", "--format-version", "1", "--no-deps", "--offline"], tree, check=False)
     if proc.returncode != 0:
-        return {}, {}
+        return {}, {}, {}
     meta = json.loads(proc.stdout)
     root = Path(meta["workspace_root"])
     members = set(meta["workspace_members"])
     libs = {}
+    third_party = {}
     by_id = {}
     for pkg in meta["packages"]:
-        if pkg["id"] not in members:
-            continue
         for t in pkg["targets"]:
-            if set(t["kind"]) & {"lib", "rlib", "proc-macro"}:
+            if not set(t["kind"]) & {"lib", "rlib", "proc-macro"}:
+                continue
+            if pkg["id"] in members:
                 src = Path(t["src_path"]).relative_to(root)
                 pkg_dir = Path(pkg["manifest_path"]).parent.relative_to(root)
                 libs[pkg["name"]] = (src, pkg_dir)
                 by_id[pkg["id"]] = pkg["name"]
-    deps = {name: [] for name in libs}
+            elif "proc-macro" not in t["kind"]:
+                key = f"{pkg['name']}-{pkg['version']}"
+                third_party[key] = (Path(t["src_path"]), Path(pkg["manifest_path"]).parent)
+                by_id[pkg["id"]] = key
+    deps = {name: [] for name in list(libs) + list(third_party)}
     for node in (meta.get("resolve") or {}).get("nodes", []):
         if node["id"] in by_id:
             deps[by_id[node["id"]]] = [by_id[d["pkg"]] for d in node["deps"] if d["pkg"] in by_id]
-    return libs, deps
+    return libs, deps, third_party
 
 
-def macro_summaries(builder, tree, libs, deps, out_dir):
-    """Summaries of the members' exported macros, each with its member dependencies'."""
+def macro_summaries(builder, tree, libs, deps, out_dir, third_party=None, cache_dir=None):
+    """Summaries of the exported macros of the members and of their third-party dependencies
+    (as the build's `RustMacros` actions write them; cached by name and version in
+    `cache_dir`), each computed with its own dependencies' summaries."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    third_party = third_party or {}
     done = {}
 
     def visit(name, stack=()):
@@ -80,21 +89,43 @@ def macro_summaries(builder, tree, libs, deps, out_dir):
             return
         for d in deps.get(name, []):
             visit(d, stack + (name,))
-        root, pkg_dir = libs[name]
-        out = out_dir / f"{name}.json"
-        srcs = [str(p.relative_to(tree)) for p in (tree / pkg_dir).rglob("*.rs")]
+        if name in libs:
+            root, pkg_dir = libs[name]
+            cwd, out = tree, out_dir / f"{name}.json"
+        else:
+            root, pkg_dir = third_party[name]
+            cwd, out = pkg_dir, cache_dir / f"{name}.json"
+            root, pkg_dir = root.relative_to(pkg_dir), Path(".")
+            if out.exists():
+                done[name] = out
+                return
+        srcs = [str(p.relative_to(cwd)) for p in (cwd / pkg_dir).rglob("*.rs")]
         cmd = [builder, "stub", "--macros-only", "--crate-root", root, "--macros-out", out]
         for s in srcs:
             cmd += ["--src", s]
         for d in deps.get(name, []):
             if d in done:
                 cmd += ["--dep-macros", done[d]]
-        run(cmd, tree, check=False)
+        run(cmd, cwd, check=False)
         done[name] = out
 
     for name in libs:
         visit(name)
     return done
+
+
+def trusted_macros(summary_files):
+    """Macro names every given summary that defines them proves expression-only (as the
+    stubber merges them)."""
+    good, bad = set(), set()
+    for f in summary_files:
+        try:
+            summary = json.loads(Path(f).read_text())
+        except (OSError, ValueError):
+            continue
+        for name, m in summary.items():
+            (good if m.get("expression_only") else bad).add(name)
+    return good - bad
 
 
 def stub(stubber, tree, root, out, policy, dep_macros=()):
@@ -118,6 +149,7 @@ def main():
     ap.add_argument("--policy", default="anchored", choices=["anchored", "compact"])
     ap.add_argument("--stubber", help="relink-builder that stubs (default: this checkout's release build)")
     ap.add_argument("--no-dep-macros", action="store_true", help="stub each crate alone (no dependency macro summaries), as before macro summaries existed")
+    ap.add_argument("--members-only", action="store_true", help="summarize the macros of workspace members only, not of third-party dependencies (the build summarizes both)")
     ap.add_argument("--json")
     ap.add_argument("--markdown")
     args = ap.parse_args()
@@ -129,22 +161,28 @@ def main():
         shutil.rmtree(work)
     work.mkdir(parents=True)
     clone = work / "repo"
+    third_cache = work / "macros-third-party"
     run(["git", "clone", "-q", str(Path(args.repo).resolve()), str(clone)], work)
     commits = run(["git", "rev-list", "--first-parent", "--reverse", f"{args.base}..{args.branch}", "--", "*.rs"], clone).stdout.split()[: args.count]
     prev = run(["git", "rev-parse", f"{args.base}^{{commit}}"], clone).stdout.strip()
     rows = []
     causes = collections.Counter()
     only = collections.Counter()
+    unknown_macros = collections.Counter()
     edited = identical = 0
     for n, commit in enumerate(commits, 1):
         changed = run(["git", "diff", "--name-only", prev, commit], clone).stdout.splitlines()
         old_tree, new_tree = work / "old", work / "new"
         export(clone, prev, old_tree)
         export(clone, commit, new_tree)
-        libs, deps = member_libs(new_tree)
-        old_libs, old_deps = member_libs(old_tree)
-        summaries = {} if args.no_dep_macros else macro_summaries(builder, new_tree, libs, deps, work / "macros-new")
-        old_summaries = {} if args.no_dep_macros else macro_summaries(builder, old_tree, old_libs, old_deps, work / "macros-old")
+        libs, deps, third = member_libs(new_tree)
+        old_libs, old_deps, old_third = member_libs(old_tree)
+        if not args.members_only:
+            third_cache.mkdir(exist_ok=True)
+        else:
+            third, old_third = {}, {}
+        summaries = {} if args.no_dep_macros else macro_summaries(builder, new_tree, libs, deps, work / "macros-new", third, third_cache)
+        old_summaries = {} if args.no_dep_macros else macro_summaries(builder, old_tree, old_libs, old_deps, work / "macros-old", old_third, third_cache)
         for name, (root, pkg_dir) in sorted(libs.items()):
             prefix = "" if str(pkg_dir) == "." else f"{pkg_dir}/"
             touched = [f for f in changed if f.startswith(prefix) and (f.endswith(".rs") or f.endswith("Cargo.toml"))]
@@ -163,7 +201,13 @@ def main():
                 found = ["stub failed (falls back to real sources)"]
             else:
                 out = run([builder, "stub-diff", "--old-stub-dir", work / "stub-old", "--new-stub-dir", work / "stub-new", "--json"], work).stdout
-                found = sorted({json.loads(l)["cause"] for l in out.splitlines() if l.strip()})
+                lines = [json.loads(l) for l in out.splitlines() if l.strip()]
+                found = sorted({l["cause"] for l in lines})
+                trusted = trusted_macros(new_dep_macros)
+                for l in lines:
+                    for m in l.get("macros", []):
+                        if m.split("::")[-1].rstrip("!") not in trusted:
+                            unknown_macros[m] += 1
             if any(f.endswith("Cargo.toml") for f in touched) and found:
                 found.append("manifest")
             if not found:
@@ -180,8 +224,12 @@ def main():
     print(f"{'cause':<45} {'crates':>6} {'only cause':>10}")
     for c, k in causes.most_common():
         print(f"{c:<45} {k:>6} {only[c]:>10}")
+    if unknown_macros:
+        print("macros not known to be item-free in changed kept bodies (bodies calling them):")
+        for m, k in unknown_macros.most_common(20):
+            print(f"  {m:<43} {k:>6}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"summary": summary, "rows": rows, "causes": causes, "only": only}, indent=1))
+        Path(args.json).write_text(json.dumps({"summary": summary, "rows": rows, "causes": causes, "only": only, "unknown_macros": unknown_macros}, indent=1))
     if args.markdown:
         lines = [f"Identical interfaces: **{identical}/{edited}** edited libraries ({args.policy} policy).", "",
                  "| cause | edited libraries | as the only cause |", "|---|---|---|"]

@@ -75,8 +75,7 @@ pub fn run(args: &StubDiffArgs) -> Result<()> {
     }
     if args.json {
         for c in &changes {
-            let value =
-                serde_json::json!({"file": c.file, "line": c.line, "item": c.item, "cause": c.cause.to_string()});
+            let value = serde_json::json!({"file": c.file, "line": c.line, "item": c.item, "cause": c.cause.to_string(), "macros": c.macros});
             println!("{value}");
         }
     } else if changes.is_empty() {

@@ -78,11 +78,17 @@ pub struct Change {
     /// A readable path of the item (`impl Foo::bar`, `mod a::CONST`).
     pub item: String,
     pub cause: Cause,
+    /// For a body kept because it calls macros not known to be item-free: those macros.
+    pub macros: Vec<String>,
 }
 
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}: {}", self.file, self.line, self.item, self.cause)
+        write!(f, "{}:{}: {}: {}", self.file, self.line, self.item, self.cause)?;
+        if !self.macros.is_empty() {
+            write!(f, " ({})", self.macros.join(", "))?;
+        }
+        Ok(())
     }
 }
 
@@ -109,12 +115,20 @@ pub fn diff(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> V
         match (old.get(file), new.get(file)) {
             (Some(a), Some(b)) if a == b => {}
             (Some(a), Some(b)) => changes.extend(diff_file(file, a, b)),
-            (None, Some(_)) => {
-                changes.push(Change { file: file.clone(), line: 1, item: "module file".into(), cause: Cause::Added })
-            }
-            (Some(_), None) => {
-                changes.push(Change { file: file.clone(), line: 1, item: "module file".into(), cause: Cause::Removed })
-            }
+            (None, Some(_)) => changes.push(Change {
+                file: file.clone(),
+                line: 1,
+                item: "module file".into(),
+                cause: Cause::Added,
+                macros: Vec::new(),
+            }),
+            (Some(_), None) => changes.push(Change {
+                file: file.clone(),
+                line: 1,
+                item: "module file".into(),
+                cause: Cause::Removed,
+                macros: Vec::new(),
+            }),
             (None, None) => {}
         }
     }
@@ -134,15 +148,29 @@ struct Entry {
     header: String,
     /// Why a kept function body is kept (from the keep rules).
     keep: Option<KeepReason>,
+    /// Macros of a function body not known to be item-free.
+    macros: Vec<String>,
 }
 
 fn diff_file(file: &str, old: &str, new: &str) -> Vec<Change> {
     let (Ok(a), Ok(b)) = (syn::parse_file(old), syn::parse_file(new)) else {
-        return vec![Change { file: file.into(), line: 1, item: "file".into(), cause: Cause::Other }];
+        return vec![Change {
+            file: file.into(),
+            line: 1,
+            item: "file".into(),
+            cause: Cause::Other,
+            macros: Vec::new(),
+        }];
     };
     let (old_items, new_items) = (entries(&a), entries(&b));
     let mut changes = Vec::new();
-    let change = |line, item: &str, cause| Change { file: file.to_string(), line, item: item.to_string(), cause };
+    let change = |line, item: &str, cause| Change {
+        file: file.to_string(),
+        line,
+        item: item.to_string(),
+        cause,
+        macros: Vec::new(),
+    };
     if strip_docs(&a.attrs) != strip_docs(&b.attrs) {
         changes.push(change(1, "crate attributes", Cause::Attributes));
     } else if attrs_tokens(&a.attrs) != attrs_tokens(&b.attrs) {
@@ -156,7 +184,14 @@ fn diff_file(file: &str, old: &str, new: &str) -> Vec<Change> {
                     changes.push(change(n.line, key, Cause::SpanShift));
                 }
             }
-            Some(o) => changes.push(change(n.line, key, classify(o, n))),
+            Some(o) => {
+                let cause = classify(o, n);
+                let mut c = change(n.line, key, cause.clone());
+                if cause == Cause::KeptBody(KeepReason::UnknownMacro) {
+                    c.macros = n.macros.clone();
+                }
+                changes.push(c)
+            }
         }
     }
     for (key, o) in &old_items {
@@ -234,7 +269,17 @@ fn entry<T: ToTokens + Spanned + ?Sized>(
     let docs = attrs_tokens(attrs);
     let without = strip_docs(attrs);
     let without_docs = tokens.replacen(&docs, &without, 1);
-    Entry { line: start.line, column: start.column, kind, public, tokens, without_docs, header, keep }
+    Entry {
+        line: start.line,
+        column: start.column,
+        kind,
+        public,
+        tokens,
+        without_docs,
+        header,
+        keep,
+        macros: Vec::new(),
+    }
 }
 
 fn is_pub(vis: &syn::Visibility) -> bool {
@@ -258,8 +303,9 @@ fn collect_items(items: &[syn::Item], prefix: &str, out: &mut BTreeMap<String, E
         };
         match item {
             syn::Item::Fn(f) => {
-                let e =
+                let mut e =
                     entry(f, "fn", is_pub(&f.vis), &f.attrs, tokens_of(&f.sig), fn_keep(&f.attrs, &f.sig, &f.block));
+                e.macros = keep::unknown_macros(&f.block, &Default::default());
                 insert(out, format!("fn {}", name(&f.sig.ident)), e);
             }
             syn::Item::Const(c) => plain("const", name(&c.ident), c, &c.vis, &c.attrs),
@@ -350,11 +396,9 @@ fn collect_impl(imp: &syn::ItemImpl, prefix: &str, out: &mut BTreeMap<String, En
             syn::ImplItem::Fn(f) => {
                 let reason =
                     if generic_impl { Some(KeepReason::GenericImpl) } else { fn_keep(&f.attrs, &f.sig, &f.block) };
-                insert(
-                    out,
-                    key("fn", &f.sig.ident),
-                    entry(f, "fn", is_pub(&f.vis), &f.attrs, tokens_of(&f.sig), reason),
-                );
+                let mut e = entry(f, "fn", is_pub(&f.vis), &f.attrs, tokens_of(&f.sig), reason);
+                e.macros = keep::unknown_macros(&f.block, &Default::default());
+                insert(out, key("fn", &f.sig.ident), e);
             }
             syn::ImplItem::Const(c) => insert(
                 out,
@@ -449,5 +493,20 @@ mod tests {
             ["impl<X> From<X> for S::fn from: kept body (generic impl)"]
         );
         assert!(causes("pub fn a() {}\n", "pub fn a() {}\n").is_empty());
+    }
+
+    #[test]
+    fn a_body_kept_for_macros_names_them() {
+        let map = |s: &str| BTreeMap::from([("lib.rs".to_string(), s.to_string())]);
+        let old = "pub fn f() { stdx::never!(); println!(\"a\"); }\n";
+        let new = "pub fn f() { stdx::never!(); my_impls!(); println!(\"b\"); }\n";
+        let changes = diff(&map(old), &map(new));
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].cause, Cause::KeptBody(KeepReason::UnknownMacro));
+        assert_eq!(changes[0].macros, ["my_impls!", "stdx::never!"], "println! is known");
+        assert_eq!(
+            changes[0].to_string(),
+            "lib.rs:1: fn f: kept body (calls an unknown macro) (my_impls!, stdx::never!)"
+        );
     }
 }

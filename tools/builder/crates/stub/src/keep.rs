@@ -188,15 +188,28 @@ fn is_expression_only_macro(path: &syn::Path, local_safe_macros: &BTreeSet<Strin
 
 /// Whether macro `name` (called as `prefix::name!` or plain `name!`) is expression-only.
 fn is_expression_only_name(prefix: Option<&str>, name: &str, local_safe_macros: &BTreeSet<String>) -> bool {
-    // A crate-local macro_rules that we analysed wins over a same-named well-known macro.
+    // A crate-local macro_rules that we analysed wins over a same-named well-known macro, and
+    // so does a local or dependency definition that we could not prove (an `error!` of this
+    // crate that emits an `impl` is not `log::error!`); only `std::`/`core::`/`alloc::` paths
+    // name the standard library's macros whatever the crate defines.
     if local_safe_macros.contains(name) {
         return true;
     }
+    let std_path = matches!(prefix, Some("std" | "core" | "alloc"));
+    if !std_path && local_safe_macros.contains(&untrusted(name)) {
+        return false;
+    }
     let known_prefix = match prefix {
         None => true,
-        Some(p) => matches!(p, "std" | "core" | "alloc" | "log" | "tracing" | "anyhow"),
+        Some(p) => std_path || matches!(p, "log" | "tracing" | "anyhow"),
     };
     known_prefix && EXPRESSION_ONLY_MACROS.contains(&name)
+}
+
+/// The entry of a trusted-macro set that records `name` as defined but not proven
+/// expression-only (never a valid identifier, so never confused with a name).
+fn untrusted(name: &str) -> String {
+    format!("!{name}")
 }
 
 /// Whether an attribute list makes the function `#[inline]` (directly or through `cfg_attr`).
@@ -320,12 +333,14 @@ pub fn body_keep_reason(block: &syn::Block, local_safe_macros: &BTreeSet<String>
                 if exported {
                     self.reason.get_or_insert(KeepReason::DefinesGlobalItem);
                 }
-            } else if !is_expression_only_macro(&m.mac.path, self.safe) {
-                self.reason.get_or_insert(KeepReason::UnknownMacro);
+            } else {
+                self.visit_macro(&m.mac);
             }
         }
         fn visit_macro(&mut self, m: &'ast syn::Macro) {
-            if !is_expression_only_macro(&m.path, self.safe) {
+            // A trusted macro may pass its arguments through (`$($t:tt)*`): an `impl` or an
+            // unknown macro call in them is as good as in the body.
+            if !is_expression_only_macro(&m.path, self.safe) || !transcriber_is_expression_only(&m.tokens, self.safe) {
                 self.reason.get_or_insert(KeepReason::UnknownMacro);
             }
         }
@@ -333,6 +348,26 @@ pub fn body_keep_reason(block: &syn::Block, local_safe_macros: &BTreeSet<String>
     let mut scan = Scan { reason: None, safe: local_safe_macros };
     scan.visit_block(block);
     scan.reason
+}
+
+/// The macros a body calls that the keep rules cannot prove item-free (paths as written), for
+/// explaining a body kept for [`KeepReason::UnknownMacro`].
+pub fn unknown_macros(block: &syn::Block, safe: &BTreeSet<String>) -> Vec<String> {
+    struct Scan<'a> {
+        found: BTreeSet<String>,
+        safe: &'a BTreeSet<String>,
+    }
+    impl<'ast> Visit<'ast> for Scan<'_> {
+        fn visit_macro(&mut self, m: &'ast syn::Macro) {
+            if !m.path.is_ident("macro_rules") && !is_expression_only_macro(&m.path, self.safe) {
+                let path = m.path.segments.iter().map(|s| s.ident.to_string()).collect::<Vec<_>>().join("::");
+                self.found.insert(format!("{path}!"));
+            }
+        }
+    }
+    let mut scan = Scan { found: BTreeSet::new(), safe };
+    scan.visit_block(block);
+    scan.found.into_iter().collect()
 }
 
 /// Crate-local `macro_rules!` whose transcribers cannot emit global items: no `impl`,
@@ -345,23 +380,39 @@ pub fn local_expression_only_macros(macros: &[(String, proc_macro2::TokenStream)
 
 /// Like [`local_expression_only_macros`], also trusting the dependencies' exported macros the
 /// summaries prove expression-only (names no local macro or other dependency contradicts).
+///
+/// A greatest fixpoint: every local macro starts trusted and loses trust when one of its
+/// definitions emits `impl`/`macro_rules` or calls a macro that is not trusted, until nothing
+/// changes. What is left can only ever expand to its own transcribers' tokens, the call's
+/// arguments (checked at the call, [`body_keep_reason`]) and calls of trusted macros, so
+/// recursive macros (tt munchers such as itertools' `izip!`) are proven too, which a least
+/// fixpoint never does.
 pub fn expression_only_macros(
     macros: &[(String, proc_macro2::TokenStream)],
     ext: &super::macros::External,
 ) -> BTreeSet<String> {
     let mut safe: BTreeSet<String> = super::macros::seed(&ext.expression_only, macros);
+    safe.extend(
+        macros
+            .iter()
+            .map(|(name, _)| name)
+            .filter(|name| super::macros::allowed(name, &ext.defined, &ext.expression_only))
+            .cloned(),
+    );
+    // Defined but not trusted: neither a well-known macro of the same name.
+    for name in ext.defined.iter().chain(macros.iter().map(|(n, _)| n)) {
+        if !safe.contains(name) {
+            safe.insert(untrusted(name));
+        }
+    }
     // A macro name defined twice (cfg alternatives) must be safe in every definition.
     let mut changed = true;
     while changed {
         changed = false;
-        for (name, _) in macros {
-            if safe.contains(name) || !super::macros::allowed(name, &ext.defined, &ext.expression_only) {
-                continue;
-            }
-            let all_defs_safe =
-                macros.iter().filter(|(n, _)| n == name).all(|(_, b)| transcriber_is_expression_only(b, &safe));
-            if all_defs_safe {
-                safe.insert(name.clone());
+        for (name, body) in macros {
+            if safe.contains(name) && !transcriber_is_expression_only(body, &safe) {
+                safe.remove(name);
+                safe.insert(untrusted(name));
                 changed = true;
             }
         }
@@ -442,6 +493,57 @@ mod tests {
         assert_eq!(sig_reason("fn f() { fn helper() {} struct S; helper() }"), None);
         assert_eq!(sig_reason("fn f() { my_macro!(); }"), Some(KeepReason::UnknownMacro));
         assert_eq!(sig_reason("fn f() { log::debug!(\"x\"); std::println!(); }"), None);
+        // Arguments of a trusted macro are scanned like its transcribers.
+        assert_eq!(sig_reason("fn f() { println!(\"{}\", my_macro!()); }"), Some(KeepReason::UnknownMacro));
+        assert_eq!(sig_reason("fn f() { vec![{ impl X for Y {} 1 }]; }"), Some(KeepReason::UnknownMacro));
+        assert_eq!(sig_reason("fn f() { println!(\"impl {}\", impl_x); }"), None);
+    }
+
+    #[test]
+    fn a_pass_through_macro_with_an_impl_in_its_arguments_keeps_the_body() {
+        let parse = |s: &str| -> proc_macro2::TokenStream { s.parse().unwrap() };
+        let safe = local_expression_only_macros(&[("id".to_string(), parse("($($t:tt)*) => { $($t)* }"))]);
+        assert!(safe.contains("id"));
+        let f: syn::ItemFn = syn::parse_str("fn f() { id! { impl Tr for S {} } }").unwrap();
+        assert_eq!(body_keep_reason(&f.block, &safe), Some(KeepReason::UnknownMacro));
+        let f: syn::ItemFn = syn::parse_str("fn f() { id! { let _ = 1; } }").unwrap();
+        assert_eq!(body_keep_reason(&f.block, &safe), None);
+    }
+
+    #[test]
+    fn a_crate_macro_named_like_a_well_known_one_is_judged_by_its_definition() {
+        let parse = |s: &str| -> proc_macro2::TokenStream { s.parse().unwrap() };
+        let safe = local_expression_only_macros(&[("error".to_string(), parse("() => { impl X for Y {} }"))]);
+        for body in ["fn f() { error!(); }", "fn f() { log::error!(); }"] {
+            let f: syn::ItemFn = syn::parse_str(body).unwrap();
+            assert_eq!(body_keep_reason(&f.block, &safe), Some(KeepReason::UnknownMacro), "{body}");
+        }
+        let f: syn::ItemFn = syn::parse_str("fn f() { std::println!(); }").unwrap();
+        assert_eq!(body_keep_reason(&f.block, &safe), None);
+        // A transcriber calling it is not trusted either.
+        let calls = local_expression_only_macros(&[
+            ("error".to_string(), parse("() => { impl X for Y {} }")),
+            ("report".to_string(), parse("() => { error!() }")),
+        ]);
+        assert!(!calls.contains("report"), "{calls:?}");
+    }
+
+    #[test]
+    fn recursive_macros_are_proven_by_the_greatest_fixpoint() {
+        let parse = |s: &str| -> proc_macro2::TokenStream { s.parse().unwrap() };
+        let macros = vec![
+            // itertools' izip!, shortened: recursion through `$crate::izip!`.
+            (
+                "izip".to_string(),
+                parse("(@closure $p:pat => $tup:expr) => { |$p| $tup }; ($first:expr, $($rest:expr),+) => { $crate::izip!(@closure a => (a) $(, $rest)*) }"),
+            ),
+            // Mutual recursion where one side emits an impl: neither is trusted.
+            ("ping".to_string(), parse("() => { pong!() }")),
+            ("pong".to_string(), parse("() => { ping!(); impl X for Y {} }")),
+        ];
+        let safe = local_expression_only_macros(&macros);
+        assert!(safe.contains("izip"), "{safe:?}");
+        assert!(!safe.contains("ping") && !safe.contains("pong"), "{safe:?}");
     }
 
     #[test]

@@ -113,6 +113,8 @@ fn analyse_macros(
 ) -> (macros::Summary, BTreeSet<String>, position::CrateFacts) {
     let definitions: Vec<(String, proc_macro2::TokenStream)> =
         parsed.iter().flat_map(|file| modules::macro_rules_definitions(&file.ast)).collect();
+    let renames: Vec<(String, String)> = parsed.iter().flat_map(|file| modules::use_renames(&file.ast)).collect();
+    let ext = &ext.with_aliases(&renames);
     let safe = keep::expression_only_macros(&definitions, ext);
     let asts: Vec<&syn::File> = parsed.iter().map(|f| &f.ast).collect();
     let facts = position::CrateFacts::collect(&asts, &definitions, ext);

@@ -80,6 +80,31 @@ impl External {
     }
 }
 
+impl External {
+    /// These summaries plus the names under which the crate renames a dependency's macro
+    /// (`use dep::error as alias`): an alias has its original's properties, unless some
+    /// dependency exports a macro of the alias's own name (then the usual merge decides).
+    pub fn with_aliases(&self, renames: &[(String, String)]) -> External {
+        let mut ext = self.clone();
+        for (alias, original) in renames {
+            if alias == original || !self.defined.contains(original) || self.defined.contains(alias) {
+                continue;
+            }
+            ext.defined.insert(alias.clone());
+            for (from, to) in [
+                (&self.expression_only, &mut ext.expression_only),
+                (&self.position_free, &mut ext.position_free),
+                (&self.const_free, &mut ext.const_free),
+            ] {
+                if from.contains(original) {
+                    to.insert(alias.clone());
+                }
+            }
+        }
+        ext
+    }
+}
+
 /// Seed of a fixpoint over local macros: the trusted external names no local macro redefines.
 pub fn seed(trusted: &BTreeSet<String>, local: &[(String, proc_macro2::TokenStream)]) -> BTreeSet<String> {
     trusted.iter().filter(|n| !local.iter().any(|(l, _)| l == *n)).cloned().collect()
@@ -105,5 +130,17 @@ mod tests {
         assert!(!ext.const_free.contains("format_to"));
         assert!(!ext.expression_only.contains("never"), "another dependency's `never!` defines items");
         assert!(ext.defined.contains("never"));
+    }
+
+    #[test]
+    fn a_renamed_dependency_macro_keeps_its_properties() {
+        let good = ExportedMacro { expression_only: true, position_free: true, const_free: false };
+        let ext = External::merge(&[BTreeMap::from([("error".to_string(), good)])]);
+        let renames =
+            [("__tracing_error".to_string(), "error".to_string()), ("Other".to_string(), "Thing".to_string())];
+        let with = ext.with_aliases(&renames);
+        assert!(with.expression_only.contains("__tracing_error") && with.position_free.contains("__tracing_error"));
+        assert!(!with.const_free.contains("__tracing_error"));
+        assert!(!with.defined.contains("Other"), "a rename of something no dependency exports as a macro");
     }
 }

@@ -184,3 +184,25 @@ pub fn macro_rules_definitions(ast: &syn::File) -> Vec<(String, proc_macro2::Tok
     c.visit_file(ast);
     c.0
 }
+
+/// Every `use ... as alias` of the file, as (alias, the name it renames): a dependency's macro
+/// may be called under such a name (stdx: `pub use tracing::error as __tracing_error;`).
+pub fn use_renames(ast: &syn::File) -> Vec<(String, String)> {
+    fn walk(tree: &syn::UseTree, out: &mut Vec<(String, String)>) {
+        match tree {
+            syn::UseTree::Path(p) => walk(&p.tree, out),
+            syn::UseTree::Rename(r) => out.push((r.rename.to_string(), r.ident.to_string())),
+            syn::UseTree::Group(g) => g.items.iter().for_each(|t| walk(t, out)),
+            syn::UseTree::Name(_) | syn::UseTree::Glob(_) => {}
+        }
+    }
+    struct Collect(Vec<(String, String)>);
+    impl<'ast> Visit<'ast> for Collect {
+        fn visit_item_use(&mut self, u: &'ast syn::ItemUse) {
+            walk(&u.tree, &mut self.0);
+        }
+    }
+    let mut c = Collect(Vec::new());
+    c.visit_file(ast);
+    c.0
+}
