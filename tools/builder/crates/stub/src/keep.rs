@@ -340,7 +340,7 @@ pub fn body_keep_reason(block: &syn::Block, local_safe_macros: &BTreeSet<String>
         fn visit_macro(&mut self, m: &'ast syn::Macro) {
             // A trusted macro may pass its arguments through (`$($t:tt)*`): an `impl` or an
             // unknown macro call in them is as good as in the body.
-            if !is_expression_only_macro(&m.path, self.safe) || !transcriber_is_expression_only(&m.tokens, self.safe) {
+            if !is_expression_only_macro(&m.path, self.safe) || !arguments_are_expression_only(&m.tokens, self.safe) {
                 self.reason.get_or_insert(KeepReason::UnknownMacro);
             }
         }
@@ -410,7 +410,9 @@ pub fn expression_only_macros(
     while changed {
         changed = false;
         for (name, body) in macros {
-            if safe.contains(name) && !transcriber_is_expression_only(body, &safe) {
+            if safe.contains(name)
+                && !super::macros::transcribers_all(body, |t| transcriber_is_expression_only(t, &safe))
+            {
                 safe.remove(name);
                 safe.insert(untrusted(name));
                 changed = true;
@@ -422,13 +424,31 @@ pub fn expression_only_macros(
 
 /// Scan a macro_rules body: reject `impl`, `macro_rules`, and calls of unknown macros.
 fn transcriber_is_expression_only(tokens: &proc_macro2::TokenStream, safe: &BTreeSet<String>) -> bool {
+    tokens_are_expression_only(tokens, safe, false)
+}
+
+/// Scan the arguments of a call of a trusted macro, which may pass them through: reject what
+/// could be an item there (`impl` followed by more tokens, `macro_rules!`) and calls of
+/// unknown macros. A lone keyword is a token the macro matches (`T![impl]`), not an item.
+fn arguments_are_expression_only(tokens: &proc_macro2::TokenStream, safe: &BTreeSet<String>) -> bool {
+    tokens_are_expression_only(tokens, safe, true)
+}
+
+fn tokens_are_expression_only(tokens: &proc_macro2::TokenStream, safe: &BTreeSet<String>, arguments: bool) -> bool {
     use proc_macro2::TokenTree;
     let trees: Vec<TokenTree> = tokens.clone().into_iter().collect();
     for (i, tree) in trees.iter().enumerate() {
         match tree {
             TokenTree::Ident(ident) => {
                 let word = ident.to_string();
-                if word == "impl" || word == "macro_rules" {
+                let item_keyword = match word.as_str() {
+                    "impl" => !arguments || trees.get(i + 1).is_some(),
+                    "macro_rules" => {
+                        !arguments || matches!(trees.get(i + 1), Some(TokenTree::Punct(p)) if p.as_char() == '!')
+                    }
+                    _ => false,
+                };
+                if item_keyword {
                     return false;
                 }
                 let is_call = matches!(trees.get(i + 1), Some(TokenTree::Punct(p)) if p.as_char() == '!')
@@ -437,7 +457,7 @@ fn transcriber_is_expression_only(tokens: &proc_macro2::TokenStream, safe: &BTre
                     return false;
                 }
             }
-            TokenTree::Group(group) if !transcriber_is_expression_only(&group.stream(), safe) => {
+            TokenTree::Group(group) if !tokens_are_expression_only(&group.stream(), safe, arguments) => {
                 return false;
             }
             _ => {}
@@ -508,6 +528,11 @@ mod tests {
         assert_eq!(body_keep_reason(&f.block, &safe), Some(KeepReason::UnknownMacro));
         let f: syn::ItemFn = syn::parse_str("fn f() { id! { let _ = 1; } }").unwrap();
         assert_eq!(body_keep_reason(&f.block, &safe), None);
+        // A keyword the macro matches as a token (rust-analyzer's `T![impl]`) is no item.
+        let f: syn::ItemFn = syn::parse_str("fn f() { id![impl]; id!(macro_rules); }").unwrap();
+        assert_eq!(body_keep_reason(&f.block, &safe), None);
+        let f: syn::ItemFn = syn::parse_str("fn f() { id! { macro_rules! m { () => {} } } }").unwrap();
+        assert_eq!(body_keep_reason(&f.block, &safe), Some(KeepReason::UnknownMacro));
     }
 
     #[test]

@@ -118,7 +118,7 @@ fn analyse_macros(
     let safe = keep::expression_only_macros(&definitions, ext);
     let asts: Vec<&syn::File> = parsed.iter().map(|f| &f.ast).collect();
     let facts = position::CrateFacts::collect(&asts, &definitions, ext);
-    let summary = parsed
+    let mut summary: macros::Summary = parsed
         .iter()
         .flat_map(|file| modules::exported_macro_names(&file.ast))
         .map(|name| {
@@ -130,6 +130,29 @@ fn analyse_macros(
             (name, m)
         })
         .collect();
+    // Macros exported again under `pub use` (this crate's own under another name, or a
+    // dependency's): callers name them through this crate.
+    let reexports: Vec<(String, String)> = parsed.iter().flat_map(|file| modules::pub_use_names(&file.ast)).collect();
+    for (name, original) in reexports {
+        let m = if let Some(own) = summary.get(&original) {
+            *own
+        } else if ext.defined.contains(&original) {
+            macros::ExportedMacro {
+                expression_only: ext.expression_only.contains(&original),
+                position_free: ext.position_free.contains(&original),
+                const_free: ext.const_free.contains(&original),
+            }
+        } else {
+            continue;
+        };
+        // A name exported twice is trusted for what both definitions have.
+        let merged = summary.get(&name).map_or(m, |e| macros::ExportedMacro {
+            expression_only: e.expression_only && m.expression_only,
+            position_free: e.position_free && m.position_free,
+            const_free: e.const_free && m.const_free,
+        });
+        summary.insert(name, merged);
+    }
     (summary, safe, facts)
 }
 

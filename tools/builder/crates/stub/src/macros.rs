@@ -105,6 +105,40 @@ impl External {
     }
 }
 
+/// Whether every transcriber of a `macro_rules!` body satisfies `check`. Only transcribers
+/// produce tokens (a matcher contributes nothing but the fragments it binds, which come from
+/// the call): `[impl] => { $crate::SyntaxKind::IMPL_KW }` expands to a path. A body that is
+/// not a list of `(matcher) => {transcriber}` rules is checked whole.
+pub fn transcribers_all(body: &proc_macro2::TokenStream, check: impl Fn(&proc_macro2::TokenStream) -> bool) -> bool {
+    match transcribers(body) {
+        Some(parts) => parts.iter().all(check),
+        None => check(body),
+    }
+}
+
+fn transcribers(body: &proc_macro2::TokenStream) -> Option<Vec<proc_macro2::TokenStream>> {
+    use proc_macro2::TokenTree;
+    let trees: Vec<TokenTree> = body.clone().into_iter().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < trees.len() {
+        let punct = |t: Option<&TokenTree>, c: char| matches!(t, Some(TokenTree::Punct(p)) if p.as_char() == c);
+        match (trees.get(i), trees.get(i + 3)) {
+            (Some(TokenTree::Group(_)), Some(TokenTree::Group(transcriber)))
+                if punct(trees.get(i + 1), '=') && punct(trees.get(i + 2), '>') =>
+            {
+                out.push(transcriber.stream());
+            }
+            _ => return None,
+        }
+        i += 4;
+        if punct(trees.get(i), ';') {
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
 /// Seed of a fixpoint over local macros: the trusted external names no local macro redefines.
 pub fn seed(trusted: &BTreeSet<String>, local: &[(String, proc_macro2::TokenStream)]) -> BTreeSet<String> {
     trusted.iter().filter(|n| !local.iter().any(|(l, _)| l == *n)).cloned().collect()
@@ -130,6 +164,19 @@ mod tests {
         assert!(!ext.const_free.contains("format_to"));
         assert!(!ext.expression_only.contains("never"), "another dependency's `never!` defines items");
         assert!(ext.defined.contains("never"));
+    }
+
+    #[test]
+    fn only_transcribers_are_checked() {
+        let body: proc_macro2::TokenStream =
+            "[impl] => { $crate::SyntaxKind::IMPL_KW }; [fn] => { $crate::SyntaxKind::FN_KW }".parse().unwrap();
+        let no_impl = |t: &proc_macro2::TokenStream| !t.to_string().contains("impl");
+        assert!(transcribers_all(&body, no_impl));
+        let emits: proc_macro2::TokenStream = "() => { impl X for Y {} }".parse().unwrap();
+        assert!(!transcribers_all(&emits, no_impl));
+        // Not a rule list: checked whole.
+        let odd: proc_macro2::TokenStream = "impl => x".parse().unwrap();
+        assert!(!transcribers_all(&odd, no_impl));
     }
 
     #[test]

@@ -246,7 +246,11 @@ fn fixpoint(
             if safe.contains(name) || !super::macros::allowed(name, ext_defined, ext_trusted) {
                 continue;
             }
-            if macros.iter().filter(|(n, _)| n == name).all(|(_, body)| free(body, &safe)) {
+            let all_free = macros
+                .iter()
+                .filter(|(n, _)| n == name)
+                .all(|(_, body)| super::macros::transcribers_all(body, |t| free(t, &safe)));
+            if all_free {
                 safe.insert(name.clone());
                 changed = true;
             }

@@ -447,3 +447,29 @@ fn only_v0_symbols_are_the_same_for_a_stub_and_its_crate() {
         "legacy became stub-invariant: Cargo's scheme could be used (docs/interfaces.md §7)"
     );
 }
+
+#[test]
+fn macros_exported_again_under_pub_use_are_summarized() {
+    use super::macros::{ExportedMacro, External};
+    let good = ExportedMacro { expression_only: true, position_free: true, const_free: true };
+    // rust-analyzer's parser: a token-kind macro matching keywords, exported again as `T`.
+    let parser = Fixture::new(&[(
+        "lib.rs",
+        "#[macro_export]\nmacro_rules! T_ { [impl] => { $crate::Kind::Impl }; [fn] => { $crate::Kind::Fn }; }\npub use T_ as T;\npub enum Kind { Impl, Fn }\n",
+    )]);
+    let summary = super::macro_summary(&parser.0.join("lib.rs"), &External::default()).unwrap();
+    assert_eq!(summary.get("T_"), Some(&good), "matchers are no output: {summary:?}");
+    assert_eq!(summary.get("T"), Some(&good), "{summary:?}");
+    // syntax: `pub use parser::T;` passes the dependency's macro on.
+    let syntax = Fixture::new(&[("lib.rs", "pub use parser::{Kind, T};\npub fn f() {}\n")]);
+    let ext = External::merge(&[summary]);
+    let summary = super::macro_summary(&syntax.0.join("lib.rs"), &ext).unwrap();
+    assert_eq!(summary.get("T"), Some(&good), "{summary:?}");
+    assert!(!summary.contains_key("Kind"), "not a macro: {summary:?}");
+    // A dependent calling `T![impl]` in a private body: the body is replaced.
+    let ext = External::merge(&[summary]);
+    let user = Fixture::new(&[("lib.rs", "pub fn is_impl(k: u8) -> bool { let _ = T![impl]; k == 0 }\n")]);
+    let stub = super::stub_crate_with(&user.0.join("lib.rs"), SpanPolicy::Anchored, &ext).unwrap();
+    let text = &stub.files.values().next().unwrap().text;
+    assert!(!text.contains("T![impl]"), "{text}");
+}
