@@ -310,10 +310,33 @@ pub fn signature_keep_reason(attrs: &[syn::Attribute], sig: &syn::Signature) -> 
     if has_inline(attrs) {
         return Some(KeepReason::Inline);
     }
-    if attribute_macro(attrs).is_some() {
+    if fn_attribute_macro(attrs).is_some() {
         return Some(KeepReason::AttributeMacro);
     }
     None
+}
+
+/// Like [`attribute_macro`] for a function, not counting attributes that only wrap its body
+/// ([`is_body_wrapper`]): whether such a function's body is kept is decided as if they were
+/// not there.
+pub fn fn_attribute_macro(attrs: &[syn::Attribute]) -> Option<String> {
+    attrs.iter().filter(|a| !is_body_wrapper(a)).find_map(|attr| meta_attribute_macro(&attr.meta))
+}
+
+/// `#[tracing::instrument]` (or `#[instrument]`, as tracing's users import it): tracing's
+/// attribute re-emits the function with its attributes, visibility and signature unchanged and
+/// the body wrapped in a span (`span!` statics inside the body, the original statements in a
+/// block or closure). It adds no item outside the body and no generic parameter, so the body
+/// is observable exactly when it would be without the attribute; the positions it records go
+/// into statics inside the body, which no dependent can name and only the real crate's code
+/// uses. Trusted by name, like `log::`/`tracing::` macros.
+pub fn is_body_wrapper(attr: &syn::Attribute) -> bool {
+    let path = attr.path();
+    let names: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+    matches!(
+        names.iter().map(String::as_str).collect::<Vec<_>>().as_slice(),
+        ["instrument"] | ["tracing", "instrument"]
+    )
 }
 
 /// Decide whether a body must be kept because of what it contains: items visible crate-wide
@@ -481,6 +504,17 @@ mod tests {
         assert_eq!(sig_reason("fn f<'a>(x: &'a str) -> &'a str { x }"), None);
         assert_eq!(sig_reason("#[inline(never)] fn f() {}"), None);
         assert_eq!(sig_reason("#[cold] #[doc = \"x\"] fn f() { println!(\"{}\", 1) }"), None);
+    }
+
+    #[test]
+    fn tracing_instrument_only_wraps_the_body() {
+        assert_eq!(sig_reason("#[tracing::instrument(skip(self), ret)]\nfn f(&self) -> u8 { 1 }"), None);
+        assert_eq!(sig_reason("#[instrument]\npub fn f() -> u8 { 1 }"), None);
+        // The body's own reasons still count, and so do other attributes.
+        assert_eq!(sig_reason("#[tracing::instrument]\nfn f<T>(t: T) {}"), Some(KeepReason::Generic));
+        assert_eq!(sig_reason("#[tracing::instrument]\nfn f() { my_macro!(); }"), Some(KeepReason::UnknownMacro));
+        assert_eq!(sig_reason("#[tracing::instrument]\n#[my::attr]\nfn f() {}"), Some(KeepReason::AttributeMacro));
+        assert_eq!(sig_reason("#[other::instrument]\nfn f() {}"), Some(KeepReason::AttributeMacro));
     }
 
     #[test]

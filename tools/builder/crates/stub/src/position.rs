@@ -369,6 +369,18 @@ impl<'f> Scanner<'f> {
         }
     }
 
+    /// A function's attributes: as [`Self::attributes`], except that attributes that only wrap
+    /// the body (`#[tracing::instrument]`) observe nothing a dependent sees once the body is
+    /// replaced (the stub's expansion never runs: the real crate's code does).
+    fn fn_attributes(&mut self, attrs: &[syn::Attribute], item: proc_macro2::Span, body: &syn::Block) {
+        let replaced = self.replaced.contains(&body.span().byte_range());
+        if !replaced {
+            return self.attributes(attrs, item);
+        }
+        let others: Vec<syn::Attribute> = attrs.iter().filter(|a| !super::keep::is_body_wrapper(a)).cloned().collect();
+        self.attributes(&others, item);
+    }
+
     /// Scan the token stream of a macro invocation whose own expansion is known.
     fn macro_tokens(&mut self, tokens: &TokenStream) -> bool {
         let trees: Vec<TokenTree> = tokens.clone().into_iter().collect();
@@ -443,7 +455,7 @@ impl<'ast> Visit<'ast> for Scanner<'_> {
         syn::visit::visit_item_type(self, item);
     }
     fn visit_item_fn(&mut self, item: &'ast syn::ItemFn) {
-        self.attributes(&item.attrs, item.span());
+        self.fn_attributes(&item.attrs, item.span(), &item.block);
         if item.sig.constness.is_some() {
             self.in_const(|s| syn::visit::visit_item_fn(s, item));
         } else {
@@ -451,7 +463,7 @@ impl<'ast> Visit<'ast> for Scanner<'_> {
         }
     }
     fn visit_impl_item_fn(&mut self, item: &'ast syn::ImplItemFn) {
-        self.attributes(&item.attrs, item.span());
+        self.fn_attributes(&item.attrs, item.span(), &item.block);
         if item.sig.constness.is_some() {
             self.in_const(|s| syn::visit::visit_impl_item_fn(s, item));
         } else {
