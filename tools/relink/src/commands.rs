@@ -466,8 +466,9 @@ fn clean_command(expunge: bool, cache_dir: Option<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// Remove the sandboxes (`PID-N`, kept after failures or left by a killed relink) whose relink
-/// process is gone; returns how many and their size.
+/// Remove the sandboxes (`PID-N`, kept after failures or left by a killed relink, with the
+/// private `/tmp` beside each, `PID-N.tmp`) whose relink process is gone; returns how many
+/// sandboxes and their size.
 fn reclaim_sandboxes(dir: &Path) -> Result<(usize, u64)> {
     let Ok(entries) = fs_err::read_dir(dir) else { return Ok((0, 0)) };
     let (mut count, mut bytes) = (0, 0);
@@ -481,7 +482,9 @@ fn reclaim_sandboxes(dir: &Path) -> Result<(usize, u64)> {
         make_writable(&entry.path())?;
         fs_err::remove_dir_all(entry.path())
             .with_context(|| format!("cannot remove the sandbox {}", entry.path().display()))?;
-        count += 1;
+        if !name.ends_with(".tmp") {
+            count += 1;
+        }
     }
     Ok((count, bytes))
 }

@@ -1,6 +1,7 @@
 //! What a build script, a proc macro and a test may do (issue 10): each runs the same probes
-//! (write into the source tree and `$HOME`, connect to a server of the host, read an
-//! undeclared workspace file, read relink's environment) and each must be denied all of them.
+//! (write into the source tree and `$HOME`, read a file of `$HOME`, share the host's `/tmp`,
+//! connect to a server of the host, read an undeclared workspace file, read relink's
+//! environment) and each must be denied all of them.
 
 mod common;
 
@@ -8,10 +9,10 @@ use std::path::Path;
 
 use common::*;
 
-const EXPECTED: &str = "source-tree:denied home:denied network:denied undeclared-source:denied environ:denied";
+const EXPECTED: &str = "source-tree:denied home:denied home-read:denied tmp:private network:denied undeclared-source:denied environ:denied";
 
 /// The probes, as Rust: included by the build script, the proc macro and the test.
-fn probe_source(ws: &Path, home_leak: &str, port: u16) -> String {
+fn probe_source(ws: &Path, home_leak: &str, home_secret: &str, tmp_marker: &str, port: u16) -> String {
     format!(
         r#"#[allow(dead_code)]
 fn probes() -> String {{
@@ -19,6 +20,12 @@ fn probes() -> String {{
     let wrote = |p: &str| std::fs::write(p, "leak").is_ok();
     r.push(if wrote("{ws}/leak.txt") {{ "source-tree:written" }} else {{ "source-tree:denied" }});
     r.push(if wrote("{home_leak}") {{ "home:written" }} else {{ "home:denied" }});
+    let home_secret = std::fs::read_to_string("{home_secret}").is_ok();
+    r.push(if home_secret {{ "home-read:read" }} else {{ "home-read:denied" }});
+    // The host's /tmp is not the action's; what the action writes there stays its own.
+    let shared = std::path::Path::new("{tmp_marker}").exists();
+    let own = wrote(&format!("{tmp_marker}.from-action-{{}}", std::process::id()));
+    r.push(if !shared && own {{ "tmp:private" }} else if shared {{ "tmp:shared" }} else {{ "tmp:unwritable" }});
     let net = std::net::TcpStream::connect_timeout(&"127.0.0.1:{port}".parse().unwrap(), std::time::Duration::from_secs(2));
     r.push(if net.is_ok() {{ "network:connected" }} else {{ "network:denied" }});
     let secret = std::fs::read_to_string("{ws}/secret.txt").is_ok();
@@ -73,12 +80,17 @@ fn build_scripts_proc_macros_and_tests_are_confined_alike() {
     std::fs::create_dir_all(&ws).unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
-    let home_leak = format!("{}/.relink-leak-{}", std::env::var("HOME").unwrap(), std::process::id());
+    let home = std::env::var("HOME").unwrap();
+    let home_leak = format!("{home}/.relink-leak-{}", std::process::id());
+    let home_secret = format!("{home}/.relink-secret-{}", std::process::id());
+    std::fs::write(&home_secret, "a credential").unwrap();
+    let tmp_marker = format!("/tmp/relink-confinement-marker-{}", std::process::id());
+    std::fs::write(&tmp_marker, "host").unwrap();
     let files = [
         ("MODULE.bazel", "module(name = \"confinement_probe\")\n".to_string()),
         ("BUILD.bazel", BUILD.to_string()),
         ("secret.txt", "not an input\n".to_string()),
-        ("probe.rs", probe_source(&ws, &home_leak, listener.local_addr().unwrap().port())),
+        ("probe.rs", probe_source(&ws, &home_leak, &home_secret, &tmp_marker, listener.local_addr().unwrap().port())),
         (
             "build.rs",
             "include!(\"probe.rs\");\nfn main() {\n    let out = std::env::var(\"OUT_DIR\").unwrap();\n    std::fs::write(format!(\"{out}/probes.txt\"), probes()).unwrap();\n}\n"
@@ -108,6 +120,19 @@ fn build_scripts_proc_macros_and_tests_are_confined_alike() {
         .output()
         .unwrap();
     let _ = std::fs::remove_file(&home_leak);
+    let _ = std::fs::remove_file(&home_secret);
+    let _ = std::fs::remove_file(&tmp_marker);
+    let leaked_into_tmp: Vec<_> = std::fs::read_dir("/tmp")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name().to_string_lossy().starts_with(&format!("relink-confinement-marker-{}.", std::process::id()))
+        })
+        .map(|e| e.path())
+        .collect();
+    for p in &leaked_into_tmp {
+        let _ = std::fs::remove_file(p);
+    }
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && report.contains("PASSED //:probe_test (1 passed"),
@@ -115,5 +140,6 @@ fn build_scripts_proc_macros_and_tests_are_confined_alike() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(!ws.join("leak.txt").exists());
+    assert!(leaked_into_tmp.is_empty(), "an action wrote into the host's /tmp: {leaked_into_tmp:?}");
     assert!(listener.accept().is_err(), "an action reached a server of the host");
 }

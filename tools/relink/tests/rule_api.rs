@@ -347,16 +347,29 @@ fn add_targets(ws: &Ws, targets: &str) {
 }
 
 /// A fresh directory beside the workspace where actions leave marks a test can watch.
-fn marks_dir(ws: &Ws, name: &str) -> std::path::PathBuf {
-    let marks = ws.dir.join("..").join(name);
-    std::fs::create_dir_all(&marks).unwrap();
-    marks.canonicalize().unwrap()
+/// A shell loop that writes the time ten times a second to `name` in its action's sandbox
+/// (the one directory of the host an action may write; `/tmp` is its own): a process whose
+/// life a test can watch whatever namespaces it runs in. [`beat_file`] finds the file.
+fn heartbeat(name: &str) -> String {
+    format!("while :; do date +%s%N > $PWD/{name}; sleep 0.1; done")
 }
 
-/// A shell loop that writes the time to `file` ten times a second: a process whose life a
-/// test can watch whatever PID namespace it runs in.
-fn heartbeat(file: &std::path::Path) -> String {
-    format!("while :; do date +%s%N > {}; sleep 0.1; done", file.display())
+/// Where the heartbeat `name` of a running (or kept) sandbox of `ws` beats, once it started.
+fn beat_file(ws: &Ws, name: &str) -> std::path::PathBuf {
+    let start = std::time::Instant::now();
+    loop {
+        let found = std::fs::read_dir(ws.cache.join("sandbox"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path().join(name))
+            .find(|p| p.exists());
+        if let Some(found) = found {
+            return found;
+        }
+        assert!(start.elapsed().as_secs() < 60, "the action never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 /// Whether the heartbeat in `file` still beats (1.5 s: ten beats on a loaded machine).
@@ -366,28 +379,18 @@ fn beating(file: &std::path::Path) -> bool {
     std::fs::read_to_string(file).unwrap_or_default() != before
 }
 
-/// Wait until `files` exist (the action started).
-fn wait_for_files(files: &[&std::path::Path]) {
-    let start = std::time::Instant::now();
-    while !files.iter().all(|f| f.exists()) {
-        assert!(start.elapsed().as_secs() < 60, "the action never started");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn ctrl_c_stops_every_running_action_and_exits_8() {
     let ws = fixture();
-    let marks = marks_dir(&ws, "marks");
-    let (child, shell) = (marks.join("child"), marks.join("shell"));
-    add_targets(&ws, &format!("sh(name = \"sleeps\", cmd = \"({}) & {}\")\n", heartbeat(&child), heartbeat(&shell)));
+    add_targets(&ws, &format!("sh(name = \"sleeps\", cmd = \"({}) & {}\")\n", heartbeat("child"), heartbeat("shell")));
     let mut relink = relink_command(&ws.dir, &ws.cache)
         .args(["build", "//:sleeps"])
+        .env("RELINK_KEEP_SANDBOXES", "1")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for_files(&[&child, &shell]);
+    let (child, shell) = (beat_file(&ws, "child"), beat_file(&ws, "shell"));
     assert!(beating(&child) && beating(&shell));
     std::process::Command::new("kill").args(["-INT", &relink.id().to_string()]).status().unwrap();
     let start = std::time::Instant::now();
@@ -438,16 +441,14 @@ fn an_action_cannot_change_what_the_store_gives_later_builds() {
 #[test]
 fn a_killed_relink_takes_its_actions_along_and_clean_reclaims_their_sandboxes() {
     let ws = fixture();
-    let marks = marks_dir(&ws, "marks-kill");
-    let shell = marks.join("shell");
-    add_targets(&ws, &format!("sh(name = \"sleeps\", cmd = \"{}\")\n", heartbeat(&shell)));
+    add_targets(&ws, &format!("sh(name = \"sleeps\", cmd = \"{}\")\n", heartbeat("shell")));
     let mut relink = relink_command(&ws.dir, &ws.cache)
         .args(["build", "//:sleeps"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    wait_for_files(&[&shell]);
+    let shell = beat_file(&ws, "shell");
     assert!(beating(&shell));
     relink.kill().unwrap(); // SIGKILL: no handler runs
     relink.wait().unwrap();
@@ -532,22 +533,26 @@ echo "$r" > "$out"
 #[test]
 fn a_process_left_behind_holding_stdout_neither_blocks_nor_outlives_the_build() {
     let ws = fixture();
-    let marks = marks_dir(&ws, "marks-bg");
     // Background loops inherit the action's stdout and stderr (a build script's daemon); one
-    // even leaves the process group (setsid).
-    let (daemon, escaped) = (marks.join("daemon"), marks.join("escaped"));
+    // even leaves the process group (setsid). The sandbox is kept, so that a loop that
+    // survived would still be seen beating.
     add_targets(
         &ws,
         &format!(
             "sh(name = \"daemon\", cmd = \"({}) & setsid sh -c \\\"{}\\\" & sleep 0.5; echo done > \\\"$1\\\"\")\n",
-            heartbeat(&daemon),
-            heartbeat(&escaped)
+            heartbeat("daemon"),
+            heartbeat("escaped")
         ),
     );
     let start = std::time::Instant::now();
-    ws.build_ok(&["build", "//:daemon"]);
+    let out = relink_command(&ws.dir, &ws.cache)
+        .args(["build", "//:daemon"])
+        .env("RELINK_KEEP_SANDBOXES", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
     assert!(start.elapsed().as_secs() < 60, "the build waited for the background processes");
-    assert!(daemon.exists() && escaped.exists(), "both loops ran");
+    let (daemon, escaped) = (beat_file(&ws, "daemon"), beat_file(&ws, "escaped"));
     assert!(!beating(&daemon), "the background process outlived its action");
     assert!(!beating(&escaped), "the process that left the group outlived its action");
 }

@@ -15,6 +15,7 @@ use quote::ToTokens;
 use syn::spanned::Spanned;
 
 use super::docs::is_doc_comment;
+use super::item_free;
 use super::keep::{self, KeepReason};
 
 /// The cause of one difference between two stubs.
@@ -305,7 +306,7 @@ fn collect_items(items: &[syn::Item], prefix: &str, out: &mut BTreeMap<String, E
             syn::Item::Fn(f) => {
                 let mut e =
                     entry(f, "fn", is_pub(&f.vis), &f.attrs, tokens_of(&f.sig), fn_keep(&f.attrs, &f.sig, &f.block));
-                e.macros = keep::unknown_macros(&f.block, &Default::default());
+                e.macros = item_free::unknown_macros(&f.block, &Default::default());
                 insert(out, format!("fn {}", name(&f.sig.ident)), e);
             }
             syn::Item::Const(c) => plain("const", name(&c.ident), c, &c.vis, &c.attrs),
@@ -397,7 +398,7 @@ fn collect_impl(imp: &syn::ItemImpl, prefix: &str, out: &mut BTreeMap<String, En
                 let reason =
                     if generic_impl { Some(KeepReason::GenericImpl) } else { fn_keep(&f.attrs, &f.sig, &f.block) };
                 let mut e = entry(f, "fn", is_pub(&f.vis), &f.attrs, tokens_of(&f.sig), reason);
-                e.macros = keep::unknown_macros(&f.block, &Default::default());
+                e.macros = item_free::unknown_macros(&f.block, &Default::default());
                 insert(out, key("fn", &f.sig.ident), e);
             }
             syn::ImplItem::Const(c) => insert(

@@ -10,6 +10,7 @@
 
 pub mod diff;
 mod docs;
+mod item_free;
 pub mod keep;
 pub mod macros;
 mod modules;
@@ -115,7 +116,7 @@ fn analyse_macros(
         parsed.iter().flat_map(|file| modules::macro_rules_definitions(&file.ast)).collect();
     let renames: Vec<(String, String)> = parsed.iter().flat_map(|file| modules::use_renames(&file.ast)).collect();
     let ext = &ext.with_aliases(&renames);
-    let safe = keep::expression_only_macros(&definitions, ext);
+    let safe = item_free::expression_only_macros(&definitions, ext);
     let asts: Vec<&syn::File> = parsed.iter().map(|f| &f.ast).collect();
     let facts = position::CrateFacts::collect(&asts, &definitions, ext);
     let mut summary: macros::Summary = parsed

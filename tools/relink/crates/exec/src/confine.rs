@@ -3,8 +3,9 @@
 //! Derived inputs reach a sandbox as hard links to store blobs: without more, an action could
 //! `chmod` one, overwrite it, restore its mtime, and every later build of any target would
 //! receive the altered bytes. Each action therefore runs in its own user, mount, network and
-//! PID namespace: every mount is made read-only, then its sandbox, `/tmp` and declared state
-//! directories are bound writable, the workspace is hidden (or read-only, when something the
+//! PID namespace: every mount is made read-only, `/tmp` is replaced by a directory of the
+//! action's own and `$HOME` by an empty one, then its sandbox and declared state directories
+//! are bound writable, the workspace is hidden (or read-only, when something the
 //! action needs lives in it), and the cache and every hard-linked input are read-only again on
 //! top (parents first). The network namespace has only its loopback; the action is process 1
 //! of its PID namespace, so whatever it leaves behind dies with it. It keeps its uid but not
@@ -24,10 +25,12 @@ use std::sync::OnceLock;
 const CAP_SYS_ADMIN: libc::c_ulong = 21;
 
 /// What one action's namespaces look like, prepared before `fork` (the child may not
-/// allocate): bind mounts in the order they are made (parents before children), each
-/// read-only or writable, over a file system that is read-only as a whole.
+/// allocate): the directories covered first (`/tmp` by the action's own, `$HOME` by an empty
+/// one), then bind mounts in the order they are made (parents before children), each
+/// read-only, writable or hidden, over a file system that is read-only as a whole.
 pub struct Confinement {
-    binds: Vec<(CString, Mode)>,
+    covers: Vec<Cover>,
+    binds: Vec<Bind>,
     /// The working directory, entered again once the mounts are made (the directory entered
     /// before them is the one under the new mounts).
     cwd: CString,
@@ -36,12 +39,31 @@ pub struct Confinement {
     root: bool,
 }
 
+/// A directory replaced before the binds are made: by a copy of the mounts at `source`
+/// (the action's private tmp), or by an empty file system (`$HOME`).
+struct Cover {
+    target: CString,
+    source: Option<CString>,
+    /// The detached copy of `source`, taken before anything is covered.
+    tree: libc::c_int,
+}
+
+/// One bind mount. A bind under a covered directory whose parents are not bound themselves
+/// is made visible again: its mounts are copied (`open_tree`) before the covers hide them and
+/// moved back onto a mount point made in the cover.
+struct Bind {
+    path: CString,
+    mode: Mode,
+    /// Directories (and, last, the file or directory itself) to create in the cover.
+    mount_point: Option<Vec<(CString, bool)>>,
+    tree: libc::c_int,
+}
+
 /// Where an action may write and what it must not change.
 pub struct Layout<'a> {
     /// The action's execroot: writable.
     pub sandbox: &'a Path,
-    /// Other writable directories: `/tmp` (except the parts listed read-only or hidden) and
-    /// rustc's local incremental state.
+    /// Other writable directories: rustc's local incremental state.
     pub writable: Vec<PathBuf>,
     /// Read-only even inside writable directories: the workspace's sources, the cache, and
     /// every input hard-linked from the store.
@@ -49,6 +71,12 @@ pub struct Layout<'a> {
     /// Replaced by an empty read-only directory: the workspace, whose sources an action must
     /// not read behind the build's back.
     pub hidden: Vec<PathBuf>,
+    /// The action's own `/tmp` (an empty directory it may fill), or `None` to leave `/tmp`
+    /// shared and writable.
+    pub private_tmp: Option<PathBuf>,
+    /// Covered by an empty read-only directory (the user's home: credentials, configuration);
+    /// what the action needs inside (the cache, the workspace, the toolchain) is bound again.
+    pub covered: Vec<PathBuf>,
 }
 
 impl Confinement {
@@ -56,16 +84,48 @@ impl Confinement {
     pub fn new(layout: &Layout) -> Confinement {
         // SAFETY: getuid and getgid cannot fail.
         let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        // Real paths (no `..`, no symlinks): which path lies inside which, and where a mount
+        // point goes, must be what the kernel resolves.
+        let real = |p: &Path| fs_err::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
         let mut binds: Vec<(PathBuf, Mode)> = Vec::new();
-        binds.extend(layout.writable.iter().filter(|p| p.exists()).map(|p| (p.clone(), Mode::Writable)));
-        binds.extend(layout.read_only.iter().filter(|p| p.exists()).map(|p| (p.clone(), Mode::ReadOnly)));
-        binds.extend(layout.hidden.iter().filter(|p| p.exists()).map(|p| (p.clone(), Mode::Hidden)));
-        binds.push((layout.sandbox.to_path_buf(), Mode::Writable));
+        binds.extend(layout.writable.iter().filter(|p| p.exists()).map(|p| (real(p), Mode::Writable)));
+        binds.extend(layout.read_only.iter().filter(|p| p.exists()).map(|p| (real(p), Mode::ReadOnly)));
+        binds.extend(layout.hidden.iter().filter(|p| p.exists()).map(|p| (real(p), Mode::Hidden)));
+        binds.push((real(layout.sandbox), Mode::Writable));
         // Parents first, so that a path inside another keeps its own mode; the sandbox before
         // the inputs linked into it.
         binds.sort_by_key(|(p, mode)| (p.components().count(), *mode));
+        let mut cover_roots: Vec<(PathBuf, Option<PathBuf>)> = Vec::new();
+        if let Some(tmp) = layout.private_tmp.as_ref().filter(|t| t.is_dir()) {
+            cover_roots.push((real(Path::new("/tmp")), Some(real(tmp))));
+        }
+        for dir in layout.covered.iter().map(|d| real(d)) {
+            let dir = &dir;
+            // Never the root, /tmp again, or a directory that holds the sandbox's parents.
+            let usable = dir.is_dir() && dir.components().count() > 1 && !cover_roots.iter().any(|(c, _)| c == dir);
+            if usable && !binds.iter().any(|(p, _)| dir.starts_with(p) && dir != p) {
+                cover_roots.push((dir.clone(), None));
+            }
+        }
+        let planned: Vec<Bind> = binds
+            .iter()
+            .enumerate()
+            .map(|(i, (path, mode))| {
+                let covered_by = cover_roots.iter().find(|(root, _)| path.starts_with(root)).map(|(root, _)| root);
+                let inside_other = binds[..i].iter().any(|(p, _)| path.starts_with(p) && p != path);
+                let mount_point = match covered_by {
+                    Some(root) if !inside_other => Some(mount_point(root, path)),
+                    _ => None,
+                };
+                Bind { path: c_path(path), mode: *mode, mount_point, tree: -1 }
+            })
+            .collect();
         Confinement {
-            binds: binds.into_iter().map(|(p, w)| (c_path(&p), w)).collect(),
+            covers: cover_roots
+                .into_iter()
+                .map(|(target, source)| Cover { target: c_path(&target), source: source.map(|s| c_path(&s)), tree: -1 })
+                .collect(),
+            binds: planned,
             cwd: c_path(layout.sandbox),
             uid_map: format!("{uid} {uid} 1\n").into_bytes(),
             gid_map: format!("{gid} {gid} 1\n").into_bytes(),
@@ -74,7 +134,7 @@ impl Confinement {
     }
 
     /// Apply to `command`: the child enters its namespaces before it executes the program.
-    pub fn apply(self, command: &mut Command) {
+    pub fn apply(mut self, command: &mut Command) {
         use std::os::unix::process::CommandExt;
         // SAFETY: the closure only makes system calls on memory prepared before the fork.
         unsafe {
@@ -83,7 +143,7 @@ impl Confinement {
     }
 
     /// In the child, between fork and exec: only system calls, no allocation.
-    fn enter(&self) -> std::io::Result<()> {
+    fn enter(&mut self) -> std::io::Result<()> {
         // SAFETY: plain system calls with valid, NUL-terminated buffers owned by `self`.
         unsafe {
             check(libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWNET))?;
@@ -100,13 +160,49 @@ impl Confinement {
                 libc::MS_REC | libc::MS_PRIVATE,
                 std::ptr::null(),
             ))?;
-            read_only_tree(c"/")?;
-            for (path, mode) in &self.binds {
-                match mode {
-                    Mode::Hidden => hide(path)?,
-                    Mode::Writable => bind(path, true)?,
-                    Mode::ReadOnly => bind(path, false)?,
+            // Copies of what the covers will hide, taken while it is still in sight.
+            for cover in self.covers.iter_mut() {
+                if let Some(source) = &cover.source {
+                    cover.tree = clone_tree(source)?;
                 }
+            }
+            for b in self.binds.iter_mut() {
+                if b.mount_point.is_some() && b.mode != Mode::Hidden {
+                    b.tree = clone_tree(&b.path)?;
+                }
+            }
+            read_only_tree(c"/")?;
+            for cover in &self.covers {
+                if cover.source.is_some() {
+                    move_tree(cover.tree, &cover.target)?;
+                    bind(&cover.target, true)?;
+                } else {
+                    check(libc::mount(
+                        c"tmpfs".as_ptr(),
+                        cover.target.as_ptr(),
+                        c"tmpfs".as_ptr(),
+                        libc::MS_NOSUID | libc::MS_NODEV,
+                        c"size=1m,mode=0755".as_ptr().cast(),
+                    ))?;
+                }
+            }
+            for b in &self.binds {
+                if let Some(points) = &b.mount_point {
+                    make_mount_point(points)?;
+                    if b.mode != Mode::Hidden {
+                        move_tree(b.tree, &b.path)?;
+                    }
+                }
+                match b.mode {
+                    Mode::Hidden => hide(&b.path)?,
+                    Mode::Writable => bind(&b.path, true)?,
+                    Mode::ReadOnly => bind(&b.path, false)?,
+                }
+            }
+            // The empty covers were writable only for their mount points.
+            for cover in self.covers.iter().filter(|c| c.source.is_none()) {
+                let flags = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV;
+                check(libc::mount(std::ptr::null(), cover.target.as_ptr(), std::ptr::null(), flags, std::ptr::null()))?;
             }
             check(libc::chdir(self.cwd.as_ptr()))?;
             own_pid_namespace()?;
@@ -133,7 +229,10 @@ pub fn available() -> bool {
             writable: Vec::new(),
             read_only: Vec::new(),
             hidden: Vec::new(),
-        }).apply(&mut probe);
+            private_tmp: None,
+            covered: Vec::new(),
+        })
+        .apply(&mut probe);
         let ok = probe.status().is_ok_and(|s| s.success());
         if !ok {
             eprintln!(
@@ -179,6 +278,62 @@ enum Mode {
     Writable,
     ReadOnly,
     Hidden,
+}
+
+/// The directories from below `root` down to `path` (the last one a file when `path` is
+/// one), to be created in the cover of `root` before `path` is bound there again.
+fn mount_point(root: &Path, path: &Path) -> Vec<(CString, bool)> {
+    let mut points = Vec::new();
+    let mut at = root.to_path_buf();
+    if let Ok(rest) = path.strip_prefix(root) {
+        for part in rest.components() {
+            at.push(part);
+            points.push((c_path(&at), at != path || path.is_dir()));
+        }
+    }
+    points
+}
+
+/// Create the mount point of a bind inside a cover (existing entries are fine).
+unsafe fn make_mount_point(points: &[(CString, bool)]) -> std::io::Result<()> {
+    for (path, is_dir) in points {
+        if *is_dir {
+            if libc::mkdir(path.as_ptr(), 0o755) < 0 && *libc::__errno_location() != libc::EEXIST {
+                return Err(std::io::Error::last_os_error());
+            }
+        } else {
+            let fd = libc::open(path.as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC, 0o644);
+            check(fd)?;
+            libc::close(fd);
+        }
+    }
+    Ok(())
+}
+
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+
+/// A detached copy of the mounts at `path` (open_tree(2), Linux 5.2), to be moved elsewhere
+/// once `path` is covered.
+unsafe fn clone_tree(path: &CString) -> std::io::Result<libc::c_int> {
+    let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | libc::AT_RECURSIVE as libc::c_uint;
+    let fd = libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) as libc::c_int;
+    check(fd)?;
+    Ok(fd)
+}
+
+/// Attach a copy made by [`clone_tree`] at `target` (move_mount(2)).
+unsafe fn move_tree(tree: libc::c_int, target: &CString) -> std::io::Result<()> {
+    let result = libc::syscall(
+        libc::SYS_move_mount,
+        tree,
+        c"".as_ptr(),
+        libc::AT_FDCWD,
+        target.as_ptr(),
+        MOVE_MOUNT_F_EMPTY_PATH,
+    ) as libc::c_int;
+    libc::close(tree);
+    check(result)
 }
 
 /// Cover `path` with an empty read-only file system.

@@ -43,10 +43,12 @@ impl Sandbox {
                 (opts.sandbox_root.join(format!("{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))), None)
             }
         };
-        if root.exists() {
-            fs::remove_dir_all(&root).with_context(|| format!("cannot clear the sandbox {}", root.display()))?;
+        for dir in [&root, &private_tmp(&root)] {
+            if dir.exists() {
+                fs::remove_dir_all(dir).with_context(|| format!("cannot clear the sandbox {}", dir.display()))?;
+            }
+            fs::create_dir_all(dir).with_context(|| format!("cannot create the sandbox {}", dir.display()))?;
         }
-        fs::create_dir_all(&root).with_context(|| format!("cannot create the sandbox {}", root.display()))?;
         Ok(Sandbox { root, _lock: lock })
     }
 
@@ -124,8 +126,16 @@ impl Sandbox {
         // RELINK_KEEP_SANDBOXES=1 keeps every sandbox for inspection.
         if std::env::var_os("RELINK_KEEP_SANDBOXES").is_none() {
             let _ = fs::remove_dir_all(&self.root);
+            let _ = fs::remove_dir_all(private_tmp(&self.root));
         }
     }
+}
+
+/// The directory a confined action sees as `/tmp`: beside its sandbox, gone with it.
+fn private_tmp(sandbox: &Path) -> PathBuf {
+    let mut name = sandbox.as_os_str().to_owned();
+    name.push(".tmp");
+    PathBuf::from(name)
 }
 
 /// The stable directory of a `no-sandbox` action (per workspace and first output), locked for
@@ -201,7 +211,7 @@ pub(super) fn run_in_sandbox(
     command.stdin(std::process::Stdio::null());
     command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     if confine::available() {
-        confine::Confinement::new(&confinement_layout(&sandbox.root, &argv[0], inputs, opts)).apply(&mut command);
+        confine::Confinement::new(&confinement_layout(&sandbox.root, &argv[0], env, inputs, opts)).apply(&mut command);
     }
     let child = command
         .spawn()
@@ -241,21 +251,24 @@ pub(super) fn run_in_sandbox(
     result
 }
 
-/// What the action may write and see: the file system read-only but for its sandbox, /tmp and
-/// the local state directories it declares; the cache and the inputs linked from the store
-/// read-only even there; the workspace hidden (an action reads its declared inputs, copied
-/// into the sandbox, not the sources by absolute path), unless something the action needs
-/// lives inside it, then read-only.
+/// What the action may write and see: the file system read-only but for its sandbox, a
+/// `/tmp` of its own and the local state directories it declares; `$HOME` empty; the cache
+/// and the inputs linked from the store read-only even there; the workspace hidden (an action
+/// reads its declared inputs, copied into the sandbox, not the sources by absolute path),
+/// unless something the action needs lives inside it, then read-only. What the action needs
+/// by absolute path under `/tmp` or `$HOME` is read-only at its path: the toolchain and the
+/// repositories its inputs link to, the program, the directories of its `PATH` (a test runs
+/// the user's tools, as under `cargo test`) and rustup's home (the proxies on that `PATH`).
 fn confinement_layout<'a>(
     sandbox: &'a Path,
     program: &str,
+    env: &BTreeMap<String, String>,
     inputs: Materialized,
     opts: &ExecOptions,
 ) -> confine::Layout<'a> {
     let mut read_only = vec![opts.cache.root.clone()];
     read_only.extend(inputs.linked);
-    let mut writable = vec![PathBuf::from("/tmp")];
-    writable.extend(opts.writable.iter().cloned());
+    let writable: Vec<PathBuf> = opts.writable.to_vec();
     let ws = &opts.workspace.root;
     let needed_inside = inputs.referenced.iter().chain(&writable).any(|p| p.starts_with(ws))
         || sandbox.starts_with(ws)
@@ -267,7 +280,25 @@ fn confinement_layout<'a>(
     } else {
         hidden.push(ws.clone());
     }
-    confine::Layout { sandbox, writable, read_only, hidden }
+    let home = std::env::var_os("HOME").map(PathBuf::from).filter(|h| h.is_absolute() && h.components().count() > 1);
+    let covered: Vec<PathBuf> = home.into_iter().collect();
+    let under_cover = |p: &Path| p.starts_with("/tmp") || covered.iter().any(|c| p.starts_with(c));
+    let bound = |p: &Path| p.starts_with(&opts.cache.root) || p.starts_with(ws);
+    let program = Path::new(program);
+    let program = program.is_absolute().then(|| fs::canonicalize(program).ok()).flatten();
+    let path_dirs = env.get("PATH").into_iter().flat_map(|p| p.split(':')).map(PathBuf::from);
+    let rustup_home = std::env::var_os("RUSTUP_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".rustup")));
+    let tools = path_dirs.chain(rustup_home).filter(|d| d.is_absolute()).filter_map(|d| fs::canonicalize(d).ok());
+    for needed in inputs.referenced.into_iter().chain(program).chain(tools) {
+        // A cover itself on PATH (`$HOME`, `/tmp`) stays covered.
+        let a_cover = needed == Path::new("/tmp") || covered.contains(&needed);
+        if under_cover(&needed) && !a_cover && !bound(&needed) && !read_only.contains(&needed) {
+            read_only.push(needed);
+        }
+    }
+    confine::Layout { sandbox, writable, read_only, hidden, private_tmp: Some(private_tmp(sandbox)), covered }
 }
 
 /// How long an action's output pipes may stay open after its process ended (a process it
