@@ -114,7 +114,11 @@ fn analyse_macros(
 ) -> (macros::Summary, BTreeSet<String>, position::CrateFacts) {
     let definitions: Vec<(String, proc_macro2::TokenStream)> =
         parsed.iter().flat_map(|file| modules::macro_rules_definitions(&file.ast)).collect();
-    let renames: Vec<(String, String)> = parsed.iter().flat_map(|file| modules::use_renames(&file.ast)).collect();
+    let leaves: Vec<modules::UseLeaf> = parsed.iter().flat_map(|file| modules::use_leaves(&file.ast)).collect();
+    // A dependency's macro may be called under another name (stdx: `pub use tracing::error as
+    // __tracing_error;`).
+    let renames: Vec<(String, String)> =
+        leaves.iter().filter(|l| l.name != l.original).map(|l| (l.name.clone(), l.original.clone())).collect();
     let ext = &ext.with_aliases(&renames);
     let safe = item_free::expression_only_macros(&definitions, ext);
     let asts: Vec<&syn::File> = parsed.iter().map(|f| &f.ast).collect();
@@ -133,7 +137,7 @@ fn analyse_macros(
         .collect();
     // Macros exported again under `pub use` (this crate's own under another name, or a
     // dependency's): callers name them through this crate.
-    let reexports: Vec<(String, String)> = parsed.iter().flat_map(|file| modules::pub_use_names(&file.ast)).collect();
+    let reexports = leaves.iter().filter(|l| l.public).map(|l| (l.name.clone(), l.original.clone()));
     for (name, original) in reexports {
         let m = if let Some(own) = summary.get(&original) {
             *own

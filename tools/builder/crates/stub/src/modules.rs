@@ -185,47 +185,34 @@ pub fn macro_rules_definitions(ast: &syn::File) -> Vec<(String, proc_macro2::Tok
     c.0
 }
 
-/// Every name a `pub use` of the file exports, as (exported name, the name it imports):
-/// `pub use T_ as T;` gives ("T", "T_"), `pub use parser::{T, SyntaxKind};` ("T", "T") and
-/// ("SyntaxKind", "SyntaxKind"). Globs are not followed.
-pub fn pub_use_names(ast: &syn::File) -> Vec<(String, String)> {
-    fn walk(tree: &syn::UseTree, out: &mut Vec<(String, String)>) {
+/// One leaf of a `use` item: the name it binds in this module, the name it imports, and
+/// whether the item is `pub` (exported). `pub use T_ as T;` is ("T", "T_", true),
+/// `use parser::{T, Kind};` ("T", "T", false) and ("Kind", "Kind", false). Globs are not
+/// followed.
+pub struct UseLeaf {
+    pub name: String,
+    pub original: String,
+    pub public: bool,
+}
+
+/// Every `use` leaf of the file, nested modules included.
+pub fn use_leaves(ast: &syn::File) -> Vec<UseLeaf> {
+    fn walk(tree: &syn::UseTree, public: bool, out: &mut Vec<UseLeaf>) {
+        let mut leaf = |name: &syn::Ident, original: &syn::Ident| {
+            out.push(UseLeaf { name: name.to_string(), original: original.to_string(), public })
+        };
         match tree {
-            syn::UseTree::Path(p) => walk(&p.tree, out),
-            syn::UseTree::Rename(r) => out.push((r.rename.to_string(), r.ident.to_string())),
-            syn::UseTree::Name(n) => out.push((n.ident.to_string(), n.ident.to_string())),
-            syn::UseTree::Group(g) => g.items.iter().for_each(|t| walk(t, out)),
+            syn::UseTree::Path(p) => walk(&p.tree, public, out),
+            syn::UseTree::Rename(r) => leaf(&r.rename, &r.ident),
+            syn::UseTree::Name(n) => leaf(&n.ident, &n.ident),
+            syn::UseTree::Group(g) => g.items.iter().for_each(|t| walk(t, public, out)),
             syn::UseTree::Glob(_) => {}
         }
     }
-    struct Collect(Vec<(String, String)>);
+    struct Collect(Vec<UseLeaf>);
     impl<'ast> Visit<'ast> for Collect {
         fn visit_item_use(&mut self, u: &'ast syn::ItemUse) {
-            if matches!(u.vis, syn::Visibility::Public(_)) {
-                walk(&u.tree, &mut self.0);
-            }
-        }
-    }
-    let mut c = Collect(Vec::new());
-    c.visit_file(ast);
-    c.0
-}
-
-/// Every `use ... as alias` of the file, as (alias, the name it renames): a dependency's macro
-/// may be called under such a name (stdx: `pub use tracing::error as __tracing_error;`).
-pub fn use_renames(ast: &syn::File) -> Vec<(String, String)> {
-    fn walk(tree: &syn::UseTree, out: &mut Vec<(String, String)>) {
-        match tree {
-            syn::UseTree::Path(p) => walk(&p.tree, out),
-            syn::UseTree::Rename(r) => out.push((r.rename.to_string(), r.ident.to_string())),
-            syn::UseTree::Group(g) => g.items.iter().for_each(|t| walk(t, out)),
-            syn::UseTree::Name(_) | syn::UseTree::Glob(_) => {}
-        }
-    }
-    struct Collect(Vec<(String, String)>);
-    impl<'ast> Visit<'ast> for Collect {
-        fn visit_item_use(&mut self, u: &'ast syn::ItemUse) {
-            walk(&u.tree, &mut self.0);
+            walk(&u.tree, matches!(u.vis, syn::Visibility::Public(_)), &mut self.0);
         }
     }
     let mut c = Collect(Vec::new());
