@@ -160,7 +160,9 @@ def _incremental(crate, args):
     outputs. Returns the execution requirements.
     """
     incremental = crate.config.incremental_dir
-    if not incremental or not crate.stubbed:
+    if not incremental or not crate.stubbed or not crate.changes:
+        # Third-party crates never change (even when --define relink_stub_all=1 stubs them):
+        # state would cost time and disk for nothing.
         return None
     args.add("--incremental-dir", incremental)
     return {"no-sandbox": "1", "no-remote": "1"}

@@ -48,6 +48,8 @@ def _crate_fields(ctx, config, crate_type, srcs, root_defaults, name, root, extr
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin"},
         build_script = ctx.attr.build_script[BuildScriptInfo] if getattr(ctx.attr, "build_script", None) else None,
         stubbed = _use_stub(ctx, config),
+        # A crate that can change (not third party): only those keep incremental state.
+        changes = ctx.attr.stub_interface,
         aliases = _aliases(ctx),
     )
 

@@ -30,6 +30,37 @@ pub struct Recorded {
     listings: BTreeMap<String, String>,
     /// Path -> whether it was a file (`Some(true)`), a directory (`Some(false)`) or absent.
     probes: BTreeMap<String, Option<bool>>,
+    /// File or directory -> its [`Stamp`] when read: while it is the same, the content or
+    /// listing is too, and a later build need not read it again.
+    #[serde(default)]
+    stamps: BTreeMap<String, Stamp>,
+}
+
+/// Device, inode, size, modification and change times (ns) of a file or directory. A change
+/// of content changes the modification and change times, an entry added, removed or renamed
+/// changes a directory's; the change time cannot be set back. Git's index and relink's source
+/// digests trust the same.
+type Stamp = (u64, u64, u64, i64, i64);
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    use std::os::unix::fs::MetadataExt;
+    let m = fs_err::metadata(path).ok()?;
+    Some((
+        m.dev(),
+        m.ino(),
+        m.len(),
+        m.mtime() * 1_000_000_000 + m.mtime_nsec(),
+        m.ctime() * 1_000_000_000 + m.ctime_nsec(),
+    ))
+}
+
+/// The stamp of something just read, unless it changed so recently that another change within
+/// the same clock tick could go unseen (then it is read again next time, as git's "racily
+/// clean" entries are).
+fn settled_stamp(path: &Path) -> Option<Stamp> {
+    let s = stamp(path)?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos() as i64;
+    (now - s.4 > 2_000_000_000).then_some(s)
 }
 
 /// Collects reads while loading and analysis run (shared by both, hence the lock).
@@ -39,13 +70,26 @@ pub struct Recorder(Mutex<Recorded>);
 impl Recorder {
     /// A file's content was read.
     pub fn file(&self, path: &Path, content: &[u8]) {
-        self.0.lock().unwrap().files.insert(path.display().to_string(), digest_bytes(content));
+        let stamp = settled_stamp(path);
+        let mut recorded = self.0.lock().unwrap();
+        recorded.files.insert(path.display().to_string(), digest_bytes(content));
+        if let Some(stamp) = stamp {
+            recorded.stamps.insert(path.display().to_string(), stamp);
+        }
     }
 
     /// A directory was listed; returns its entries (name, is_dir), sorted by name.
     pub fn list_dir(&self, dir: &Path) -> std::io::Result<Vec<(String, bool)>> {
         let listing = listing(dir)?;
-        self.0.lock().unwrap().listings.insert(dir.display().to_string(), digest_listing(&listing));
+        // An entry that is a symbolic link counts as what it points to, which can change
+        // without the directory changing: such a listing is always read again.
+        let links = fs_err::read_dir(dir)?.flatten().any(|e| e.file_type().is_ok_and(|t| t.is_symlink()));
+        let stamp = if links { None } else { settled_stamp(dir) };
+        let mut recorded = self.0.lock().unwrap();
+        recorded.listings.insert(dir.display().to_string(), digest_listing(&listing));
+        if let Some(stamp) = stamp {
+            recorded.stamps.insert(dir.display().to_string(), stamp);
+        }
         Ok(listing)
     }
 
@@ -65,12 +109,13 @@ impl Recorder {
 impl Recorded {
     /// The first read that would now give something else, described.
     pub fn first_change(&self) -> Option<String> {
-        if let Some((p, _)) = self.files.iter().find(|(p, d)| !fs_err::read(p).is_ok_and(|c| digest_bytes(&c) == **d)) {
+        let unchanged = |p: &String| self.stamps.get(p).is_some_and(|s| stamp(Path::new(p)).as_ref() == Some(s));
+        let file_changed = |p: &String, d: &String| !fs_err::read(p).is_ok_and(|c| digest_bytes(&c) == *d);
+        if let Some((p, _)) = self.files.iter().find(|(p, d)| !unchanged(p) && file_changed(p, d)) {
             return Some(format!("{p} changed"));
         }
-        if let Some((p, _)) =
-            self.listings.iter().find(|(p, d)| !listing(Path::new(p)).is_ok_and(|l| digest_listing(&l) == **d))
-        {
+        let listing_changed = |p: &String, d: &String| !listing(Path::new(p)).is_ok_and(|l| digest_listing(&l) == *d);
+        if let Some((p, _)) = self.listings.iter().find(|(p, d)| !unchanged(p) && listing_changed(p, d)) {
             return Some(format!("the listing of {p} changed"));
         }
         self.probes
@@ -135,6 +180,31 @@ mod tests {
         assert!(recorded.first_change().is_none());
         fs_err::write(dir.join("BUILD"), "y").unwrap();
         assert!(recorded.first_change().is_some(), "a changed BUILD file");
+        fs_err::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn settled_files_and_directories_are_trusted_by_their_stamps_and_changes_still_seen() {
+        let dir = std::env::temp_dir().join(format!("inputs-stamps-{}", std::process::id()));
+        let _ = fs_err::remove_dir_all(&dir);
+        fs_err::create_dir_all(&dir).unwrap();
+        fs_err::write(dir.join("BUILD"), "x").unwrap();
+        // Just written: racily clean, so no stamp; the content is compared.
+        let r = Recorder::default();
+        r.file(&dir.join("BUILD"), b"x");
+        r.list_dir(&dir).unwrap();
+        assert!(r.snapshot().stamps.is_empty());
+        // Settled (stamps taken as if the change were old): trusted while the stamp holds.
+        let mut recorded = r.snapshot();
+        for p in [dir.join("BUILD"), dir.clone()] {
+            recorded.stamps.insert(p.display().to_string(), stamp(&p).unwrap());
+        }
+        assert!(recorded.first_change().is_none());
+        fs_err::write(dir.join("BUILD"), "y").unwrap();
+        assert!(recorded.first_change().is_some(), "new content, new change time");
+        fs_err::write(dir.join("BUILD"), "x").unwrap();
+        fs_err::write(dir.join("new.rs"), "").unwrap();
+        assert!(recorded.first_change().is_some(), "a new entry changes the directory's stamp");
         fs_err::remove_dir_all(dir).unwrap();
     }
 }
