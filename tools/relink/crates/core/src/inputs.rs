@@ -80,10 +80,9 @@ impl Recorder {
 
     /// A directory was listed; returns its entries (name, is_dir), sorted by name.
     pub fn list_dir(&self, dir: &Path) -> std::io::Result<Vec<(String, bool)>> {
-        let listing = listing(dir)?;
+        let (listing, links) = listing_and_links(dir)?;
         // An entry that is a symbolic link counts as what it points to, which can change
         // without the directory changing: such a listing is always read again.
-        let links = fs_err::read_dir(dir)?.flatten().any(|e| e.file_type().is_ok_and(|t| t.is_symlink()));
         let stamp = if links { None } else { settled_stamp(dir) };
         let mut recorded = self.0.lock().unwrap();
         recorded.listings.insert(dir.display().to_string(), digest_listing(&listing));
@@ -136,9 +135,16 @@ fn never_a_source(name: &str) -> bool {
 }
 
 fn listing(dir: &Path) -> std::io::Result<Vec<(String, bool)>> {
+    listing_and_links(dir).map(|(entries, _)| entries)
+}
+
+/// The listing of `dir`, and whether any of its entries is a symbolic link.
+fn listing_and_links(dir: &Path) -> std::io::Result<(Vec<(String, bool)>, bool)> {
     let mut entries = Vec::new();
+    let mut links = false;
     for entry in fs_err::read_dir(dir)? {
         let entry = entry?;
+        links |= entry.file_type().is_ok_and(|t| t.is_symlink());
         if never_a_source(&entry.file_name().to_string_lossy()) {
             continue;
         }
@@ -147,7 +153,7 @@ fn listing(dir: &Path) -> std::io::Result<Vec<(String, bool)>> {
         entries.push((entry.file_name().to_string_lossy().into_owned(), is_dir));
     }
     entries.sort();
-    Ok(entries)
+    Ok((entries, links))
 }
 
 fn digest_listing(listing: &[(String, bool)]) -> String {
