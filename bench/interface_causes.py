@@ -47,6 +47,10 @@ def member_libs(tree):
     (id -> (crate root, package directory), absolute)."""
     proc = run(["cargo", "metadata", "--format-version", "1", "--offline"], tree, check=False)
     if proc.returncode != 0:
+        # Without the dependency graph no crate gets its dependencies' macro summaries: the
+        # counts would be worse than the build's. Say so (`cargo fetch` at that commit helps).
+        print(f"WARNING: `cargo metadata --offline` failed in {tree} (crates not fetched?): "
+              f"stubbing without dependency macro summaries\n{proc.stderr.strip().splitlines()[-1:]}", file=sys.stderr, flush=True)
         proc = run(["cargo", "metadata", "--format-version", "1", "--no-deps", "--offline"], tree, check=False)
     if proc.returncode != 0:
         return {}, {}, {}

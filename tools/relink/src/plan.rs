@@ -7,7 +7,7 @@
 //! itself. Then no Starlark runs at all, which is most of a no-op build's time.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -105,7 +105,7 @@ pub fn open_session(opts: &BuildOpts) -> Result<Session> {
     );
     let remote = connect_remote(opts, &ws.root);
     Ok(Session {
-        loader: Loader::new(ws, relink_analysis::natives::globals())?,
+        loader: Loader::new(ws, relink_analysis::natives::globals),
         cache,
         config,
         cwd_package,
@@ -245,16 +245,19 @@ struct Stored {
 /// Analyse `patterns`, or reuse the last analysis of the same patterns and configuration when
 /// nothing it read changed.
 pub fn analyze(session: &Session, patterns: &[String]) -> Result<Analysis> {
-    let key = analysis_key(session, patterns)?;
-    let file = session.state_dir.join(format!("analysis-{}.json", &digest_bytes(key.as_bytes())[..16]));
+    let (key, name) = analysis_key(session, patterns)?;
+    let file = session.state_dir.join(format!("analysis-{}.json", &digest_bytes(name.as_bytes())[..16]));
     match fs_err::read(&file).ok().map(|b| serde_json::from_slice::<Stored>(&b)) {
-        Some(Ok(stored)) if stored.key == key => match stored.reads.first_change() {
+        Some(Ok(mut stored)) if stored.key == key => match stored.reads.first_change() {
             None => {
+                if stored.reads.restamped() {
+                    store(&file, &stored)?;
+                }
                 return Ok(Analysis {
                     targets: stored.targets,
                     graph: ActionGraph::from_actions(stored.actions)?,
                     reused: true,
-                })
+                });
             }
             Some(change) => note(&format!("analysing again: {change}")),
         },
@@ -269,12 +272,18 @@ pub fn analyze(session: &Session, patterns: &[String]) -> Result<Analysis> {
     let graph = analyzer.graph.into_inner();
     let stored =
         Stored { key, reads: session.loader.workspace.reads.snapshot(), targets, actions: graph.actions.clone() };
-    let tmp = file.with_extension(format!("tmp{}", std::process::id()));
-    // A record that cannot be written only costs the next command an analysis.
-    if fs_err::write(&tmp, serde_json::to_vec(&stored)?).is_ok() {
-        let _ = fs_err::rename(&tmp, &file);
-    }
+    store(&file, &stored)?;
     Ok(Analysis { targets: stored.targets, graph, reused: false })
+}
+
+/// Write a stored analysis atomically. A record that cannot be written only costs the next
+/// command an analysis.
+fn store(file: &Path, stored: &Stored) -> Result<()> {
+    let tmp = file.with_extension(format!("tmp{}", std::process::id()));
+    if fs_err::write(&tmp, serde_json::to_vec(stored)?).is_ok() {
+        let _ = fs_err::rename(&tmp, file);
+    }
+    Ok(())
 }
 
 /// Why an analysis was not reused, when `RELINK_TIMING` asks for phase details.
@@ -284,13 +293,14 @@ fn note(why: &str) {
     }
 }
 
-/// Everything besides the files read that decides the analysis.
-fn analysis_key(session: &Session, patterns: &[String]) -> Result<String> {
+/// Everything besides the files read that decides the analysis, and the part of it that names
+/// the stored record (all but relink's own identity: a new relink replaces the record of the
+/// old one instead of adding a file).
+fn analysis_key(session: &Session, patterns: &[String]) -> Result<(String, String)> {
     let exe = std::env::current_exe()?;
     let meta = fs_err::metadata(&exe).with_context(|| format!("cannot stat {}", exe.display()))?;
     let ws = &session.loader.workspace;
-    let material = serde_json::json!({
-        "relink": [exe.display().to_string(), meta.len(), format!("{:?}", meta.modified().ok())],
+    let mut material = serde_json::json!({
         "mode": session.config.compilation_mode,
         "defines": session.config.defines,
         "platforms": session.config.target_platform,
@@ -301,5 +311,8 @@ fn analysis_key(session: &Session, patterns: &[String]) -> Result<String> {
         "name": ws.name,
         "repos": ws.repos,
     });
-    Ok(material.to_string())
+    let name = material.to_string();
+    material["relink"] =
+        serde_json::json!([exe.display().to_string(), meta.len(), format!("{:?}", meta.modified().ok())]);
+    Ok((material.to_string(), name))
 }

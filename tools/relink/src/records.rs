@@ -28,7 +28,11 @@ pub struct ExecutionLog {
     /// Where the sources are (stub paths are relative to it).
     workspace_root: PathBuf,
     entries: Vec<ExplainEntry>,
-    previous: HashMap<String, ActionRecord>,
+    /// The records of earlier commands (`actions.json`), read when first needed: a build that
+    /// only hits the cache with the records it had last time neither reads nor writes them.
+    previous: Option<HashMap<String, ActionRecord>>,
+    /// A fingerprint of each stored record (`action-fingerprints.json`, small).
+    fingerprints: HashMap<String, String>,
     current: HashMap<String, ActionRecord>,
 }
 
@@ -60,10 +64,7 @@ impl ExecutionLog {
     pub fn open(session: &Session, path: Option<&Path>) -> Result<ExecutionLog> {
         let state_dir = state_dir(&session.cache, &session.loader.workspace);
         fs_err::create_dir_all(&state_dir)?;
-        let previous = fs_err::read(state_dir.join("actions.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
+        let fingerprints = read_json(&state_dir.join(FINGERPRINTS));
         let file = match path {
             Some(p) => Some(std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?),
             None => None,
@@ -75,9 +76,16 @@ impl ExecutionLog {
             cache: session.cache.clone(),
             workspace_root,
             entries: Vec::new(),
-            previous,
+            previous: None,
+            fingerprints,
             current: HashMap::new(),
         })
+    }
+
+    /// The stored records, read on first use.
+    fn previous(&mut self) -> &mut HashMap<String, ActionRecord> {
+        let file = self.state_dir.join(ACTIONS);
+        self.previous.get_or_insert_with(|| read_json(&file))
     }
 
     pub fn record(&mut self, actions: &[Action], outcomes: &HashMap<usize, Outcome>) -> Result<()> {
@@ -91,10 +99,12 @@ impl ExecutionLog {
                 serde_json::to_writer(&mut *f, o)?;
                 f.write_all(b"\n")?;
             }
+            // A hit names no changes, so it needs no earlier record.
+            let prev = if o.cache == CacheStatus::Hit { None } else { self.previous().get(&id).cloned() };
             let changed = if o.cache == CacheStatus::Hit {
                 Vec::new()
             } else {
-                match self.previous.get(&id) {
+                match &prev {
                     None => vec!["(first run of this action)".to_string()],
                     Some(prev) => {
                         let mut c: Vec<String> = o
@@ -119,8 +129,8 @@ impl ExecutionLog {
             let outputs: BTreeMap<String, String> =
                 o.result.iter().flat_map(|r| r.files.iter().map(|f| (f.path.clone(), f.digest.clone()))).collect();
             let outputs_unchanged = o.cache == CacheStatus::Miss
-                && self.previous.get(&id).is_some_and(|p| !p.outputs.is_empty() && p.outputs == outputs);
-            let abi_changes = match self.previous.get(&id) {
+                && prev.as_ref().is_some_and(|p| !p.outputs.is_empty() && p.outputs == outputs);
+            let abi_changes = match &prev {
                 Some(prev) if o.mnemonic == "RustStub" && o.cache == CacheStatus::Miss && !outputs_unchanged => {
                     self.stub_changes(a, &prev.outputs, &outputs)
                 }
@@ -214,12 +224,21 @@ impl ExecutionLog {
     }
 
     pub fn save(&mut self) -> Result<()> {
-        let mut merged = std::mem::take(&mut self.previous);
-        merged.extend(self.current.drain());
-        let actions = self.state_dir.join("actions.json");
-        fs_err::write(&actions, serde_json::to_vec(&merged)?)
-            .with_context(|| format!("cannot write {}", actions.display()))?;
-        self.previous = merged;
+        let current: HashMap<String, String> =
+            self.current.iter().map(|(id, r)| (id.clone(), r.fingerprint())).collect();
+        if current.iter().any(|(id, f)| self.fingerprints.get(id) != Some(f)) {
+            let mut merged = std::mem::take(self.previous());
+            merged.extend(self.current.drain());
+            let actions = self.state_dir.join(ACTIONS);
+            fs_err::write(&actions, serde_json::to_vec(&merged)?)
+                .with_context(|| format!("cannot write {}", actions.display()))?;
+            self.fingerprints = merged.iter().map(|(id, r)| (id.clone(), r.fingerprint())).collect();
+            let fingerprints = self.state_dir.join(FINGERPRINTS);
+            fs_err::write(&fingerprints, serde_json::to_vec(&self.fingerprints)?)
+                .with_context(|| format!("cannot write {}", fingerprints.display()))?;
+            self.previous = Some(merged);
+        }
+        self.current.clear();
         // Explain keeps the last invocations that did something: an all-hits `relink run`
         // must not hide the build that recompiled.
         if self.entries.iter().any(|e| e.cache != CacheStatus::Hit) {
@@ -237,6 +256,37 @@ impl ExecutionLog {
 
 /// Where the explain records of recent invocations are kept (newest first).
 const INVOCATIONS: &str = "invocations.json";
+
+/// Each action's last inputs and outputs, by action id.
+const ACTIONS: &str = "actions.json";
+
+/// A fingerprint of each record in [`ACTIONS`], by action id: whether a save changes anything
+/// is decided without reading the records.
+const FINGERPRINTS: &str = "action-fingerprints.json";
+
+/// A JSON state file, or the default when it is missing or unreadable (state is a cache of
+/// explain records: losing it only loses names of changed inputs).
+fn read_json<T: serde::de::DeserializeOwned + Default>(file: &Path) -> T {
+    fs_err::read(file).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+}
+
+impl ActionRecord {
+    /// A digest of everything the record holds.
+    fn fingerprint(&self) -> String {
+        let mut h = blake3::Hasher::new();
+        h.update(self.key.as_bytes());
+        for map in [&self.inputs, &self.outputs] {
+            h.update(b"\x01");
+            for (path, digest) in map {
+                h.update(path.as_bytes());
+                h.update(b"\0");
+                h.update(digest.as_bytes());
+                h.update(b"\n");
+            }
+        }
+        h.finalize().to_hex()[..32].to_string()
+    }
+}
 
 /// How many invocations `relink explain --invocation N` can go back.
 const KEPT_INVOCATIONS: usize = 5;

@@ -155,7 +155,7 @@ impl<'l> Analyzer<'l> {
     fn make_default_info<'v>(&self, module: &Module<'v>, files: Value<'v>) -> Result<Value<'v>> {
         let (_, provider) = self
             .loader
-            .globals()
+            .globals()?
             .iter()
             .find(|(name, _)| *name == "DefaultInfo")
             .ok_or_else(|| anyhow!("no DefaultInfo"))?;
@@ -172,7 +172,7 @@ impl<'l> Analyzer<'l> {
         pos: &[Value<'v>],
         named: &[(&str, Value<'v>)],
     ) -> Result<Value<'v>> {
-        let f = self.loader.prelude().get_any_visibility(name)?.0;
+        let f = self.loader.prelude()?.get_any_visibility(name)?.0;
         module.frozen_heap().add_reference(f.owner());
         let f = f.value().unpack_frozen().ok_or_else(|| anyhow!("prelude value not frozen"))?;
         let mut eval = Evaluator::new(module);
@@ -329,7 +329,7 @@ impl<'l> Analyzer<'l> {
     }
 
     fn toolchain_info_key(&self) -> Result<u64> {
-        let (v, _) = self.loader.prelude().get_any_visibility("_ToolchainInfo")?;
+        let (v, _) = self.loader.prelude()?.get_any_visibility("_ToolchainInfo")?;
         v.value()
             .downcast_ref::<relink_rule_api::values::ProviderValue>()
             .map(|p| p.key)

@@ -1,6 +1,6 @@
 //! Actions: what the analysis phase produces and the executor runs.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
@@ -49,6 +49,9 @@ pub struct Action {
 pub struct ActionGraph {
     pub actions: Vec<Action>,
     pub producer: HashMap<String, usize>,
+    /// The first path segment of every output (`bazel-out`): a path outside them is a source,
+    /// found without looking up each of its parent directories.
+    output_roots: HashSet<String>,
 }
 
 impl ActionGraph {
@@ -78,6 +81,7 @@ impl ActionGraph {
                 );
             }
             self.producer.insert(out.path.clone(), index);
+            self.output_roots.insert(first_segment(&out.path).to_string());
         }
         self.actions.push(action);
         Ok(())
@@ -88,6 +92,9 @@ impl ActionGraph {
     pub fn producer_of(&self, path: &str) -> Option<usize> {
         if let Some(&i) = self.producer.get(path) {
             return Some(i);
+        }
+        if !self.output_roots.contains(first_segment(path)) {
+            return None;
         }
         let mut prefix = path;
         while let Some((parent, _)) = prefix.rsplit_once('/') {
@@ -100,4 +107,8 @@ impl ActionGraph {
         }
         None
     }
+}
+
+fn first_segment(path: &str) -> &str {
+    path.split('/').next().unwrap_or(path)
 }

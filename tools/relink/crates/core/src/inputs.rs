@@ -6,7 +6,7 @@
 //! while a build analyses; [`Recorded::first_change`] checks them again (reading small files and
 //! directories, no Starlark) before a later build reuses the result.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -34,6 +34,18 @@ pub struct Recorded {
     /// listing is too, and a later build need not read it again.
     #[serde(default)]
     stamps: BTreeMap<String, Stamp>,
+    /// Directory -> its [`Stamp`] taken before any of its entries was probed: while it is the
+    /// same, no entry appeared, disappeared or changed kind.
+    #[serde(default)]
+    probe_dirs: BTreeMap<String, Stamp>,
+    /// Probed paths that are symbolic links: what they point to can change without their
+    /// directory changing, so they are probed again every time.
+    #[serde(default)]
+    linked_probes: BTreeSet<String>,
+    /// Set by [`Recorded::first_change`] when it stamped reads that had no stamp yet (they were
+    /// too recent when recorded): the caller should store the record again.
+    #[serde(skip)]
+    restamped: bool,
 }
 
 /// Device, inode, size, modification and change times (ns) of a file or directory. A change
@@ -74,7 +86,7 @@ impl Recorder {
         let mut recorded = self.0.lock().unwrap();
         recorded.files.insert(path.display().to_string(), digest_bytes(content));
         if let Some(stamp) = stamp {
-            recorded.stamps.insert(path.display().to_string(), stamp);
+            recorded.stamps.entry(path.display().to_string()).or_insert(stamp);
         }
     }
 
@@ -86,16 +98,27 @@ impl Recorder {
         let stamp = if links { None } else { settled_stamp(dir) };
         let mut recorded = self.0.lock().unwrap();
         recorded.listings.insert(dir.display().to_string(), digest_listing(&listing));
+        // The earliest stamp is kept: one taken after a read must be taken right after it.
         if let Some(stamp) = stamp {
-            recorded.stamps.insert(dir.display().to_string(), stamp);
+            recorded.stamps.entry(dir.display().to_string()).or_insert(stamp);
         }
         Ok(listing)
     }
 
     /// Whether `path` is a file (`Some(true)`), a directory (`Some(false)`) or absent.
     pub fn probe(&self, path: &Path) -> Option<bool> {
+        // The directory's stamp first: a change after it changes the stamp.
+        let parent = path.parent().map(|dir| (dir.display().to_string(), settled_stamp(dir)));
         let found = kind_of(path);
-        self.0.lock().unwrap().probes.insert(path.display().to_string(), found);
+        let linked = fs_err::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+        let mut recorded = self.0.lock().unwrap();
+        recorded.probes.insert(path.display().to_string(), found);
+        if linked {
+            recorded.linked_probes.insert(path.display().to_string());
+        }
+        if let Some((dir, Some(stamp))) = parent {
+            recorded.probe_dirs.entry(dir).or_insert(stamp);
+        }
         found
     }
 
@@ -106,21 +129,78 @@ impl Recorder {
 }
 
 impl Recorded {
-    /// The first read that would now give something else, described.
-    pub fn first_change(&self) -> Option<String> {
-        let unchanged = |p: &String| self.stamps.get(p).is_some_and(|s| stamp(Path::new(p)).as_ref() == Some(s));
-        let file_changed = |p: &String, d: &String| !fs_err::read(p).is_ok_and(|c| digest_bytes(&c) == *d);
-        if let Some((p, _)) = self.files.iter().find(|(p, d)| !unchanged(p) && file_changed(p, d)) {
-            return Some(format!("{p} changed"));
+    /// The first read that would now give something else, described. Reads found unchanged
+    /// by content that had no stamp (they were too recent when recorded) are stamped now, if
+    /// they have settled, and [`Recorded::restamped`] says so: stored again, the record lets the
+    /// next check trust stamps instead of reading.
+    pub fn first_change(&mut self) -> Option<String> {
+        let mut new_stamps = Vec::new();
+        for (p, d) in &self.files {
+            if self.stamped_unchanged(p) {
+                continue;
+            }
+            if !fs_err::read(p).is_ok_and(|c| digest_bytes(&c) == *d) {
+                return Some(format!("{p} changed"));
+            }
+            new_stamps.extend(settled_stamp(Path::new(p)).map(|s| (p.clone(), s)));
         }
-        let listing_changed = |p: &String, d: &String| !listing(Path::new(p)).is_ok_and(|l| digest_listing(&l) == *d);
-        if let Some((p, _)) = self.listings.iter().find(|(p, d)| !unchanged(p) && listing_changed(p, d)) {
-            return Some(format!("the listing of {p} changed"));
+        for (p, d) in &self.listings {
+            if self.stamped_unchanged(p) {
+                continue;
+            }
+            match listing_and_links(Path::new(p)) {
+                Ok((l, links)) if digest_listing(&l) == *d => {
+                    if !links {
+                        new_stamps.extend(settled_stamp(Path::new(p)).map(|s| (p.clone(), s)));
+                    }
+                }
+                _ => return Some(format!("the listing of {p} changed")),
+            }
         }
-        self.probes
-            .iter()
-            .find(|(p, k)| kind_of(Path::new(p)) != **k)
-            .map(|(p, _)| format!("{p} appeared, disappeared or changed kind"))
+        if let Some(change) = self.first_probe_change() {
+            return Some(change);
+        }
+        self.restamped |= !new_stamps.is_empty();
+        self.stamps.extend(new_stamps);
+        None
+    }
+
+    fn stamped_unchanged(&self, path: &str) -> bool {
+        self.stamps.get(path).is_some_and(|s| stamp(Path::new(path)).as_ref() == Some(s))
+    }
+
+    /// Whether [`Recorded::first_change`] added stamps.
+    pub fn restamped(&self) -> bool {
+        self.restamped
+    }
+
+    /// The first probe that now finds something else. Probes in a directory whose stamp is
+    /// unchanged are trusted (unless they found a symbolic link); a directory without a stamp
+    /// gets one, taken before its entries are probed, when they are all unchanged.
+    fn first_probe_change(&mut self) -> Option<String> {
+        let mut by_dir: BTreeMap<&str, Vec<(&String, &Option<bool>)>> = BTreeMap::new();
+        for (p, k) in &self.probes {
+            let dir = Path::new(p).parent().and_then(Path::to_str).unwrap_or("");
+            by_dir.entry(dir).or_default().push((p, k));
+        }
+        let mut new_stamps = Vec::new();
+        for (dir, probes) in by_dir {
+            let now = stamp(Path::new(dir));
+            let trusted = now.is_some() && self.probe_dirs.get(dir) == now.as_ref();
+            for (p, k) in &probes {
+                if (!trusted || self.linked_probes.contains(*p)) && kind_of(Path::new(p)) != **k {
+                    return Some(format!("{p} appeared, disappeared or changed kind"));
+                }
+            }
+            if !trusted {
+                new_stamps.extend(
+                    settled_stamp(Path::new(dir)).filter(|s| Some(s) == now.as_ref()).map(|s| (dir.to_string(), s)),
+                );
+            }
+        }
+        self.restamped |= !new_stamps.is_empty();
+        self.probe_dirs.extend(new_stamps);
+        None
     }
 }
 
@@ -132,10 +212,6 @@ fn kind_of(path: &Path) -> Option<bool> {
 /// and go with builds and commits and never change what loading sees.
 fn never_a_source(name: &str) -> bool {
     name == "relink-bin" || name.starts_with("bazel-") || VCS_DIRS.contains(&name)
-}
-
-fn listing(dir: &Path) -> std::io::Result<Vec<(String, bool)>> {
-    listing_and_links(dir).map(|(entries, _)| entries)
 }
 
 /// The listing of `dir`, and whether any of its entries is a symbolic link.
@@ -175,7 +251,7 @@ mod tests {
         r.file(&dir.join("BUILD"), b"x");
         r.list_dir(&dir).unwrap();
         assert_eq!(r.probe(&dir.join("sub/BUILD")), None);
-        let recorded = r.snapshot();
+        let mut recorded = r.snapshot();
         assert!(recorded.first_change().is_none());
         fs_err::write(dir.join("sub/BUILD"), "").unwrap();
         assert!(recorded.first_change().is_some(), "a BUILD file appeared where none was");
@@ -211,6 +287,43 @@ mod tests {
         fs_err::write(dir.join("BUILD"), "x").unwrap();
         fs_err::write(dir.join("new.rs"), "").unwrap();
         assert!(recorded.first_change().is_some(), "a new entry changes the directory's stamp");
+        fs_err::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn reads_too_recent_to_stamp_are_stamped_by_a_later_check_and_probes_trust_their_directory() {
+        let dir = std::env::temp_dir().join(format!("inputs-restamp-{}", std::process::id()));
+        let _ = fs_err::remove_dir_all(&dir);
+        fs_err::create_dir_all(dir.join("sub")).unwrap();
+        fs_err::create_dir_all(dir.join("elsewhere")).unwrap();
+        fs_err::write(dir.join("BUILD"), "x").unwrap();
+        fs_err::write(dir.join("elsewhere/target"), "").unwrap();
+        std::os::unix::fs::symlink(dir.join("elsewhere/target"), dir.join("sub/link")).unwrap();
+        let r = Recorder::default();
+        r.file(&dir.join("BUILD"), b"x");
+        r.list_dir(&dir).unwrap();
+        assert_eq!(r.probe(&dir.join("sub/BUILD")), None);
+        assert_eq!(r.probe(&dir.join("sub/link")), Some(true));
+        let mut recorded = r.snapshot();
+        assert!(recorded.stamps.is_empty() && recorded.probe_dirs.is_empty(), "all of it is too recent");
+        assert!(recorded.first_change().is_none());
+        assert!(!recorded.restamped(), "still too recent");
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+        assert!(recorded.first_change().is_none());
+        assert!(recorded.restamped(), "settled now: stamped for the next check");
+        assert!(recorded.stamps.contains_key(&dir.join("BUILD").display().to_string()));
+        assert!(recorded.probe_dirs.contains_key(&dir.join("sub").display().to_string()));
+        // Stored and read back, the stamps are trusted; changes are still seen.
+        let mut stored: Recorded = serde_json::from_str(&serde_json::to_string(&recorded).unwrap()).unwrap();
+        assert!(stored.first_change().is_none());
+        assert!(!stored.restamped(), "nothing new to stamp");
+        fs_err::write(dir.join("sub/BUILD"), "").unwrap();
+        assert!(stored.first_change().is_some(), "a BUILD file appeared in a stamped directory");
+        fs_err::remove_file(dir.join("sub/BUILD")).unwrap();
+        fs_err::remove_file(dir.join("elsewhere/target")).unwrap();
+        fs_err::create_dir(dir.join("elsewhere/target")).unwrap();
+        let change = stored.first_change().expect("a link's target changed kind, its directory did not");
+        assert!(change.contains("sub/link"), "{change}");
         fs_err::remove_dir_all(dir).unwrap();
     }
 }

@@ -2,17 +2,19 @@
 
 #![warn(clippy::too_many_lines)]
 
+mod glob;
 pub mod natives;
 mod rules;
+
+pub use glob::glob;
 pub mod visibility;
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use relink_rule_api::sl::SlResult;
 use starlark::any::ProvidesStaticType;
 use starlark::environment::{FrozenModule, Globals, Module};
@@ -174,14 +176,22 @@ pub fn parse_label_here(text: &str, eval: &Evaluator<'_, '_, '_>) -> Result<Labe
 /// Evaluates and caches `.bzl` modules and packages.
 pub struct Loader {
     pub workspace: Workspace,
-    globals: Globals,
-    prelude: FrozenModule,
+    make_globals: fn() -> Globals,
+    /// Globals and the evaluated prelude, built on first use: a build that reuses its stored
+    /// analysis loads no Starlark and needs neither (building them is most of its start-up).
+    engine: OnceCell<Engine>,
     bzl: RefCell<HashMap<Label, FrozenModule>>,
     loading: RefCell<Vec<Label>>,
     rules: RefCell<HashMap<u64, OwnedFrozenValue>>,
     /// Each rule's attribute schema, parsed once from its specification.
     schemas: RefCell<HashMap<u64, Rc<Vec<AttrSchema>>>>,
     packages: RefCell<HashMap<(String, String), Rc<Package>>>,
+}
+
+/// What evaluating Starlark needs: the globals and the prelude evaluated with them.
+struct Engine {
+    globals: Globals,
+    prelude: FrozenModule,
 }
 
 struct ModuleLoader<'a> {
@@ -201,8 +211,27 @@ fn dialect() -> Dialect {
 }
 
 impl Loader {
-    /// Create a loader; evaluates the prelude.
-    pub fn new(workspace: Workspace, globals: Globals) -> Result<Loader> {
+    /// Create a loader; the Starlark globals come from `make_globals` when first needed.
+    pub fn new(workspace: Workspace, make_globals: fn() -> Globals) -> Loader {
+        Loader {
+            workspace,
+            make_globals,
+            engine: OnceCell::new(),
+            bzl: RefCell::default(),
+            loading: RefCell::default(),
+            rules: RefCell::default(),
+            schemas: RefCell::default(),
+            packages: RefCell::default(),
+        }
+    }
+
+    /// The globals and the evaluated prelude (built, and the prelude's rules registered, on
+    /// the first call).
+    fn engine(&self) -> Result<&Engine> {
+        if let Some(engine) = self.engine.get() {
+            return Ok(engine);
+        }
+        let globals = (self.make_globals)();
         let prelude = Module::with_temp_heap(|module| -> Result<FrozenModule> {
             let ast = AstModule::parse("@relink//:prelude.bzl", PRELUDE.to_string(), &dialect()).anyhow()?;
             {
@@ -213,28 +242,18 @@ impl Loader {
             }
             module.freeze().map_err(|e| anyhow!("{e:?}"))
         })?;
-        let loader = Loader {
-            workspace,
-            globals,
-            prelude,
-            bzl: RefCell::default(),
-            loading: RefCell::default(),
-            rules: RefCell::default(),
-            schemas: RefCell::default(),
-            packages: RefCell::default(),
-        };
-        loader.register_rules(&loader.prelude)?;
-        Ok(loader)
+        self.register_rules(&prelude)?;
+        Ok(self.engine.get_or_init(|| Engine { globals, prelude }))
     }
 
     /// The evaluated prelude (its private helpers are used by analysis).
-    pub fn prelude(&self) -> &FrozenModule {
-        &self.prelude
+    pub fn prelude(&self) -> Result<&FrozenModule> {
+        Ok(&self.engine()?.prelude)
     }
 
     /// The shared globals.
-    pub fn globals(&self) -> &Globals {
-        &self.globals
+    pub fn globals(&self) -> Result<&Globals> {
+        Ok(&self.engine()?.globals)
     }
 
     fn register_rules(&self, module: &FrozenModule) -> Result<()> {
@@ -305,7 +324,7 @@ impl Loader {
         module: Module<'_>,
     ) -> Result<Evaluated> {
         let base = Label::package_base(&label.repo, &label.package);
-        module.import_public_symbols(&self.prelude);
+        module.import_public_symbols(self.prelude()?);
         let ast = AstModule::parse(display, content, &dialect()).anyhow()?;
         let ctx = EvalContext {
             loader: self,
@@ -321,7 +340,7 @@ impl Loader {
             eval.disable_gc();
             eval.set_loader(&file_loader);
             eval.extra = Some(&ctx);
-            eval.eval_module(ast, &self.globals).anyhow()?;
+            eval.eval_module(ast, self.globals()?).anyhow()?;
         }
         let pending = ctx.pending.into_inner();
         let decls = ctx.package_decls.into_inner();
@@ -447,151 +466,5 @@ fn display_package(base: &Label) -> String {
         format!("//{}", base.package)
     } else {
         format!("@{}//{}", base.repo, base.package)
-    }
-}
-
-/// `glob()` in the package being evaluated: files only, subpackages excluded, sorted.
-pub fn glob(
-    include: &[String],
-    exclude: &[String],
-    allow_empty: bool,
-    eval: &Evaluator<'_, '_, '_>,
-) -> Result<Vec<String>> {
-    let ctx = eval_context(eval)?;
-    let dir = ctx.loader.workspace.package_dir(&ctx.base)?;
-    let build_globset = |patterns: &[String]| -> Result<globset::GlobSet> {
-        let mut b = globset::GlobSetBuilder::new();
-        for p in patterns {
-            b.add(globset::GlobBuilder::new(p).literal_separator(true).build()?);
-        }
-        Ok(b.build()?)
-    };
-    let inc = build_globset(include)?;
-    let exc = build_globset(exclude)?;
-    let reach = GlobReach::new(include)?;
-    let mut out = Vec::new();
-    walk_package_files(&ctx.loader.workspace, &dir, &dir, &reach, &mut |rel| {
-        if inc.is_match(rel) && !exc.is_match(rel) {
-            out.push(rel.to_string());
-        }
-    })?;
-    out.sort();
-    if out.is_empty() && !allow_empty {
-        bail!("glob({include:?}) matched no files in {}", dir.display());
-    }
-    Ok(out)
-}
-
-/// Which directories the include patterns of a `glob()` can match files under, so that the
-/// walk (and what the analysis records as read) stays inside them: `sysroot/bin/rustc` lists
-/// `sysroot` and `sysroot/bin`, not the 50,000 files beside them.
-struct GlobReach {
-    /// Per pattern, its `/`-separated components: `None` for `**`, else the exact name or a
-    /// matcher for a component with wildcards.
-    patterns: Vec<Vec<Option<Component>>>,
-}
-
-enum Component {
-    Exact(String),
-    Wild(globset::GlobMatcher),
-}
-
-impl GlobReach {
-    fn new(include: &[String]) -> Result<GlobReach> {
-        let mut patterns = Vec::new();
-        for p in include {
-            let mut parts = Vec::new();
-            for c in p.split('/') {
-                parts.push(if c.contains("**") {
-                    None
-                } else if c.contains(['*', '?', '[', '{']) {
-                    Some(Component::Wild(globset::Glob::new(c)?.compile_matcher()))
-                } else {
-                    Some(Component::Exact(c.to_string()))
-                });
-            }
-            patterns.push(parts);
-        }
-        Ok(GlobReach { patterns })
-    }
-
-    /// Whether some pattern can match a file below directory `rel` (package-relative).
-    fn may_enter(&self, rel: &str) -> bool {
-        let dir: Vec<&str> = rel.split('/').collect();
-        self.patterns.iter().any(|pattern| {
-            for (i, name) in dir.iter().enumerate() {
-                match pattern.get(i) {
-                    None => return false,
-                    Some(None) => return true,
-                    Some(Some(Component::Exact(c))) if c != name => return false,
-                    Some(Some(Component::Wild(m))) if !m.is_match(name) => return false,
-                    Some(Some(_)) => {}
-                }
-            }
-            pattern.len() > dir.len()
-        })
-    }
-}
-
-fn walk_package_files(
-    ws: &relink_core::workspace::Workspace,
-    root: &Path,
-    dir: &Path,
-    reach: &GlobReach,
-    f: &mut dyn FnMut(&str),
-) -> Result<()> {
-    let entries = ws.reads.list_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
-    for (name, is_dir) in entries {
-        let path = dir.join(&name);
-        if is_dir {
-            if dir == root && (name.starts_with("relink-") || name.starts_with("bazel-")) {
-                continue;
-            }
-            if !reach.may_enter(&path.strip_prefix(root)?.to_string_lossy()) {
-                continue; // no pattern can match below it
-            }
-            if ws.is_ignored_dir(&path) || ws.has_build_file(&path) {
-                continue; // a version-control or an ignored directory, or a subpackage
-            }
-            walk_package_files(ws, root, &path, reach, f)?;
-        } else {
-            let rel = path.strip_prefix(root)?.to_string_lossy().to_string();
-            f(&rel);
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::GlobReach;
-
-    #[test]
-    fn the_glob_walk_enters_only_directories_a_pattern_can_match_below() {
-        let patterns = [
-            "sysroot/bin/rustc",
-            "sysroot/lib/rustlib/x86_64-unknown-linux-gnu/lib/*.rlib",
-            "src/**/*.rs",
-            "*/data/*.txt",
-        ];
-        let reach = GlobReach::new(&patterns.map(String::from)).unwrap();
-        for enter in
-            ["sysroot", "sysroot/bin", "sysroot/lib/rustlib/x86_64-unknown-linux-gnu/lib", "src", "src/a/b/c", "x/data"]
-        {
-            assert!(reach.may_enter(enter), "{enter}");
-        }
-        // `share` and `target` may hold `*/data/*.txt`, but nothing deeper than `data`.
-        for skip in [
-            "share/doc",
-            "sysroot/share/doc",
-            "sysroot/bin/x",
-            "sysroot/lib/rustlib/wasm32/lib",
-            "target/x",
-            "x/other",
-            "x/data/deeper",
-        ] {
-            assert!(!reach.may_enter(skip), "{skip}");
-        }
-        assert!(GlobReach::new(&["**".to_string()]).unwrap().may_enter(".github/workflows"));
     }
 }
