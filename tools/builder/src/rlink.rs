@@ -70,7 +70,8 @@ pub fn check_magic(data: &[u8]) -> Result<()> {
 pub fn strings_starting_with(data: &[u8], needle: &[u8]) -> Vec<(usize, String)> {
     let mut out = Vec::new();
     let mut from = 0;
-    while let Some(pos) = find(&data[from..], needle).map(|p| p + from) {
+    let finder = memchr::memmem::Finder::new(needle);
+    while let Some(pos) = find(&finder, &data[from..]).map(|p| p + from) {
         if let Some(found) = framed_string_at(data, pos) {
             out.push((pos, String::from_utf8_lossy(&data[found.bytes.clone()]).into_owned()));
         }
@@ -79,11 +80,12 @@ pub fn strings_starting_with(data: &[u8], needle: &[u8]) -> Vec<(usize, String)>
     out
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || haystack.len() < needle.len() {
+/// The first occurrence of the finder's needle (none for an empty needle).
+fn find(finder: &memchr::memmem::Finder, haystack: &[u8]) -> Option<usize> {
+    if finder.needle().is_empty() {
         return None;
     }
-    haystack.windows(needle.len()).position(|w| w == needle)
+    finder.find(haystack)
 }
 
 /// Replace every framed string for which `rewrite` returns a new value.
@@ -96,7 +98,8 @@ pub fn rewrite_strings(
     let mut out = Vec::with_capacity(data.len());
     let mut copied = 0usize;
     let mut from = 0usize;
-    while let Some(pos) = find(&data[from..], needle).map(|p| p + from) {
+    let finder = memchr::memmem::Finder::new(needle);
+    while let Some(pos) = find(&finder, &data[from..]).map(|p| p + from) {
         from = pos + 1;
         let Some(found) = framed_string_at(data, pos) else { continue };
         // A byte run that merely looks like a framed string is not text: leave it.

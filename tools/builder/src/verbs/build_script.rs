@@ -204,7 +204,12 @@ pub fn run(args: &BuildScriptArgs) -> Result<()> {
 /// The script's command with the environment Cargo gives build scripts.
 fn script_command(args: &BuildScriptArgs, rustc: &Path, cwd: &Path) -> Result<Command> {
     let abs = |p: &Path| cwd.join(p);
-    let host = host(rustc)?;
+    // Two rustc start-ups side by side.
+    let (host, cfg) = std::thread::scope(|s| {
+        let cfg = s.spawn(|| cfg_env(rustc));
+        (host(rustc), cfg.join().expect("rustc --print cfg does not panic"))
+    });
+    let (host, cfg) = (host?, cfg?);
     let manifest_dir = crate::util::normalize(&abs(&args.manifest_dir));
     let mut cmd = Command::new(abs(&args.script));
     crate::util::die_with_parent(&mut cmd);
@@ -228,7 +233,7 @@ fn script_command(args: &BuildScriptArgs, rustc: &Path, cwd: &Path) -> Result<Co
     if let Some(links) = &args.links {
         cmd.env("CARGO_MANIFEST_LINKS", links);
     }
-    for (k, v) in cfg_env(rustc)? {
+    for (k, v) in cfg {
         cmd.env(k, v);
     }
     let assertions = args.debug_assertions.as_deref().unwrap_or(if args.opt_level == "0" { "on" } else { "off" });

@@ -159,10 +159,14 @@ fn compile_no_link(
     let rlink_path = util::single_file_with_extension(dir, "rlink")?;
     let mut data = fs_err::read(&rlink_path)?;
     if args.incremental_dir.is_some() {
-        for (old, new) in crate::objects::normalize_dir(dir)? {
-            let (old_path, new_path) = (dir.join(&old).display().to_string(), dir.join(&new).display().to_string());
-            data =
-                rlink::rewrite_strings(&data, old_path.as_bytes(), |s| Ok((s == old_path).then(|| new_path.clone())))?;
+        // Every renamed object in one pass over the rlink (a binary has hundreds).
+        let renamed: std::collections::HashMap<String, String> = crate::objects::normalize_dir(dir)?
+            .into_iter()
+            .map(|(old, new)| (dir.join(old).display().to_string(), dir.join(new).display().to_string()))
+            .collect();
+        if !renamed.is_empty() {
+            let prefix = format!("{}/", dir.display());
+            data = rlink::rewrite_strings(&data, prefix.as_bytes(), |s| Ok(renamed.get(s).cloned()))?;
         }
     }
     let (normalized, recorded) =

@@ -91,7 +91,12 @@ impl Confinement {
         binds.extend(layout.writable.iter().filter(|p| p.exists()).map(|p| (real(p), Mode::Writable)));
         binds.extend(layout.read_only.iter().filter(|p| p.exists()).map(|p| (real(p), Mode::ReadOnly)));
         binds.extend(layout.hidden.iter().filter(|p| p.exists()).map(|p| (real(p), Mode::Hidden)));
-        binds.push((real(layout.sandbox), Mode::Writable));
+        // A sandbox inside a writable directory is reached through that directory's mount
+        // (one mount: hard links between the two work).
+        let sandbox = real(layout.sandbox);
+        if !binds.iter().any(|(p, mode)| *mode == Mode::Writable && sandbox.starts_with(p)) {
+            binds.push((sandbox, Mode::Writable));
+        }
         // Parents first, so that a path inside another keeps its own mode; the sandbox before
         // the inputs linked into it.
         binds.sort_by_key(|(p, mode)| (p.components().count(), *mode));
@@ -435,4 +440,48 @@ fn check(result: libc::c_int) -> std::io::Result<()> {
 
 fn c_path(path: &Path) -> CString {
     CString::new(path.as_os_str().as_bytes()).unwrap_or_else(|_| CString::new("/nonexistent").expect("no NUL"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sandbox_inside_a_writable_directory_shares_its_mount() {
+        let root = std::env::temp_dir().join(format!("confine-layout-{}", std::process::id()));
+        let state = root.join("incremental");
+        let sandbox = state.join(".sandboxes/0123");
+        let input = sandbox.join("relink-out/lib.rlib");
+        fs_err::create_dir_all(input.parent().unwrap()).unwrap();
+        fs_err::write(&input, "").unwrap();
+        fn layout<'a>(sandbox: &'a Path, state: &Path, input: &Path) -> Layout<'a> {
+            Layout {
+                sandbox,
+                writable: vec![state.to_path_buf()],
+                read_only: vec![input.to_path_buf()],
+                hidden: Vec::new(),
+                private_tmp: None,
+                covered: Vec::new(),
+            }
+        }
+        let bound = |c: &Confinement| -> Vec<(String, Mode)> {
+            c.binds.iter().map(|b| (b.path.to_string_lossy().into_owned(), b.mode)).collect()
+        };
+        // One writable mount holds the sandbox and rustc's incremental state: rustc can hard-link
+        // its objects from one to the other. Inputs linked into the sandbox stay read-only.
+        let inside = bound(&Confinement::new(&layout(&sandbox, &state, &input)));
+        assert_eq!(
+            inside,
+            vec![
+                (state.canonicalize().unwrap().display().to_string(), Mode::Writable),
+                (input.canonicalize().unwrap().display().to_string(), Mode::ReadOnly),
+            ]
+        );
+        // A sandbox elsewhere is a mount of its own.
+        let elsewhere = root.join("sandbox/7");
+        fs_err::create_dir_all(&elsewhere).unwrap();
+        let outside = bound(&Confinement::new(&layout(&elsewhere, &state, &input)));
+        assert!(outside.contains(&(elsewhere.canonicalize().unwrap().display().to_string(), Mode::Writable)));
+        fs_err::remove_dir_all(root).unwrap();
+    }
 }

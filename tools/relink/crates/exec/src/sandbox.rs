@@ -175,8 +175,13 @@ fn stable_dir(action: &Action, opts: &ExecOptions) -> Result<Option<(PathBuf, st
     }
     let first = action.outputs.first().map_or("", |o| o.path.as_str());
     let id = digest_bytes(format!("{}\n{first}", opts.workspace.root.display()).as_bytes());
-    let dir = opts.sandbox_root.join("stable").join(&id[..16]);
-    fs::create_dir_all(opts.sandbox_root.join("stable"))?;
+    // Inside the writable state directory when there is one: rustc hard-links its objects
+    // from the incremental session into the output directory, which works only within one
+    // mount (a confined action sees each bound directory as its own mount; across two, rustc
+    // copies every object, ~0.1 s for ripgrep's 260).
+    let parent = opts.writable.first().map_or_else(|| opts.sandbox_root.join("stable"), |w| w.join(".sandboxes"));
+    let dir = parent.join(&id[..16]);
+    fs::create_dir_all(&parent).with_context(|| format!("cannot create {}", parent.display()))?;
     let lock_path = dir.with_extension("lock");
     let lock = std::fs::File::create(&lock_path).with_context(|| format!("cannot create {}", lock_path.display()))?;
     match lock.try_lock() {
@@ -193,8 +198,10 @@ pub(super) fn run_in_sandbox(
     derived: &DerivedFiles,
     opts: &ExecOptions,
 ) -> Result<ActionResult> {
+    let setup = Instant::now();
     let sandbox = Sandbox::create(action, opts)?;
     let inputs = sandbox.materialize(graph, action, derived, opts)?;
+    let setup_ms = setup.elapsed().as_millis();
     let program = if argv[0].contains('/') && !argv[0].starts_with('/') {
         sandbox.root.join(&argv[0])
     } else {
@@ -246,8 +253,19 @@ pub(super) fn run_in_sandbox(
         }
         .into());
     }
+    let ran_ms = started.elapsed().as_millis();
+    let collect = Instant::now();
     let result = collect_outputs(&sandbox.root, action, opts.cache);
+    let collect_ms = collect.elapsed().as_millis();
     sandbox.remove();
+    if std::env::var("RELINK_TIMING").is_ok_and(|v| v == "actions") {
+        eprintln!(
+            "relink: {} {}: sandbox {setup_ms} ms, run {ran_ms} ms, outputs {collect_ms} ms, cleanup {} ms",
+            action.mnemonic,
+            action.owner,
+            collect.elapsed().as_millis() - collect_ms
+        );
+    }
     result
 }
 

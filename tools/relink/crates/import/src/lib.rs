@@ -82,11 +82,17 @@ pub fn run(root: &Path, opts: &ImportOpts, builder: Option<&Path>) -> Result<()>
     if !manifest.is_file() {
         bail!("{} does not exist: `relink import` reads a Cargo workspace", manifest.display());
     }
-    fetch(&manifest)?;
     let meta = Metadata::load(&manifest, &opts.cargo_feature_flags())?;
     let profile = profile::Profiles::read(&manifest)?;
     let lock = vendor::LockFile::read(&manifest.with_file_name("Cargo.lock"))?;
     let vendor_root = root.join(&opts.vendor_dir);
+    let missing = |pkg: &&metadata::Package| {
+        let dest = vendor_root.join(format!("{}-{}", pkg.name, pkg.version));
+        lock.checksum(&pkg.name, &pkg.version).is_some_and(|c| vendor::needs_download(pkg, c, &dest))
+    };
+    if meta.third_party().iter().any(missing) {
+        fetch(&manifest)?;
+    }
     let mut vendored = 0usize;
     let mut kept = BTreeSet::new();
     for pkg in meta.third_party() {

@@ -167,9 +167,15 @@ impl Metadata {
     /// `cargo metadata`'s host graph is kept, with a warning: more crates may be built than
     /// Cargo builds, none is missing.
     pub fn load(manifest: &Path, feature_flags: &[String]) -> Result<Metadata> {
-        let host = Host::probe()?;
+        // Two rustc runs and one cargo run, side by side: each is mostly process start-up.
+        let (host, metadata) = std::thread::scope(|s| {
+            let host = s.spawn(Host::probe);
+            let metadata = cargo_metadata(manifest, feature_flags, None);
+            (host.join().expect("the host probe does not panic"), metadata)
+        });
+        let host = host?;
         let version = FeatureResolver::of_manifest(manifest)?;
-        let mut meta = Self::parse(&cargo_metadata(manifest, feature_flags, None)?)?;
+        let mut meta = Self::parse(&metadata?)?;
         let graph = Graph {
             packages: &meta.packages,
             nodes: &meta.deps,

@@ -58,6 +58,14 @@ fn crate_file(pkg: &Package) -> Result<PathBuf> {
     bail!("crate `{}` {}: {name} is not in {} (run `cargo fetch`)", pkg.name, pkg.version, cache.display())
 }
 
+/// Whether vendoring `pkg` into `dest` needs a `.crate` file that Cargo has not downloaded
+/// (`cargo metadata` downloads what it resolves, so this is rare: a cleaned Cargo cache).
+pub fn needs_download(pkg: &Package, checksum: &str, dest: &Path) -> bool {
+    pkg.is_registry()
+        && fs_err::read_to_string(dest.join(CHECKSUM_FILE)).ok().as_deref() != Some(checksum)
+        && crate_file(pkg).is_err()
+}
+
 /// Vendor `pkg` into `dest` unless it is already there with the same checksum.
 /// Returns whether it extracted anything.
 pub fn vendor_package(pkg: &Package, checksum: &str, dest: &Path) -> Result<bool> {
