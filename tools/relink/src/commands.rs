@@ -45,10 +45,15 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
 pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         CommandKind::Build { opts, patterns } => {
-            build_command(&opts, &patterns, false).map(|ok| if ok { 0 } else { 3 })
+            let code = build_command(&opts, &patterns, false).map(|ok| if ok { 0 } else { 3 });
+            crate::cache_commands::auto_gc(opts.cache_dir.clone());
+            code
         }
         CommandKind::Test { opts, patterns } => {
-            build_command(&with_test_profile(opts), &patterns, true).map(|ok| if ok { 0 } else { 3 })
+            let code =
+                build_command(&with_test_profile(opts.clone()), &patterns, true).map(|ok| if ok { 0 } else { 3 });
+            crate::cache_commands::auto_gc(opts.cache_dir.clone());
+            code
         }
         CommandKind::Run { opts, label, args } => run_command(&opts, &label, &args),
         CommandKind::Provenance { opts, label } => provenance_command(&opts, &label).map(|_| 0),
@@ -58,7 +63,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         CommandKind::Query { opts, pattern } => query_command(&opts, &pattern).map(|_| 0),
         CommandKind::Aquery { opts, pattern } => aquery_command(&opts, &pattern).map(|_| 0),
         CommandKind::Clean { expunge, cache_dir } => clean_command(expunge, cache_dir).map(|_| 0),
-        CommandKind::Verify { cache_dir } => verify_command(cache_dir),
+        CommandKind::Verify { cache_dir } => crate::cache_commands::verify_command(cache_dir),
+        CommandKind::Cache { action } => crate::cache_commands::run(action),
         CommandKind::Import { opts } => import_command(&opts).map(|_| 0),
         CommandKind::Clippy { opts, patterns, lint_flags } => {
             crate::lint::clippy_command(&opts, &patterns, &lint_flags).map(|ok| if ok { 0 } else { 1 })
@@ -430,22 +436,6 @@ fn import_command(opts: &relink_import::ImportOpts) -> Result<()> {
 }
 
 /// `relink verify`: exit 0 when the store was intact, 1 when damaged blobs were removed.
-fn verify_command(cache_dir: Option<PathBuf>) -> Result<i32> {
-    let cache = Cache::open(cache_root(cache_dir))?;
-    let report = cache.verify_all()?;
-    for path in &report.damaged {
-        eprintln!("relink verify: {} does not match its digest: removed", path.display());
-    }
-    eprintln!(
-        "relink verify: {} blobs ({:.1} MB) checked in {}, {} damaged",
-        report.checked,
-        report.bytes as f64 / 1e6,
-        cache.root.display(),
-        report.damaged.len()
-    );
-    Ok(if report.damaged.is_empty() { 0 } else { 1 })
-}
-
 fn clean_command(expunge: bool, cache_dir: Option<PathBuf>) -> Result<()> {
     let ws = Workspace::find(&std::env::current_dir()?)?;
     let root = cache_root(cache_dir);

@@ -8,6 +8,7 @@
 // Functions stay short enough to read (clippy.toml: too-many-lines-threshold).
 #![warn(clippy::too_many_lines)]
 
+mod cache_commands;
 mod commands;
 mod execution;
 mod lint;
@@ -257,12 +258,38 @@ pub enum CommandKind {
         #[arg(long)]
         cache_dir: Option<std::path::PathBuf>,
     },
+    /// The local cache: its size limit (`gc`) and its integrity (`verify`).
+    Cache {
+        #[command(subcommand)]
+        action: CacheAction,
+    },
     /// Remove relink-bin/ and this workspace's build records (the shared cache stays), and the
     /// sandboxes of relink processes that are gone.
     Clean {
         /// Also empty the whole cache.
         #[arg(long)]
         expunge: bool,
+        #[arg(long)]
+        cache_dir: Option<std::path::PathBuf>,
+    },
+}
+
+/// `relink cache ...`.
+#[derive(Subcommand, Debug)]
+pub enum CacheAction {
+    /// Shrink the store to its size limit: the least recently used action results go first,
+    /// then every blob no remaining result names. Builds do this on their own at most once an
+    /// hour; nothing is removed while a build runs.
+    Gc {
+        /// The limit (`10G`, `512M`; K, M, G, T are powers of 1024). Default: RELINK_CACHE_MAX_SIZE,
+        /// else 20G.
+        #[arg(long)]
+        max_size: Option<String>,
+        #[arg(long)]
+        cache_dir: Option<std::path::PathBuf>,
+    },
+    /// Check every blob of the store against its digest (as `relink verify`).
+    Verify {
         #[arg(long)]
         cache_dir: Option<std::path::PathBuf>,
     },

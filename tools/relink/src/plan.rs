@@ -56,6 +56,8 @@ pub struct Session {
     pub state_dir: PathBuf,
     /// The remote cache, when `--remote_cache` names one that answered.
     pub remote: Option<exec::remote::RemoteCache>,
+    /// The cache held shared while the session lasts: no garbage collection meanwhile.
+    _lease: std::fs::File,
 }
 
 /// The `--define` that selects the Cargo profile of imported targets (rules/private/profile.bzl).
@@ -65,6 +67,7 @@ pub fn open_session(opts: &BuildOpts) -> Result<Session> {
     let cwd = std::env::current_dir()?;
     let mut ws = Workspace::find(&cwd)?;
     let cache = Cache::open(cache_root(opts.cache_dir.clone()))?;
+    let lease = cache.lease()?;
     crate::repos::register(&mut ws, &cache.root)?;
     let cwd_package =
         cwd.canonicalize()?.strip_prefix(&ws.root).map(|p| p.to_string_lossy().to_string()).unwrap_or_default();
@@ -112,6 +115,7 @@ pub fn open_session(opts: &BuildOpts) -> Result<Session> {
         sources,
         state_dir: state,
         remote,
+        _lease: lease,
     })
 }
 

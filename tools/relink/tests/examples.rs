@@ -403,3 +403,25 @@ fn exit_codes_are_bazels() {
     let help = String::from_utf8(ws.relink(&["--help"]).stdout).unwrap();
     assert!(help.contains("3 built, but tests failed; 4 no test targets match"), "{help}");
 }
+
+#[test]
+fn cache_gc_keeps_the_store_within_its_limit_and_builds_recover() {
+    let ws = examples();
+    ws.build_ok(&["build", "//..."]);
+    let gc = |limit: &str| {
+        let out = ws.relink(&["cache", "gc", "--max-size", limit]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let roomy = gc("1G");
+    assert!(roomy.contains(": 0 of ") && roomy.contains("and 0 of "), "everything fits: {roomy}");
+    let empty = gc("0");
+    assert!(empty.contains("-> 0.0 MB") && !empty.contains(": 0 of "), "a limit of 0 empties the store: {empty}");
+    // Every result is gone: the next build runs every action again and the binary still works.
+    let log = ws.build_ok(&["build", "//..."]);
+    assert_eq!(log.iter().filter(|e| e.cache == "hit").count(), 0, "nothing left to hit");
+    assert_eq!(run_app(&ws), "hello from App\nvalue=3\nlargest=Some(9)\n");
+    let bad = ws.relink(&["cache", "gc", "--max-size", "lots"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("`lots` is not a size"));
+}

@@ -6,7 +6,7 @@
 //! while a build analyses; [`Recorded::first_change`] checks them again (reading small files and
 //! directories, no Starlark) before a later build reuses the result.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -75,15 +75,21 @@ fn settled_stamp(path: &Path) -> Option<Stamp> {
     (now - s.4 > 2_000_000_000).then_some(s)
 }
 
-/// Collects reads while loading and analysis run (shared by both, hence the lock).
+/// Collects reads while loading and analysis run (shared by both, hence the locks). Within one
+/// analysis a directory is listed and a path probed once: every `glob()` of a package walks
+/// the same tree.
 #[derive(Default)]
-pub struct Recorder(Mutex<Recorded>);
+pub struct Recorder {
+    recorded: Mutex<Recorded>,
+    listed: Mutex<HashMap<std::path::PathBuf, Vec<(String, bool)>>>,
+    probed: Mutex<HashMap<std::path::PathBuf, Option<bool>>>,
+}
 
 impl Recorder {
     /// A file's content was read.
     pub fn file(&self, path: &Path, content: &[u8]) {
         let stamp = settled_stamp(path);
-        let mut recorded = self.0.lock().unwrap();
+        let mut recorded = self.recorded.lock().unwrap();
         recorded.files.insert(path.display().to_string(), digest_bytes(content));
         if let Some(stamp) = stamp {
             recorded.stamps.entry(path.display().to_string()).or_insert(stamp);
@@ -92,11 +98,15 @@ impl Recorder {
 
     /// A directory was listed; returns its entries (name, is_dir), sorted by name.
     pub fn list_dir(&self, dir: &Path) -> std::io::Result<Vec<(String, bool)>> {
+        if let Some(listing) = self.listed.lock().unwrap().get(dir) {
+            return Ok(listing.clone());
+        }
         let (listing, links) = listing_and_links(dir)?;
+        self.listed.lock().unwrap().insert(dir.to_path_buf(), listing.clone());
         // An entry that is a symbolic link counts as what it points to, which can change
         // without the directory changing: such a listing is always read again.
         let stamp = if links { None } else { settled_stamp(dir) };
-        let mut recorded = self.0.lock().unwrap();
+        let mut recorded = self.recorded.lock().unwrap();
         recorded.listings.insert(dir.display().to_string(), digest_listing(&listing));
         // The earliest stamp is kept: one taken after a read must be taken right after it.
         if let Some(stamp) = stamp {
@@ -107,16 +117,26 @@ impl Recorder {
 
     /// Whether `path` is a file (`Some(true)`), a directory (`Some(false)`) or absent.
     pub fn probe(&self, path: &Path) -> Option<bool> {
-        // The directory's stamp first: a change after it changes the stamp.
-        let parent = path.parent().map(|dir| (dir.display().to_string(), settled_stamp(dir)));
-        let found = kind_of(path);
-        let linked = fs_err::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-        let mut recorded = self.0.lock().unwrap();
+        if let Some(found) = self.probed.lock().unwrap().get(path) {
+            return *found;
+        }
+        // The directory's stamp first (once): a change after it changes the stamp.
+        let parent = path.parent().map(|dir| dir.display().to_string());
+        let stamped = parent.as_ref().is_some_and(|d| self.recorded.lock().unwrap().probe_dirs.contains_key(d));
+        let parent_stamp = if stamped { None } else { path.parent().and_then(settled_stamp) };
+        let (found, linked) = match fs_err::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_symlink() => (kind_of(path), true),
+            Ok(m) => (Some(!m.is_dir()), false),
+            Err(_) => (None, false),
+        };
+        self.probed.lock().unwrap().insert(path.to_path_buf(), found);
+        let parent = parent.zip(parent_stamp);
+        let mut recorded = self.recorded.lock().unwrap();
         recorded.probes.insert(path.display().to_string(), found);
         if linked {
             recorded.linked_probes.insert(path.display().to_string());
         }
-        if let Some((dir, Some(stamp))) = parent {
+        if let Some((dir, stamp)) = parent {
             recorded.probe_dirs.entry(dir).or_insert(stamp);
         }
         found
@@ -124,7 +144,7 @@ impl Recorder {
 
     /// What was recorded so far.
     pub fn snapshot(&self) -> Recorded {
-        self.0.lock().unwrap().clone()
+        self.recorded.lock().unwrap().clone()
     }
 }
 
@@ -220,12 +240,18 @@ fn listing_and_links(dir: &Path) -> std::io::Result<(Vec<(String, bool)>, bool)>
     let mut links = false;
     for entry in fs_err::read_dir(dir)? {
         let entry = entry?;
-        links |= entry.file_type().is_ok_and(|t| t.is_symlink());
+        let kind = entry.file_type()?;
+        links |= kind.is_symlink();
         if never_a_source(&entry.file_name().to_string_lossy()) {
             continue;
         }
-        // Symbolic links count as what they point to, as glob() follows them.
-        let is_dir = fs_err::metadata(entry.path()).map(|m| m.is_dir()).unwrap_or(false);
+        // Symbolic links count as what they point to, as glob() follows them; other entries
+        // are known from the listing itself (no stat).
+        let is_dir = if kind.is_symlink() {
+            fs_err::metadata(entry.path()).map(|m| m.is_dir()).unwrap_or(false)
+        } else {
+            kind.is_dir()
+        };
         entries.push((entry.file_name().to_string_lossy().into_owned(), is_dir));
     }
     entries.sort();

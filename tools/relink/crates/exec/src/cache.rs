@@ -146,9 +146,22 @@ impl Cache {
 
     /// A cached result whose blobs are all intact, if any.
     pub fn lookup(&self, key: &str) -> Option<ActionResult> {
-        let text = fs::read_to_string(self.ac_path(key)).ok()?;
+        use std::io::Read;
+        let mut file = std::fs::File::open(self.ac_path(key)).ok()?;
+        let mut text = String::new();
+        file.read_to_string(&mut text).ok()?;
         let result: ActionResult = serde_json::from_str(&text).ok()?;
         if result.files.iter().all(|f| self.blob_ok(&f.digest, f.executable)) {
+            // The result's last use, for the size limit's eviction order (`gc`).
+            let now = SystemTime::now();
+            let stale = file
+                .metadata()
+                .ok()
+                .and_then(|m| m.modified().ok())
+                .is_none_or(|t| now.duration_since(t).is_ok_and(|age| age > super::gc::TOUCH_EVERY));
+            if stale {
+                let _ = file.set_modified(now);
+            }
             Some(result)
         } else {
             let _ = fs::remove_file(self.ac_path(key));

@@ -7,6 +7,7 @@ pub mod cache;
 mod confine;
 pub mod diagnostics;
 pub mod digests;
+pub mod gc;
 pub mod interrupt;
 mod key;
 pub mod provenance;

@@ -17,15 +17,8 @@ pub fn glob(
 ) -> Result<Vec<String>> {
     let ctx = eval_context(eval)?;
     let dir = ctx.loader.workspace.package_dir(&ctx.base)?;
-    let build_globset = |patterns: &[String]| -> Result<globset::GlobSet> {
-        let mut b = globset::GlobSetBuilder::new();
-        for p in patterns {
-            b.add(globset::GlobBuilder::new(p).literal_separator(true).build()?);
-        }
-        Ok(b.build()?)
-    };
-    let inc = build_globset(include)?;
-    let exc = build_globset(exclude)?;
+    let inc = compiled(include)?;
+    let exc = compiled(exclude)?;
     let reach = GlobReach::new(include)?;
     let mut out = Vec::new();
     walk_package_files(&ctx.loader.workspace, &dir, &dir, &reach, &mut |rel| {
@@ -38,6 +31,23 @@ pub fn glob(
         bail!("glob({include:?}) matched no files in {}", dir.display());
     }
     Ok(out)
+}
+
+/// The patterns as one matcher, compiled once per process: packages repeat the same few
+/// (`**/*.rs`), and compiling one is most of a small glob's time.
+fn compiled(patterns: &[String]) -> Result<std::sync::Arc<globset::GlobSet>> {
+    type Compiled = std::collections::HashMap<Vec<String>, std::sync::Arc<globset::GlobSet>>;
+    static CACHE: std::sync::Mutex<Option<Compiled>> = std::sync::Mutex::new(None);
+    if let Some(set) = CACHE.lock().unwrap().get_or_insert_with(Default::default).get(patterns) {
+        return Ok(set.clone());
+    }
+    let mut b = globset::GlobSetBuilder::new();
+    for p in patterns {
+        b.add(globset::GlobBuilder::new(p).literal_separator(true).build()?);
+    }
+    let set = std::sync::Arc::new(b.build()?);
+    CACHE.lock().unwrap().get_or_insert_with(Default::default).insert(patterns.to_vec(), set.clone());
+    Ok(set)
 }
 
 /// Which directories the include patterns of a `glob()` can match files under, so that the
