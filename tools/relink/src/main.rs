@@ -38,7 +38,7 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 pub struct BuildOpts {
     /// Parallel actions (default: number of cores).
-    #[arg(short = 'j', long)]
+    #[arg(short = 'j', long, value_parser = at_least_one)]
     pub jobs: Option<usize>,
     /// Write one JSON line per action to FILE.
     #[arg(long)]
@@ -61,13 +61,13 @@ pub struct BuildOpts {
     /// results are looked up there after the local cache and uploaded after local runs.
     /// Actions marked `no-remote` (rustc's incremental state) stay local. A server that
     /// cannot be reached or fails is a warning; the build goes on locally.
-    #[arg(long = "remote_cache", alias = "remote-cache")]
+    #[arg(long = "remote_cache", alias = "remote-cache", value_parser = remote_url)]
     pub remote_cache: Option<String>,
     /// Run actions on a Remote Execution API server's workers, `grpc://HOST:PORT` (Bazel's
     /// `--remote_executor`; also the remote cache). Local-only actions (`no-remote`,
     /// `no-sandbox`) run here; an action the server cannot run (down, no worker matching its
     /// platform within --remote_queue_timeout) runs here after one warning.
-    #[arg(long = "remote_executor", alias = "remote-executor")]
+    #[arg(long = "remote_executor", alias = "remote-executor", value_parser = remote_url)]
     pub remote_executor: Option<String>,
     /// Platform properties of remotely executed actions, `NAME=VALUE` (repeatable).
     #[arg(long = "remote_default_exec_properties", alias = "remote-default-exec-properties")]
@@ -272,6 +272,28 @@ pub enum CommandKind {
         #[arg(long)]
         cache_dir: Option<std::path::PathBuf>,
     },
+}
+
+/// `-j`: a job count of at least one.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("at least 1 job is needed".to_string()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{text}` is not a number of jobs")),
+    }
+}
+
+/// A remote's address as Bazel takes it: `grpc://HOST:PORT` (a server that cannot be reached
+/// is a warning later; an address that is not one is an error now).
+fn remote_url(text: &str) -> Result<String, String> {
+    match text.split_once("://") {
+        Some(("grpc" | "http" | "grpcs" | "https", rest))
+            if !rest.is_empty() && !rest.contains(char::is_whitespace) =>
+        {
+            Ok(text.to_string())
+        }
+        _ => Err(format!("`{text}` is not a remote address: expected grpc://HOST:PORT")),
+    }
 }
 
 /// `relink cache ...`.

@@ -37,6 +37,13 @@ pub fn declare<'v>(
     eval: &mut Evaluator<'v, '_, '_>,
 ) -> Result<Value<'v>> {
     let ctx = analysis_context(eval)?;
+    // Outputs stay in the target's own output directory, as in Bazel.
+    if filename.is_empty() || filename.starts_with('/') || filename.split('/').any(|s| s == ".." || s == ".") {
+        bail!(
+            "{}: cannot declare `{filename}`: an output's name is relative to the package's output directory, without `..` or `.` segments",
+            ctx.label
+        );
+    }
     let dir = match sibling.and_then(FileValue::from_value) {
         Some(s) => s.path.rsplit_once('/').map_or(String::new(), |(d, _)| d.to_string()),
         None => join_path(&ctx.bin_dir, &ctx.label.package_exec_path()),

@@ -333,6 +333,10 @@ pub(super) fn check_plain_type(kind: &str, value: Value<'_>) -> Result<()> {
     if !ok {
         bail!("expected {}, got {} `{}`", kind.replace('_', " "), ty, value);
     }
+    // Bazel's attr.int is a signed 32-bit integer.
+    if kind == "int" && <i32 as starlark::values::UnpackValue>::unpack_value(value).ok().flatten().is_none() {
+        bail!("{value} is out of range for attr.int (a signed 32-bit integer)");
+    }
     Ok(())
 }
 

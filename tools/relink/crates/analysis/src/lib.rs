@@ -251,6 +251,7 @@ impl<'l> Analyzer<'l> {
             );
         }
         module.set("__result", result);
+        self.check_generated(&actx, decl)?;
         drop(actx);
         let frozen = module.freeze().map_err(|e| anyhow!("{e:?}"))?;
         let result = frozen.get_any_visibility("__result")?.0;
@@ -265,6 +266,24 @@ impl<'l> Analyzer<'l> {
         };
         let (default_files, executable, runfiles) = default_info_parts(&target)?;
         Ok(Configured { target, kind: decl.kind.clone(), is_test, default_files, executable, runfiles, deps })
+    }
+
+    /// As Bazel: every file a target declared must have an action that writes it.
+    fn check_generated(&self, actx: &AnalysisContext, decl: &TargetDecl) -> Result<()> {
+        let graph = self.graph.borrow();
+        let mut missing: Vec<String> =
+            actx.declared.borrow().iter().filter(|p| graph.producer_of(p).is_none()).cloned().collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        missing.sort();
+        bail!(
+            "{}: {}() for {} declared outputs that no action writes: {} (give each to an action's `outputs`, or do not declare it)",
+            decl.location,
+            decl.kind,
+            decl.label,
+            missing.join(", ")
+        )
     }
 
     /// `ctx.toolchains`: for each toolchain type the rule requests, the ToolchainInfo of the

@@ -44,6 +44,9 @@ impl Label {
         if self.name.is_empty() {
             bail!("invalid label `{text}`: empty target name");
         }
+        if let Some(c) = self.package.chars().chain(self.name.chars()).find(|c| !allowed_in_label(*c)) {
+            bail!("invalid label `{text}`: {c:?} is not allowed in a label (no white space or control characters)");
+        }
         if self.package.starts_with('/') || self.package.ends_with('/') || self.package.contains("//") {
             bail!("invalid label `{text}`: bad package name `{}`", self.package);
         }
@@ -62,6 +65,11 @@ impl Label {
             bail!("invalid label `{text}`: a package name may not contain `..` or `.` segments");
         }
         Ok(())
+    }
+
+    /// Check a target's own name (`name = ...`) as Bazel does.
+    pub fn check_target_name(name: &str) -> Result<()> {
+        Label { repo: String::new(), package: String::new(), name: name.to_string() }.validate(name)
     }
 
     /// A label for a package (used as the base of relative labels).
@@ -100,6 +108,11 @@ impl fmt::Display for Label {
         }
         write!(f, "//{}:{}", self.package, self.name)
     }
+}
+
+/// Bazel's label characters: anything printable but white space.
+fn allowed_in_label(c: char) -> bool {
+    !c.is_whitespace() && !c.is_control()
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 use super::metadata::{Metadata, NodeDep, Package, Target};
 use super::profile::Profiles;
@@ -445,6 +445,16 @@ pub fn member_build_file(
     vendor_dir: &str,
     profile: &Profiles,
 ) -> Result<String> {
+    // Cargo reads a target's root file only when it builds it; a BUILD file naming a missing
+    // one would fail later without saying which manifest is wrong.
+    if let Some(t) = pkg.targets.iter().find(|t| !t.src_path.is_file()) {
+        bail!(
+            "{}: target `{}` has its root at {}, which does not exist: fix its `path` (or add the file)",
+            pkg.manifest_path.display(),
+            t.name,
+            t.src_path.display()
+        );
+    }
     let lint_flags = super::lints::member_flags(pkg, &meta.workspace_root.join("Cargo.toml"))?;
     let ctx = Ctx { meta, root, vendor_dir, third_party: false, profile, lint_flags };
     let features = meta.features(pkg);

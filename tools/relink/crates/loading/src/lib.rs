@@ -140,6 +140,9 @@ fn declare_default_visibility(eval: &Evaluator<'_, '_, '_>, items: Vec<String>) 
     if !ctx.is_build {
         bail!("package() can only be called in a BUILD file");
     }
+    if !ctx.pending.borrow().is_empty() {
+        bail!("package() must come before the targets of the BUILD file (as in Bazel): move it to the top");
+    }
     ctx.package_decls.borrow_mut().default_visibility = Some(items);
     Ok(())
 }

@@ -82,6 +82,14 @@ fn rules(builder: &mut GlobalsBuilder) {
                 "rule(exec_compatible_with = ...): relink runs every action on the host; remove it or build with Bazel"
             )));
         }
+        // As Bazel: a rule whose implementation cannot be called is an error where it is defined.
+        if !matches!(implementation.get_type(), "function" | "builtin_function_or_method") {
+            return Err(err(anyhow!(
+                "rule(implementation = ...) must be a function, got {} `{}`",
+                implementation.get_type(),
+                implementation
+            )));
+        }
         let heap = eval.heap();
         let provides = provides.unwrap_or_else(|| heap.alloc(Vec::<Value>::new()));
         let attrs = attrs.unwrap_or_else(|| heap.alloc(starlark::values::dict::AllocDict::EMPTY));

@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 
 use allocative::Allocative;
 use anyhow::{anyhow, bail, Result};
+use relink_core::label::Label;
 use starlark::any::ProvidesStaticType;
 use starlark::eval::{Arguments, Evaluator};
 use starlark::starlark_simple_value;
@@ -106,6 +107,7 @@ pub fn instantiate_rule<'v>(
         attrs.push((key.to_value(), *value));
     }
     let name = name.ok_or_else(|| anyhow!("{loc}: {kind}() needs a `name`"))?;
+    Label::check_target_name(&name).map_err(|e| anyhow!("{loc}: {kind}(name = {name:?}): {e}"))?;
     let mut pending = ctx.pending.borrow_mut();
     if pending.iter().any(|p| p.name == name) {
         bail!("{loc}: target `{name}` is declared twice in this package");
