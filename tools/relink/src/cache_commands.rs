@@ -97,7 +97,8 @@ pub fn auto_gc(cache_dir: Option<PathBuf>) {
     }
 }
 
-/// `relink verify` / `relink cache verify`.
+/// `relink verify` / `relink cache verify`: exit 0 when the store was intact, 1 when damaged blobs
+/// were removed.
 pub fn verify_command(cache_dir: Option<PathBuf>) -> Result<i32> {
     let cache = Cache::open(cache_root(cache_dir))?;
     let report = cache.verify_all()?;

@@ -50,9 +50,9 @@ pub fn run(cli: Cli) -> Result<i32> {
             code
         }
         CommandKind::Test { opts, patterns } => {
-            let code =
-                build_command(&with_test_profile(opts.clone()), &patterns, true).map(|ok| if ok { 0 } else { 3 });
-            crate::cache_commands::auto_gc(opts.cache_dir.clone());
+            let cache_dir = opts.cache_dir.clone();
+            let code = build_command(&with_test_profile(opts), &patterns, true).map(|ok| if ok { 0 } else { 3 });
+            crate::cache_commands::auto_gc(cache_dir);
             code
         }
         CommandKind::Run { opts, label, args } => run_command(&opts, &label, &args),
@@ -435,7 +435,6 @@ fn import_command(opts: &relink_import::ImportOpts) -> Result<()> {
     relink_import::run(&ws.root, opts, builder.as_deref())
 }
 
-/// `relink verify`: exit 0 when the store was intact, 1 when damaged blobs were removed.
 fn clean_command(expunge: bool, cache_dir: Option<PathBuf>) -> Result<()> {
     let ws = Workspace::find(&std::env::current_dir()?)?;
     let root = cache_root(cache_dir);

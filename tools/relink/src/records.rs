@@ -243,8 +243,7 @@ impl ExecutionLog {
         // must not hide the build that recompiled.
         if self.entries.iter().any(|e| e.cache != CacheStatus::Hit) {
             let path = self.state_dir.join(INVOCATIONS);
-            let mut kept: Vec<Vec<ExplainEntry>> =
-                fs_err::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+            let mut kept: Vec<Vec<ExplainEntry>> = read_json(&path);
             kept.insert(0, std::mem::take(&mut self.entries));
             kept.truncate(KEPT_INVOCATIONS);
             fs_err::write(&path, serde_json::to_vec(&kept)?)

@@ -57,10 +57,22 @@ fn free_bytes(dir: &Path) -> Option<u64> {
     Some(st.f_bavail as u64 * st.f_frsize as u64)
 }
 
+/// How the store's temporary files (a blob or record being written) begin.
+pub(crate) const TMP_PREFIX: &str = ".tmp-";
+
 fn tmp_name(dir: &Path) -> PathBuf {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    dir.join(format!(".tmp-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)))
+    dir.join(format!("{TMP_PREFIX}{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)))
+}
+
+/// A blob's file name in its shard: the digest, with `.x` when it is executable.
+pub(crate) fn blob_name(digest: &str, executable: bool) -> String {
+    if executable {
+        format!("{digest}.x")
+    } else {
+        digest.to_string()
+    }
 }
 
 impl Cache {
@@ -82,8 +94,7 @@ impl Cache {
 
     /// Path of a blob.
     pub fn blob_path(&self, digest: &str, executable: bool) -> PathBuf {
-        let name = if executable { format!("{digest}.x") } else { digest.to_string() };
-        self.root.join("cas").join(&digest[..2]).join(name)
+        self.root.join("cas").join(&digest[..2]).join(blob_name(digest, executable))
     }
 
     /// Whether a blob is present and intact (re-hashed if its mtime moved).
@@ -251,7 +262,7 @@ impl Cache {
             for blob in fs::read_dir(shard.path())?.flatten() {
                 let path = blob.path();
                 let name = blob.file_name().to_string_lossy().to_string();
-                if name.starts_with(".tmp-") {
+                if name.starts_with(TMP_PREFIX) {
                     continue;
                 }
                 let digest = name.strip_suffix(".x").unwrap_or(&name);

@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result};
 use fs_err as fs;
 
-use super::cache::{ActionResult, Cache};
+use super::cache::{blob_name, ActionResult, Cache, TMP_PREFIX};
 
 /// How stale a result's last-use time may get before a hit renews it: a no-op build does not
 /// write to every entry it reads.
@@ -121,7 +121,7 @@ impl Cache {
                 let Ok(meta) = fs::symlink_metadata(&path) else { continue };
                 let changed =
                     SystemTime::UNIX_EPOCH + Duration::new(meta.ctime().max(0) as u64, meta.ctime_nsec() as u32);
-                if name.starts_with(".tmp-") {
+                if name.starts_with(TMP_PREFIX) {
                     if SystemTime::now().duration_since(changed).is_ok_and(|age| age > Duration::from_secs(3600)) {
                         let _ = fs::remove_file(&path);
                     }
@@ -145,12 +145,7 @@ impl Cache {
                 let Ok(meta) = fs::metadata(&file) else { continue };
                 let result: Option<ActionResult> = fs::read(&file).ok().and_then(|b| serde_json::from_slice(&b).ok());
                 let blobs = result
-                    .map(|r| {
-                        r.files
-                            .iter()
-                            .map(|f| if f.executable { format!("{}.x", f.digest) } else { f.digest.clone() })
-                            .collect()
-                    })
+                    .map(|r| r.files.iter().map(|f| blob_name(&f.digest, f.executable)).collect())
                     .unwrap_or_default();
                 out.push(Entry { file, last_used: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH), blobs });
             }
