@@ -185,8 +185,11 @@ def cargo_sources(cargo_dir):
     return out
 
 
-def ideal_time(units, graph, sources, changed, iface_changed, link_ms, jobs):
-    """Makespan of the ideal interface build on `jobs` workers (see the module doc)."""
+def ideal_time(units, graph, sources, changed, iface_changed, link_ms, jobs, recompile=None):
+    """Makespan of the ideal interface build on `jobs` workers (see the module doc).
+
+    `recompile`, when given, is the set of members a dependency change recompiles (a finer
+    key than "a direct dependency's interface changed": bench/finer_key.py)."""
     changed = set(changed)
     members = graph.member_names()
     chosen = {}
@@ -194,7 +197,10 @@ def ideal_time(units, graph, sources, changed, iface_changed, link_ms, jobs):
         name, kind = u["name"], u["kind"]
         crate = u["target"].replace("-", "_")
         edited = bool(sources.get(crate, set()) & changed) or kind in ("build-script", "run-build-script")
-        deps_changed = any(iface_changed.get(d, False) for d in graph.deps.get(name, ()))
+        if recompile is not None:
+            deps_changed = name in recompile
+        else:
+            deps_changed = any(iface_changed.get(d, False) for d in graph.deps.get(name, ()))
         if name not in members or edited or deps_changed:
             chosen[(name, kind)] = (u["duration"], u["rmeta"] if kind == "lib" else u["duration"])
         elif kind == "bin":

@@ -38,6 +38,8 @@ enum Verb {
     Stub(verbs::stub::StubArgs),
     /// Why a crate's stub differs between two versions of its sources (changed ABI items).
     StubDiff(verbs::stub_diff::StubDiffArgs),
+    /// What dependents can observe of a stub, item by item (issue 24's finer key).
+    Observe(verbs::observe::ObserveArgs),
     /// Run a Cargo build script and record its directives for the crate's compile.
     BuildScript(verbs::build_script::BuildScriptArgs),
     /// Run a library's documentation tests (`rustdoc --test`), recording output and status.
@@ -82,6 +84,7 @@ fn main() {
             Verb::Link(a) => verbs::link::run(a),
             Verb::Stub(a) => verbs::stub::run(a),
             Verb::StubDiff(a) => verbs::stub_diff::run(a),
+            Verb::Observe(a) => verbs::observe::run(a),
             Verb::BuildScript(a) => verbs::build_script::run(a),
             Verb::Doctest(a) => verbs::doctest::run(a),
             Verb::Clippy(a) => verbs::clippy::run(a),

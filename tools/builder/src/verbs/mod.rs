@@ -5,5 +5,6 @@ pub mod compile;
 pub mod doctest;
 pub mod interface;
 pub mod link;
+pub mod observe;
 pub mod stub;
 pub mod stub_diff;

@@ -14,6 +14,7 @@ mod item_free;
 pub mod keep;
 pub mod macros;
 mod modules;
+pub mod observe;
 pub mod position;
 mod references;
 mod splice;

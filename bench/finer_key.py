@@ -1,0 +1,319 @@
+#!/usr/bin/env python3
+"""What a finer dependent key would skip on real history (issue 24, docs/interfaces.md §9).
+
+Today a workspace crate recompiles when a dependency's interface changes. The finer key
+recompiles a dependent D only when a changed item of a dependency is reachable from D: the
+closure of the identifiers of D's sources over the items of its workspace dependencies' stubs
+(`relink-builder observe`: the names that reach each item and the identifiers it mentions),
+or when a change reaches every dependent (trait impl headers, macro definitions and item or
+attribute macros, glob imports, derive lists, crate attributes, manifests, proc macros, build
+scripts, a stub that fails).
+
+For each commit of a replay already run (`bench/replay.py --json`), this stubs every workspace
+library before and after, decides for every member which key recompiles it, and recomputes the
+replay's ideal build time both ways from the Cargo timings the replay recorded. It builds
+nothing: the numbers say what the finer key is worth before it is built into the action key.
+
+  python3 bench/finer_key.py --replay bench/results/replay-rust-analyzer.json \\
+      --repo /work/data/ra/rust-analyzer-window.git --branch window --base 64cdaeb06f
+"""
+
+import argparse
+import ast
+import collections
+import hashlib
+import json
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import interface_causes as ic  # noqa: E402
+import replay  # noqa: E402
+
+BUILDER = ic.REPO / "target" / "release" / "relink-builder"
+
+
+def load_rows(path):
+    rows = json.loads(Path(path).read_text())["rows"]
+    for r in rows:
+        for k in ("cargo_units", "interface_changed"):
+            if isinstance(r.get(k), str):
+                r[k] = ast.literal_eval(r[k])
+    return rows
+
+
+class Workspace:
+    """Members of one tree: package directory, library root, proc-macro flag, member deps."""
+
+    def __init__(self, tree):
+        out = ic.run(["cargo", "metadata", "--format-version", "1", "--offline", "--filter-platform", replay.host_triple()], tree).stdout
+        meta = json.loads(out)
+        self.graph = replay.Graph(meta)
+        root = Path(meta["workspace_root"])
+        self.members = {}
+        for pid in meta["workspace_members"]:
+            p = self.graph.by_id[pid]
+            lib = next((t for t in p["targets"] if set(t["kind"]) & {"lib", "rlib", "proc-macro"}), None)
+            self.members[p["name"]] = {
+                "dir": str(Path(p["manifest_path"]).parent.relative_to(root)),
+                "lib": str(Path(lib["src_path"]).relative_to(root)) if lib else None,
+                "proc_macro": bool(lib and "proc-macro" in lib["kind"]),
+                "targets": [(t["name"], t["kind"], str(Path(t["src_path"]).relative_to(root))) for t in p["targets"]],
+            }
+
+    def member_deps(self, name):
+        return {d for d in self.graph.deps.get(name, ()) if d in self.members}
+
+    def transitive(self, name):
+        seen, todo = set(), list(self.member_deps(name))
+        while todo:
+            d = todo.pop()
+            if d not in seen:
+                seen.add(d)
+                todo.extend(self.member_deps(d))
+        return seen
+
+    def files_of(self, name, changed):
+        prefix = self.members[name]["dir"] + "/"
+        return [f for f in changed if f.startswith(prefix) or self.members[name]["dir"] == "."]
+
+    def sources(self, tree):
+        """Crate name (as Cargo's units name it) -> files, for the ideal's "edited" test."""
+        out = collections.defaultdict(set)
+        for name, m in self.members.items():
+            files = [str(p.relative_to(tree)) for p in (tree / m["dir"]).rglob("*.rs")]
+            for tname, kinds, src in m["targets"]:
+                if not set(kinds) & {"lib", "rlib", "proc-macro", "bin"}:
+                    continue
+                src_dir = str(Path(src).parent) + "/"
+                if "bin" in kinds and src_dir.endswith("/bin/"):
+                    mine = [f for f in files if f.startswith(src_dir)]
+                elif "bin" in kinds:
+                    mine = [src]
+                else:
+                    mine = [f for f in files if not any(f"/{d}/" in f for d in ("bin", "tests", "benches", "examples"))]
+                out[tname.replace("-", "_")].update(mine)
+        return out
+
+
+def digest_of(paths):
+    h = hashlib.sha256()
+    for p in sorted(paths):
+        h.update(str(p).encode())
+        h.update(Path(p).read_bytes() if Path(p).exists() else b"-")
+    return h.hexdigest()
+
+
+class Indexer:
+    """Observed items of each member library's stub, cached by sources and macro summaries."""
+
+    def __init__(self, work):
+        self.work = work
+        self.cache = {}
+
+    def index(self, tree, ws, name, summaries, deps):
+        m = ws.members[name]
+        dep_macros = [summaries[d] for d in deps.get(name, []) if d in summaries]
+        key = (name, digest_of(list((tree / m["dir"]).rglob("*.rs")) + dep_macros))
+        if key not in self.cache:
+            out = self.work / "stub"
+            ok, err = ic.stub(BUILDER, tree, m["lib"], out, "anchored", dep_macros)
+            if not ok:
+                self.cache[key] = None
+            else:
+                items = json.loads(ic.run([BUILDER, "observe", "--stub-dir", out], self.work).stdout)
+                self.cache[key] = items
+        return self.cache[key]
+
+
+def idents_of(tree, directory):
+    return set(json.loads(ic.run([BUILDER, "observe", "--sources", tree / directory], tree).stdout))
+
+
+def changes_between(old, new):
+    """(global reasons, changed names) between two indexes of one crate."""
+    if old is None or new is None:
+        return {"stub failed (real sources)"}, set()
+    a = {o["key"]: o for o in old}
+    b = {o["key"]: o for o in new}
+    reasons, names = set(), set()
+    for key in a.keys() | b.keys():
+        x, y = a.get(key), b.get(key)
+        if x and y and x["fingerprint"] == y["fingerprint"]:
+            continue
+        for item in (x, y):
+            if not item:
+                continue
+            if item["global"]:
+                reasons.add(item["global"])
+            elif item["names"] is None:
+                reasons.add("item reached by every dependent")
+            else:
+                names.update(item["names"])
+    return reasons, names
+
+
+def closure(seed, indexes):
+    """Identifiers reachable from `seed` over the items of `indexes` (lists of items)."""
+    by_name = collections.defaultdict(list)
+    items = [i for idx in indexes for i in idx]
+    seen = set(seed)
+    for n, item in enumerate(items):
+        if item["names"] is None:
+            seen.update(item["idents"])
+        else:
+            for name in item["names"]:
+                by_name[name].append(n)
+    done = set()
+    todo = list(seen)
+    while todo:
+        name = todo.pop()
+        for n in by_name.get(name, ()):
+            if n in done:
+                continue
+            done.add(n)
+            for i in items[n]["idents"]:
+                if i not in seen:
+                    seen.add(i)
+                    todo.append(i)
+    return seen
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--replay", required=True, help="JSON written by bench/replay.py --json")
+    ap.add_argument("--repo", required=True)
+    ap.add_argument("--branch", default="HEAD")
+    ap.add_argument("--base", required=True)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--work", default="/tmp/finer-key")
+    ap.add_argument("--json")
+    ap.add_argument("--markdown")
+    args = ap.parse_args()
+
+    rows = load_rows(args.replay)
+    work = Path(args.work).resolve()
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    clone = work / "repo"
+    ic.run(["git", "clone", "-q", str(Path(args.repo).resolve()), str(clone)], work)
+    commits = ic.run(["git", "rev-list", "--first-parent", "--reverse", f"{args.base}..{args.branch}", "--", "*.rs"], clone).stdout.split()
+    by_short = {c[:10]: c for c in commits}
+    indexer = Indexer(work)
+    third_cache = work / "macros-third-party"
+    third_cache.mkdir()
+
+    def state(rev, tag):
+        tree = work / f"tree-{tag}"
+        ic.export(clone, rev, tree)
+        ws = Workspace(tree)
+        libs, deps, third = ic.member_libs(tree)
+        summaries = ic.macro_summaries(BUILDER, tree, libs, deps, work / f"macros-{tag}", third, third_cache)
+        indexes = {n: indexer.index(tree, ws, n, summaries, deps) for n, m in ws.members.items() if m["lib"] and not m["proc_macro"]}
+        return tree, ws, indexes
+
+    prev = ic.run(["git", "rev-parse", f"{args.base}^{{commit}}"], clone).stdout.strip()
+    _, _, old_indexes = state(prev, "old")
+    out_rows = []
+    reasons_total = collections.Counter()
+    for row in rows:
+        commit = by_short[row["commit"]]
+        changed = row["changed_files"]
+        tree, ws, new_indexes = state(commit, "new")
+        lock_changed = any(f.endswith("Cargo.lock") for f in changed)
+        # Per edited member: what changed in its stub, and whether that reaches everyone.
+        edits = {}
+        for name, m in ws.members.items():
+            touched = ws.files_of(name, changed)
+            if not any(f.endswith((".rs", "Cargo.toml")) for f in touched):
+                continue
+            reasons, names = set(), set()
+            if any(f.endswith("Cargo.toml") for f in touched):
+                reasons.add("manifest")
+            if any(f.endswith("build.rs") for f in touched):
+                reasons.add("build script")
+            if m["proc_macro"]:
+                reasons.add("proc macro")
+            elif m["lib"]:
+                r, n = changes_between(old_indexes.get(name), new_indexes.get(name))
+                reasons |= r
+                names |= n
+            edits[name] = (reasons, names)
+        whole, fine, why = set(), set(), {}
+        for name, m in ws.members.items():
+            if name in edits:
+                continue
+            deps = ws.transitive(name)
+            if any(row["interface_changed"].get(d, False) for d in ws.graph.deps.get(name, ())):
+                whole.add(name)
+            hit = [d for d in deps if d in edits and (edits[d][0] or edits[d][1])]
+            if lock_changed:
+                hit_reason = "Cargo.lock"
+            elif not hit:
+                continue
+            else:
+                global_reasons = sorted({r for d in hit for r in edits[d][0]})
+                hit_reason = f"global: {global_reasons[0]}" if global_reasons else None
+            if hit_reason is None:
+                seed = idents_of(tree, m["dir"])
+                for d in ws.member_deps(name):
+                    if ws.members[d]["proc_macro"]:
+                        # A workspace proc macro may emit any identifier of its own source.
+                        seed |= idents_of(tree, ws.members[d]["dir"])
+                reach = closure(seed, [ix for d in deps for ix in (old_indexes.get(d), new_indexes.get(d)) if ix])
+                named = sorted({f"{d}::{n}" for d in hit for n in edits[d][1] & reach})
+                hit_reason = f"names {', '.join(named[:3])}" if named else None
+            if hit_reason:
+                fine.add(name)
+                why[name] = hit_reason
+                reasons_total[hit_reason.split(" ")[0] if not hit_reason.startswith("global") else hit_reason] += 1
+        units = row["cargo_units"]
+        sources = ws.sources(tree)
+        ideal_whole = replay.ideal_time(units, ws.graph, sources, changed, row["interface_changed"], row["link_ms"], args.jobs)
+        ideal_fine = replay.ideal_time(units, ws.graph, sources, changed, row["interface_changed"], row["link_ms"], args.jobs, recompile=fine)
+        out = {
+            "n": row["n"], "commit": row["commit"], "subject": row["subject"], "cargo_s": row["cargo_s"],
+            "ideal_replay_s": row["ideal_s"], "ideal_whole_s": ideal_whole, "ideal_fine_s": ideal_fine,
+            "edited": {k: {"global": sorted(v[0]), "names": sorted(v[1])[:20], "changed_names": len(v[1])} for k, v in edits.items()},
+            "recompiled_whole": sorted(whole), "recompiled_fine": sorted(fine), "why": why,
+        }
+        out_rows.append(out)
+        print(f"[{row['n']}] {row['commit']} cargo {row['cargo_s']:6.1f} s  ideal(replay) {row['ideal_s']:6.1f}  whole {ideal_whole:6.1f}  fine {ideal_fine:6.1f}  "
+              f"dependents recompiled: whole {len(whole)} fine {len(fine)}", flush=True)
+        for k, v in edits.items():
+            print(f"    edited {k}: global {sorted(v[0]) or '-'}; {len(v[1])} changed names {sorted(v[1])[:8]}", flush=True)
+        for k in sorted(fine):
+            print(f"    recompiles {k}: {why[k]}", flush=True)
+        old_indexes = new_indexes
+        shutil.rmtree(work / "tree-old", ignore_errors=True)
+        (work / "tree-new").rename(work / "tree-old")
+    total = lambda k: sum(r[k] for r in out_rows)  # noqa: E731
+    summary = {
+        "commits": len(out_rows), "cargo_s": total("cargo_s"), "ideal_replay_s": total("ideal_replay_s"),
+        "ideal_whole_s": total("ideal_whole_s"), "ideal_fine_s": total("ideal_fine_s"),
+        "recompiled_whole": sum(len(r["recompiled_whole"]) for r in out_rows),
+        "recompiled_fine": sum(len(r["recompiled_fine"]) for r in out_rows),
+        "reasons": dict(reasons_total),
+    }
+    summary["cargo_vs_ideal_whole"] = summary["cargo_s"] / max(summary["ideal_whole_s"], 1e-9)
+    summary["cargo_vs_ideal_fine"] = summary["cargo_s"] / max(summary["ideal_fine_s"], 1e-9)
+    print(json.dumps(summary, indent=1))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"summary": summary, "rows": out_rows}, indent=1))
+    if args.markdown:
+        lines = ["| # | commit | Cargo s | ideal, whole-interface key s | ideal, finer key s | dependents recompiled (whole / finer) |",
+                 "|---|---|---|---|---|---|"]
+        for r in out_rows:
+            lines.append(f"| {r['n']} | {r['commit']} {r['subject'][:40]} | {r['cargo_s']:.1f} | {r['ideal_whole_s']:.1f} | {r['ideal_fine_s']:.1f} | "
+                         f"{len(r['recompiled_whole'])} / {len(r['recompiled_fine'])} |")
+        lines.append("")
+        lines.append(f"Totals: Cargo {summary['cargo_s']:.1f} s; ideal with the whole-interface key {summary['ideal_whole_s']:.1f} s "
+                     f"({summary['cargo_vs_ideal_whole']:.2f}x faster than Cargo); with the finer key {summary['ideal_fine_s']:.1f} s "
+                     f"(**{summary['cargo_vs_ideal_fine']:.2f}x**). Dependents recompiled: {summary['recompiled_whole']} vs {summary['recompiled_fine']}.")
+        Path(args.markdown).write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
