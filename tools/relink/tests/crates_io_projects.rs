@@ -1,7 +1,15 @@
 //! Published applications no one here wrote, from crates.io (issue 11): `relink import`, the
-//! binary, and `relink test //...` with the test counts `cargo test` reports for the same
-//! version (fd-find 10.5.0: 157 unit tests of the binary, 111 integration tests that run it
-//! through `CARGO_BIN_EXE_fd` from other directories). Real-code tier; about two minutes.
+//! binary on a real job, and `relink test //...` with the test counts `cargo test` reports for
+//! the same version on this machine (counted 2026-11-27, rustc 1.95):
+//! - fd-find 10.5.0: 157 unit tests of the binary, 111 integration tests that run it through
+//!   `CARGO_BIN_EXE_fd` from other directories;
+//! - hyperfine 1.20.0: its build script reads `CARGO_PKG_VERSION` when it is compiled; 44 unit
+//!   tests, 19 + 39 integration tests through `CARGO_BIN_EXE_hyperfine`, and `tests/common.rs`,
+//!   a test target without tests, as Cargo has it;
+//! - tokei 15.0.0: 1 unit test of the binary, 22 doctests, and 18 of the library's 20 tests pass
+//!   under both (the published crate leaves out `tests/data`, which the other two read).
+//!
+//! Real-code tier; about two minutes each, side by side.
 
 mod common;
 
@@ -41,4 +49,78 @@ fn fd_find_builds_and_passes_the_tests_cargo_runs() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&found.stdout), "tests/testenv/mod.rs\n");
+}
+
+#[test]
+fn hyperfine_builds_and_passes_the_tests_cargo_runs() {
+    if !real_code_tier("hyperfine_builds_and_passes_the_tests_cargo_runs") {
+        return;
+    }
+    let scratch = Scratch::new("hyperfine");
+    let ws = Ws::at(crates_io_package("hyperfine", "1.20.0", &scratch.0), scratch.0.join("cache"));
+    let import = ws.relink(&["import"]);
+    assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+
+    let test = ws.relink(&["test", "-j", "2", "//..."]);
+    let report = String::from_utf8_lossy(&test.stdout);
+    assert!(test.status.success(), "{report}\n{}", String::from_utf8_lossy(&test.stderr));
+    for expected in [
+        "PASSED //:hyperfine_test_unit (44 passed, 0 ignored)",
+        "PASSED //:execution_order_tests (19 passed, 0 ignored)",
+        "PASSED //:integration_tests (39 passed, 0 ignored)",
+        "PASSED //:common (0 passed, 0 ignored)",
+    ] {
+        assert!(report.contains(expected), "{expected} in:\n{report}");
+    }
+
+    ws.build_ok(&["build", "//:hyperfine"]);
+    let binary = ws.path("relink-bin/hyperfine");
+    let version = Command::new(&binary).arg("--version").output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&version.stdout), "hyperfine 1.20.0\n");
+    // A real job: two timed runs of `true` without a shell, exported as JSON.
+    let json = scratch.0.join("runs.json");
+    let run = Command::new(&binary)
+        .args(["-N", "--runs", "2", "--style", "none", "--export-json"])
+        .arg(&json)
+        .arg("true")
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let exported: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let result = &exported["results"][0];
+    assert_eq!(result["command"], "true", "{exported}");
+    assert_eq!(result["times"].as_array().map(Vec::len), Some(2), "{exported}");
+}
+
+#[test]
+fn tokei_counts_as_cargos_binary_does() {
+    if !real_code_tier("tokei_counts_as_cargos_binary_does") {
+        return;
+    }
+    let scratch = Scratch::new("tokei");
+    let ws = Ws::at(crates_io_package("tokei", "15.0.0", &scratch.0), scratch.0.join("cache"));
+    let import = ws.relink(&["import"]);
+    assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+
+    // `cargo test` fails too, on the same two tests (their data is not in the published crate).
+    let test = ws.relink(&["test", "-j", "2", "//..."]);
+    let report = String::from_utf8_lossy(&test.stdout);
+    assert!(!test.status.success(), "{report}");
+    for expected in [
+        "FAILED //:tokei_test (18 passed, 2 failed, 0 ignored)",
+        "PASSED //:tokei_bin_test (1 passed, 0 ignored)",
+        "PASSED //:tokei_doctest (22 passed, 0 ignored)",
+    ] {
+        assert!(report.contains(expected), "{expected} in:\n{report}");
+    }
+
+    ws.build_ok(&["build", "//:tokei"]);
+    let binary = ws.path("relink-bin/tokei");
+    let version = Command::new(&binary).arg("--version").output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&version.stdout), "tokei 15.0.0 compiled with serialization support: json\n");
+    // A real job: tokei's own sources, counted as Cargo's build of the same version counts them.
+    let counted = Command::new(&binary).args(["--output", "json", "src"]).current_dir(&ws.dir).output().unwrap();
+    assert!(counted.status.success(), "{}", String::from_utf8_lossy(&counted.stderr));
+    let counts: serde_json::Value = serde_json::from_slice(&counted.stdout).unwrap();
+    assert_eq!((&counts["Rust"]["code"], &counts["Total"]["code"]), (&3615.into(), &3620.into()), "{counts}");
 }
