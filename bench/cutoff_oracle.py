@@ -137,20 +137,12 @@ def main():
                "cargo_recompiled": sum(len(r["cargo_recompiled"]) for r in out_rows), "observed": sum(len(r["observed"]) for r in out_rows)}
     summary["cargo_vs_ideal_whole"] = summary["cargo_s"] / max(summary["ideal_whole_s"], 1e-9)
     summary["cargo_vs_ideal_oracle"] = summary["cargo_s"] / max(summary["ideal_oracle_s"], 1e-9)
-    print(json.dumps(summary, indent=1))
-    if args.json:
-        Path(args.json).write_text(json.dumps({"summary": summary, "rows": out_rows}, indent=1))
-    if args.markdown:
-        lines = ["| # | commit | Cargo s | ideal, whole-interface key s | ideal, perfect key s | dependents recompiled by Cargo | of which with changed code |",
-                 "|---|---|---|---|---|---|---|"]
-        for r in out_rows:
-            lines.append(f"| {r['n']} | {r['commit']} {r['subject'][:40]} | {r['cargo_s']:.1f} | {r['ideal_whole_s']:.1f} | {r['ideal_oracle_s']:.1f} | "
-                         f"{len(r['cargo_recompiled'])} | {len(r['observed'])} |")
-        lines += ["", f"Totals: Cargo {summary['cargo_s']:.1f} s; ideal, whole-interface key {summary['ideal_whole_s']:.1f} s "
-                      f"({summary['cargo_vs_ideal_whole']:.2f}x faster than Cargo); ideal, perfect key {summary['ideal_oracle_s']:.1f} s "
-                      f"(**{summary['cargo_vs_ideal_oracle']:.2f}x**). Dependents: {summary['cargo_recompiled']} recompiled by Cargo, "
-                      f"{summary['observed']} with changed code."]
-        Path(args.markdown).write_text("\n".join(lines) + "\n")
+    totals = (f"Totals: Cargo {summary['cargo_s']:.1f} s; ideal, whole-interface key {summary['ideal_whole_s']:.1f} s "
+              f"({summary['cargo_vs_ideal_whole']:.2f}x faster than Cargo); ideal, perfect key {summary['ideal_oracle_s']:.1f} s "
+              f"(**{summary['cargo_vs_ideal_oracle']:.2f}x**). Dependents: {summary['cargo_recompiled']} recompiled by Cargo, "
+              f"{summary['observed']} with changed code.")
+    finer_key.write_results(args, summary, out_rows, ["ideal, whole-interface key s", "ideal, perfect key s", "dependents recompiled by Cargo", "of which with changed code"],
+                            lambda r: [f"{r['ideal_whole_s']:.1f}", f"{r['ideal_oracle_s']:.1f}", str(len(r["cargo_recompiled"])), str(len(r["observed"]))], totals)
 
 
 if __name__ == "__main__":

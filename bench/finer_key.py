@@ -180,6 +180,18 @@ def closure(seed, indexes):
     return seen
 
 
+def write_results(args, summary, rows, header, cells, totals):
+    """Print the summary; write all data as JSON (--json) and a per-commit table (--markdown)
+    with the given column `header`, a row's extra `cells` and the `totals` line."""
+    print(json.dumps(summary, indent=1))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))
+    if args.markdown:
+        lines = ["| # | commit | Cargo s | " + " | ".join(header) + " |", "|---" * (3 + len(header)) + "|"]
+        lines += [f"| {r['n']} | {r['commit']} {r['subject'][:40]} | {r['cargo_s']:.1f} | " + " | ".join(cells(r)) + " |" for r in rows]
+        Path(args.markdown).write_text("\n".join(lines + ["", totals]) + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--replay", required=True, help="JSON written by bench/replay.py --json")
@@ -299,20 +311,11 @@ def main():
     }
     summary["cargo_vs_ideal_whole"] = summary["cargo_s"] / max(summary["ideal_whole_s"], 1e-9)
     summary["cargo_vs_ideal_fine"] = summary["cargo_s"] / max(summary["ideal_fine_s"], 1e-9)
-    print(json.dumps(summary, indent=1))
-    if args.json:
-        Path(args.json).write_text(json.dumps({"summary": summary, "rows": out_rows}, indent=1))
-    if args.markdown:
-        lines = ["| # | commit | Cargo s | ideal, whole-interface key s | ideal, finer key s | dependents recompiled (whole / finer) |",
-                 "|---|---|---|---|---|---|"]
-        for r in out_rows:
-            lines.append(f"| {r['n']} | {r['commit']} {r['subject'][:40]} | {r['cargo_s']:.1f} | {r['ideal_whole_s']:.1f} | {r['ideal_fine_s']:.1f} | "
-                         f"{len(r['recompiled_whole'])} / {len(r['recompiled_fine'])} |")
-        lines.append("")
-        lines.append(f"Totals: Cargo {summary['cargo_s']:.1f} s; ideal with the whole-interface key {summary['ideal_whole_s']:.1f} s "
-                     f"({summary['cargo_vs_ideal_whole']:.2f}x faster than Cargo); with the finer key {summary['ideal_fine_s']:.1f} s "
-                     f"(**{summary['cargo_vs_ideal_fine']:.2f}x**). Dependents recompiled: {summary['recompiled_whole']} vs {summary['recompiled_fine']}.")
-        Path(args.markdown).write_text("\n".join(lines) + "\n")
+    totals = (f"Totals: Cargo {summary['cargo_s']:.1f} s; ideal with the whole-interface key {summary['ideal_whole_s']:.1f} s "
+              f"({summary['cargo_vs_ideal_whole']:.2f}x faster than Cargo); with the finer key {summary['ideal_fine_s']:.1f} s "
+              f"(**{summary['cargo_vs_ideal_fine']:.2f}x**). Dependents recompiled: {summary['recompiled_whole']} vs {summary['recompiled_fine']}.")
+    write_results(args, summary, out_rows, ["ideal, whole-interface key s", "ideal, finer key s", "dependents recompiled (whole / finer)"],
+                  lambda r: [f"{r['ideal_whole_s']:.1f}", f"{r['ideal_fine_s']:.1f}", f"{len(r['recompiled_whole'])} / {len(r['recompiled_fine'])}"], totals)
 
 
 if __name__ == "__main__":

@@ -51,27 +51,38 @@ fn fd_find_builds_and_passes_the_tests_cargo_runs() {
     assert_eq!(String::from_utf8_lossy(&found.stdout), "tests/testenv/mod.rs\n");
 }
 
+/// A published package, imported, with `relink test -j 2 //...` run: the workspace (kept alive
+/// by the scratch directory), whether the tests passed, and their report. Every expected line
+/// must be in the report.
+fn import_and_test(name: &str, version: &str, expected: &[&str]) -> (Scratch, Ws, bool) {
+    let scratch = Scratch::new(name);
+    let ws = Ws::at(crates_io_package(name, version, &scratch.0), scratch.0.join("cache"));
+    let import = ws.relink(&["import"]);
+    assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+    let test = ws.relink(&["test", "-j", "2", "//..."]);
+    let report = String::from_utf8_lossy(&test.stdout);
+    for line in expected {
+        assert!(report.contains(line), "{line} in:\n{report}\n{}", String::from_utf8_lossy(&test.stderr));
+    }
+    (scratch, ws, test.status.success())
+}
+
 #[test]
 fn hyperfine_builds_and_passes_the_tests_cargo_runs() {
     if !real_code_tier("hyperfine_builds_and_passes_the_tests_cargo_runs") {
         return;
     }
-    let scratch = Scratch::new("hyperfine");
-    let ws = Ws::at(crates_io_package("hyperfine", "1.20.0", &scratch.0), scratch.0.join("cache"));
-    let import = ws.relink(&["import"]);
-    assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
-
-    let test = ws.relink(&["test", "-j", "2", "//..."]);
-    let report = String::from_utf8_lossy(&test.stdout);
-    assert!(test.status.success(), "{report}\n{}", String::from_utf8_lossy(&test.stderr));
-    for expected in [
-        "PASSED //:hyperfine_test_unit (44 passed, 0 ignored)",
-        "PASSED //:execution_order_tests (19 passed, 0 ignored)",
-        "PASSED //:integration_tests (39 passed, 0 ignored)",
-        "PASSED //:common (0 passed, 0 ignored)",
-    ] {
-        assert!(report.contains(expected), "{expected} in:\n{report}");
-    }
+    let (scratch, ws, passed) = import_and_test(
+        "hyperfine",
+        "1.20.0",
+        &[
+            "PASSED //:hyperfine_test_unit (44 passed, 0 ignored)",
+            "PASSED //:execution_order_tests (19 passed, 0 ignored)",
+            "PASSED //:integration_tests (39 passed, 0 ignored)",
+            "PASSED //:common (0 passed, 0 ignored)",
+        ],
+    );
+    assert!(passed);
 
     ws.build_ok(&["build", "//:hyperfine"]);
     let binary = ws.path("relink-bin/hyperfine");
@@ -97,22 +108,17 @@ fn tokei_counts_as_cargos_binary_does() {
     if !real_code_tier("tokei_counts_as_cargos_binary_does") {
         return;
     }
-    let scratch = Scratch::new("tokei");
-    let ws = Ws::at(crates_io_package("tokei", "15.0.0", &scratch.0), scratch.0.join("cache"));
-    let import = ws.relink(&["import"]);
-    assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
-
     // `cargo test` fails too, on the same two tests (their data is not in the published crate).
-    let test = ws.relink(&["test", "-j", "2", "//..."]);
-    let report = String::from_utf8_lossy(&test.stdout);
-    assert!(!test.status.success(), "{report}");
-    for expected in [
-        "FAILED //:tokei_test (18 passed, 2 failed, 0 ignored)",
-        "PASSED //:tokei_bin_test (1 passed, 0 ignored)",
-        "PASSED //:tokei_doctest (22 passed, 0 ignored)",
-    ] {
-        assert!(report.contains(expected), "{expected} in:\n{report}");
-    }
+    let (_scratch, ws, passed) = import_and_test(
+        "tokei",
+        "15.0.0",
+        &[
+            "FAILED //:tokei_test (18 passed, 2 failed, 0 ignored)",
+            "PASSED //:tokei_bin_test (1 passed, 0 ignored)",
+            "PASSED //:tokei_doctest (22 passed, 0 ignored)",
+        ],
+    );
+    assert!(!passed);
 
     ws.build_ok(&["build", "//:tokei"]);
     let binary = ws.path("relink-bin/tokei");

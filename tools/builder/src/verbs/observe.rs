@@ -2,7 +2,7 @@
 //! that reach each item, its fingerprint, the identifiers it mentions), or the identifiers of
 //! a dependent's own sources. JSON on stdout; `bench/finer_key.py` computes the closure.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -20,22 +20,14 @@ pub struct ObserveArgs {
     pub sources: Option<PathBuf>,
 }
 
-fn rust_files(dir: &std::path::Path) -> Result<BTreeMap<String, String>> {
-    crate::util::files_under(dir)?
-        .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
-        .map(|p| Ok((p.display().to_string(), fs_err::read_to_string(dir.join(&p))?)))
-        .collect()
-}
-
 /// Run the verb.
 pub fn run(args: &ObserveArgs) -> Result<()> {
     if let Some(dir) = &args.stub_dir {
-        let items = observe::index(&rust_files(dir)?);
+        let items = observe::index(&super::stub_diff::stub_dir_texts(dir)?);
         println!("{}", serde_json::to_string(&items)?);
     } else if let Some(dir) = &args.sources {
         let mut idents = BTreeSet::new();
-        for text in rust_files(dir)?.values() {
+        for text in super::stub_diff::stub_dir_texts(dir)?.values() {
             idents.extend(observe::source_idents(text));
         }
         println!("{}", serde_json::to_string(&idents)?);

@@ -46,8 +46,8 @@ fn stub_texts(root: &Path, policy: SpanPolicy) -> Result<BTreeMap<String, String
         .collect())
 }
 
-/// Stub texts of a directory a `stub` verb wrote, keyed by path relative to it.
-fn stub_dir_texts(dir: &Path) -> Result<BTreeMap<String, String>> {
+/// The `.rs` files of a directory (a stub a `stub` verb wrote), keyed by path relative to it.
+pub(crate) fn stub_dir_texts(dir: &Path) -> Result<BTreeMap<String, String>> {
     crate::util::files_under(dir)?
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "rs"))
