@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs a Rust test binary built by rules/buck2/rules.bzl as `cargo test` would: each binary
 # the test runs is reachable at the absolute CARGO_BIN_EXE_<name> path compiled into the
-# test (a symlink under --exe-dir, kept under a lock for the test's lifetime).
+# test (a copy under --exe-dir, kept under a lock for the test's lifetime).
 # With --cd DIR the test runs there, with CARGO_MANIFEST_DIR set to it, as under `cargo test`.
 # Usage: test_launcher.sh --exe-dir DIR [--bin NAME=PATH]... [--cd DIR] -- TEST_BINARY [ARGS]...
 set -euo pipefail
@@ -27,7 +27,10 @@ if [ ${#bins[@]} -gt 0 ]; then
   flock 9 || { echo "cannot lock $exe_dir (flock from util-linux is needed)" >&2; exit 1; }
   for pair in "${bins[@]}"; do
     name=${pair%%=*}
-    ln -sfn "$(absolute "${pair#*=}")" "$exe_dir/$name"
+    # A copy, not a symlink: current_exe() of the binary must be CARGO_BIN_EXE_<name>, as
+    # under Cargo (just's tests compare them).
+    cp -f "$(absolute "${pair#*=}")" "$exe_dir/$name.tmp"
+    mv -f "$exe_dir/$name.tmp" "$exe_dir/$name"
     export "CARGO_BIN_EXE_$name=$exe_dir/$name"
   done
 fi

@@ -226,7 +226,11 @@ def _rust_test_impl(ctx):
             "exec 9>'%s/.lock' && flock 9 || { echo 'cannot lock %s for the test binaries (CARGO_BIN_EXE_*): flock from util-linux is needed' >&2; exit 1; }" % (exe_dir, exe_dir),
         ]
         for exe in bin_exes:
-            lines.append("ln -sfn \"$here/%s%s\" '%s/%s' || exit 1" % (up, exe.short_path, exe_dir, exe.basename))
+            # A copy, as Cargo's target/debug/NAME is the binary itself: a test that compares
+            # the binary's current_exe() with CARGO_BIN_EXE_NAME (just's) sees the same path. Not
+            # a hard link: the test could then write to the cache's blob through it.
+            dest = "%s/%s" % (exe_dir, exe.basename)
+            lines.append("cp -f \"$here/%s%s\" '%s.tmp' && mv -f '%s.tmp' '%s' || exit 1" % (up, exe.short_path, dest, dest, dest))
 
             # Binary names may hold `-`, which a shell variable cannot: set through env(1).
             run_env.append("'CARGO_BIN_EXE_%s=%s/%s'" % (exe.basename, exe_dir, exe.basename))

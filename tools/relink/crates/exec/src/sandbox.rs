@@ -308,7 +308,11 @@ fn confinement_layout<'a>(
     let rustup_home = std::env::var_os("RUSTUP_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".rustup")));
-    let tools = path_dirs.chain(rustup_home).filter(|d| d.is_absolute()).filter_map(|d| fs::canonicalize(d).ok());
+    let tools = path_dirs
+        .chain(rustup_home)
+        .filter(|d| d.is_absolute())
+        .filter_map(|d| fs::canonicalize(d).ok())
+        .map(with_version_manager_root);
     for needed in inputs.referenced.into_iter().chain(program).chain(tools) {
         // A cover itself on PATH (`$HOME`, `/tmp`) stays covered.
         let a_cover = needed == Path::new("/tmp") || covered.contains(&needed);
@@ -317,6 +321,16 @@ fn confinement_layout<'a>(
         }
     }
     confine::Layout { sandbox, writable, read_only, hidden, private_tmp: Some(private_tmp(sandbox)), covered }
+}
+
+/// A PATH directory, and for a version manager's `shims` directory (pyenv's, rbenv's,
+/// asdf's: `~/.pyenv/shims/python3` runs `~/.pyenv/libexec/pyenv`, which runs
+/// `~/.pyenv/versions/..`) the manager's root instead: the shims alone cannot run.
+fn with_version_manager_root(dir: PathBuf) -> PathBuf {
+    match (dir.file_name(), dir.parent()) {
+        (Some(name), Some(root)) if name == "shims" && root.components().count() > 2 => root.to_path_buf(),
+        _ => dir,
+    }
 }
 
 /// How long an action's output pipes may stay open after its process ended (a process it
@@ -469,5 +483,20 @@ fn shell_quote(s: &str) -> String {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_managers_shims_bring_its_root() {
+        let root = |d: &str| with_version_manager_root(PathBuf::from(d));
+        assert_eq!(root("/root/.pyenv/shims"), PathBuf::from("/root/.pyenv"));
+        assert_eq!(root("/home/u/.asdf/shims"), PathBuf::from("/home/u/.asdf"));
+        assert_eq!(root("/home/u/.cargo/bin"), PathBuf::from("/home/u/.cargo/bin"));
+        assert_eq!(root("/shims"), PathBuf::from("/shims"), "never the root directory");
+        assert_eq!(root("/opt/shims"), PathBuf::from("/opt/shims"), "nor a top-level one");
     }
 }
