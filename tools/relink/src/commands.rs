@@ -111,7 +111,11 @@ fn build(
     let mut analysis = plan::analyze(session, patterns)?;
     phase(if analysis.reused { "loading and analysis (reused)" } else { "loading and analysis" }, &mut t);
     let paths = requested_paths(&analysis.targets, false);
-    let test_actions = if tests { add_test_actions(&mut analysis, opts.test_timeout)? } else { Vec::new() };
+    let test_actions = if tests {
+        add_test_actions(&mut analysis, opts.test_timeout, &test_environment(&opts.test_env)?)?
+    } else {
+        Vec::new()
+    };
     let mut wanted = paths.clone();
     wanted.extend(test_actions.iter().map(|(_, i)| analysis.graph.actions[*i].outputs[0].path.clone()));
     let needed = exec::needed_actions(&analysis.graph, &wanted);
@@ -190,9 +194,32 @@ fn build_command(opts: &BuildOpts, patterns: &[String], tests: bool) -> Result<b
     Ok(tests_ok)
 }
 
+/// `--test_env` values: `NAME=VALUE`, or `NAME` for this process's value (left out when unset,
+/// as Bazel does).
+fn test_environment(specs: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut env = BTreeMap::new();
+    for spec in specs {
+        let (name, value) = match spec.split_once('=') {
+            Some((name, value)) => (name, Some(value.to_string())),
+            None => (spec.as_str(), std::env::var(spec).ok()),
+        };
+        if name.is_empty() || name.contains(['\0', ' ']) {
+            return Err(Exit { code: 2, message: format!("--test_env {spec:?}: give NAME=VALUE or NAME") }.into());
+        }
+        if let Some(value) = value {
+            env.insert(name.to_string(), value);
+        }
+    }
+    Ok(env)
+}
+
 /// A `TestRunner` action for every test target: runs the test binary, its log an output
 /// (passing results are cached). Returns (label, action index).
-fn add_test_actions(analysis: &mut Analysis, test_timeout: u64) -> Result<Vec<(String, usize)>> {
+fn add_test_actions(
+    analysis: &mut Analysis,
+    test_timeout: u64,
+    test_env: &BTreeMap<String, String>,
+) -> Result<Vec<(String, usize)>> {
     let tests: Vec<TargetSummary> = analysis.targets.iter().filter(|t| t.is_test).cloned().collect();
     if tests.is_empty() {
         return Err(Exit {
@@ -208,6 +235,14 @@ fn add_test_actions(analysis: &mut Analysis, test_timeout: u64) -> Result<Vec<(S
         let mut inputs: Vec<String> = vec![exe.clone()];
         inputs.extend(t.runfiles.iter().cloned());
         let script = "\"$1\" > \"$2\" 2>&1; code=$?; if [ $code -ne 0 ]; then cat \"$2\" >&2; fi; exit $code";
+        let mut env = test_env.clone();
+        env.extend([
+            // The user's PATH, as `cargo test` keeps it: a test that runs a tool from
+            // ~/.cargo/bin works. Part of the test's key: another PATH runs it again.
+            ("PATH".to_string(), std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".to_string())),
+            ("TEST_TARGET".to_string(), t.label.clone()),
+            ("TEST_TMPDIR".to_string(), "/tmp".to_string()),
+        ]);
         analysis.graph.add(Action {
             mnemonic: "TestRunner".into(),
             owner: t.label.clone(),
@@ -220,13 +255,7 @@ fn add_test_actions(analysis: &mut Analysis, test_timeout: u64) -> Result<Vec<(S
                     exe.clone(),
                     log_path.clone(),
                 ],
-                env: BTreeMap::from([
-                    // The user's PATH, as `cargo test` keeps it: a test that runs a tool from
-                    // ~/.cargo/bin works. Part of the test's key: another PATH runs it again.
-                    ("PATH".to_string(), std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".to_string())),
-                    ("TEST_TARGET".to_string(), t.label.clone()),
-                    ("TEST_TMPDIR".to_string(), "/tmp".to_string()),
-                ]),
+                env,
             },
             inputs,
             outputs: vec![Output { path: log_path, is_dir: false }],

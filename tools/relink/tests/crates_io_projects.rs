@@ -11,7 +11,8 @@
 //! - just 1.59.0: 576 unit tests, 1,856 integration tests, 18 ignored; two read `USER` and
 //!   `XDG_RUNTIME_DIR`, which `cargo test` passes on from the caller and relink's test
 //!   environment does not (PATH, TEST_TARGET, TEST_TMPDIR only): they fail under relink, and
-//!   under Cargo too where those are unset (this CI). `test_just_executable_function` compares
+//!   under Cargo too where those are unset (this CI), and pass with `--test_env` (Bazel's flag).
+//!   `test_just_executable_function` compares
 //!   the binary's `current_exe()` with `CARGO_BIN_EXE_just`, and a backtick recipe runs
 //!   `python3` through pyenv's shims when the caller's PATH has them.
 //!
@@ -153,6 +154,19 @@ fn just_builds_and_passes_the_tests_cargo_runs() {
         ],
     );
     assert!(!passed, "two tests need the caller's USER and XDG_RUNTIME_DIR");
+    // Given as Bazel users give them, they pass too (and only the integration tests run again:
+    // the environment is part of their key).
+    let with_env = ws.relink(&[
+        "test",
+        "//:integration",
+        "--test_env",
+        "USER=relink",
+        "--test_env",
+        &format!("XDG_RUNTIME_DIR={}", scratch.0.display()),
+    ]);
+    let report = String::from_utf8_lossy(&with_env.stdout);
+    assert!(with_env.status.success(), "{report}\n{}", String::from_utf8_lossy(&with_env.stderr));
+    assert!(report.contains("PASSED //:integration (1858 passed, 18 ignored)"), "{report}");
 
     ws.build_ok(&["build", "//:just"]);
     let binary = ws.path("relink-bin/just");
