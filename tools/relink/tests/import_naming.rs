@@ -132,3 +132,31 @@ fn a_renamed_dependency_is_used_by_its_new_name() {
     let out = std::process::Command::new(ws.join("relink-bin/app/app")).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "hi from util\n");
 }
+
+#[test]
+fn files_no_label_can_name_are_left_out_of_the_globs() {
+    // bat ships `tests/syntax-tests/highlighted/ARM Assembly/test.S`: a glob that returned it
+    // made every target of the package fail ("' ' is not allowed in a label").
+    let scratch = Scratch::new("spaces");
+    let dir = scratch.0.join("spaced");
+    for sub in ["src", "data/ARM Assembly"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    std::fs::write(dir.join("Cargo.toml"), "[package]\nname = \"spaced\"\nversion = \"0.1.0\"\nedition = \"2021\"\n")
+        .unwrap();
+    std::fs::write(dir.join("data/ARM Assembly/test.S"), "nop\n").unwrap();
+    std::fs::write(dir.join("data/a b.txt"), "spaced\n").unwrap();
+    std::fs::write(dir.join("data/plain.txt"), "plain\n").unwrap();
+    std::fs::write(
+        dir.join("src/main.rs"),
+        "fn main() {\n    print!(\"{}\", include_str!(\"../data/plain.txt\"));\n}\n",
+    )
+    .unwrap();
+    let cache = scratch.0.join("cache");
+    let import = relink_command(&dir, &cache).arg("import").output().unwrap();
+    assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+    let build = relink_command(&dir, &cache).args(["build", "//:spaced"]).output().unwrap();
+    assert!(build.status.success(), "{}", String::from_utf8_lossy(&build.stderr));
+    let out = std::process::Command::new(dir.join("relink-bin/spaced")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "plain\n", "the other data files stay compile data");
+}
