@@ -19,7 +19,6 @@ nothing: the numbers say what the finer key is worth before it is built into the
 """
 
 import argparse
-import ast
 import collections
 import hashlib
 import json
@@ -35,12 +34,8 @@ BUILDER = ic.REPO / "target" / "release" / "relink-builder"
 
 
 def load_rows(path):
-    rows = json.loads(Path(path).read_text())["rows"]
-    for r in rows:
-        for k in ("cargo_units", "interface_changed"):
-            if isinstance(r.get(k), str):
-                r[k] = ast.literal_eval(r[k])
-    return rows
+    """The per-commit rows of a replay's JSON."""
+    return json.loads(Path(path).read_text())["rows"]
 
 
 class Workspace:
@@ -118,7 +113,7 @@ class Indexer:
         key = (name, digest_of(list((tree / m["dir"]).rglob("*.rs")) + dep_macros))
         if key not in self.cache:
             out = self.work / "stub"
-            ok, err = ic.stub(BUILDER, tree, m["lib"], out, "anchored", dep_macros)
+            ok, _ = ic.stub(BUILDER, tree, m["lib"], out, "anchored", dep_macros)
             if not ok:
                 self.cache[key] = None
             else:

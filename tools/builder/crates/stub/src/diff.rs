@@ -248,13 +248,18 @@ fn entries(file: &syn::File) -> BTreeMap<String, Entry> {
 }
 
 fn insert(out: &mut BTreeMap<String, Entry>, key: String, entry: Entry) {
+    out.insert(unique_key(out, key), entry);
+}
+
+/// `key`, or `key#2`, `key#3`... when items of the same kind and name are already recorded.
+pub(crate) fn unique_key<V>(recorded: &BTreeMap<String, V>, key: String) -> String {
     let mut unique = key.clone();
     let mut n = 2;
-    while out.contains_key(&unique) {
+    while recorded.contains_key(&unique) {
         unique = format!("{key}#{n}");
         n += 1;
     }
-    out.insert(unique, entry);
+    unique
 }
 
 fn entry<T: ToTokens + Spanned + ?Sized>(

@@ -24,7 +24,6 @@
 //! (`docs/interfaces.md` §9).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::hash::Hasher;
 
 use proc_macro2::{TokenStream, TokenTree};
 use quote::ToTokens;
@@ -114,12 +113,7 @@ struct Items<'a> {
 impl Items<'_> {
     /// Record an item; `positional`: its token positions are observable by dependents.
     fn push(&mut self, label: String, tokens: &TokenStream, reach: Reach, positional: bool) {
-        let mut key = format!("{}: {label}", self.file);
-        let mut n = 2;
-        while self.out.contains_key(&key) {
-            key = format!("{}: {label}#{n}", self.file);
-            n += 1;
-        }
+        let key = crate::diff::unique_key(&self.out, format!("{}: {label}", self.file));
         let mut idents = BTreeSet::new();
         idents_into(tokens, &mut idents);
         let observed = Observed {
@@ -454,42 +448,29 @@ fn format_captures(literal: &str, out: &mut BTreeSet<String>) {
     }
 }
 
-/// FNV-1a of the tokens' text, and of each token's line and column when `positional`.
+/// blake3 of the tokens' text, and of each token's line and column when `positional`.
 fn fingerprint(tokens: &TokenStream, positional: bool) -> String {
-    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
-    h.write(tokens.to_string().as_bytes());
+    let mut h = blake3::Hasher::new();
+    h.update(tokens.to_string().as_bytes());
     if positional {
         positions_into(tokens, &mut h);
     }
-    format!("{:016x}", h.finish())
+    h.finalize().to_hex()[..16].to_string()
 }
 
-fn positions_into(tokens: &TokenStream, h: &mut Fnv) {
+fn positions_into(tokens: &TokenStream, h: &mut blake3::Hasher) {
     for tt in tokens.clone() {
-        let start = tt.span().start();
-        h.write_usize(start.line);
-        h.write_usize(start.column);
+        hash_position(h, tt.span().start());
         if let TokenTree::Group(g) = tt {
             positions_into(&g.stream(), h);
-            let end = g.span_close().start();
-            h.write_usize(end.line);
-            h.write_usize(end.column);
+            hash_position(h, g.span_close().start());
         }
     }
 }
 
-struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 ^= u64::from(*b);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
+fn hash_position(h: &mut blake3::Hasher, p: proc_macro2::LineColumn) {
+    h.update(&(p.line as u64).to_le_bytes());
+    h.update(&(p.column as u64).to_le_bytes());
 }
 
 #[cfg(test)]
