@@ -115,6 +115,62 @@ pub fn rewrite_strings(
     Ok(out)
 }
 
+/// Empty every list of strings that consists only of strings `member` accepts: each run of
+/// consecutive framed strings starting with `needle` that `member` accepts must be preceded
+/// by its element count (a `Vec` of paths); the count becomes 0 and the strings go. A run
+/// without that count is left to `fallback`, which may rewrite each of its strings.
+pub fn empty_string_lists(
+    data: &[u8],
+    needle: &[u8],
+    member: impl Fn(&str) -> bool,
+    fallback: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<u8>> {
+    let mut runs: Vec<Vec<Found>> = Vec::new();
+    let finder = memchr::memmem::Finder::new(needle);
+    let mut from = 0usize;
+    while let Some(pos) = find(&finder, &data[from..]).map(|p| p + from) {
+        from = pos + 1;
+        let Some(found) = framed_string_at(data, pos) else { continue };
+        let Ok(text) = std::str::from_utf8(&data[found.bytes.clone()]) else { continue };
+        if !member(text) {
+            continue;
+        }
+        from = found.bytes.end;
+        match runs.last_mut() {
+            Some(run) if run.last().is_some_and(|last| last.bytes.end + 1 == found.prefix_start) => run.push(found),
+            _ => runs.push(vec![found]),
+        }
+    }
+    let mut out = Vec::with_capacity(data.len());
+    let mut copied = 0usize;
+    for run in &runs {
+        let first = run[0].prefix_start;
+        let end = run.last().expect("runs are never empty").bytes.end + 1;
+        let count_width = (1..=3).find(|&width| {
+            first.checked_sub(width).and_then(|start| decode_leb128(&data[start..first])) == Some((run.len(), width))
+        });
+        match count_width {
+            Some(width) => {
+                out.extend_from_slice(&data[copied..first - width]);
+                encode_leb128(0, &mut out);
+                copied = end;
+            }
+            None => {
+                for found in run {
+                    let text = std::str::from_utf8(&data[found.bytes.clone()]).expect("checked above");
+                    let Some(new) = fallback(text) else { continue };
+                    out.extend_from_slice(&data[copied..found.prefix_start]);
+                    encode_leb128(new.len(), &mut out);
+                    out.extend_from_slice(new.as_bytes());
+                    copied = found.bytes.end;
+                }
+            }
+        }
+    }
+    out.extend_from_slice(&data[copied..]);
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +198,26 @@ mod tests {
         assert_eq!(found[1].1, long.replace("/sandbox/", "out/"));
         // The string that merely contains the needle later is untouched.
         assert_eq!(strings_starting_with(&out, b"unrelated").len(), 1);
+    }
+
+    #[test]
+    fn lists_of_matching_strings_are_emptied_and_other_strings_kept() {
+        let mut data = b"rustlink\0\0\0\x01".to_vec();
+        data.extend(framed("keep/a.o"));
+        data.push(2); // a list of two session paths
+        data.extend(framed("/incr/s-1/x.o"));
+        data.extend(framed("/incr/s-1/y.o"));
+        data.extend(framed("keep/b.o"));
+        data.push(7); // not the count of the single path that follows: left to the fallback
+        data.extend(framed("/incr/s-1/z.o"));
+        let out = empty_string_lists(&data, b"/incr/", |s| s.contains("/s-"), |_| Some("@P@/z.o".to_string())).unwrap();
+        let mut expected = b"rustlink\0\0\0\x01".to_vec();
+        expected.extend(framed("keep/a.o"));
+        expected.push(0);
+        expected.extend(framed("keep/b.o"));
+        expected.push(7);
+        expected.extend(framed("@P@/z.o"));
+        assert_eq!(out, expected);
     }
 
     #[test]

@@ -111,6 +111,38 @@ fn outputs_do_not_depend_on_the_workspace_directory() {
 }
 
 #[test]
+fn incremental_recompiles_do_not_depend_on_the_cache_directory() {
+    // Two workspaces with their own caches build, take the same edit and recompile the binary
+    // incrementally (rustc reuses objects from its session). An rlink that listed the files
+    // reused from the incremental session (under a directory named with a timestamp and a
+    // random part, in this machine's cache) differed on every compile and between machines.
+    let a = examples();
+    let b = examples();
+    let mut logs = Vec::new();
+    for ws in [&a, &b] {
+        ws.build_ok(&["build", "//..."]);
+        let main = ws.path("app/main.rs");
+        let text = std::fs::read_to_string(&main).unwrap();
+        std::fs::write(&main, format!("{text}\n// An edit that changes no code.\n")).unwrap();
+        let log = ws.build_ok(&["build", "//..."]);
+        assert!(
+            executed(&log).contains(&("RustCompileNoLink".to_string(), "//app:app".to_string())),
+            "{:?}",
+            executed(&log)
+        );
+        logs.push(log);
+    }
+    assert_ne!(a.cache, b.cache);
+    let outputs = |log: &[LogEntry]| -> std::collections::BTreeMap<(String, String), _> {
+        log.iter().map(|e| ((e.mnemonic.clone(), e.target.clone()), e.digests.clone())).collect()
+    };
+    let (outputs_a, outputs_b) = (outputs(&logs[0]), outputs(&logs[1]));
+    assert_eq!(outputs_a.keys().collect::<Vec<_>>(), outputs_b.keys().collect::<Vec<_>>());
+    let differing: Vec<_> = outputs_a.iter().filter(|(k, v)| outputs_b.get(*k) != Some(*v)).map(|(k, _)| k).collect();
+    assert!(differing.is_empty(), "outputs that depend on the cache directory: {differing:?}");
+}
+
+#[test]
 fn a_second_checkout_reuses_the_first_ones_results() {
     // Where rustc keeps a workspace's incremental state is no part of any key: a fresh
     // checkout sharing the cache runs nothing (incremental compiles included).

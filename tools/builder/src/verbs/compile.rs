@@ -169,11 +169,55 @@ fn compile_no_link(
             data = rlink::rewrite_strings(&data, prefix.as_bytes(), |s| Ok(renamed.get(s).cloned()))?;
         }
     }
-    let (normalized, recorded) =
+    let (mut normalized, recorded) =
         normalize_rlink(&data, dir, cwd, deps).with_context(|| format!("cannot normalize {}", rlink_path.display()))?;
+    if let Some(incremental_dir) = &args.incremental_dir {
+        // After the sandbox paths: a stable sandbox may lie inside the incremental directory.
+        normalized = forget_incremental_sessions(&normalized, incremental_dir)
+            .with_context(|| format!("cannot normalize {}", rlink_path.display()))?;
+    }
     fs_err::write(&rlink_path, normalized)?;
     fs_err::write(dir.join(RECORDED_DEPS_FILE), recorded.join("\n"))?;
     Ok(())
+}
+
+/// Placeholder for rustc's incremental session directory inside a normalized rlink.
+pub const INCREMENTAL_PLACEHOLDER: &str = "@RELINK_INCREMENTAL@";
+
+/// Drop the incremental session paths an rlink records: for each module, the files rustc
+/// hard-linked from its incremental cache, under a session directory whose name holds a
+/// timestamp and a random part. rustc reads that list only while compiling (it does not copy
+/// such files into the cache again); the link step never does. Without this, every
+/// incremental compile of a binary writes a different rlink (its link re-runs though the
+/// objects are identical, and the rlink names this machine's cache directory), and a compile
+/// that reused objects differs from a fresh one. A list rustc encoded otherwise than this
+/// builder expects keeps its entries, as `@RELINK_INCREMENTAL@/<file name>`.
+pub fn forget_incremental_sessions(data: &[u8], incremental_dir: &Path) -> Result<Vec<u8>> {
+    let mut prefixes = vec![format!("{}/", incremental_dir.display())];
+    // rustc canonicalizes the crate's incremental directory before it creates a session.
+    if let Ok(canonical) = fs_err::canonicalize(incremental_dir) {
+        prefixes.push(format!("{}/", canonical.display()));
+    }
+    prefixes.dedup();
+    let mut data = data.to_vec();
+    for prefix in &prefixes {
+        let session_file = |s: &str| -> Option<String> {
+            let rest = s.strip_prefix(prefix.as_str())?;
+            let mut components = rest.rsplit('/');
+            let (name, session) = (components.next()?, components.next()?);
+            session.starts_with("s-").then(|| name.to_string())
+        };
+        data = rlink::empty_string_lists(
+            &data,
+            prefix.as_bytes(),
+            |s| session_file(s).is_some(),
+            |s| session_file(s).map(|name| format!("{INCREMENTAL_PLACEHOLDER}/{name}")),
+        )?;
+        if let Some((_, leftover)) = rlink::strings_starting_with(&data, prefix.as_bytes()).first() {
+            bail!("the rlink still names an incremental session path after normalization: {leftover}");
+        }
+    }
+    Ok(data)
 }
 
 /// Make an rlink independent of the sandbox: dependency paths back to the paths the build
