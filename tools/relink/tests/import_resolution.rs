@@ -3,7 +3,8 @@
 //! features (`"serde?/std"`) or unused build-dependencies name, and one (resolver "1") where a
 //! dependency for another platform enables a feature: for each, the crates `relink aquery //...`
 //! compiles and their `--feature`s against the units of `cargo build --all-targets
-//! --unit-graph` (nothing is compiled on either side). Real-code tier; about 20 s.
+//! --unit-graph` (nothing is compiled on either side). And a resolver "2" package whose
+//! Windows-only dependency `relink import` must not download. Real-code tier; about 20 s.
 
 mod common;
 
@@ -49,4 +50,51 @@ fn import_builds_the_crates_and_features_cargo_builds() {
     }
     println!("{report}");
     assert!(!failed, "{report}");
+}
+
+#[test]
+fn dependencies_for_other_platforms_are_neither_resolved_nor_downloaded() {
+    if !real_code_tier("dependencies_for_other_platforms_are_neither_resolved_nor_downloaded") {
+        return;
+    }
+    // Resolver "2": a Windows-only dependency enables nothing on this host, so `relink import`
+    // must not make `cargo metadata` download it (ripgrep's musl-only allocator cost a replayed
+    // commit half a second that Cargo's own build never spends). A private CARGO_HOME shows
+    // what was fetched.
+    let scratch = Scratch::new("platforms");
+    let dir = scratch.0.join("platforms");
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        "[package]\nname = \"platforms\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [dependencies]\nitoa = \"=1.0.15\"\n\n\
+         [target.'cfg(windows)'.dependencies]\nwinapi-util = \"=0.1.9\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("src/main.rs"),
+        "fn main() {\n    println!(\"{}\", itoa::Buffer::new().format(42u8));\n}\n",
+    )
+    .unwrap();
+    let cargo_home = scratch.0.join("cargo-home");
+    let lock = std::process::Command::new("cargo")
+        .arg("generate-lockfile")
+        .current_dir(&dir)
+        .env("CARGO_HOME", &cargo_home)
+        .output()
+        .unwrap();
+    assert!(lock.status.success(), "{}", String::from_utf8_lossy(&lock.stderr));
+    assert!(std::fs::read_to_string(dir.join("Cargo.lock")).unwrap().contains("name = \"windows-sys\""));
+    let ws = Ws::at(dir, scratch.0.join("cache"));
+    let import = relink_command(&ws.dir, &ws.cache).env("CARGO_HOME", &cargo_home).arg("import").output().unwrap();
+    assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+    let downloaded: Vec<String> = std::fs::read_dir(cargo_home.join("registry/cache"))
+        .unwrap()
+        .flat_map(|index| std::fs::read_dir(index.unwrap().path()).unwrap())
+        .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(downloaded, ["itoa-1.0.15.crate"], "what `relink import` downloaded");
+    ws.build_ok(&["build", "//:platforms"]);
+    let out = std::process::Command::new(ws.path("relink-bin/platforms")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "42\n");
 }

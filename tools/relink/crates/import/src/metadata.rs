@@ -167,14 +167,25 @@ impl Metadata {
     /// `cargo metadata`'s host graph is kept, with a warning: more crates may be built than
     /// Cargo builds, none is missing.
     pub fn load(manifest: &Path, feature_flags: &[String]) -> Result<Metadata> {
-        // Two rustc runs and one cargo run, side by side: each is mostly process start-up.
+        let version = FeatureResolver::of_manifest(manifest)?;
+        // With resolver "2" dependencies for other platforms enable nothing, so `cargo metadata`
+        // may leave them out: it then neither resolves nor downloads them (a musl-only
+        // allocator crate, a Windows API crate), which Cargo's own build never fetches either.
+        // Resolver "1" needs them all (see `resolve`). The host's cfgs and `cargo metadata`
+        // run side by side: each is mostly process start-up.
+        let triple = match version {
+            FeatureResolver::V2 => Some(Host::probe_triple()?),
+            FeatureResolver::V1 => None,
+        };
         let (host, metadata) = std::thread::scope(|s| {
-            let host = s.spawn(Host::probe);
-            let metadata = cargo_metadata(manifest, feature_flags, None);
+            let host = s.spawn(|| match &triple {
+                Some(triple) => Host::probe_cfg(triple.clone()),
+                None => Host::probe(),
+            });
+            let metadata = cargo_metadata(manifest, feature_flags, triple.as_deref());
             (host.join().expect("the host probe does not panic"), metadata)
         });
         let host = host?;
-        let version = FeatureResolver::of_manifest(manifest)?;
         let mut meta = Self::parse(&metadata?)?;
         let graph = Graph {
             packages: &meta.packages,

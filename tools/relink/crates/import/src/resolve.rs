@@ -69,21 +69,20 @@ pub struct Host {
 impl Host {
     /// The host of `rustc` (`rustc -vV`, `rustc --print cfg`).
     pub fn probe() -> Result<Host> {
-        let run = |args: &[&str]| -> Result<String> {
-            let out = std::process::Command::new("rustc")
-                .args(args)
-                .output()
-                .with_context(|| format!("cannot run `rustc {}`", args.join(" ")))?;
-            if !out.status.success() {
-                bail!("`rustc {}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
-            }
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-        };
-        let triple = run(&["-vV"])?
+        Host::probe_cfg(Host::probe_triple()?)
+    }
+
+    /// The host triple of `rustc` (`rustc -vV`).
+    pub fn probe_triple() -> Result<String> {
+        run_rustc(&["-vV"])?
             .lines()
             .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
-            .context("`rustc -vV` names no host")?;
-        Host::new(triple, &run(&["--print", "cfg"])?)
+            .context("`rustc -vV` names no host")
+    }
+
+    /// The host of `triple`, with its cfgs from `rustc --print cfg`.
+    pub fn probe_cfg(triple: String) -> Result<Host> {
+        Host::new(triple, &run_rustc(&["--print", "cfg"])?)
     }
 
     /// A host from its triple and `rustc --print cfg` output.
@@ -104,6 +103,18 @@ impl Host {
             Some(t) => Platform::from_str(t).map(|p| p.matches(&self.triple, &self.cfg)).unwrap_or(true),
         }
     }
+}
+
+/// The standard output of `rustc ARGS`.
+fn run_rustc(args: &[&str]) -> Result<String> {
+    let out = std::process::Command::new("rustc")
+        .args(args)
+        .output()
+        .with_context(|| format!("cannot run `rustc {}`", args.join(" ")))?;
+    if !out.status.success() {
+        bail!("`rustc {}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// What the feature resolver activates: per package, its active edges and its features.
