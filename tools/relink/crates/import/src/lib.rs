@@ -14,6 +14,7 @@
 
 pub mod buck2;
 mod generate;
+mod host;
 mod lints;
 mod metadata;
 mod profile;

@@ -22,12 +22,11 @@
 //! `--all-features` and `--no-default-features` to the right members).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::str::FromStr;
 
 use anyhow::{bail, Context, Result};
-use cargo_platform::{Cfg, Platform};
 use serde::Deserialize;
 
+pub use super::host::Host;
 use super::metadata::{DepKind, NodeDep, Package};
 
 /// A dependency as `Cargo.toml` declares it (`cargo metadata`'s `packages[].dependencies`).
@@ -58,63 +57,6 @@ impl Declared {
     fn name_in_toml(&self) -> &str {
         self.rename.as_deref().unwrap_or(&self.name)
     }
-}
-
-/// The host platform as Cargo matches `[target.'cfg(..)'.dependencies]`.
-pub struct Host {
-    pub triple: String,
-    pub cfg: Vec<Cfg>,
-}
-
-impl Host {
-    /// The host of `rustc` (`rustc -vV`, `rustc --print cfg`).
-    pub fn probe() -> Result<Host> {
-        Host::probe_cfg(Host::probe_triple()?)
-    }
-
-    /// The host triple of `rustc` (`rustc -vV`).
-    pub fn probe_triple() -> Result<String> {
-        run_rustc(&["-vV"])?
-            .lines()
-            .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
-            .context("`rustc -vV` names no host")
-    }
-
-    /// The host of `triple`, with its cfgs from `rustc --print cfg`.
-    pub fn probe_cfg(triple: String) -> Result<Host> {
-        Host::new(triple, &run_rustc(&["--print", "cfg"])?)
-    }
-
-    /// A host from its triple and `rustc --print cfg` output.
-    pub fn new(triple: String, print_cfg: &str) -> Result<Host> {
-        let cfg = print_cfg
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| Cfg::from_str(l).with_context(|| format!("unexpected `rustc --print cfg` line `{l}`")))
-            .collect::<Result<_>>()?;
-        Ok(Host { triple, cfg })
-    }
-
-    /// Whether a declaration's `target` applies to the host (an unparsable one does, which keeps
-    /// more, never less).
-    fn matches(&self, target: Option<&str>) -> bool {
-        match target {
-            None => true,
-            Some(t) => Platform::from_str(t).map(|p| p.matches(&self.triple, &self.cfg)).unwrap_or(true),
-        }
-    }
-}
-
-/// The standard output of `rustc ARGS`.
-fn run_rustc(args: &[&str]) -> Result<String> {
-    let out = std::process::Command::new("rustc")
-        .args(args)
-        .output()
-        .with_context(|| format!("cannot run `rustc {}`", args.join(" ")))?;
-    if !out.status.success() {
-        bail!("`rustc {}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// What the feature resolver activates: per package, its active edges and its features.
