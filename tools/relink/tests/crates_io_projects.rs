@@ -2,7 +2,8 @@
 //! binary on a real job, and `relink test //...` with the test counts `cargo test` reports for
 //! the same version on this machine (counted 2026-11-27, rustc 1.95):
 //! - fd-find 10.5.0: 157 unit tests of the binary, 111 integration tests that run it through
-//!   `CARGO_BIN_EXE_fd` from other directories;
+//!   `CARGO_BIN_EXE_fd` from other directories; then imported again with `--features
+//!   use-jemalloc` (jemalloc's C sources built by its build script) and run;
 //! - hyperfine 1.20.0: its build script reads `CARGO_PKG_VERSION` when it is compiled; 44 unit
 //!   tests, 19 + 39 integration tests through `CARGO_BIN_EXE_hyperfine`, and `tests/common.rs`,
 //!   a test target without tests, as Cargo has it;
@@ -56,6 +57,20 @@ fn fd_find_builds_and_passes_the_tests_cargo_runs() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&found.stdout), "tests/testenv/mod.rs\n");
+
+    // `--features use-jemalloc`: tikv-jemalloc-sys runs jemalloc's `configure` (a shell script
+    // the .crate ships executable) and builds it with `cc`; fd then allocates through it.
+    let import = ws.relink(&["import", "--features", "use-jemalloc"]);
+    assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+    ws.build_ok(&["build", "//:fd"]);
+    let binary = std::fs::read(ws.path("relink-bin/fd")).unwrap();
+    assert!(binary.windows(12).any(|w| w == b"_rjem_malloc"), "fd is not linked with jemalloc");
+    let found = Command::new(ws.path("relink-bin/fd"))
+        .args(["--type", "f", "^testenv$|^mod.rs$", "tests"])
+        .current_dir(&ws.dir)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&found.stdout), "tests/testenv/mod.rs\n", "{}", String::from_utf8_lossy(&found.stderr));
 }
 
 /// A published package, imported, with `relink test -j 2 //...` run: the workspace (kept alive
