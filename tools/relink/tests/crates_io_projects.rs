@@ -70,7 +70,12 @@ fn fd_find_builds_and_passes_the_tests_cargo_runs() {
         .current_dir(&ws.dir)
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&found.stdout), "tests/testenv/mod.rs\n", "{}", String::from_utf8_lossy(&found.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&found.stdout),
+        "tests/testenv/mod.rs\n",
+        "{}",
+        String::from_utf8_lossy(&found.stderr)
+    );
 }
 
 /// A published package, imported, with `relink test -j 2 //...` run: the workspace (kept alive
