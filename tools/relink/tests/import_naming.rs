@@ -1,6 +1,7 @@
 //! A package whose library and binary share a name (issue 11): Cargo names both crates NAME
 //! and the binary file NAME; `relink import` must too (the target is NAME_bin, since a BUILD
-//! package cannot hold two targets of one name).
+//! package cannot hold two targets of one name). Also what import makes of examples,
+//! benchmarks, features and paths no label can name.
 
 mod common;
 
@@ -159,4 +160,40 @@ fn files_no_label_can_name_are_left_out_of_the_globs() {
     assert!(build.status.success(), "{}", String::from_utf8_lossy(&build.stderr));
     let out = std::process::Command::new(dir.join("relink-bin/spaced")).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "plain\n", "the other data files stay compile data");
+}
+
+#[test]
+fn benches_build_as_cargo_builds_them_and_are_not_run_as_tests() {
+    // `cargo build --all-targets` builds benchmarks (with the dev-dependencies) and `cargo test`
+    // does not run them: a `harness = false` bench is a plain binary, a libtest one is compiled
+    // with `--test` and run as `cargo bench` runs it.
+    let scratch = Scratch::new("benches");
+    let dir = scratch.0.join("bm");
+    for sub in ["src", "benches"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        "[package]\nname = \"bm\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[[bench]]\nname = \"plain\"\nharness = false\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("src/lib.rs"), "pub fn work(n: u64) -> u64 { (1..=n).sum() }\n").unwrap();
+    std::fs::write(dir.join("benches/plain.rs"), "fn main() {\n    println!(\"plain: {}\", bm::work(10));\n}\n")
+        .unwrap();
+    std::fs::write(dir.join("benches/harnessed.rs"), "#[test]\nfn sums() {\n    assert_eq!(bm::work(4), 10);\n}\n")
+        .unwrap();
+    let cache = scratch.0.join("cache");
+    let import = relink_command(&dir, &cache).arg("import").output().unwrap();
+    assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+    let build = relink_command(&dir, &cache).args(["build", "//..."]).output().unwrap();
+    assert!(build.status.success(), "{}", String::from_utf8_lossy(&build.stderr));
+    let out = std::process::Command::new(dir.join("relink-bin/plain")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "plain: 55\n");
+    let listed = std::process::Command::new(dir.join("relink-bin/harnessed")).args(["--list"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&listed.stdout).lines().next(), Some("sums: test"), "a libtest harness");
+    let test = relink_command(&dir, &cache).args(["test", "//..."]).output().unwrap();
+    let report = String::from_utf8_lossy(&test.stdout);
+    assert!(test.status.success(), "{report}\n{}", String::from_utf8_lossy(&test.stderr));
+    assert!(report.contains("PASSED //:bm_test"), "{report}");
+    assert!(!report.contains("//:plain") && !report.contains("//:harnessed"), "benches ran as tests:\n{report}");
 }

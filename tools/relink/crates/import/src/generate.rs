@@ -146,6 +146,8 @@ struct Spec<'a> {
     target: &'a Target,
     deps: &'a Deps,
     extra: String,
+    /// Compile with libtest's harness (`--test`) though the rule is not `rust_test`.
+    test_harness: bool,
 }
 
 /// Dependencies split into libraries, proc macros and renames.
@@ -294,7 +296,11 @@ impl Ctx<'_> {
 
     /// One Rust target of `pkg`.
     fn crate_target(&self, out: &mut String, pkg: &Package, has_build_script: bool, spec: &Spec) -> Result<()> {
-        let Spec { rule, name, target, deps, extra } = spec;
+        let Spec { rule, name, target, deps, extra, test_harness } = spec;
+        let mut flags = self.flags();
+        if *test_harness {
+            flags.push("--test".to_string());
+        }
         let (crate_name, root_file, edition) = (crate_name(target), rel(pkg, &target.src_path)?, &target.edition);
         let _ = write!(
             out,
@@ -309,7 +315,7 @@ impl Ctx<'_> {
             dict(&deps.aliases),
             if has_build_script { "    build_script = \":build_script\",\n" } else { "" },
             dict(&self.target_env(pkg, target)),
-            list(&self.flags()),
+            list(&flags),
             self.profile_attrs(pkg, *rule == "rust_proc_macro"),
         );
         Ok(())
@@ -330,7 +336,7 @@ impl Ctx<'_> {
             out,
             pkg,
             has_bs,
-            &Spec { rule, name: &pkg.name, target: lib, deps: normal, extra: String::new() },
+            &Spec { rule, name: &pkg.name, target: lib, deps: normal, extra: String::new(), test_harness: false },
         )?;
         if lib.test && lib.is_lib() {
             let extra =
@@ -345,7 +351,7 @@ impl Ctx<'_> {
                 out,
                 pkg,
                 has_bs,
-                &Spec { rule: "rust_test", name: &name, target: lib, deps: &unit_deps, extra },
+                &Spec { rule: "rust_test", name: &name, target: lib, deps: &unit_deps, extra, test_harness: false },
             )?;
         }
         if lib.doctest && lib.is_lib() {
@@ -377,7 +383,8 @@ impl Ctx<'_> {
             // Integration tests may run the package's binaries (found beside the test binary's deps/).
             let extra =
                 format!("    binaries = {},\n    data = {DATA_GLOB},\n{CARGO_TEST}{}", list(bins), test_env(pkg));
-            let spec = Spec { rule: "rust_test", name: &target.name, target, deps: with_dev, extra };
+            let spec =
+                Spec { rule: "rust_test", name: &target.name, target, deps: with_dev, extra, test_harness: false };
             self.crate_target(out, pkg, has_bs, &spec)?;
         }
         Ok(())
@@ -406,11 +413,59 @@ impl Ctx<'_> {
                 out,
                 pkg,
                 has_bs,
-                &Spec { rule: "rust_binary", name: &name, target, deps: with_dev, extra },
+                &Spec { rule: "rust_binary", name: &name, target, deps: with_dev, extra, test_harness: false },
             )?;
         }
         Ok(())
     }
+}
+
+impl Ctx<'_> {
+    /// A member's benchmarks, buildable as `cargo build --all-targets` builds them (with the
+    /// dev-dependencies) and never run by `relink test`, as `cargo test` does not run them: a
+    /// `harness = false` bench is a binary (criterion's kind); a libtest bench is the same
+    /// binary compiled with `--test`, run as `cargo bench` runs it, with `--bench`. A name
+    /// another target has gets `_bench`.
+    fn benches(
+        &self,
+        out: &mut String,
+        pkg: &Package,
+        names: &mut std::collections::BTreeSet<String>,
+        with_dev: &Deps,
+        has_bs: bool,
+        enabled: &dyn Fn(&Target) -> bool,
+    ) -> Result<()> {
+        let benches: Vec<&Target> = pkg.targets.iter().filter(|t| t.has_kind("bench") && enabled(t)).collect();
+        if benches.is_empty() {
+            return Ok(());
+        }
+        let without_harness = benches_without_harness(&pkg.manifest_path)?;
+        for target in benches {
+            let mut name = target.name.clone();
+            while !names.insert(name.clone()) {
+                name.push_str("_bench");
+            }
+            let extra =
+                if name != target.name { format!("    bin_name = {},\n", quote(&target.name)) } else { String::new() };
+            let test_harness = !without_harness.contains(&target.name);
+            let spec = Spec { rule: "rust_binary", name: &name, target, deps: with_dev, extra, test_harness };
+            self.crate_target(out, pkg, has_bs, &spec)?;
+        }
+        Ok(())
+    }
+}
+
+/// Names of the `[[bench]]` targets of a manifest that set `harness = false` (`cargo metadata`
+/// does not say).
+fn benches_without_harness(manifest: &Path) -> Result<std::collections::BTreeSet<String>> {
+    let text = fs_err::read_to_string(manifest).with_context(|| format!("cannot read {}", manifest.display()))?;
+    let table: toml::Table = text.parse().with_context(|| format!("{} is not valid TOML", manifest.display()))?;
+    let benches = table.get("bench").and_then(toml::Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    Ok(benches
+        .iter()
+        .filter(|b| b.get("harness").and_then(toml::Value::as_bool) == Some(false))
+        .filter_map(|b| b.get("name").and_then(toml::Value::as_str).map(str::to_string))
+        .collect())
 }
 
 fn loads() -> String {
@@ -434,7 +489,12 @@ pub fn third_party_build_file(
         let deps = classify(meta, &meta.deps_of(pkg, None), ctx.root, vendor_dir);
         let rule = if lib.is_proc_macro() { "rust_proc_macro" } else { "rust_library" };
         let extra = format!("    stub_interface = False,\n{}", ctx.manual());
-        ctx.crate_target(&mut out, pkg, has_bs, &Spec { rule, name: &pkg.name, target: lib, deps: &deps, extra })?;
+        ctx.crate_target(
+            &mut out,
+            pkg,
+            has_bs,
+            &Spec { rule, name: &pkg.name, target: lib, deps: &deps, extra, test_harness: false },
+        )?;
     }
     Ok(out)
 }
@@ -493,7 +553,7 @@ pub fn member_build_file(
             &mut out,
             pkg,
             has_bs,
-            &Spec { rule: "rust_binary", name: &name, target, deps: &normal, extra },
+            &Spec { rule: "rust_binary", name: &name, target, deps: &normal, extra, test_harness: false },
         )?;
         if target.test {
             // The binary's own unit tests (`cargo test` runs them as `unittests src/main.rs`).
@@ -506,7 +566,7 @@ pub fn member_build_file(
                 &mut out,
                 pkg,
                 has_bs,
-                &Spec { rule: "rust_test", name: &test_name, target, deps: &with_dev, extra },
+                &Spec { rule: "rust_test", name: &test_name, target, deps: &with_dev, extra, test_harness: false },
             )?;
         }
     }
@@ -518,6 +578,7 @@ pub fn member_build_file(
         .collect();
     ctx.integration_tests(&mut out, pkg, &bins, &with_dev, has_bs, &enabled)?;
     ctx.examples(&mut out, pkg, &mut names, &with_dev, has_bs, &enabled)?;
+    ctx.benches(&mut out, pkg, &mut names, &with_dev, has_bs, &enabled)?;
     Ok(out)
 }
 
