@@ -390,9 +390,12 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    /// A member's binary examples (`cargo build --all-targets` builds them, with the
-    /// dev-dependencies); a name another target has gets `_example`.
-    fn examples(
+    /// A member's binary examples and benchmarks, built as `cargo build --all-targets` builds
+    /// them (with the dev-dependencies); a name another target has gets `_example`/`_bench`.
+    /// `relink test` does not run benchmarks, as `cargo test` does not: a `harness = false`
+    /// bench is a binary (criterion's kind); a libtest bench is the same binary compiled with
+    /// `--test`, run as `cargo bench` runs it, with `--bench`.
+    fn examples_and_benches(
         &self,
         out: &mut String,
         pkg: &Package,
@@ -403,55 +406,38 @@ impl Ctx<'_> {
     ) -> Result<()> {
         let binary = |t: &Target| t.crate_types.is_empty() || t.crate_types.iter().any(|c| c == "bin");
         for target in pkg.targets.iter().filter(|t| t.has_kind("example") && binary(t) && enabled(t)) {
-            let mut name = target.name.clone();
-            while !names.insert(name.clone()) {
-                name.push_str("_example");
-            }
-            let extra =
-                if name != target.name { format!("    bin_name = {},\n", quote(&target.name)) } else { String::new() };
-            self.crate_target(
-                out,
-                pkg,
-                has_bs,
-                &Spec { rule: "rust_binary", name: &name, target, deps: with_dev, extra, test_harness: false },
-            )?;
+            self.extra_binary(out, pkg, names, has_bs, (target, with_dev, "_example", false))?;
         }
-        Ok(())
-    }
-}
-
-impl Ctx<'_> {
-    /// A member's benchmarks, buildable as `cargo build --all-targets` builds them (with the
-    /// dev-dependencies) and never run by `relink test`, as `cargo test` does not run them: a
-    /// `harness = false` bench is a binary (criterion's kind); a libtest bench is the same
-    /// binary compiled with `--test`, run as `cargo bench` runs it, with `--bench`. A name
-    /// another target has gets `_bench`.
-    fn benches(
-        &self,
-        out: &mut String,
-        pkg: &Package,
-        names: &mut std::collections::BTreeSet<String>,
-        with_dev: &Deps,
-        has_bs: bool,
-        enabled: &dyn Fn(&Target) -> bool,
-    ) -> Result<()> {
         let benches: Vec<&Target> = pkg.targets.iter().filter(|t| t.has_kind("bench") && enabled(t)).collect();
         if benches.is_empty() {
             return Ok(());
         }
         let without_harness = benches_without_harness(&pkg.manifest_path)?;
         for target in benches {
-            let mut name = target.name.clone();
-            while !names.insert(name.clone()) {
-                name.push_str("_bench");
-            }
-            let extra =
-                if name != target.name { format!("    bin_name = {},\n", quote(&target.name)) } else { String::new() };
-            let test_harness = !without_harness.contains(&target.name);
-            let spec = Spec { rule: "rust_binary", name: &name, target, deps: with_dev, extra, test_harness };
-            self.crate_target(out, pkg, has_bs, &spec)?;
+            let spec = (target, with_dev, "_bench", !without_harness.contains(&target.name));
+            self.extra_binary(out, pkg, names, has_bs, spec)?;
         }
         Ok(())
+    }
+
+    /// An example or benchmark as a `rust_binary`: its own name, or with `suffix` appended
+    /// while another target has it (the file keeps the target's name through `bin_name`).
+    fn extra_binary(
+        &self,
+        out: &mut String,
+        pkg: &Package,
+        names: &mut std::collections::BTreeSet<String>,
+        has_bs: bool,
+        (target, deps, suffix, test_harness): (&Target, &Deps, &str, bool),
+    ) -> Result<()> {
+        let mut name = target.name.clone();
+        while !names.insert(name.clone()) {
+            name.push_str(suffix);
+        }
+        let extra =
+            if name != target.name { format!("    bin_name = {},\n", quote(&target.name)) } else { String::new() };
+        let spec = Spec { rule: "rust_binary", name: &name, target, deps, extra, test_harness };
+        self.crate_target(out, pkg, has_bs, &spec)
     }
 }
 
@@ -577,8 +563,7 @@ pub fn member_build_file(
         .map(|t| format!(":{}", bin_target_name(t)))
         .collect();
     ctx.integration_tests(&mut out, pkg, &bins, &with_dev, has_bs, &enabled)?;
-    ctx.examples(&mut out, pkg, &mut names, &with_dev, has_bs, &enabled)?;
-    ctx.benches(&mut out, pkg, &mut names, &with_dev, has_bs, &enabled)?;
+    ctx.examples_and_benches(&mut out, pkg, &mut names, &with_dev, has_bs, &enabled)?;
     Ok(out)
 }
 
