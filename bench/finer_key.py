@@ -127,12 +127,12 @@ def idents_of(tree, directory):
 
 
 def changes_between(old, new):
-    """(global reasons, changed names) between two indexes of one crate."""
+    """(global reasons, changed named items) between two indexes of one crate."""
     if old is None or new is None:
-        return {"stub failed (real sources)"}, set()
+        return {"stub failed (real sources)"}, []
     a = {o["key"]: o for o in old}
     b = {o["key"]: o for o in new}
-    reasons, names = set(), set()
+    reasons, items = set(), []
     for key in a.keys() | b.keys():
         x, y = a.get(key), b.get(key)
         if x and y and x["fingerprint"] == y["fingerprint"]:
@@ -145,34 +145,61 @@ def changes_between(old, new):
             elif item["names"] is None:
                 reasons.add("item reached by every dependent")
             else:
-                names.update(item["names"])
-    return reasons, names
+                items.append(item)
+    return reasons, items
+
+
+def changed_names(items):
+    """The names of changed items, sorted."""
+    return sorted({n for i in items for n in i["names"]})
+
+
+def reached(item, reach, crate):
+    """Whether a named item of `crate` is reached: a public one (another crate can name it) by
+    the dependent's own identifiers or by any reached item's text; a private one only by the
+    text of reached items of its own crate (no other crate can mention it)."""
+    own, derived, local = reach
+    if item.get("public", True):
+        return any(n in own or n in derived for n in item["names"])
+    return any(n in local.get(crate, ()) for n in item["names"])
 
 
 def closure(seed, indexes):
-    """Identifiers reachable from `seed` over the items of `indexes` (lists of items)."""
+    """What a dependent reaches from `seed` (its own identifiers) over `indexes` (crate name ->
+    lists of items): (its own identifiers, identifiers in the text of reached items, the same
+    per crate). Public items are reached by any of those names, private ones only by names in
+    the text of reached items of their own crate."""
     by_name = collections.defaultdict(list)
-    items = [i for idx in indexes for i in idx]
-    seen = set(seed)
-    for n, item in enumerate(items):
+    items = [(crate, i) for crate, idxs in indexes.items() for idx in idxs for i in idx]
+    derived, local = set(), collections.defaultdict(set)
+    todo = [(name, None) for name in seed]
+
+    def note(crate, idents):
+        for i in idents:
+            if i not in local[crate]:
+                local[crate].add(i)
+                todo.append((i, crate))
+            derived.add(i)
+
+    for n, (crate, item) in enumerate(items):
         if item["names"] is None:
-            seen.update(item["idents"])
+            note(crate, item["idents"])
         else:
             for name in item["names"]:
                 by_name[name].append(n)
-    done = set()
-    todo = list(seen)
+    done, processed = set(), set()
     while todo:
-        name = todo.pop()
+        name, from_crate = todo.pop()
+        if (name, from_crate) in processed:
+            continue
+        processed.add((name, from_crate))
         for n in by_name.get(name, ()):
-            if n in done:
+            crate, item = items[n]
+            if n in done or not (item.get("public", True) or crate == from_crate):
                 continue
             done.add(n)
-            for i in items[n]["idents"]:
-                if i not in seen:
-                    seen.add(i)
-                    todo.append(i)
-    return seen
+            note(crate, item["idents"])
+    return set(seed), derived, local
 
 
 def write_results(args, summary, rows, header, cells, totals):
@@ -236,7 +263,7 @@ def main():
             touched = ws.files_of(name, changed)
             if not any(f.endswith((".rs", "Cargo.toml")) for f in touched):
                 continue
-            reasons, names = set(), set()
+            reasons, names = set(), []
             if any(f.endswith("Cargo.toml") for f in touched):
                 reasons.add("manifest")
             if any(f.endswith("build.rs") for f in touched):
@@ -246,7 +273,7 @@ def main():
             elif m["lib"]:
                 r, n = changes_between(old_indexes.get(name), new_indexes.get(name))
                 reasons |= r
-                names |= n
+                names += n
             edits[name] = (reasons, names)
         whole, fine, why = set(), set(), {}
         for name, m in ws.members.items():
@@ -269,8 +296,9 @@ def main():
                     if ws.members[d]["proc_macro"]:
                         # A workspace proc macro may emit any identifier of its own source.
                         seed |= idents_of(tree, ws.members[d]["dir"])
-                reach = closure(seed, [ix for d in deps for ix in (old_indexes.get(d), new_indexes.get(d)) if ix])
-                named = sorted({f"{d}::{n}" for d in hit for n in edits[d][1] & reach})
+                indexes = {d: [ix for ix in (old_indexes.get(d), new_indexes.get(d)) if ix] for d in deps}
+                reach = closure(seed, indexes)
+                named = sorted({f"{d}::{i['key']}" for d in hit for i in edits[d][1] if reached(i, reach, d)})
                 hit_reason = f"names {', '.join(named[:3])}" if named else None
             if hit_reason:
                 fine.add(name)
@@ -283,14 +311,14 @@ def main():
         out = {
             "n": row["n"], "commit": row["commit"], "subject": row["subject"], "cargo_s": row["cargo_s"],
             "ideal_replay_s": row["ideal_s"], "ideal_whole_s": ideal_whole, "ideal_fine_s": ideal_fine,
-            "edited": {k: {"global": sorted(v[0]), "names": sorted(v[1])[:20], "changed_names": len(v[1])} for k, v in edits.items()},
+            "edited": {k: {"global": sorted(v[0]), "names": changed_names(v[1])[:20], "changed_names": len(changed_names(v[1]))} for k, v in edits.items()},
             "recompiled_whole": sorted(whole), "recompiled_fine": sorted(fine), "why": why,
         }
         out_rows.append(out)
         print(f"[{row['n']}] {row['commit']} cargo {row['cargo_s']:6.1f} s  ideal(replay) {row['ideal_s']:6.1f}  whole {ideal_whole:6.1f}  fine {ideal_fine:6.1f}  "
               f"dependents recompiled: whole {len(whole)} fine {len(fine)}", flush=True)
         for k, v in edits.items():
-            print(f"    edited {k}: global {sorted(v[0]) or '-'}; {len(v[1])} changed names {sorted(v[1])[:8]}", flush=True)
+            print(f"    edited {k}: global {sorted(v[0]) or '-'}; {len(changed_names(v[1]))} changed names {changed_names(v[1])[:8]}", flush=True)
         for k in sorted(fine):
             print(f"    recompiles {k}: {why[k]}", flush=True)
         old_indexes = new_indexes

@@ -13,7 +13,9 @@
 //!   headers: coherence and method resolution; macro definitions and item macros: the items
 //!   they generate are not in the text; glob imports; crate attributes);
 //! * the identifiers its text mentions (also `{name}` captures in string literals), which a
-//!   dependent that reaches the item reaches in turn.
+//!   dependent that reaches the item reaches in turn;
+//! * whether another crate can name it (`pub`, or a member of a trait or trait impl): a
+//!   private item is reached only through the text of reached items of its own crate.
 //!
 //! A dependent's observed set is then the closure of the identifiers of its own sources over
 //! the items of its dependencies; it must recompile when a changed item is reachable by a name
@@ -42,6 +44,10 @@ pub struct Observed {
     pub names: Option<BTreeSet<String>>,
     /// Why a change to this item recompiles every dependent, if it does.
     pub global: Option<&'static str>,
+    /// Whether another crate can name it (`pub`, or a member of a trait or trait impl): a
+    /// dependent's own identifiers reach only such items; any item is reached through the
+    /// text of items already reached (kept bodies, field types, constant values).
+    pub public: bool,
     /// Identifiers the item's text mentions.
     pub idents: BTreeSet<String>,
 }
@@ -89,15 +95,21 @@ pub fn source_idents(text: &str) -> BTreeSet<String> {
 struct Reach {
     names: Option<BTreeSet<String>>,
     global: Option<&'static str>,
+    public: bool,
 }
 
 impl Reach {
     fn named(names: impl IntoIterator<Item = String>) -> Self {
-        Reach { names: Some(names.into_iter().collect()), global: None }
+        Reach { names: Some(names.into_iter().collect()), global: None, public: true }
     }
     /// Reached by every dependent; a change recompiles all of them.
     fn every(why: &'static str) -> Self {
-        Reach { names: None, global: Some(why) }
+        Reach { names: None, global: Some(why), public: true }
+    }
+    /// Public only when declared `pub` (not `pub(crate)`, `pub(super)` or private).
+    fn visible(mut self, vis: &syn::Visibility) -> Self {
+        self.public = matches!(vis, syn::Visibility::Public(_));
+        self
     }
     fn global_on_change(mut self, why: &'static str) -> Self {
         self.global = Some(why);
@@ -121,6 +133,7 @@ impl Items<'_> {
             fingerprint: fingerprint(tokens, positional),
             names: reach.names,
             global: reach.global,
+            public: reach.public,
             idents,
         };
         self.out.insert(key, observed);
@@ -146,22 +159,33 @@ impl Items<'_> {
             match item {
                 syn::Item::Fn(f) => {
                     let kept = !is_stubbed(&f.block);
-                    self.push(label("fn", &f.sig.ident), &tokens, Reach::named([f.sig.ident.to_string()]), kept)
+                    self.push(
+                        label("fn", &f.sig.ident),
+                        &tokens,
+                        Reach::named([f.sig.ident.to_string()]).visible(&f.vis),
+                        kept,
+                    )
                 }
-                syn::Item::Const(c) => {
-                    self.push(label("const", &c.ident), &tokens, Reach::named([c.ident.to_string()]), true)
-                }
-                syn::Item::Static(s) => {
-                    self.push(label("static", &s.ident), &tokens, Reach::named([s.ident.to_string()]), true)
-                }
+                syn::Item::Const(c) => self.push(
+                    label("const", &c.ident),
+                    &tokens,
+                    Reach::named([c.ident.to_string()]).visible(&c.vis),
+                    true,
+                ),
+                syn::Item::Static(s) => self.push(
+                    label("static", &s.ident),
+                    &tokens,
+                    Reach::named([s.ident.to_string()]).visible(&s.vis),
+                    true,
+                ),
                 syn::Item::Struct(s) => {
                     let names = std::iter::once(s.ident.to_string()).chain(field_names(&s.fields));
-                    self.push(label("struct", &s.ident), &tokens, Reach::named(names), true)
+                    self.push(label("struct", &s.ident), &tokens, Reach::named(names).visible(&s.vis), true)
                 }
                 syn::Item::Union(u) => {
                     let names = std::iter::once(u.ident.to_string())
                         .chain(u.fields.named.iter().filter_map(|f| f.ident.as_ref().map(ToString::to_string)));
-                    self.push(label("union", &u.ident), &tokens, Reach::named(names), true)
+                    self.push(label("union", &u.ident), &tokens, Reach::named(names).visible(&u.vis), true)
                 }
                 syn::Item::Enum(e) => {
                     let names = std::iter::once(e.ident.to_string()).chain(
@@ -169,21 +193,17 @@ impl Items<'_> {
                             .iter()
                             .flat_map(|v| std::iter::once(v.ident.to_string()).chain(field_names(&v.fields))),
                     );
-                    self.push(label("enum", &e.ident), &tokens, Reach::named(names), true)
+                    self.push(label("enum", &e.ident), &tokens, Reach::named(names).visible(&e.vis), true)
                 }
-                syn::Item::Type(t) => {
-                    self.push(label("type", &t.ident), &tokens, Reach::named([t.ident.to_string()]), true)
-                }
+                syn::Item::Type(t) => self.push(
+                    label("type", &t.ident),
+                    &tokens,
+                    Reach::named([t.ident.to_string()]).visible(&t.vis),
+                    true,
+                ),
                 syn::Item::Use(u) => self.collect_use(u, &tokens, prefix),
                 syn::Item::Macro(m) => self.collect_macro(m, &tokens, prefix),
-                syn::Item::Mod(m) => {
-                    let name = format!("{prefix}{}::", m.ident);
-                    let header = attrs_stream(&m.attrs);
-                    self.push(label("mod", &m.ident), &header, Reach::named([m.ident.to_string()]), false);
-                    if let Some((_, inner)) = &m.content {
-                        self.collect(inner, &name);
-                    }
-                }
+                syn::Item::Mod(m) => self.collect_mod(m, prefix),
                 syn::Item::Impl(imp) => self.collect_impl(imp, prefix),
                 syn::Item::Trait(t) => self.collect_trait(t, prefix),
                 other => {
@@ -194,10 +214,20 @@ impl Items<'_> {
         }
     }
 
+    fn collect_mod(&mut self, m: &syn::ItemMod, prefix: &str) {
+        let name = format!("{prefix}{}::", m.ident);
+        let header = attrs_stream(&m.attrs);
+        let reach = Reach::named([m.ident.to_string()]).visible(&m.vis);
+        self.push(format!("mod {prefix}{}", m.ident), &header, reach, false);
+        if let Some((_, inner)) = &m.content {
+            self.collect(inner, &name);
+        }
+    }
+
     fn collect_use(&mut self, u: &syn::ItemUse, tokens: &TokenStream, prefix: &str) {
         let mut names = BTreeSet::new();
         idents_into(&u.tree.to_token_stream(), &mut names);
-        let mut reach = Reach::named(names);
+        let mut reach = Reach::named(names).visible(&u.vis);
         if has_glob(&u.tree) {
             // What a glob brings into scope is not in the text.
             reach = reach.global_on_change("glob import");
@@ -267,9 +297,18 @@ impl Items<'_> {
         imp.generics.where_clause.to_tokens(&mut header);
         let reach_with = |own: Option<String>| -> Reach {
             if blanket {
-                Reach { names: None, global: None }
+                Reach { names: None, global: None, public: true }
             } else {
                 Reach::named(self_names.iter().cloned().chain(own))
+            }
+        };
+        // A trait impl's members are as visible as the trait; an inherent one's say so.
+        let member_reach = |own: &syn::Ident, vis: &syn::Visibility| -> Reach {
+            let reach = reach_with(Some(own.to_string()));
+            if trait_impl {
+                reach
+            } else {
+                reach.visible(vis)
             }
         };
         let mut header_reach = reach_with(None);
@@ -296,25 +335,14 @@ impl Items<'_> {
             match item {
                 syn::ImplItem::Fn(f) => {
                     let kept = !is_stubbed(&f.block);
-                    self.push(
-                        format!("{label}::fn {}", f.sig.ident),
-                        &tokens,
-                        reach_with(Some(f.sig.ident.to_string())),
-                        kept,
-                    )
+                    self.push(format!("{label}::fn {}", f.sig.ident), &tokens, member_reach(&f.sig.ident, &f.vis), kept)
                 }
-                syn::ImplItem::Const(c) => self.push(
-                    format!("{label}::const {}", c.ident),
-                    &tokens,
-                    reach_with(Some(c.ident.to_string())),
-                    true,
-                ),
-                syn::ImplItem::Type(t) => self.push(
-                    format!("{label}::type {}", t.ident),
-                    &tokens,
-                    reach_with(Some(t.ident.to_string())),
-                    true,
-                ),
+                syn::ImplItem::Const(c) => {
+                    self.push(format!("{label}::const {}", c.ident), &tokens, member_reach(&c.ident, &c.vis), true)
+                }
+                syn::ImplItem::Type(t) => {
+                    self.push(format!("{label}::type {}", t.ident), &tokens, member_reach(&t.ident, &t.vis), true)
+                }
                 other => {
                     let text: String = other.to_token_stream().to_string().chars().take(40).collect();
                     self.push(format!("{label}::{text}"), &tokens, Reach::every("macro in an impl"), true)
@@ -500,6 +528,23 @@ mod tests {
         let c = one("pub fn g<T>(t: T) -> T {\n t }\n");
         let d = one("pub fn g<T>(t: T) -> T {\n\n t }\n");
         assert_ne!(find(&c, "fn g").fingerprint, find(&d, "fn g").fingerprint);
+    }
+
+    #[test]
+    fn only_what_another_crate_can_name_is_public() {
+        let items = one("pub fn a() {}\npub(crate) fn b() {}\nfn c() {}\npub struct S;\nstruct P;\n\
+             impl S { pub fn d() {} fn e() {} }\nimpl Clone for P { fn clone(&self) -> P { P } }\n\
+             use std::fmt;\npub use std::io;\n");
+        let public = |label: &str| find(&items, label).public;
+        assert!(public("fn a"));
+        assert!(!public("fn b"), "pub(crate)");
+        assert!(!public("fn c"));
+        assert!(public("struct S") && !public("struct P"));
+        assert!(public("impl S::fn d") && !public("impl S::fn e"), "inherent members say so");
+        assert!(public("impl Clone for P::fn clone"), "a trait impl's members are as visible as the trait");
+        let uses: Vec<bool> = items.iter().filter(|o| o.key.contains("use in")).map(|o| o.public).collect();
+        assert_eq!(uses.len(), 2);
+        assert!(uses.contains(&true) && uses.contains(&false), "`pub use` only");
     }
 
     #[test]
