@@ -444,8 +444,7 @@ impl Ctx<'_> {
 /// Names of the `[[bench]]` targets of a manifest that set `harness = false` (`cargo metadata`
 /// does not say).
 fn benches_without_harness(manifest: &Path) -> Result<std::collections::BTreeSet<String>> {
-    let text = fs_err::read_to_string(manifest).with_context(|| format!("cannot read {}", manifest.display()))?;
-    let table: toml::Table = text.parse().with_context(|| format!("{} is not valid TOML", manifest.display()))?;
+    let table = crate::read_toml(manifest)?;
     let benches = table.get("bench").and_then(toml::Value::as_array).map(Vec::as_slice).unwrap_or_default();
     Ok(benches
         .iter()

@@ -220,3 +220,9 @@ fn write_if_changed(path: &Path, text: &str) -> Result<()> {
     }
     fs_err::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
+
+/// A Cargo manifest (or any TOML file) as a table; errors name the file.
+pub(crate) fn read_toml(path: &Path) -> Result<toml::Table> {
+    let text = fs_err::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    text.parse().with_context(|| format!("{} is not valid TOML", path.display()))
+}

@@ -42,13 +42,13 @@ fn check_cfg_flags<'a>(features: impl Iterator<Item = &'a String>) -> Vec<String
 
 /// The package's `[lints]`, or the workspace's when it says `workspace = true`.
 fn lints_table(manifest: &Path, workspace_manifest: &Path) -> Result<Option<toml::Table>> {
-    let own = read_toml(manifest)?;
+    let own = crate::read_toml(manifest)?;
     let Some(lints) = own.get("lints") else { return Ok(None) };
     let lints = lints.as_table().with_context(|| format!("{}: `lints` is not a table", manifest.display()))?;
     if lints.get("workspace").and_then(toml::Value::as_bool) != Some(true) {
         return Ok(Some(lints.clone()));
     }
-    let root = read_toml(workspace_manifest)?;
+    let root = crate::read_toml(workspace_manifest)?;
     let inherited = root.get("workspace").and_then(|w| w.get("lints")).and_then(toml::Value::as_table);
     match inherited {
         Some(t) => Ok(Some(t.clone())),
@@ -58,11 +58,6 @@ fn lints_table(manifest: &Path, workspace_manifest: &Path) -> Result<Option<toml
             workspace_manifest.display()
         ),
     }
-}
-
-fn read_toml(path: &Path) -> Result<toml::Table> {
-    let text = fs_err::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    text.parse().with_context(|| format!("{} is not valid TOML", path.display()))
 }
 
 /// Lint levels as rustc flags in Cargo's order (priority, then name descending), and the

@@ -133,8 +133,7 @@ impl Profiles {
     /// Read the `[profile.*]` tables of the workspace manifest; warns once per key it cannot
     /// honour.
     pub fn read(manifest: &Path) -> Result<Profiles> {
-        let text = fs_err::read_to_string(manifest).with_context(|| format!("cannot read {}", manifest.display()))?;
-        let value: toml::Value = text.parse().with_context(|| format!("{} is not valid TOML", manifest.display()))?;
+        let value = toml::Value::Table(crate::read_toml(manifest)?);
         Profiles::from_manifest(&value, manifest)
     }
 

@@ -76,8 +76,7 @@ impl FeatureResolver {
     /// From the root manifest: `resolver` of `[workspace]` or `[package]`, else the edition's
     /// default (2021 and later: "2"/"3"; before, and a virtual workspace without one: "1").
     pub fn of_manifest(manifest: &std::path::Path) -> Result<FeatureResolver> {
-        let text = fs_err::read_to_string(manifest).with_context(|| format!("cannot read {}", manifest.display()))?;
-        let value: toml::Value = text.parse().with_context(|| format!("{} is not valid TOML", manifest.display()))?;
+        let value = crate::read_toml(manifest)?;
         let field = |table: &str, key: &str| value.get(table).and_then(|t| t.get(key)).and_then(|v| v.as_str());
         let resolver = field("workspace", "resolver").or_else(|| field("package", "resolver"));
         let edition = field("package", "edition").unwrap_or("2015");
