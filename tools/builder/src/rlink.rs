@@ -105,14 +105,20 @@ pub fn rewrite_strings(
         // A byte run that merely looks like a framed string is not text: leave it.
         let Ok(old) = std::str::from_utf8(&data[found.bytes.clone()]) else { continue };
         let Some(new) = rewrite(old)? else { continue };
-        out.extend_from_slice(&data[copied..found.prefix_start]);
-        encode_leb128(new.len(), &mut out);
-        out.extend_from_slice(new.as_bytes());
-        copied = found.bytes.end;
+        copied = replace_framed(&mut out, data, copied, &found, &new);
         from = found.bytes.end;
     }
     out.extend_from_slice(&data[copied..]);
     Ok(out)
+}
+
+/// Copy `data` from `copied` up to `found`'s length prefix into `out`, then `new` framed in
+/// its place (the sentinel after it stays in `data`); returns where copying resumes.
+fn replace_framed(out: &mut Vec<u8>, data: &[u8], copied: usize, found: &Found, new: &str) -> usize {
+    out.extend_from_slice(&data[copied..found.prefix_start]);
+    encode_leb128(new.len(), out);
+    out.extend_from_slice(new.as_bytes());
+    found.bytes.end
 }
 
 /// Empty every list of strings that consists only of strings `member` accepts: each run of
@@ -159,10 +165,7 @@ pub fn empty_string_lists(
                 for found in run {
                     let text = std::str::from_utf8(&data[found.bytes.clone()]).expect("checked above");
                     let Some(new) = fallback(text) else { continue };
-                    out.extend_from_slice(&data[copied..found.prefix_start]);
-                    encode_leb128(new.len(), &mut out);
-                    out.extend_from_slice(new.as_bytes());
-                    copied = found.bytes.end;
+                    copied = replace_framed(&mut out, data, copied, found, &new);
                 }
             }
         }
