@@ -66,34 +66,34 @@ def main():
     rows = json.loads(Path(args.replay).read_text())["rows"]
     last = {}  # (mnemonic, target) -> objects of its latest result
 
-    def remember(log):
+    def real_compiles(log):
+        """Each real compile of a log with its objects (read once), oldest first."""
         for line in log.read_text().splitlines():
             e = json.loads(line)
             if e["mnemonic"] in REAL_COMPILES:
-                objects = objects_of(cache, e)
-                if objects is not None:
-                    last[(e["mnemonic"], e["target"])] = objects
+                yield e, objects_of(cache, e)
 
-    remember(work / "log-0.jsonl")
+    for e, objects in real_compiles(work / "log-0.jsonl"):
+        if objects is not None:
+            last[(e["mnemonic"], e["target"])] = objects
     out, totals = [], {"relink_s": 0.0, "dependents_s": 0.0, "identical_s": 0.0, "dependents": 0, "identical": 0}
     for row in rows:
-        log = work / f"log-{row['n']}.jsonl"
         changed = row["changed_files"]
         dependents, identical = [], []
-        for line in log.read_text().splitlines():
-            e = json.loads(line)
+        for e, objects in real_compiles(work / f"log-{row['n']}.jsonl"):
             key = (e["mnemonic"], e["target"])
-            if e["mnemonic"] not in REAL_COMPILES or e["cache"] != "miss" or e["target"].startswith("//third_party/"):
-                continue
+            # A dependent: it ran, and the commit edited nothing of its (workspace) package.
             prefix = package_dir(e["target"])
-            if any(f.startswith(prefix) for f in changed):
-                continue  # an edited package: it must recompile
-            objects, before = objects_of(cache, e), last.get(key)
-            seconds = e.get("duration_ms", 0) / 1000
-            dependents.append((e["target"], e["mnemonic"], seconds))
-            if objects is not None and before is not None and objects == before:
-                identical.append((e["target"], e["mnemonic"], seconds))
-        remember(log)
+            dependent = e["cache"] == "miss" and not e["target"].startswith("//third_party/") and not any(
+                f.startswith(prefix) for f in changed
+            )
+            if dependent:
+                seconds = e.get("duration_ms", 0) / 1000
+                dependents.append((e["target"], e["mnemonic"], seconds))
+                if objects is not None and objects == last.get(key):
+                    identical.append((e["target"], e["mnemonic"], seconds))
+            if objects is not None:
+                last[key] = objects
         r = {
             "n": row["n"], "commit": row["commit"], "relink_s": row["relink_s"], "cargo_s": row["cargo_s"],
             "dependents": [list(d) for d in dependents], "identical": [list(d) for d in identical],
