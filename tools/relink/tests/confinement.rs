@@ -1,7 +1,7 @@
 //! What a build script, a proc macro and a test may do (issue 10): each runs the same probes
 //! (write into the source tree and `$HOME`, read a file of `$HOME`, share the host's `/tmp`,
-//! connect to a server of the host, read an undeclared workspace file, read relink's
-//! environment) and each must be denied all of them.
+//! connect to a server of the host, read an undeclared workspace file, read a file of a
+//! non-system directory of `/`, read relink's environment) and each must be denied all of them.
 
 mod common;
 
@@ -9,10 +9,10 @@ use std::path::Path;
 
 use common::*;
 
-const EXPECTED: &str = "source-tree:denied home:denied home-read:denied tmp:private network:denied undeclared-source:denied environ:denied";
+const EXPECTED: &str = "source-tree:denied home:denied home-read:denied tmp:private network:denied undeclared-source:denied outside:denied environ:denied";
 
 /// The probes, as Rust: included by the build script, the proc macro and the test.
-fn probe_source(ws: &Path, home_leak: &str, home_secret: &str, tmp_marker: &str, port: u16) -> String {
+fn probe_source(ws: &Path, home_leak: &str, home_secret: &str, tmp_marker: &str, port: u16, outside: &Path) -> String {
     format!(
         r#"#[allow(dead_code)]
 fn probes() -> String {{
@@ -30,6 +30,8 @@ fn probes() -> String {{
     r.push(if net.is_ok() {{ "network:connected" }} else {{ "network:denied" }});
     let secret = std::fs::read_to_string("{ws}/secret.txt").is_ok();
     r.push(if secret {{ "undeclared-source:read" }} else {{ "undeclared-source:denied" }});
+    let outside = std::fs::read_to_string("{outside}").is_ok();
+    r.push(if outside {{ "outside:read" }} else {{ "outside:denied" }});
     let mut environ = false;
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {{
         if let Ok(bytes) = std::fs::read(entry.path().join("environ")) {{
@@ -40,7 +42,8 @@ fn probes() -> String {{
     r.join(" ")
 }}
 "#,
-        ws = ws.display()
+        ws = ws.display(),
+        outside = outside.display()
     )
 }
 
@@ -86,11 +89,18 @@ fn build_scripts_proc_macros_and_tests_are_confined_alike() {
     std::fs::write(&home_secret, "a credential").unwrap();
     let tmp_marker = format!("/tmp/relink-confinement-marker-{}", std::process::id());
     std::fs::write(&tmp_marker, "host").unwrap();
+    // A directory of `/` that is not the system's, as `/work` or `/srv` would be (the test
+    // needs to be allowed to make one: CI runs as root).
+    let outside_dir = Path::new("/").join(format!("relink-confinement-{}", std::process::id()));
+    let outside = outside_dir.join("data.txt");
+    std::fs::create_dir_all(&outside_dir)
+        .and_then(|_| std::fs::write(&outside, "another project's file"))
+        .unwrap_or_else(|e| panic!("this test makes {} (run it as root): {e}", outside_dir.display()));
     let files = [
         ("MODULE.bazel", "module(name = \"confinement_probe\")\n".to_string()),
         ("BUILD.bazel", BUILD.to_string()),
         ("secret.txt", "not an input\n".to_string()),
-        ("probe.rs", probe_source(&ws, &home_leak, &home_secret, &tmp_marker, listener.local_addr().unwrap().port())),
+        ("probe.rs", probe_source(&ws, &home_leak, &home_secret, &tmp_marker, listener.local_addr().unwrap().port(), &outside)),
         (
             "build.rs",
             "include!(\"probe.rs\");\nfn main() {\n    let out = std::env::var(\"OUT_DIR\").unwrap();\n    std::fs::write(format!(\"{out}/probes.txt\"), probes()).unwrap();\n}\n"
@@ -122,6 +132,7 @@ fn build_scripts_proc_macros_and_tests_are_confined_alike() {
     let _ = std::fs::remove_file(&home_leak);
     let _ = std::fs::remove_file(&home_secret);
     let _ = std::fs::remove_file(&tmp_marker);
+    let _ = std::fs::remove_dir_all(&outside_dir);
     let leaked_into_tmp: Vec<_> = std::fs::read_dir("/tmp")
         .unwrap()
         .flatten()

@@ -44,6 +44,9 @@ pub struct Confinement {
 struct Cover {
     target: CString,
     source: Option<CString>,
+    /// Directories to create in an enclosing cover before this one is mounted (`$HOME` under
+    /// a covered `/home`).
+    mount_point: Option<Vec<(CString, bool)>>,
     /// The detached copy of `source`, taken before anything is covered.
     tree: libc::c_int,
 }
@@ -112,14 +115,25 @@ impl Confinement {
                 cover_roots.push((dir.clone(), None));
             }
         }
+        // Outer covers first: one inside another (`$HOME` under `/home`) is mounted on a
+        // mount point made in the outer one.
+        cover_roots.sort_by_key(|(root, _)| root.components().count());
+        let innermost_cover = |path: &Path, except: Option<&Path>| {
+            cover_roots
+                .iter()
+                .map(|(root, _)| root)
+                .filter(|root| path.starts_with(root) && Some(root.as_path()) != except)
+                .max_by_key(|root| root.components().count())
+                .cloned()
+        };
         let planned: Vec<Bind> = binds
             .iter()
             .enumerate()
             .map(|(i, (path, mode))| {
-                let covered_by = cover_roots.iter().find(|(root, _)| path.starts_with(root)).map(|(root, _)| root);
+                let covered_by = innermost_cover(path, None);
                 let inside_other = binds[..i].iter().any(|(p, _)| path.starts_with(p) && p != path);
                 let mount_point = match covered_by {
-                    Some(root) if !inside_other => Some(mount_point(root, path)),
+                    Some(root) if !inside_other => Some(mount_point(&root, path)),
                     _ => None,
                 };
                 Bind { path: c_path(path), mode: *mode, mount_point, tree: -1 }
@@ -127,8 +141,13 @@ impl Confinement {
             .collect();
         Confinement {
             covers: cover_roots
-                .into_iter()
-                .map(|(target, source)| Cover { target: c_path(&target), source: source.map(|s| c_path(&s)), tree: -1 })
+                .iter()
+                .map(|(target, source)| Cover {
+                    target: c_path(target),
+                    source: source.as_ref().map(|s| c_path(s)),
+                    mount_point: innermost_cover(target, Some(target)).map(|outer| mount_point(&outer, target)),
+                    tree: -1,
+                })
                 .collect(),
             binds: planned,
             cwd: c_path(layout.sandbox),
@@ -178,6 +197,9 @@ impl Confinement {
             }
             read_only_tree(c"/")?;
             for cover in &self.covers {
+                if let Some(points) = &cover.mount_point {
+                    make_mount_point(points)?;
+                }
                 if cover.source.is_some() {
                     move_tree(cover.tree, &cover.target)?;
                     bind(&cover.target, true)?;
@@ -218,6 +240,38 @@ impl Confinement {
         }
         Ok(())
     }
+}
+
+/// The top-level directories that hold the system an action runs on: programs, libraries,
+/// configuration, devices, add-on packages (`/opt`) and package stores (`/nix`, `/gnu`,
+/// `/snap`), visible read-only. Every other directory of `/` (other users' homes, `/root`,
+/// `/srv`, `/mnt`, `/media`, a `/work` holding other projects) is covered: an action reads what
+/// it declares, not whatever lies on the machine.
+const SYSTEM_DIRS: &[&str] = &[
+    "bin", "dev", "etc", "gnu", "lib", "lib32", "lib64", "libx32", "nix", "opt", "proc", "run", "sbin", "snap", "sys",
+    "tmp", "usr", "var",
+];
+
+/// The directories of `/` that are not the system's ([`SYSTEM_DIRS`]), read once.
+pub fn non_system_dirs() -> &'static [PathBuf] {
+    static DIRS: OnceLock<Vec<PathBuf>> = OnceLock::new();
+    DIRS.get_or_init(|| non_system_dirs_of(Path::new("/")))
+}
+
+/// The directories directly inside `root` (real paths: a symlink such as `/bin -> usr/bin`
+/// is the directory it names) that are not system directories.
+fn non_system_dirs_of(root: &Path) -> Vec<PathBuf> {
+    let Ok(root) = fs_err::canonicalize(root) else { return Vec::new() };
+    let Ok(entries) = fs_err::read_dir(&root) else { return Vec::new() };
+    let mut dirs: Vec<PathBuf> = entries
+        .flatten()
+        .filter_map(|e| fs_err::canonicalize(e.path()).ok())
+        .filter(|real| real.is_dir() && real.parent() == Some(root.as_path()))
+        .filter(|real| real.file_name().is_some_and(|n| !SYSTEM_DIRS.iter().any(|s| n == *s)))
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    dirs
 }
 
 /// Whether actions can be confined on this machine (probed once per process).
@@ -482,6 +536,51 @@ mod tests {
         fs_err::create_dir_all(&elsewhere).unwrap();
         let outside = bound(&Confinement::new(&layout(&elsewhere, &state, &input)));
         assert!(outside.contains(&(elsewhere.canonicalize().unwrap().display().to_string(), Mode::Writable)));
+        fs_err::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn every_directory_of_the_root_but_the_systems_is_covered() {
+        let root = std::env::temp_dir().join(format!("confine-root-{}", std::process::id()));
+        for dir in ["usr/bin", "etc", "opt", "work/project", "home/other", "srv"] {
+            fs_err::create_dir_all(root.join(dir)).unwrap();
+        }
+        fs_err::write(root.join("notes.txt"), "").unwrap();
+        std::os::unix::fs::symlink("usr/bin", root.join("bin")).unwrap();
+        std::os::unix::fs::symlink("work/project", root.join("project")).unwrap();
+        let real = root.canonicalize().unwrap();
+        let names: Vec<String> =
+            non_system_dirs_of(&root).iter().map(|d| d.strip_prefix(&real).unwrap().display().to_string()).collect();
+        // Symlinks count as what they name: `bin` is `/usr/bin` (system), `project` is inside
+        // `work` (covered with it).
+        assert_eq!(names, ["home", "srv", "work"]);
+        fs_err::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_cover_inside_another_gets_its_mount_point_there() {
+        let root = std::env::temp_dir().join(format!("confine-nested-{}", std::process::id()));
+        let home = root.join("home/user");
+        let sandbox = home.join(".cache/relink/sandbox/1");
+        fs_err::create_dir_all(&sandbox).unwrap();
+        let c = Confinement::new(&Layout {
+            sandbox: &sandbox,
+            writable: Vec::new(),
+            read_only: Vec::new(),
+            hidden: Vec::new(),
+            private_tmp: None,
+            covered: vec![home.clone(), root.join("home")],
+        });
+        let real = root.canonicalize().unwrap();
+        let targets: Vec<String> = c.covers.iter().map(|c| c.target.to_string_lossy().into_owned()).collect();
+        assert_eq!(targets, [real.join("home").display().to_string(), real.join("home/user").display().to_string()]);
+        assert!(c.covers[0].mount_point.is_none());
+        let points: Vec<String> =
+            c.covers[1].mount_point.iter().flatten().map(|(p, _)| p.to_string_lossy().into_owned()).collect();
+        assert_eq!(points, [real.join("home/user").display().to_string()]);
+        // The sandbox is bound again inside the innermost cover, from there down.
+        let sandbox_points = c.binds[0].mount_point.as_ref().unwrap();
+        assert_eq!(sandbox_points[0].0.to_string_lossy(), real.join("home/user/.cache").display().to_string());
         fs_err::remove_dir_all(root).unwrap();
     }
 }

@@ -299,7 +299,10 @@ fn confinement_layout<'a>(
         hidden.push(ws.clone());
     }
     let home = std::env::var_os("HOME").map(PathBuf::from).filter(|h| h.is_absolute() && h.components().count() > 1);
-    let covered: Vec<PathBuf> = home.into_iter().collect();
+    // `$HOME`, and every directory of `/` that is not the system's (other projects, other
+    // users' homes, mounted data): what the action needs there is bound again below.
+    let mut covered: Vec<PathBuf> = home.clone().into_iter().collect();
+    covered.extend(confine::non_system_dirs().iter().cloned());
     let under_cover = |p: &Path| p.starts_with("/tmp") || covered.iter().any(|c| p.starts_with(c));
     let bound = |p: &Path| p.starts_with(&opts.cache.root) || p.starts_with(ws);
     let program = Path::new(program);
@@ -312,7 +315,8 @@ fn confinement_layout<'a>(
         .chain(rustup_home)
         .filter(|d| d.is_absolute())
         .filter_map(|d| fs::canonicalize(d).ok())
-        .map(with_version_manager_root);
+        .map(with_version_manager_root)
+        .map(|d| with_install_prefix(d, home.as_deref()));
     for needed in inputs.referenced.into_iter().chain(program).chain(tools) {
         // A cover itself on PATH (`$HOME`, `/tmp`) stays covered.
         let a_cover = needed == Path::new("/tmp") || covered.contains(&needed);
@@ -329,6 +333,20 @@ fn confinement_layout<'a>(
 fn with_version_manager_root(dir: PathBuf) -> PathBuf {
     match (dir.file_name(), dir.parent()) {
         (Some(name), Some(root)) if name == "shims" && root.components().count() > 2 => root.to_path_buf(),
+        _ => dir,
+    }
+}
+
+/// A PATH directory `PREFIX/bin` outside the system directories and outside `$HOME` (a tool
+/// installed under `/home/linuxbrew/.linuxbrew` or `/work/tools`), as its whole prefix: its
+/// programs run with the libraries and data installed beside them. Under `$HOME` only the
+/// directory itself (`~/.cargo/bin`, not `~/.cargo` and its credentials).
+fn with_install_prefix(dir: PathBuf, home: Option<&Path>) -> PathBuf {
+    let covered = confine::non_system_dirs().iter().any(|c| dir.starts_with(c));
+    let in_home = home.is_some_and(|h| dir.starts_with(h));
+    let is_bin = dir.file_name().is_some_and(|n| n == "bin" || n == "sbin");
+    match dir.parent() {
+        Some(prefix) if covered && !in_home && is_bin && prefix.components().count() > 2 => prefix.to_path_buf(),
         _ => dir,
     }
 }
