@@ -1,20 +1,38 @@
 //! What a build script, a proc macro and a test may do (issue 10): each runs the same probes
 //! (write into the source tree and `$HOME`, read a file of `$HOME`, share the host's `/tmp`,
 //! connect to a server of the host, read an undeclared workspace file, read a file of a
-//! non-system directory of `/`, read relink's environment) and each must be denied all of them.
+//! non-system directory of `/`, read relink's environment, reach the user's terminal or other
+//! terminals, read the session keyring) and each must be denied all of them. relink runs
+//! under a terminal of its own (`script`), as a user at a shell would.
 
 mod common;
 
 use std::path::Path;
+use std::process::Command;
 
 use common::*;
 
-const EXPECTED: &str = "source-tree:denied home:denied home-read:denied tmp:private network:denied undeclared-source:denied outside:denied environ:denied";
+const EXPECTED: &str = "source-tree:denied home:denied home-read:denied tmp:private network:denied undeclared-source:denied outside:denied environ:denied tty:none pts:private pty:own keyring:denied";
 
 /// The probes, as Rust: included by the build script, the proc macro and the test.
 fn probe_source(ws: &Path, home_leak: &str, home_secret: &str, tmp_marker: &str, port: u16, outside: &Path) -> String {
     format!(
-        r#"#[allow(dead_code)]
+        r#"extern "C" {{
+    fn syscall(number: std::ffi::c_long, ...) -> std::ffi::c_long;
+}}
+#[cfg(target_arch = "x86_64")]
+const SYS_KEYCTL: std::ffi::c_long = 250;
+#[cfg(target_arch = "aarch64")]
+const SYS_KEYCTL: std::ffi::c_long = 219;
+/// keyctl(KEYCTL_SEARCH, KEY_SPEC_SESSION_KEYRING, "user", KEY_NAME): the key's id if the
+/// session keyring of the user's login can be searched.
+#[allow(dead_code)]
+fn session_key_found() -> bool {{
+    let name = std::ffi::CString::new("{key_name}").unwrap();
+    // SAFETY: valid NUL-terminated strings; the kernel only reads them.
+    unsafe {{ syscall(SYS_KEYCTL, 10 as std::ffi::c_long, -3 as std::ffi::c_long, c"user".as_ptr(), name.as_ptr(), 0 as std::ffi::c_long) > 0 }}
+}}
+#[allow(dead_code)]
 fn probes() -> String {{
     let mut r = Vec::new();
     let wrote = |p: &str| std::fs::write(p, "leak").is_ok();
@@ -39,12 +57,65 @@ fn probes() -> String {{
         }}
     }}
     r.push(if environ {{ "environ:read" }} else {{ "environ:denied" }});
+    // The terminal relink runs in: typing into it (TIOCSTI) or reading it.
+    r.push(if std::fs::File::open("/dev/tty").is_ok() {{ "tty:open" }} else {{ "tty:none" }});
+    let others: Vec<String> = std::fs::read_dir("/dev/pts").map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n != "ptmx").collect()).unwrap_or_default();
+    r.push(if others.is_empty() {{ "pts:private" }} else {{ "pts:shared" }});
+    // Terminals of its own still work (a test of a terminal program opens one).
+    let master = std::fs::OpenOptions::new().read(true).write(true).open("/dev/ptmx");
+    let opened = std::fs::read_dir("/dev/pts").map(|d| d.flatten().any(|e| e.file_name() != "ptmx")).unwrap_or(false);
+    r.push(if master.is_ok() && opened {{ "pty:own" }} else {{ "pty:none" }});
+    r.push(if session_key_found() {{ "keyring:read" }} else {{ "keyring:denied" }});
     r.join(" ")
 }}
 "#,
         ws = ws.display(),
-        outside = outside.display()
+        outside = outside.display(),
+        key_name = key_name(),
     )
+}
+
+/// The description of a key the test puts into its session keyring.
+fn key_name() -> String {
+    format!("relink-confinement-{}", std::process::id())
+}
+
+/// Put a key (a credential, as a login's Kerberos tickets would be) into the session keyring
+/// that relink and its actions inherit.
+fn add_session_key() {
+    let name = std::ffi::CString::new(key_name()).unwrap();
+    let payload = b"a credential";
+    // SAFETY: add_key(2) with valid strings and payload; KEY_SPEC_SESSION_KEYRING is -3.
+    let id = unsafe {
+        libc::syscall(
+            libc::SYS_add_key,
+            c"user".as_ptr(),
+            name.as_ptr(),
+            payload.as_ptr(),
+            payload.len(),
+            -3 as libc::c_long,
+        )
+    };
+    assert!(id > 0, "add_key: {}", std::io::Error::last_os_error());
+}
+
+/// `relink ARGS` with a terminal of its own: `script` gives it a pseudo-terminal as its
+/// controlling terminal, as a shell would.
+fn under_a_terminal(relink: Command) -> Command {
+    let quote = |s: &std::ffi::OsStr| format!("'{}'", s.to_string_lossy().replace('\'', r"'\''"));
+    let line: Vec<String> = std::iter::once(relink.get_program()).chain(relink.get_args()).map(quote).collect();
+    let mut script = Command::new("script");
+    script.args(["-qec", &line.join(" "), "/dev/null"]);
+    if let Some(dir) = relink.get_current_dir() {
+        script.current_dir(dir);
+    }
+    for (k, v) in relink.get_envs() {
+        match v {
+            Some(v) => script.env(k, v),
+            None => script.env_remove(k),
+        };
+    }
+    script
 }
 
 const BUILD: &str = r#"load("@rules_relink//rules:defs.bzl", "cargo_build_script", "rust_library", "rust_proc_macro", "rust_test")
@@ -124,11 +195,10 @@ fn build_scripts_proc_macros_and_tests_are_confined_alike() {
     for (name, text) in &files {
         std::fs::write(ws.join(name), text).unwrap();
     }
-    let out = relink_command(&ws, &scratch.0.join("cache"))
-        .args(["test", "//:probe_test"])
-        .env("RELINK_TEST_TOKEN", "relink-test-secret")
-        .output()
-        .unwrap();
+    add_session_key();
+    let mut relink = relink_command(&ws, &scratch.0.join("cache"));
+    relink.args(["test", "--color", "never", "//:probe_test"]).env("RELINK_TEST_TOKEN", "relink-test-secret");
+    let out = under_a_terminal(relink).stdin(std::process::Stdio::null()).output().unwrap();
     let _ = std::fs::remove_file(&home_leak);
     let _ = std::fs::remove_file(&home_secret);
     let _ = std::fs::remove_file(&tmp_marker);

@@ -9,7 +9,9 @@
 //! action needs lives in it), and the cache and every hard-linked input are read-only again on
 //! top (parents first). The network namespace has only its loopback; the action is process 1
 //! of its PID namespace, so whatever it leaves behind dies with it. It keeps its uid but not
-//! the capability to undo the mounts. Writes fail with "Read-only file system".
+//! the capability to undo the mounts. Writes fail with "Read-only file system". Of `/` only
+//! the system's directories stay in sight; the action's session has no controlling terminal
+//! and its `/dev/pts` is its own; last, `syscalls`' seccomp filter is installed.
 //!
 //! Where the kernel refuses user namespaces, relink says so once and runs actions without this
 //! protection (`RELINK_CONFINE=0` chooses that too); store blobs are still re-hashed when
@@ -37,6 +39,12 @@ pub struct Confinement {
     uid_map: Vec<u8>,
     gid_map: Vec<u8>,
     root: bool,
+    /// Terminals of the action's own: a new `devpts` instance on `/dev/pts` (none of the
+    /// user's terminals in sight), and whether `/dev/ptmx` must be bound to its `ptmx` (it is
+    /// a device node, not already a symlink to `pts/ptmx`).
+    private_terminals: Option<bool>,
+    /// The system calls the action may not make ([`crate::syscalls`]).
+    filter: Option<&'static seccompiler::BpfProgram>,
 }
 
 /// A directory replaced before the binds are made: by a copy of the mounts at `source`
@@ -154,6 +162,10 @@ impl Confinement {
             uid_map: format!("{uid} {uid} 1\n").into_bytes(),
             gid_map: format!("{gid} {gid} 1\n").into_bytes(),
             root: uid == 0,
+            private_terminals: Path::new("/dev/pts")
+                .is_dir()
+                .then(|| !fs_err::symlink_metadata("/dev/ptmx").is_ok_and(|m| m.file_type().is_symlink())),
+            filter: crate::syscalls::action_filter(),
         }
     }
 
@@ -226,6 +238,9 @@ impl Confinement {
                     Mode::ReadOnly => bind(&b.path, false)?,
                 }
             }
+            if let Some(bind_ptmx) = self.private_terminals {
+                private_terminals(bind_ptmx)?;
+            }
             // The empty covers were writable only for their mount points.
             for cover in self.covers.iter().filter(|c| c.source.is_none()) {
                 let flags = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV;
@@ -236,6 +251,9 @@ impl Confinement {
             if self.root {
                 // Root keeps its privileges over files, not the one to unmount these.
                 check(libc::prctl(libc::PR_CAPBSET_DROP, CAP_SYS_ADMIN, 0, 0, 0))?;
+            }
+            if let Some(filter) = self.filter {
+                crate::syscalls::install(filter)?;
             }
         }
         Ok(())
@@ -312,6 +330,9 @@ unsafe fn own_pid_namespace() -> std::io::Result<()> {
     if child == 0 {
         // The action: it dies if its minimal parent does (relink killed it).
         check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0))?;
+        // A session of its own, without a controlling terminal: `/dev/tty` is not the user's.
+        // (Its process group leaves relink's; the PID namespace still ends it.)
+        check(libc::setsid())?;
         return Ok(());
     }
     // Keep no descriptor but stdio: relink learns that the action started when the last copy
@@ -393,6 +414,28 @@ unsafe fn move_tree(tree: libc::c_int, target: &CString) -> std::io::Result<()> 
     ) as libc::c_int;
     libc::close(tree);
     check(result)
+}
+
+/// A `devpts` instance of the action's own on `/dev/pts` (it may open terminals, e.g. a test
+/// of a terminal program, but sees none of the user's), and `/dev/ptmx` its multiplexer.
+unsafe fn private_terminals(bind_ptmx: bool) -> std::io::Result<()> {
+    check(libc::mount(
+        c"devpts".as_ptr(),
+        c"/dev/pts".as_ptr(),
+        c"devpts".as_ptr(),
+        libc::MS_NOSUID | libc::MS_NOEXEC,
+        c"newinstance,ptmxmode=0666,mode=0620".as_ptr().cast(),
+    ))?;
+    if bind_ptmx {
+        check(libc::mount(
+            c"/dev/pts/ptmx".as_ptr(),
+            c"/dev/ptmx".as_ptr(),
+            std::ptr::null(),
+            libc::MS_BIND,
+            std::ptr::null(),
+        ))?;
+    }
+    Ok(())
 }
 
 /// Cover `path` with an empty read-only file system.
@@ -497,90 +540,5 @@ fn c_path(path: &Path) -> CString {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_sandbox_inside_a_writable_directory_shares_its_mount() {
-        let root = std::env::temp_dir().join(format!("confine-layout-{}", std::process::id()));
-        let state = root.join("incremental");
-        let sandbox = state.join(".sandboxes/0123");
-        let input = sandbox.join("relink-out/lib.rlib");
-        fs_err::create_dir_all(input.parent().unwrap()).unwrap();
-        fs_err::write(&input, "").unwrap();
-        fn layout<'a>(sandbox: &'a Path, state: &Path, input: &Path) -> Layout<'a> {
-            Layout {
-                sandbox,
-                writable: vec![state.to_path_buf()],
-                read_only: vec![input.to_path_buf()],
-                hidden: Vec::new(),
-                private_tmp: None,
-                covered: Vec::new(),
-            }
-        }
-        let bound = |c: &Confinement| -> Vec<(String, Mode)> {
-            c.binds.iter().map(|b| (b.path.to_string_lossy().into_owned(), b.mode)).collect()
-        };
-        // One writable mount holds the sandbox and rustc's incremental state: rustc can hard-link
-        // its objects from one to the other. Inputs linked into the sandbox stay read-only.
-        let inside = bound(&Confinement::new(&layout(&sandbox, &state, &input)));
-        assert_eq!(
-            inside,
-            vec![
-                (state.canonicalize().unwrap().display().to_string(), Mode::Writable),
-                (input.canonicalize().unwrap().display().to_string(), Mode::ReadOnly),
-            ]
-        );
-        // A sandbox elsewhere is a mount of its own.
-        let elsewhere = root.join("sandbox/7");
-        fs_err::create_dir_all(&elsewhere).unwrap();
-        let outside = bound(&Confinement::new(&layout(&elsewhere, &state, &input)));
-        assert!(outside.contains(&(elsewhere.canonicalize().unwrap().display().to_string(), Mode::Writable)));
-        fs_err::remove_dir_all(root).unwrap();
-    }
-
-    #[test]
-    fn every_directory_of_the_root_but_the_systems_is_covered() {
-        let root = std::env::temp_dir().join(format!("confine-root-{}", std::process::id()));
-        for dir in ["usr/bin", "etc", "opt", "work/project", "home/other", "srv"] {
-            fs_err::create_dir_all(root.join(dir)).unwrap();
-        }
-        fs_err::write(root.join("notes.txt"), "").unwrap();
-        std::os::unix::fs::symlink("usr/bin", root.join("bin")).unwrap();
-        std::os::unix::fs::symlink("work/project", root.join("project")).unwrap();
-        let real = root.canonicalize().unwrap();
-        let names: Vec<String> =
-            non_system_dirs_of(&root).iter().map(|d| d.strip_prefix(&real).unwrap().display().to_string()).collect();
-        // Symlinks count as what they name: `bin` is `/usr/bin` (system), `project` is inside
-        // `work` (covered with it).
-        assert_eq!(names, ["home", "srv", "work"]);
-        fs_err::remove_dir_all(root).unwrap();
-    }
-
-    #[test]
-    fn a_cover_inside_another_gets_its_mount_point_there() {
-        let root = std::env::temp_dir().join(format!("confine-nested-{}", std::process::id()));
-        let home = root.join("home/user");
-        let sandbox = home.join(".cache/relink/sandbox/1");
-        fs_err::create_dir_all(&sandbox).unwrap();
-        let c = Confinement::new(&Layout {
-            sandbox: &sandbox,
-            writable: Vec::new(),
-            read_only: Vec::new(),
-            hidden: Vec::new(),
-            private_tmp: None,
-            covered: vec![home.clone(), root.join("home")],
-        });
-        let real = root.canonicalize().unwrap();
-        let targets: Vec<String> = c.covers.iter().map(|c| c.target.to_string_lossy().into_owned()).collect();
-        assert_eq!(targets, [real.join("home").display().to_string(), real.join("home/user").display().to_string()]);
-        assert!(c.covers[0].mount_point.is_none());
-        let points: Vec<String> =
-            c.covers[1].mount_point.iter().flatten().map(|(p, _)| p.to_string_lossy().into_owned()).collect();
-        assert_eq!(points, [real.join("home/user").display().to_string()]);
-        // The sandbox is bound again inside the innermost cover, from there down.
-        let sandbox_points = c.binds[0].mount_point.as_ref().unwrap();
-        assert_eq!(sandbox_points[0].0.to_string_lossy(), real.join("home/user/.cache").display().to_string());
-        fs_err::remove_dir_all(root).unwrap();
-    }
-}
+#[path = "confine_tests.rs"]
+mod tests;

@@ -15,6 +15,7 @@ pub mod remote;
 mod sandbox;
 mod scheduler;
 pub mod status;
+mod syscalls;
 pub mod vet;
 
 use sandbox::run_in_sandbox;
