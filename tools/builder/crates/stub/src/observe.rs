@@ -225,12 +225,17 @@ impl Items<'_> {
     }
 
     fn collect_use(&mut self, u: &syn::ItemUse, tokens: &TokenStream, prefix: &str) {
+        // Reached through the names it binds (`use a::b::{C, D as E}`: `C`, `E`), not the
+        // path it takes to them.
         let mut names = BTreeSet::new();
-        idents_into(&u.tree.to_token_stream(), &mut names);
+        bound_names(&u.tree, None, &mut names);
         let mut reach = Reach::named(names).visible(&u.vis);
         if has_glob(&u.tree) {
             // What a glob brings into scope is not in the text.
             reach = reach.global_on_change("glob import");
+        } else if binds_underscore(&u.tree) {
+            // `use Trait as _` brings methods into scope under names the text does not show.
+            reach = reach.global_on_change("underscore import");
         }
         let scope = if prefix.is_empty() { "crate root" } else { prefix };
         self.push(format!("use in {scope}"), tokens, reach, false)
@@ -409,6 +414,32 @@ fn is_stubbed(block: &syn::Block) -> bool {
 
 fn field_names(fields: &syn::Fields) -> impl Iterator<Item = String> + '_ {
     fields.iter().filter_map(|f| f.ident.as_ref().map(ToString::to_string))
+}
+
+/// The names a `use` tree binds: each leaf's name or rename, `self` as its parent's.
+fn bound_names(tree: &syn::UseTree, parent: Option<&syn::Ident>, out: &mut BTreeSet<String>) {
+    match tree {
+        syn::UseTree::Path(p) => bound_names(&p.tree, Some(&p.ident), out),
+        syn::UseTree::Name(n) if n.ident == "self" => out.extend(parent.map(|p| p.to_string())),
+        syn::UseTree::Name(n) => {
+            out.insert(n.ident.to_string());
+        }
+        syn::UseTree::Rename(r) => {
+            out.insert(r.rename.to_string());
+        }
+        syn::UseTree::Group(g) => g.items.iter().for_each(|t| bound_names(t, parent, out)),
+        syn::UseTree::Glob(_) => {}
+    }
+}
+
+/// `use path::Trait as _` anywhere in the tree.
+fn binds_underscore(tree: &syn::UseTree) -> bool {
+    match tree {
+        syn::UseTree::Rename(r) => r.rename == "_",
+        syn::UseTree::Path(p) => binds_underscore(&p.tree),
+        syn::UseTree::Group(g) => g.items.iter().any(binds_underscore),
+        syn::UseTree::Name(_) | syn::UseTree::Glob(_) => false,
+    }
 }
 
 fn has_glob(tree: &syn::UseTree) -> bool {

@@ -67,7 +67,7 @@ fn trait_impl_headers_and_macros_are_global() {
     assert_eq!(find(&items, "macro m!").global, Some("item macro"));
     assert_eq!(find(&items, "use in crate root").global, Some("glob import"));
     assert_eq!(find(&items, "use in crate root#2").global, None);
-    assert_eq!(names(find(&items, "use in crate root#2")), ["C", "b"]);
+    assert_eq!(names(find(&items, "use in crate root#2")), ["C"]);
 }
 
 #[test]
@@ -95,4 +95,12 @@ fn format_strings_name_what_they_capture() {
     assert!(ids.contains("MAX") && ids.contains("x") && ids.contains("println"));
     assert!(!ids.contains("literal") && !ids.contains("0"));
     assert!(!ids.contains("self"));
+}
+
+#[test]
+fn a_use_is_reached_by_the_names_it_binds() {
+    let items = one("use a::b::{C, D as E, self, f::{g}};\nuse t::Trait as _;\n");
+    assert_eq!(names(find(&items, "use in crate root")), vec!["C", "E", "b", "g"]);
+    assert_eq!(find(&items, "use in crate root").global, None);
+    assert_eq!(find(&items, "use in crate root#2").global, Some("underscore import"));
 }
