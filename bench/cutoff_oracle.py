@@ -20,7 +20,6 @@ import argparse
 import hashlib
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -68,13 +67,9 @@ def snapshot(target):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--replay", required=True, help="JSON written by bench/replay.py --json (timings, commits)")
-    ap.add_argument("--repo", required=True)
-    ap.add_argument("--branch", default="HEAD")
-    ap.add_argument("--base", required=True)
+    ic.window_arguments(ap, "/tmp/cutoff-oracle")
     ap.add_argument("--bin", required=True)
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--work", default="/tmp/cutoff-oracle")
     ap.add_argument("--finer", help="JSON written by bench/finer_key.py --json, to compare its decisions")
     ap.add_argument("--json")
     ap.add_argument("--markdown")
@@ -82,13 +77,7 @@ def main():
 
     rows = finer_key.load_rows(args.replay)
     finer = {r["commit"]: r for r in json.loads(Path(args.finer).read_text())["rows"]} if args.finer else {}
-    work = Path(args.work).resolve()
-    clone = work / "repo"
-    if not clone.exists():
-        work.mkdir(parents=True, exist_ok=True)
-        ic.run(["git", "clone", "-q", str(Path(args.repo).resolve()), str(clone)], work)
-    commits = ic.run(["git", "rev-list", "--first-parent", "--reverse", f"{args.base}..{args.branch}", "--", "*.rs"], clone).stdout.split()
-    by_short = {c[:10]: c for c in commits}
+    work, clone, by_short = ic.clone_window(args, "repo", fresh=False)
     env = dict(os.environ)
     env.pop("RUSTFLAGS", None)
 

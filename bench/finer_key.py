@@ -22,6 +22,7 @@ import argparse
 import collections
 import hashlib
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -129,10 +130,10 @@ def idents_of(tree, directory):
 def changes_between(old, new):
     """(global reasons, changed named items) between two indexes of one crate."""
     if old is None or new is None:
-        return {"stub failed (real sources)"}, []
+        return {"stub failed (real sources)"}, [], set()
     a = {o["key"]: o for o in old}
     b = {o["key"]: o for o in new}
-    reasons, items = set(), []
+    reasons, items, traits = set(), [], set()
     for key in a.keys() | b.keys():
         x, y = a.get(key), b.get(key)
         if x and y and x["fingerprint"] == y["fingerprint"]:
@@ -142,11 +143,13 @@ def changes_between(old, new):
                 continue
             if item["global"]:
                 reasons.add(item["global"])
+                if item["global"] in ("trait impl header", "blanket impl"):
+                    traits.add(impl_trait(item["key"]))
             elif item["names"] is None:
                 reasons.add("item reached by every dependent")
             else:
-                items.append(item)
-    return reasons, items
+                items.append(dict(item, added=x is None))
+    return reasons, items, traits
 
 
 def changed_names(items):
@@ -202,6 +205,185 @@ def closure(seed, indexes):
     return set(seed), derived, local
 
 
+class Touched:
+    """What each crate's compiles touched of the workspace crates, by rustc's account
+    (bench/touched_key.py): a crate's set before a commit is the union over the cold build
+    and every commit before it (rustc executes, and so records, only queries it could not
+    find green in its incremental cache)."""
+
+    def __init__(self, path):
+        self.builds = json.loads(Path(path).read_text())["builds"]
+        # Profiles read before the tool reported impls: every changed impl stays global;
+        # before it reported paths: items are matched by name alone.
+        self.has_impls = all("impls" in b for b in self.builds)
+        self.has_paths = all("paths" in b for b in self.builds)
+        self.modules = collections.defaultdict(set)
+        for b in self.builds:
+            for per_crate in b.get("paths", {}).values():
+                for krate, paths in per_crate.items():
+                    for p in paths:
+                        parts = p.split("::")
+                        self.modules[krate].update("::".join(parts[:n]) for n in range(1, len(parts)))
+
+    def before(self, commit, crates, part="touched"):
+        """{workspace crate: names} touched by `crates` in builds before `commit` (`part`
+        "impls": the traits whose impls in that crate they looked at)."""
+        out = collections.defaultdict(set)
+        for build in self.builds:
+            if build["commit"] == commit:
+                return out
+            for c in crates:
+                for krate, names in build.get(part, {}).get(c, {}).items():
+                    out[krate].update(names)
+        raise KeyError(f"{commit} is not among the profiled builds")
+
+
+def impl_trait(key):
+    """The trait's last path segment in an observed impl header's key (`src/a.rs:
+    impl<T> fmt::Display for Foo<T>` -> `Display`), or None."""
+    header = key.split("impl", 1)[-1]
+    if " for " not in header:
+        return None
+    trait_path = header.split(" for ", 1)[0].split(" ")[-1]
+    return trait_path.split("<", 1)[0].rsplit("::", 1)[-1] or None
+
+
+def impls_looked_at(ws, dependent, hit, edits, touched, commit):
+    """Whether a changed trait impl header of `hit` is of a trait whose impls in that crate
+    `dependent`'s earlier compiles looked at; None when some global change is of another kind."""
+    if not touched.has_impls:
+        return None
+    crates = {t[0].replace("-", "_") for t in ws.members[dependent]["targets"]}
+    looked = touched.before(commit, crates, "impls")
+    found = False
+    for d in hit:
+        reasons, _, traits = edits[d]
+        if reasons - {"trait impl header", "blanket impl"}:
+            return None
+        if reasons and None in traits:
+            return None
+        lib = {t[0].replace("-", "_") for t in ws.members[d]["targets"] if set(t[1]) & {"lib", "rlib"}}
+        found |= any(t in looked.get(c, ()) for c in lib for t in traits)
+    return found
+
+
+MEMBER = re.compile(r"::(?:fn|const|type) ([A-Za-z_][A-Za-z0-9_]*)$")
+
+
+def own_names(item):
+    """The names under which a compile that used an item touched it: a trait's or an impl's
+    member by its own name (a compile that calls `Indent::dedent` queries `dedent`; one that
+    only names the trait or the type does not observe the member's body), anything else by
+    all the names that reach it."""
+    member = MEMBER.search(item["key"])
+    return [member.group(1)] if member else item["names"]
+
+
+INHERENT_IMPL = re.compile(r": impl(?:<[^ ]*>)? [^ ]+$")
+
+
+def module_subtree(use_item):
+    """Which items a non-`pub` `use` can change: a private one, those of its module and the
+    modules below it (the files of its file's module directory); a `pub(crate)` or
+    `pub(super)` one (`pub` among its identifiers), those of the whole crate."""
+    if "pub" in use_item["idents"]:
+        return lambda item: True
+    file = Path(use_item["key"].split(": ", 1)[0])
+    if file.name in ("lib.rs", "main.rs"):
+        return lambda item: True
+    below = file.parent if file.name == "mod.rs" else file.with_suffix("")
+
+    def inside(item):
+        other = Path(item["key"].split(": ", 1)[0])
+        return other == file or below in other.parents
+    return inside
+
+
+def observed_through(item, indexes):
+    """The items through which a change to `item` reaches a dependent, when that is not the
+    item itself: a private `use` changes what its names mean in the items of its crate that
+    mention them (in any module: a child's `use super::*` carries it); an inherent impl's
+    header (generics, where clause) changes its members. `indexes`: the crate's indexes before
+    and after."""
+    everything = [i for index in indexes for i in index]
+    if ": use in" in item["key"] and not item.get("public", True):
+        in_scope = module_subtree(item)
+        return [
+            i for i in everything
+            if i["key"] != item["key"] and ": use in" not in i["key"] and in_scope(i)
+            and set(i["idents"]) & set(item["names"])
+        ]
+    if INHERENT_IMPL.search(item["key"]):
+        return [i for i in everything if i["key"].startswith(item["key"] + "::")]
+    return None
+
+
+def module_of(key, src_root):
+    """The module an observed item's file defines (`src/ast/make.rs` -> `ast::make`; the crate
+    root -> ``), or None for a file outside the crate's source directory."""
+    if src_root is None:
+        return None
+    file = Path(key.split(": ", 1)[0])
+    try:
+        parts = list(file.relative_to(src_root).with_suffix("").parts)
+    except ValueError:
+        return None
+    if parts and parts[-1] in ("lib", "main", "mod"):
+        parts = parts[:-1]
+    return "::".join(parts)
+
+
+def touched_hits(ws, dependent, hit, edits, touched, commit, named_by_dependent, indexes):
+    """The changed items of `hit` (edited dependencies) that `dependent` observes: an item that
+    existed before when its earlier compiles touched it (its own names among the touched
+    names of its crate); a new item, which no compile can have touched yet but which may now
+    resolve a name differently (a glob import, a method), and a changed `use` (resolution
+    through re-exports is the resolver's, not a query's), when the name closure reaches it
+    (`named_by_dependent(crate, item)`)."""
+    crates = {t[0].replace("-", "_") for t in ws.members[dependent]["targets"]}
+    sets = touched.before(commit, crates)
+    path_sets = touched.before(commit, crates, "paths") if touched.has_paths else None
+    impl_sets = touched.before(commit, crates, "impls") if touched.has_impls else None
+    found = set()
+    for d in hit:
+        lib = {t[0].replace("-", "_") for t in ws.members[d]["targets"] if set(t[1]) & {"lib", "rlib"}}
+        names = set().union(*(sets.get(c, set()) for c in lib)) if lib else set()
+        paths = set().union(*(path_sets.get(c, set()) for c in lib)) if lib and path_sets is not None else None
+        src_root = str(Path(ws.members[d]["lib"]).parent) if ws.members[d]["lib"] else None
+        modules = set().union(*(touched.modules.get(c, set()) for c in lib)) if lib else set()
+        looked = set().union(*(impl_sets.get(c, set()) for c in lib)) if lib and impl_sets is not None else None
+
+        def used(item, names=names, paths=paths, src_root=src_root, modules=modules, looked=looked):
+            """Whether the dependent touched `item`: a trait impl when it looked up that trait's
+            impls in the crate; else in its module when the profiles name paths and the item's
+            module is one rustc knows, else by its own names alone."""
+            if item.get("global") in ("trait impl header", "blanket impl"):
+                trait = impl_trait(item["key"])
+                return looked is None or trait is None or trait in looked
+            module = module_of(item["key"], src_root)
+            if paths is None or module is None or (module and module not in modules):
+                return any(n in names for n in own_names(item))
+            member = MEMBER.search(item["key"])
+            inside = [p for p in paths if not module or p.startswith(module + "::")]
+            if member:
+                return any(p.endswith("::" + member.group(1)) or p == member.group(1) for p in inside)
+            return any(n in p.split("::") for p in inside for n in item["names"])
+
+        for i in edits[d][1]:
+            through = observed_through(i, indexes.get(d, []))
+            by_name = i.get("added") or (through is None and ": use in" in i["key"])
+            if by_name and named_by_dependent(d, i):
+                found.add(f"{d}::{i['key']} (named)")
+            elif through is not None:
+                impl = ("trait impl header", "blanket impl")
+                via = [j["key"] for j in through if (j["names"] is None and j.get("global") not in impl) or used(j)]
+                if via:
+                    found.add(f"{d}::{i['key']} (through {via[0]})")
+            elif not by_name and used(i):
+                found.add(f"{d}::{i['key']}")
+    return sorted(found)
+
+
 def write_results(args, summary, rows, header, cells, totals):
     """Print the summary; write all data as JSON (--json) and a per-commit table (--markdown)
     with the given column `header`, a row's extra `cells` and the `totals` line."""
@@ -216,25 +398,16 @@ def write_results(args, summary, rows, header, cells, totals):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--replay", required=True, help="JSON written by bench/replay.py --json")
-    ap.add_argument("--repo", required=True)
-    ap.add_argument("--branch", default="HEAD")
-    ap.add_argument("--base", required=True)
+    ic.window_arguments(ap, "/tmp/finer-key")
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--work", default="/tmp/finer-key")
     ap.add_argument("--json")
     ap.add_argument("--markdown")
+    ap.add_argument("--touched", help="JSON written by bench/touched_key.py: decide by what rustc touched")
     args = ap.parse_args()
+    profiled = Touched(args.touched) if args.touched else None
 
     rows = load_rows(args.replay)
-    work = Path(args.work).resolve()
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
-    clone = work / "repo"
-    ic.run(["git", "clone", "-q", str(Path(args.repo).resolve()), str(clone)], work)
-    commits = ic.run(["git", "rev-list", "--first-parent", "--reverse", f"{args.base}..{args.branch}", "--", "*.rs"], clone).stdout.split()
-    by_short = {c[:10]: c for c in commits}
+    work, clone, by_short = ic.clone_window(args, "repo")
     indexer = Indexer(work)
     third_cache = work / "macros-third-party"
     third_cache.mkdir()
@@ -263,7 +436,7 @@ def main():
             touched = ws.files_of(name, changed)
             if not any(f.endswith((".rs", "Cargo.toml")) for f in touched):
                 continue
-            reasons, names = set(), []
+            reasons, names, traits = set(), [], set()
             if any(f.endswith("Cargo.toml") for f in touched):
                 reasons.add("manifest")
             if any(f.endswith("build.rs") for f in touched):
@@ -271,11 +444,11 @@ def main():
             if m["proc_macro"]:
                 reasons.add("proc macro")
             elif m["lib"]:
-                r, n = changes_between(old_indexes.get(name), new_indexes.get(name))
+                r, n, traits = changes_between(old_indexes.get(name), new_indexes.get(name))
                 reasons |= r
                 names += n
-            edits[name] = (reasons, names)
-        whole, fine, why = set(), set(), {}
+            edits[name] = (reasons, names, traits)
+        whole, fine, why, fine_touched, why_touched = set(), set(), {}, set(), {}
         for name, m in ws.members.items():
             if name in edits:
                 continue
@@ -290,6 +463,21 @@ def main():
             else:
                 global_reasons = sorted({r for d in hit for r in edits[d][0]})
                 hit_reason = f"global: {global_reasons[0]}" if global_reasons else None
+            if profiled is not None and hit_reason is not None:
+                impls = None if lock_changed else impls_looked_at(ws, name, hit, edits, profiled, row["commit"])
+                if impls is None or impls:
+                    fine_touched.add(name)
+                    why_touched[name] = hit_reason
+                else:
+                    # Only trait impls changed, of traits this dependent never looked up
+                    # there: its named items decide.
+                    seed = idents_of(tree, m["dir"])
+                    indexes = {d: [ix for ix in (old_indexes.get(d), new_indexes.get(d)) if ix] for d in deps}
+                    reach = closure(seed, indexes)
+                    by_rustc = touched_hits(ws, name, hit, edits, profiled, row["commit"], lambda d, i: reached(i, reach, d), indexes)
+                    if by_rustc:
+                        fine_touched.add(name)
+                        why_touched[name] = by_rustc[:3]
             if hit_reason is None:
                 seed = idents_of(tree, m["dir"])
                 for d in ws.member_deps(name):
@@ -299,6 +487,11 @@ def main():
                 indexes = {d: [ix for ix in (old_indexes.get(d), new_indexes.get(d)) if ix] for d in deps}
                 reach = closure(seed, indexes)
                 named = sorted({f"{d}::{i['key']}" for d in hit for i in edits[d][1] if reached(i, reach, d)})
+                if profiled is not None:
+                    by_rustc = touched_hits(ws, name, hit, edits, profiled, row["commit"], lambda d, i: reached(i, reach, d), indexes)
+                    if by_rustc:
+                        fine_touched.add(name)
+                        why_touched[name] = by_rustc[:3]
                 hit_reason = f"names {', '.join(named[:3])}" if named else None
             if hit_reason:
                 fine.add(name)
@@ -308,15 +501,18 @@ def main():
         sources = ws.sources(tree)
         ideal_whole = replay.ideal_time(units, ws.graph, sources, changed, row["interface_changed"], row["link_ms"], args.jobs)
         ideal_fine = replay.ideal_time(units, ws.graph, sources, changed, row["interface_changed"], row["link_ms"], args.jobs, recompile=fine)
+        ideal_touched = replay.ideal_time(units, ws.graph, sources, changed, row["interface_changed"], row["link_ms"], args.jobs, recompile=fine_touched) if profiled else None
         out = {
             "n": row["n"], "commit": row["commit"], "subject": row["subject"], "cargo_s": row["cargo_s"],
             "ideal_replay_s": row["ideal_s"], "ideal_whole_s": ideal_whole, "ideal_fine_s": ideal_fine,
             "edited": {k: {"global": sorted(v[0]), "names": changed_names(v[1])[:20], "changed_names": len(changed_names(v[1]))} for k, v in edits.items()},
             "recompiled_whole": sorted(whole), "recompiled_fine": sorted(fine), "why": why,
+            "ideal_touched_s": ideal_touched, "recompiled_touched": sorted(fine_touched), "why_touched": why_touched,
         }
         out_rows.append(out)
         print(f"[{row['n']}] {row['commit']} cargo {row['cargo_s']:6.1f} s  ideal(replay) {row['ideal_s']:6.1f}  whole {ideal_whole:6.1f}  fine {ideal_fine:6.1f}  "
-              f"dependents recompiled: whole {len(whole)} fine {len(fine)}", flush=True)
+              f"dependents recompiled: whole {len(whole)} fine {len(fine)}"
+              + (f"  touched {ideal_touched:6.1f} s, {len(fine_touched)} recompiled" if profiled else ""), flush=True)
         for k, v in edits.items():
             print(f"    edited {k}: global {sorted(v[0]) or '-'}; {len(changed_names(v[1]))} changed names {changed_names(v[1])[:8]}", flush=True)
         for k in sorted(fine):
@@ -332,13 +528,24 @@ def main():
         "recompiled_fine": sum(len(r["recompiled_fine"]) for r in out_rows),
         "reasons": dict(reasons_total),
     }
+    if profiled:
+        summary["ideal_touched_s"] = total("ideal_touched_s")
+        summary["recompiled_touched"] = sum(len(r["recompiled_touched"]) for r in out_rows)
+        summary["cargo_vs_ideal_touched"] = summary["cargo_s"] / max(summary["ideal_touched_s"], 1e-9)
     summary["cargo_vs_ideal_whole"] = summary["cargo_s"] / max(summary["ideal_whole_s"], 1e-9)
     summary["cargo_vs_ideal_fine"] = summary["cargo_s"] / max(summary["ideal_fine_s"], 1e-9)
     totals = (f"Totals: Cargo {summary['cargo_s']:.1f} s; ideal with the whole-interface key {summary['ideal_whole_s']:.1f} s "
               f"({summary['cargo_vs_ideal_whole']:.2f}x faster than Cargo); with the finer key {summary['ideal_fine_s']:.1f} s "
               f"(**{summary['cargo_vs_ideal_fine']:.2f}x**). Dependents recompiled: {summary['recompiled_whole']} vs {summary['recompiled_fine']}.")
-    write_results(args, summary, out_rows, ["ideal, whole-interface key s", "ideal, finer key s", "dependents recompiled (whole / finer)"],
-                  lambda r: [f"{r['ideal_whole_s']:.1f}", f"{r['ideal_fine_s']:.1f}", f"{len(r['recompiled_whole'])} / {len(r['recompiled_fine'])}"], totals)
+    header = ["ideal, whole-interface key s", "ideal, finer key s", "dependents recompiled (whole / finer)"]
+    cells = lambda r: [f"{r['ideal_whole_s']:.1f}", f"{r['ideal_fine_s']:.1f}", f"{len(r['recompiled_whole'])} / {len(r['recompiled_fine'])}"]  # noqa: E731
+    if profiled:
+        header += ["ideal, touched key s", "recompiled (touched)"]
+        plain = cells
+        cells = lambda r: plain(r) + [f"{r['ideal_touched_s']:.1f}", str(len(r["recompiled_touched"]))]  # noqa: E731
+        totals += (f" With what rustc touched (bench/touched_key.py): {summary['ideal_touched_s']:.1f} s "
+                   f"(**{summary['cargo_vs_ideal_touched']:.2f}x**), {summary['recompiled_touched']} recompiled.")
+    write_results(args, summary, out_rows, header, cells, totals)
 
 
 if __name__ == "__main__":

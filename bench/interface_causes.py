@@ -41,6 +41,31 @@ def export(repo, rev, dest):
     subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
 
 
+def window_arguments(ap, work):
+    """The arguments every tool over a replayed window takes: the replay's JSON, the repository
+    and the window, and a work directory."""
+    ap.add_argument("--replay", required=True, help="JSON written by bench/replay.py --json (commits, timings)")
+    ap.add_argument("--repo", required=True)
+    ap.add_argument("--branch", default="HEAD")
+    ap.add_argument("--base", required=True)
+    ap.add_argument("--work", default=work)
+
+
+def clone_window(args, name, fresh=True):
+    """(work directory, clone of the repository in it, {10-character prefix: commit} of the
+    window's first-parent commits touching *.rs). `fresh`: the work directory is emptied
+    first; otherwise an existing clone is reused."""
+    work = Path(args.work).resolve()
+    if fresh and work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    clone = work / name
+    if not clone.exists():
+        run(["git", "clone", "-q", str(Path(args.repo).resolve()), str(clone)], work)
+    commits = run(["git", "rev-list", "--first-parent", "--reverse", f"{args.base}..{args.branch}", "--", "*.rs"], clone).stdout.split()
+    return work, clone, {c[:10]: c for c in commits}
+
+
 def member_libs(tree):
     """Library crate roots of the workspace members (relative to the tree), each member's
     dependencies (member and third-party, for macro summaries), and the third-party libraries
