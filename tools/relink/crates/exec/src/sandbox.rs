@@ -316,7 +316,7 @@ fn confinement_layout<'a>(
         .filter(|d| d.is_absolute())
         .filter_map(|d| fs::canonicalize(d).ok())
         .map(with_version_manager_root)
-        .map(|d| with_install_prefix(d, home.as_deref()));
+        .map(|d| with_install_prefix(d, home.as_deref(), confine::non_system_dirs()));
     for needed in inputs.referenced.into_iter().chain(program).chain(tools) {
         // A cover itself on PATH (`$HOME`, `/tmp`) stays covered.
         let a_cover = needed == Path::new("/tmp") || covered.contains(&needed);
@@ -337,12 +337,12 @@ fn with_version_manager_root(dir: PathBuf) -> PathBuf {
     }
 }
 
-/// A PATH directory `PREFIX/bin` outside the system directories and outside `$HOME` (a tool
+/// A PATH directory `PREFIX/bin` in a `covered` directory of `/` and outside `$HOME` (a tool
 /// installed under `/home/linuxbrew/.linuxbrew` or `/work/tools`), as its whole prefix: its
 /// programs run with the libraries and data installed beside them. Under `$HOME` only the
 /// directory itself (`~/.cargo/bin`, not `~/.cargo` and its credentials).
-fn with_install_prefix(dir: PathBuf, home: Option<&Path>) -> PathBuf {
-    let covered = confine::non_system_dirs().iter().any(|c| dir.starts_with(c));
+fn with_install_prefix(dir: PathBuf, home: Option<&Path>, covered: &[PathBuf]) -> PathBuf {
+    let covered = covered.iter().any(|c| dir.starts_with(c));
     let in_home = home.is_some_and(|h| dir.starts_with(h));
     let is_bin = dir.file_name().is_some_and(|n| n == "bin" || n == "sbin");
     match dir.parent() {
@@ -516,5 +516,18 @@ mod tests {
         assert_eq!(root("/home/u/.cargo/bin"), PathBuf::from("/home/u/.cargo/bin"));
         assert_eq!(root("/shims"), PathBuf::from("/shims"), "never the root directory");
         assert_eq!(root("/opt/shims"), PathBuf::from("/opt/shims"), "nor a top-level one");
+    }
+
+    #[test]
+    fn a_tool_directory_outside_the_system_brings_its_install_prefix() {
+        let covered = [PathBuf::from("/home"), PathBuf::from("/work")];
+        let home = Some(Path::new("/home/u"));
+        let prefix = |d: &str| with_install_prefix(PathBuf::from(d), home, &covered);
+        assert_eq!(prefix("/home/linuxbrew/.linuxbrew/bin"), PathBuf::from("/home/linuxbrew/.linuxbrew"));
+        assert_eq!(prefix("/work/tools/sbin"), PathBuf::from("/work/tools"));
+        assert_eq!(prefix("/home/u/.cargo/bin"), PathBuf::from("/home/u/.cargo/bin"), "not $HOME's credentials");
+        assert_eq!(prefix("/usr/local/bin"), PathBuf::from("/usr/local/bin"), "system directories stay as they are");
+        assert_eq!(prefix("/work/bin"), PathBuf::from("/work/bin"), "never a whole covered directory");
+        assert_eq!(prefix("/work/tools/libexec"), PathBuf::from("/work/tools/libexec"));
     }
 }
