@@ -143,7 +143,7 @@ def changes_between(old, new):
                 continue
             if item["global"]:
                 reasons.add(item["global"])
-                if item["global"] in ("trait impl header", "blanket impl"):
+                if item["global"] in IMPL_GLOBALS:
                     traits.add(impl_trait(item["key"]))
             elif item["names"] is None:
                 reasons.add("item reached by every dependent")
@@ -238,6 +238,22 @@ class Touched:
         raise KeyError(f"{commit} is not among the profiled builds")
 
 
+# Global reasons that are trait impls: with profiles, they reach only dependents that looked up
+# the trait's impls in that crate.
+IMPL_GLOBALS = ("trait impl header", "blanket impl")
+
+
+def rust_names(ws, member, lib_only=False):
+    """The crate names (as rustc spells them) of a member's targets, or of its library."""
+    targets = ws.members[member]["targets"]
+    return {t[0].replace("-", "_") for t in targets if not lib_only or set(t[1]) & {"lib", "rlib"}}
+
+
+def union_over(sets, crates):
+    """The union of `sets[c]` over `crates`."""
+    return set().union(*(sets.get(c, set()) for c in crates))
+
+
 def impl_trait(key):
     """The trait's last path segment in an observed impl header's key (`src/a.rs:
     impl<T> fmt::Display for Foo<T>` -> `Display`), or None."""
@@ -253,17 +269,15 @@ def impls_looked_at(ws, dependent, hit, edits, touched, commit):
     `dependent`'s earlier compiles looked at; None when some global change is of another kind."""
     if not touched.has_impls:
         return None
-    crates = {t[0].replace("-", "_") for t in ws.members[dependent]["targets"]}
-    looked = touched.before(commit, crates, "impls")
+    looked = touched.before(commit, rust_names(ws, dependent), "impls")
     found = False
     for d in hit:
         reasons, _, traits = edits[d]
-        if reasons - {"trait impl header", "blanket impl"}:
+        if reasons - set(IMPL_GLOBALS):
             return None
         if reasons and None in traits:
             return None
-        lib = {t[0].replace("-", "_") for t in ws.members[d]["targets"] if set(t[1]) & {"lib", "rlib"}}
-        found |= any(t in looked.get(c, ()) for c in lib for t in traits)
+        found |= bool(traits & union_over(looked, rust_names(ws, d, lib_only=True)))
     return found
 
 
@@ -340,24 +354,24 @@ def touched_hits(ws, dependent, hit, edits, touched, commit, named_by_dependent,
     resolve a name differently (a glob import, a method), and a changed `use` (resolution
     through re-exports is the resolver's, not a query's), when the name closure reaches it
     (`named_by_dependent(crate, item)`)."""
-    crates = {t[0].replace("-", "_") for t in ws.members[dependent]["targets"]}
+    crates = rust_names(ws, dependent)
     sets = touched.before(commit, crates)
     path_sets = touched.before(commit, crates, "paths") if touched.has_paths else None
     impl_sets = touched.before(commit, crates, "impls") if touched.has_impls else None
     found = set()
     for d in hit:
-        lib = {t[0].replace("-", "_") for t in ws.members[d]["targets"] if set(t[1]) & {"lib", "rlib"}}
-        names = set().union(*(sets.get(c, set()) for c in lib)) if lib else set()
-        paths = set().union(*(path_sets.get(c, set()) for c in lib)) if lib and path_sets is not None else None
+        lib = rust_names(ws, d, lib_only=True)
+        names = union_over(sets, lib)
+        paths = union_over(path_sets, lib) if path_sets is not None else None
         src_root = str(Path(ws.members[d]["lib"]).parent) if ws.members[d]["lib"] else None
-        modules = set().union(*(touched.modules.get(c, set()) for c in lib)) if lib else set()
-        looked = set().union(*(impl_sets.get(c, set()) for c in lib)) if lib and impl_sets is not None else None
+        modules = union_over(touched.modules, lib)
+        looked = union_over(impl_sets, lib) if impl_sets is not None else None
 
         def used(item, names=names, paths=paths, src_root=src_root, modules=modules, looked=looked):
             """Whether the dependent touched `item`: a trait impl when it looked up that trait's
             impls in the crate; else in its module when the profiles name paths and the item's
             module is one rustc knows, else by its own names alone."""
-            if item.get("global") in ("trait impl header", "blanket impl"):
+            if item.get("global") in IMPL_GLOBALS:
                 trait = impl_trait(item["key"])
                 return looked is None or trait is None or trait in looked
             module = module_of(item["key"], src_root)
@@ -375,8 +389,7 @@ def touched_hits(ws, dependent, hit, edits, touched, commit, named_by_dependent,
             if by_name and named_by_dependent(d, i):
                 found.add(f"{d}::{i['key']} (named)")
             elif through is not None:
-                impl = ("trait impl header", "blanket impl")
-                via = [j["key"] for j in through if (j["names"] is None and j.get("global") not in impl) or used(j)]
+                via = [j["key"] for j in through if (j["names"] is None and j.get("global") not in IMPL_GLOBALS) or used(j)]
                 if via:
                     found.add(f"{d}::{i['key']} (through {via[0]})")
             elif not by_name and used(i):
@@ -449,6 +462,17 @@ def main():
                 names += n
             edits[name] = (reasons, names, traits)
         whole, fine, why, fine_touched, why_touched = set(), set(), {}, set(), {}
+
+        def dependent_reach(name, deps):
+            """What `name` reaches of its dependencies `deps` by names (closure), and their
+            indexes before and after."""
+            seed = idents_of(tree, ws.members[name]["dir"])
+            for d in ws.member_deps(name):
+                if ws.members[d]["proc_macro"]:
+                    # A workspace proc macro may emit any identifier of its own source.
+                    seed |= idents_of(tree, ws.members[d]["dir"])
+            indexes = {d: [ix for ix in (old_indexes.get(d), new_indexes.get(d)) if ix] for d in deps}
+            return closure(seed, indexes), indexes
         for name, m in ws.members.items():
             if name in edits:
                 continue
@@ -471,21 +495,13 @@ def main():
                 else:
                     # Only trait impls changed, of traits this dependent never looked up
                     # there: its named items decide.
-                    seed = idents_of(tree, m["dir"])
-                    indexes = {d: [ix for ix in (old_indexes.get(d), new_indexes.get(d)) if ix] for d in deps}
-                    reach = closure(seed, indexes)
+                    reach, indexes = dependent_reach(name, deps)
                     by_rustc = touched_hits(ws, name, hit, edits, profiled, row["commit"], lambda d, i: reached(i, reach, d), indexes)
                     if by_rustc:
                         fine_touched.add(name)
                         why_touched[name] = by_rustc[:3]
             if hit_reason is None:
-                seed = idents_of(tree, m["dir"])
-                for d in ws.member_deps(name):
-                    if ws.members[d]["proc_macro"]:
-                        # A workspace proc macro may emit any identifier of its own source.
-                        seed |= idents_of(tree, ws.members[d]["dir"])
-                indexes = {d: [ix for ix in (old_indexes.get(d), new_indexes.get(d)) if ix] for d in deps}
-                reach = closure(seed, indexes)
+                reach, indexes = dependent_reach(name, deps)
                 named = sorted({f"{d}::{i['key']}" for d in hit for i in edits[d][1] if reached(i, reach, d)})
                 if profiled is not None:
                     by_rustc = touched_hits(ws, name, hit, edits, profiled, row["commit"], lambda d, i: reached(i, reach, d), indexes)
