@@ -121,7 +121,7 @@ fn bad_build_files_give_file_and_line() {
             "rule(outputs = ...): relink does not implement implicit outputs",
         ),
         ("//errors/aspects:x", "errors/aspects/defs.bzl:6", "attr.label_list(aspects = ...): relink does not implement aspects"),
-        ("//errors/typo_kwarg:x", "errors/typo_kwarg/defs.bzl:6", "attr.label() got an unexpected keyword argument 'defualt'"),
+        ("//errors/typo_kwarg:x", "errors/typo_kwarg/defs.bzl:6", "Found `defualt` extra named parameter(s) for call to label"),
         (
             "//errors/escape:x",
             "errors/escape/BUILD.bazel:3",
@@ -153,6 +153,45 @@ fn label_keyed_dicts_output_lists_and_constraint_selects_work() {
     assert_eq!(read("relink-bin/api/by_platform.txt"), "a=x\ncalm\n", "the host is not happy");
     ws.build_ok(&["build", "--platforms", "//api:happy_platform", "//api:by_platform"]);
     assert_eq!(read("relink-bin/api/by_platform.txt"), "a=x\nloud\n", "--platforms selects the constraint");
+}
+
+/// depset, Args, select and attr are native values with Bazel's behaviour (issue 13): sums of
+/// selects and plain values resolve per configuration (dicts merge), Args maps, formats and
+/// writes a shell-quoted parameter file, depsets flatten in order and check their element type.
+#[test]
+fn native_depsets_args_selects_and_attrs_behave_as_bazel() {
+    let ws = fixture();
+    let read = |p: &str| std::fs::read_to_string(ws.path(p)).unwrap();
+    ws.build_ok(&["build", "//native:described"]);
+    assert_eq!(
+        read("relink-bin/native/described.txt"),
+        "parts=first,fastbuild,middle,last\nenv=A:1,B:default\ntypes=depset,Args,Attribute\n\
+         depset=depset([\"a\", \"c\", \"b\"]) truthy=True empty_truthy=False\nforwarded=True\n"
+    );
+    let params = "--mode\n'<first>'\n-e\nX\n-e\nY\n--\nf=input.txt\nf=txt\nf=used.txt\nf=txt\n\
+                  --joined\n'[a:c:b] 100%'\n'has space'\n";
+    assert_eq!(read("relink-bin/native/described.params"), params);
+    ws.build_ok(&["build", "-c", "opt", "//native:described"]);
+    assert!(read("relink-bin/native/described.txt").starts_with("parts=first,opt,middle,last\nenv=A:1,B:opt\n"));
+    let cases = [
+        (
+            "//native:unmatched",
+            "native/BUILD.bazel:18",
+            "configurable attribute of //native:unmatched doesn't match this configuration: build this one with -c opt",
+        ),
+        ("//native:bad_format", "native/defs.bzl:42", "Args: format = \"--%d\" must contain exactly one %s"),
+        (
+            "//native:mixed_depset",
+            "native/defs.bzl:48",
+            "depset: cannot add an item of type 'int' to a depset of 'string'",
+        ),
+    ];
+    for (target, location, message) in cases {
+        let out = ws.relink(&["build", target]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{target}: {err}");
+        assert!(err.contains(location) && err.contains(message), "{target}: no {location} / {message:?} in:\n{err}");
+    }
 }
 
 #[test]

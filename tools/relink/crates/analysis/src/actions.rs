@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 
 use anyhow::{anyhow, bail, Result};
-use relink_rule_api::sl::SlResult;
 use starlark::eval::Evaluator;
 use starlark::values::dict::DictRef;
 use starlark::values::list::ListRef;
@@ -12,9 +11,9 @@ use starlark::values::Value;
 use relink_core::action::{Action, ActionKind, Output};
 use relink_core::label::join_path;
 use relink_rule_api::context::analysis_context;
-use relink_rule_api::depset;
 use relink_rule_api::natives::expect_str;
 use relink_rule_api::values::{FileOrigin, FileValue};
+use relink_rule_api::{args, depset};
 
 /// Arguments of `ctx.actions.run`.
 pub struct RunSpec<'v, 'a> {
@@ -64,9 +63,9 @@ pub fn declare<'v>(
     Ok(eval.heap().alloc(file))
 }
 
-fn files_of<'v>(value: Option<Value<'v>>, what: &str, eval: &Evaluator<'v, '_, '_>) -> Result<Vec<FileValue>> {
+fn files_of(value: Option<Value<'_>>, what: &str) -> Result<Vec<FileValue>> {
     let Some(value) = value else { return Ok(Vec::new()) };
-    depset::to_list(value, eval.heap())?
+    depset::to_list(value)?
         .into_iter()
         .map(|v| {
             FileValue::from_value(v)
@@ -100,31 +99,22 @@ fn expand_arguments<'v>(
     let list = ListRef::from_value(arguments).ok_or_else(|| anyhow!("arguments must be a list"))?;
     let mut argv = Vec::new();
     let mut extra_inputs = Vec::new();
-    let heap = eval.heap();
     for (index, item) in list.iter().enumerate() {
         if let Some(s) = item.unpack_str() {
             argv.push(s.to_string());
             continue;
         }
-        let Some(items) = item.get_attr("_relink_args", heap).anyhow()? else {
+        let Some(args) = args::state_of(item) else {
             bail!("arguments: expected a string or Args, got {} `{}`", item.get_type(), item);
         };
-        let items: Vec<String> = ListRef::from_value(items)
-            .ok_or_else(|| anyhow!("internal error: Args items"))?
-            .iter()
-            .map(|v| expect_str(v, "Args"))
-            .collect::<Result<_>>()?;
-        let opts = item.get_attr("_relink_args_opts", heap).anyhow()?.and_then(DictRef::from_value);
-        let param_file =
-            opts.as_ref().and_then(|o| o.get_str("param_file")).and_then(|v| v.unpack_str().map(str::to_string));
-        match param_file {
+        match &args.param_file {
             Some(flag_format) => {
                 let path = format!("{first_output}-{index}.params");
                 let ctx = analysis_context(eval)?;
                 ctx.graph.borrow_mut().add(Action {
                     mnemonic: "FileWrite".into(),
                     owner: ctx.label.to_string(),
-                    kind: ActionKind::Write { content: items.join("\n") + "\n", executable: false },
+                    kind: ActionKind::Write { content: args.param_file_content(), executable: false },
                     inputs: Vec::new(),
                     outputs: vec![Output { path: path.clone(), is_dir: false }],
                     unused_inputs_list: None,
@@ -133,7 +123,7 @@ fn expand_arguments<'v>(
                 argv.push(flag_format.replace("%s", &path));
                 extra_inputs.push(path);
             }
-            None => argv.extend(items),
+            None => argv.extend(args.items),
         }
     }
     Ok((argv, extra_inputs))
@@ -141,13 +131,13 @@ fn expand_arguments<'v>(
 
 /// `ctx.actions.run`.
 pub fn run<'v>(spec: RunSpec<'v, '_>, eval: &mut Evaluator<'v, '_, '_>) -> Result<()> {
-    let outputs = files_of(Some(spec.outputs), "outputs", eval)?;
+    let outputs = files_of(Some(spec.outputs), "outputs")?;
     if outputs.is_empty() {
         bail!("ctx.actions.run needs at least one output");
     }
     let outputs = own_outputs(&outputs, eval)?;
-    let mut inputs: Vec<String> = files_of(spec.inputs, "inputs", eval)?.into_iter().map(|f| f.path).collect();
-    inputs.extend(files_of(spec.tools, "tools", eval)?.into_iter().map(|f| f.path));
+    let mut inputs: Vec<String> = files_of(spec.inputs, "inputs")?.into_iter().map(|f| f.path).collect();
+    inputs.extend(files_of(spec.tools, "tools")?.into_iter().map(|f| f.path));
     let executable = match FileValue::from_value(spec.executable) {
         Some(f) => {
             inputs.push(f.path.clone());
@@ -209,13 +199,10 @@ pub fn write<'v>(
     let content = match content.unpack_str() {
         Some(s) => s.to_string(),
         None => {
-            let items = content
-                .get_attr("_relink_args", eval.heap())
-                .anyhow()?
-                .and_then(ListRef::from_value)
-                .ok_or_else(|| anyhow!("write: content must be a string or Args"))?;
-            let lines: Vec<String> = items.iter().map(|v| expect_str(v, "Args")).collect::<Result<_>>()?;
-            lines.join("\n") + "\n"
+            let args = args::state_of(content).ok_or_else(|| {
+                anyhow!("write: content must be a string or Args, got {} `{content}`", content.get_type())
+            })?;
+            args.param_file_content()
         }
     };
     let ctx = analysis_context(eval)?;

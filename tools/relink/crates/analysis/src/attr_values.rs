@@ -6,28 +6,39 @@
 use super::*;
 
 impl Analyzer<'_> {
+    /// The value a configurable attribute value takes in this configuration: each select()
+    /// picks the branch whose config_setting matches (else its default, else it fails with its
+    /// no_match_error), and the parts of a sum are added up.
     pub(super) fn resolve_select<'v>(&self, value: Value<'v>, decl: &TargetDecl, heap: Heap<'v>) -> Result<Value<'v>> {
-        let Some(branches) = value.get_attr("_relink_select", heap).anyhow()? else { return Ok(value) };
-        let dict = DictRef::from_value(branches).ok_or_else(|| anyhow!("select() takes a dict"))?;
         let base = Label::package_base(&decl.label.repo, &decl.label.package);
-        let mut default = None;
-        for (cond, branch) in dict.iter() {
-            let cond = cond.unpack_str().ok_or_else(|| anyhow!("select() keys must be label strings"))?;
-            if cond == "//conditions:default" {
-                default = Some(branch);
-                continue;
+        relink_rule_api::select::resolve(value, heap, |branches, no_match_error| {
+            let mut default = None;
+            for (cond, branch) in branches.iter() {
+                let cond = match cond.downcast_ref::<relink_rule_api::values::LabelValue>() {
+                    Some(label) => label.0.to_string(),
+                    None => cond.unpack_str().unwrap_or_default().to_string(),
+                };
+                if cond == "//conditions:default" || cond == "@bazel_tools//conditions:default" {
+                    default = Some(branch);
+                    continue;
+                }
+                let label = Label::parse(&cond, &base)?;
+                if self.config_setting_matches(&label)? {
+                    return Ok(branch);
+                }
             }
-            let label = Label::parse(cond, &base)?;
-            if self.config_setting_matches(&label)? {
-                return Ok(branch);
-            }
-        }
-        default.ok_or_else(|| {
-            anyhow!(
-                "{}: no select() condition matches compilation mode `{}`",
-                decl.location,
-                self.config.compilation_mode
-            )
+            default.ok_or_else(|| {
+                let why = if no_match_error.is_empty() {
+                    format!("no select() condition matches compilation mode `{}`", self.config.compilation_mode)
+                } else {
+                    no_match_error.to_string()
+                };
+                anyhow!(
+                    "{}: configurable attribute of {} doesn't match this configuration: {why}",
+                    decl.location,
+                    decl.label
+                )
+            })
         })
     }
 

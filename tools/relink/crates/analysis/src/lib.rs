@@ -130,7 +130,8 @@ impl<'l> Analyzer<'l> {
         // A source file provides DefaultInfo(files = depset([file])).
         let frozen = Module::with_temp_heap(|module| -> Result<_> {
             let heap = module.heap();
-            let files = self.call_prelude(&module, "depset", &[heap.alloc(vec![heap.alloc(file.clone())])], &[])?;
+            let files =
+                relink_rule_api::depset::make(Some(heap.alloc(vec![heap.alloc(file.clone())])), "default", None, heap)?;
             let info = self.make_default_info(&module, files)?;
             module.set("__result", heap.alloc(vec![info]));
             module.freeze().map_err(|e| anyhow!("{e:?}"))
@@ -422,10 +423,10 @@ fn extract_providers(result: Value<'_>, label: &Label) -> Result<Vec<(u64, Froze
     })
 }
 
-fn to_files<'v>(v: Option<Value<'v>>, heap: Heap<'v>) -> Result<Vec<FileValue>> {
+fn to_files(v: Option<Value<'_>>) -> Result<Vec<FileValue>> {
     match v {
         None => Ok(Vec::new()),
-        Some(v) => relink_rule_api::depset::to_list(v, heap)?
+        Some(v) => relink_rule_api::depset::to_list(v)?
             .into_iter()
             .map(|f| FileValue::from_value(f).cloned().ok_or_else(|| anyhow!("DefaultInfo holds a non-File {}", f)))
             .collect(),
@@ -438,10 +439,10 @@ fn default_info_parts(target: &TargetValue) -> Result<(Vec<FileValue>, Option<Fi
     Module::with_temp_heap(|tmp| {
         let heap = tmp.heap();
         let info = info.to_value();
-        let files = to_files(info.get_attr("files", heap).anyhow()?, heap)?;
+        let files = to_files(info.get_attr("files", heap).anyhow()?)?;
         let executable = info.get_attr("executable", heap).anyhow()?.and_then(FileValue::from_value).cloned();
         let runfiles = match info.get_attr("runfiles", heap).anyhow()? {
-            Some(r) if !r.is_none() => to_files(r.get_attr("files", heap).anyhow()?, heap)?,
+            Some(r) if !r.is_none() => to_files(r.get_attr("files", heap).anyhow()?)?,
             _ => Vec::new(),
         };
         Ok((files, executable, runfiles))

@@ -1,5 +1,5 @@
-//! The natives of the rule API that belong to no phase: `provider`, `DefaultInfo`, the
-//! depset helper, and the Starlark library extensions every file gets. `register` adds them;
+//! The natives of the rule API that belong to no phase: `provider`, `DefaultInfo`, `depset`,
+//! `select`, `attr`, `Args`, and the Starlark library extensions every file gets. `register` adds them;
 //! loading and analysis register their own natives beside them (see `analysis::globals`).
 
 use std::sync::OnceLock;
@@ -31,19 +31,17 @@ pub const EXTENSIONS: &[LibraryExtension] = &[
     LibraryExtension::Filter,
 ];
 
-/// Add `provider`, `DefaultInfo` and the depset helper.
+/// Add `provider`, `DefaultInfo`, `depset`, `select`, `attr` and the `Args` constructor.
 pub fn register(builder: &mut GlobalsBuilder) {
     providers(builder);
+    super::attribute::register(builder);
     let fields = DEFAULT_INFO_FIELDS.iter().map(|s| s.to_string()).collect();
     let provider = ProviderValue::new(Some(fields), Some("DefaultInfo"));
     let _ = DEFAULT_INFO_KEY.set(provider.key);
     builder.set("DefaultInfo", provider);
 }
 
-/// A native's error from an `anyhow` one (its message and context chain).
-pub fn err(e: anyhow::Error) -> starlark::Error {
-    starlark::Error::new_other(e)
-}
+pub use crate::sl::err;
 
 #[starlark_module]
 fn providers(builder: &mut GlobalsBuilder) {
@@ -72,14 +70,28 @@ fn providers(builder: &mut GlobalsBuilder) {
         Ok(ProviderValue::new(fields, None))
     }
 
-    /// Flatten a depset (private helper of the prelude's `depset`).
-    fn _depset_flatten<'v>(
-        direct: Value<'v>,
-        transitive: Value<'v>,
-        order: &str,
+    /// A depset of `direct` elements and `transitive` depsets (Bazel's `depset()`).
+    fn depset<'v>(
+        direct: Option<Value<'v>>,
+        #[starlark(default = "default")] order: &str,
+        #[starlark(require = named)] transitive: Option<Value<'v>>,
         heap: Heap<'v>,
-    ) -> starlark::Result<Vec<Value<'v>>> {
-        super::depset::flatten(direct, transitive, order, heap).map_err(err)
+    ) -> starlark::Result<Value<'v>> {
+        super::depset::make(direct, order, transitive, heap).map_err(err)
+    }
+
+    /// A configurable value: the branch whose condition matches the configuration.
+    fn select<'v>(
+        #[starlark(require = pos)] x: Value<'v>,
+        #[starlark(require = named, default = "")] no_match_error: &str,
+        heap: Heap<'v>,
+    ) -> starlark::Result<Value<'v>> {
+        super::select::make(x, no_match_error, heap).map_err(err)
+    }
+
+    /// A new, empty `Args` (what the prelude's `ctx.actions.args` calls).
+    fn _args_new() -> starlark::Result<super::args::Args> {
+        Ok(super::args::Args::default())
     }
 }
 

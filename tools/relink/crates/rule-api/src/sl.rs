@@ -12,6 +12,11 @@ impl<T> SlResult<T> for starlark::Result<T> {
     }
 }
 
+/// A native's error from an `anyhow` one (its message and context chain).
+pub fn err(e: anyhow::Error) -> starlark::Error {
+    starlark::Error::new_other(e)
+}
+
 /// Statements one evaluation (a BUILD file, a `.bzl` file, a rule implementation) may run:
 /// beyond this it is taken to loop forever (about 10 s). Real ones run a few thousand.
 /// `RELINK_STARLARK_MAX_STEPS` overrides it.
