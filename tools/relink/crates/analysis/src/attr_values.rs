@@ -299,24 +299,11 @@ pub(super) fn refuse_dependency(a: &attrs::AttrSchema, dep: &Configured) -> Resu
 }
 
 /// `rule(provides = [...])`: the implementation must return each provider it promises.
-pub(super) fn check_provides(spec: &starlark::values::OwnedFrozenValue, returned: &[(u64, FrozenValue)]) -> Result<()> {
-    let spec = spec.value().unpack_frozen().ok_or_else(|| anyhow!("internal: spec not frozen"))?;
-    Module::with_temp_heap(|tmp| {
-        let promised = spec.to_value().get_attr("provides", tmp.heap()).anyhow()?.unwrap_or_else(Value::new_none);
-        let Some(list) = ListRef::from_value(promised) else { return Ok(()) };
-        for p in list.iter() {
-            let provider = p
-                .downcast_ref::<relink_rule_api::values::ProviderValue>()
-                .ok_or_else(|| anyhow!("rule(provides = [...]) takes providers, got {} `{p}`", p.get_type()))?;
-            if !returned.iter().any(|(k, _)| *k == provider.key) {
-                bail!(
-                    "the implementation did not return {}, which rule(provides = ...) promises",
-                    provider.name.get().map(String::as_str).unwrap_or("a promised provider")
-                );
-            }
-        }
-        Ok(())
-    })
+pub(super) fn check_provides(promised: &[(u64, String)], returned: &[(u64, FrozenValue)]) -> Result<()> {
+    match promised.iter().find(|(key, _)| !returned.iter().any(|(k, _)| k == key)) {
+        Some((_, name)) => bail!("the implementation did not return {name}, which rule(provides = ...) promises"),
+        None => Ok(()),
+    }
 }
 
 /// `allow_empty = False` and `values = [...]`, as Bazel enforces them.

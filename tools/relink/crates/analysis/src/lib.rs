@@ -29,6 +29,7 @@ use relink_loading::{Loader, TargetDecl};
 use relink_rule_api::attrs::{self, AttrSchema};
 use relink_rule_api::context::AnalysisContext;
 use relink_rule_api::natives::default_info_key;
+use relink_rule_api::rule_spec::ParsedRule;
 use relink_rule_api::values::{provider_key_of, FileOrigin, FileValue, LabelValue, TargetValue};
 
 /// Build configuration (Bazel's `--compilation_mode` and `--define`).
@@ -183,20 +184,13 @@ impl<'l> Analyzer<'l> {
     }
 
     fn analyze_rule(&self, decl: &TargetDecl) -> Result<Configured> {
-        let spec = self.loader.rule_spec(decl.rule_id)?;
-        let schema = self.loader.rule_schema(decl.rule_id)?;
-        Module::with_temp_heap(|module| self.analyze_rule_in(decl, &spec, &schema, module))
+        let rule = self.loader.rule(decl.rule_id)?;
+        Module::with_temp_heap(|module| self.analyze_rule_in(decl, &rule, module))
     }
 
-    fn analyze_rule_in<'v>(
-        &self,
-        decl: &TargetDecl,
-        spec: &starlark::values::OwnedFrozenValue,
-        schema: &[AttrSchema],
-        module: Module<'v>,
-    ) -> Result<Configured> {
+    fn analyze_rule_in<'v>(&self, decl: &TargetDecl, rule: &ParsedRule, module: Module<'v>) -> Result<Configured> {
         module.frozen_heap().add_reference(decl.attrs.owner());
-        module.frozen_heap().add_reference(spec.owner());
+        module.frozen_heap().add_reference(rule.implementation.owner());
         let heap = module.heap();
         let attrs_value =
             decl.attrs.value().unpack_frozen().ok_or_else(|| anyhow!("internal: attrs not frozen"))?.to_value();
@@ -204,7 +198,7 @@ impl<'l> Analyzer<'l> {
         let mut resolved = ResolvedAttrs::default();
         resolved.attr.push(("name".into(), heap.alloc(decl.label.name.as_str())));
         let spec_repo = decl.label.repo.clone();
-        for a in schema {
+        for a in &rule.attrs {
             let raw = given.get_str(&a.name);
             let from_default = raw.is_none();
             if from_default && a.mandatory {
@@ -215,11 +209,11 @@ impl<'l> Analyzer<'l> {
             self.resolve_attr(a, value, decl, from_default, &spec_repo, &module, &mut resolved)
                 .with_context(|| format!("{}: attribute `{}` of {}()", decl.location, a.name, decl.kind))?;
         }
-        let spec_v = spec.value().unpack_frozen().ok_or_else(|| anyhow!("spec"))?.to_value();
-        let implementation = spec_v.get_attr("implementation", heap).anyhow()?.ok_or_else(|| anyhow!("rule spec"))?;
-        let is_test = spec_v.get_attr("test", heap).anyhow()?.is_some_and(|v| v.to_bool());
+        let implementation = rule.implementation.value().unpack_frozen().ok_or_else(|| anyhow!("internal: spec"))?;
+        let implementation = implementation.to_value();
+        let is_test = rule.facts.test;
         let toolchains = self
-            .toolchain_infos(spec_v, &module, &mut resolved.deps)
+            .toolchain_infos(&rule.facts.toolchains, &module, &mut resolved.deps)
             .with_context(|| format!("{}: toolchains of {}()", decl.location, decl.kind))?;
         let mut deps_of = std::mem::take(&mut resolved.deps);
         // Files named by attr.output/attr.output_list are this target's to write.
@@ -257,7 +251,7 @@ impl<'l> Analyzer<'l> {
         let frozen = module.freeze().map_err(|e| anyhow!("{e:?}"))?;
         let result = frozen.get_any_visibility("__result")?.0;
         let providers = extract_providers(result.value(), &decl.label)?;
-        check_provides(spec, &providers)
+        check_provides(&rule.facts.provides, &providers)
             .with_context(|| format!("{}: {}() for {}", decl.location, decl.kind, decl.label))?;
         let deps = std::mem::take(&mut deps_of);
         let target = TargetValue {
@@ -289,16 +283,15 @@ impl<'l> Analyzer<'l> {
 
     /// `ctx.toolchains`: for each toolchain type the rule requests, the ToolchainInfo of the
     /// toolchain resolution chose, keyed by the type as written and as a label.
-    fn toolchain_infos<'v>(&self, spec: Value<'v>, module: &Module<'v>, deps: &mut Vec<Label>) -> Result<Value<'v>> {
+    fn toolchain_infos<'v>(
+        &self,
+        types: &[(String, String)],
+        module: &Module<'v>,
+        deps: &mut Vec<Label>,
+    ) -> Result<Value<'v>> {
         let heap = module.heap();
-        let strings = |name: &str| -> Result<Vec<String>> {
-            let Some(list) = spec.get_attr(name, heap).anyhow()? else { return Ok(Vec::new()) };
-            let list = ListRef::from_value(list).ok_or_else(|| anyhow!("internal: rule spec {name}"))?;
-            Ok(list.iter().filter_map(|v| v.unpack_str().map(str::to_string)).collect())
-        };
-        let (types, written) = (strings("toolchains")?, strings("toolchains_as_written")?);
         let mut entries: Vec<(String, Value<'v>)> = Vec::new();
-        for (ty, as_written) in types.iter().zip(&written) {
+        for (ty, as_written) in types {
             let ty = Label::parse(ty, &Label::package_base("", ""))?;
             let implementation = self.resolve_toolchain(&ty)?;
             let dep = self.analyze(&implementation)?;

@@ -24,7 +24,7 @@ use starlark::values::OwnedFrozenValue;
 
 use relink_core::label::Label;
 use relink_core::workspace::Workspace;
-use relink_rule_api::attrs::AttrSchema;
+use relink_rule_api::rule_spec::ParsedRule;
 use relink_rule_api::PRELUDE;
 
 /// Attributes every rule accepts besides its own.
@@ -185,9 +185,10 @@ pub struct Loader {
     engine: OnceCell<Engine>,
     bzl: RefCell<HashMap<Label, FrozenModule>>,
     loading: RefCell<Vec<Label>>,
+    /// Each rule's specification (a `RuleSpec` in the frozen module that declared it).
     rules: RefCell<HashMap<u64, OwnedFrozenValue>>,
-    /// Each rule's attribute schema, parsed once from its specification.
-    schemas: RefCell<HashMap<u64, Rc<Vec<AttrSchema>>>>,
+    /// Each rule parsed once from its specification (implementation, facts, attributes).
+    parsed_rules: RefCell<HashMap<u64, Rc<ParsedRule>>>,
     packages: RefCell<HashMap<(String, String), Rc<Package>>>,
 }
 
@@ -223,7 +224,7 @@ impl Loader {
             bzl: RefCell::default(),
             loading: RefCell::default(),
             rules: RefCell::default(),
-            schemas: RefCell::default(),
+            parsed_rules: RefCell::default(),
             packages: RefCell::default(),
         }
     }
@@ -271,20 +272,16 @@ impl Loader {
         Ok(())
     }
 
-    /// The specification struct of rule `id` (implementation, attrs, executable, test).
-    pub fn rule_spec(&self, id: u64) -> Result<OwnedFrozenValue> {
-        self.rules.borrow().get(&id).cloned().ok_or_else(|| anyhow!("internal error: unknown rule {id}"))
-    }
-
-    /// The attribute schema of rule `id` (parsed on first use, then shared by every target
-    /// declared with the rule and every analysis of one).
-    pub fn rule_schema(&self, id: u64) -> Result<Rc<Vec<AttrSchema>>> {
-        if let Some(schema) = self.schemas.borrow().get(&id) {
-            return Ok(schema.clone());
+    /// Rule `id`: its implementation, facts and attribute schema (parsed on first use, then
+    /// shared by every target declared with the rule and every analysis of one).
+    pub fn rule(&self, id: u64) -> Result<Rc<ParsedRule>> {
+        if let Some(rule) = self.parsed_rules.borrow().get(&id) {
+            return Ok(rule.clone());
         }
-        let schema = Rc::new(relink_rule_api::attrs::schema(&self.rule_spec(id)?)?);
-        self.schemas.borrow_mut().insert(id, schema.clone());
-        Ok(schema)
+        let spec = self.rules.borrow().get(&id).cloned().ok_or_else(|| anyhow!("internal error: unknown rule {id}"))?;
+        let rule = Rc::new(ParsedRule::parse(&spec)?);
+        self.parsed_rules.borrow_mut().insert(id, rule.clone());
+        Ok(rule)
     }
 
     /// Load a `.bzl` file (cached; cycles are errors).

@@ -8,12 +8,12 @@ use starlark::eval::Evaluator;
 use starlark::starlark_module;
 use starlark::values::list::UnpackList;
 use starlark::values::none::NoneOr;
-use starlark::values::structs::AllocStruct;
-use starlark::values::Value;
+use starlark::values::{Value, ValueLike};
 
 use super::rules::RuleValue;
 use relink_rule_api::natives::{err, expect_str};
-use relink_rule_api::values::LabelValue;
+use relink_rule_api::rule_spec::{RuleFacts, RuleSpec};
+use relink_rule_api::values::{LabelValue, ProviderValue};
 
 /// Add the loading phase's natives.
 pub fn register(builder: &mut GlobalsBuilder) {
@@ -21,28 +21,41 @@ pub fn register(builder: &mut GlobalsBuilder) {
     package_api(builder);
 }
 
-/// `rule(toolchains = [...])`: the toolchain types as written and as labels resolved against
-/// the .bzl file that declares the rule (strings or `Label`s; `config_common.toolchain_type`
-/// is not supported).
+/// `rule(toolchains = [...])`: each type (a string or a `Label`) as a label resolved against the
+/// .bzl file that declares the rule, and as written (`config_common.toolchain_type` is not
+/// supported).
 fn toolchain_types(
     toolchains: Option<Value<'_>>,
     eval: &Evaluator<'_, '_, '_>,
-) -> anyhow::Result<(Vec<String>, Vec<String>)> {
-    let Some(list) = toolchains else { return Ok((Vec::new(), Vec::new())) };
+) -> anyhow::Result<Vec<(String, String)>> {
+    let Some(list) = toolchains.filter(|v| !v.is_none()) else { return Ok(Vec::new()) };
     let list = starlark::values::list::ListRef::from_value(list).ok_or_else(|| {
         anyhow!("rule(toolchains = ...) takes a list of toolchain type labels, got {}", list.get_type())
     })?;
-    let mut written = Vec::new();
     let mut types = Vec::new();
     for item in list.iter() {
         let text = match LabelValue::from_value(item) {
             Some(label) => label.0.to_string(),
             None => expect_str(item, "rule(toolchains = ...)")?,
         };
-        types.push(super::parse_label_here(&text, eval)?.to_string());
-        written.push(text);
+        types.push((super::parse_label_here(&text, eval)?.to_string(), text));
     }
-    Ok((written, types))
+    Ok(types)
+}
+
+/// `rule(provides = [...])`: the (key, name) of each provider.
+fn promised_providers(provides: Option<Value<'_>>) -> anyhow::Result<Vec<(u64, String)>> {
+    let Some(list) = provides.filter(|v| !v.is_none()) else { return Ok(Vec::new()) };
+    let list = starlark::values::list::ListRef::from_value(list)
+        .ok_or_else(|| anyhow!("rule(provides = ...) takes a list of providers, got {}", list.get_type()))?;
+    list.iter()
+        .map(|p| {
+            let provider = p
+                .downcast_ref::<ProviderValue>()
+                .ok_or_else(|| anyhow!("rule(provides = [...]) takes providers, got {} `{p}`", p.get_type()))?;
+            Ok((provider.key, provider.name.get().cloned().unwrap_or_else(|| "a promised provider".to_string())))
+        })
+        .collect()
 }
 
 #[starlark_module]
@@ -91,18 +104,14 @@ fn rules(builder: &mut GlobalsBuilder) {
             )));
         }
         let heap = eval.heap();
-        let provides = provides.unwrap_or_else(|| heap.alloc(Vec::<Value>::new()));
         let attrs = attrs.unwrap_or_else(|| heap.alloc(starlark::values::dict::AllocDict::EMPTY));
-        let (written, types) = toolchain_types(toolchains, eval).map_err(err)?;
-        let spec = heap.alloc(AllocStruct([
-            ("implementation", implementation),
-            ("attrs", attrs),
-            ("executable", Value::new_bool(executable)),
-            ("test", Value::new_bool(test)),
-            ("toolchains", heap.alloc(types)),
-            ("toolchains_as_written", heap.alloc(written)),
-            ("provides", provides),
-        ]));
+        let facts = RuleFacts {
+            executable,
+            test,
+            toolchains: toolchain_types(toolchains, eval).map_err(err)?,
+            provides: promised_providers(provides).map_err(err)?,
+        };
+        let spec = heap.alloc_complex(RuleSpec::new(implementation, attrs, facts).map_err(err)?);
         let rule = RuleValue { id: super::next_rule_id(), kind: OnceLock::new() };
         eval.module().set(&RuleValue::spec_variable(rule.id), spec);
         Ok(rule)

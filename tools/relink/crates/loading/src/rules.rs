@@ -88,8 +88,8 @@ pub fn instantiate_rule<'v>(
     }
     let mut name = None;
     let mut attrs: Vec<(Value<'v>, Value<'v>)> = Vec::new();
-    let schema = ctx.loader.rule_schema(rule_id)?;
-    let allowed: Vec<&str> = schema.iter().map(|a| a.name.as_str()).collect();
+    let rule = ctx.loader.rule(rule_id)?;
+    let allowed: Vec<&str> = rule.attrs.iter().map(|a| a.name.as_str()).collect();
     for (key, value) in named.iter() {
         let key_str = key.as_str();
         if key_str == "name" {

@@ -1,11 +1,7 @@
 //! Rule attribute schemas, read once per rule from the `attr.*()` values of its `attrs`.
 
 use crate::attribute::FrozenAttribute;
-use crate::sl::SlResult;
-use anyhow::{anyhow, Result};
-use starlark::environment::Module;
-use starlark::values::dict::DictRef;
-use starlark::values::{FrozenValue, OwnedFrozenValue, ValueLike};
+use starlark::values::FrozenValue;
 
 /// One attribute of a rule.
 pub struct AttrSchema {
@@ -66,39 +62,23 @@ impl AttrSchema {
     }
 }
 
-/// The attribute schema of a rule specification (a struct whose `attrs` maps names to the
-/// values `attr.*()` made).
-pub fn schema(spec: &OwnedFrozenValue) -> Result<Vec<AttrSchema>> {
-    let spec = spec.value().unpack_frozen().ok_or_else(|| anyhow!("internal error: rule spec not frozen"))?;
-    Module::with_temp_heap(|tmp| {
-        let attrs = spec
-            .to_value()
-            .get_attr("attrs", tmp.heap())
-            .anyhow()?
-            .ok_or_else(|| anyhow!("internal error: rule spec without attrs"))?;
-        let dict = DictRef::from_value(attrs).ok_or_else(|| anyhow!("rule(attrs = ...) must be a dict"))?;
-        let mut out = Vec::new();
-        for (name, a) in dict.iter() {
-            let name = name.unpack_str().ok_or_else(|| anyhow!("attribute names must be strings"))?.to_string();
-            let attribute = a
-                .unpack_frozen()
-                .and_then(|f| f.downcast_ref::<FrozenAttribute>())
-                .ok_or_else(|| anyhow!("attribute `{name}` must be made with attr.*(), got {} `{a}`", a.get_type()))?;
-            out.push(AttrSchema {
-                name,
-                kind: attribute.kind.to_string(),
-                default: attribute.default,
-                mandatory: attribute.checks.mandatory,
-                allow_files: attribute.checks.allow_files,
-                file_types: attribute.checks.file_types.clone(),
-                single_file: attribute.checks.single_file,
-                executable: attribute.checks.executable,
-                providers: attribute.checks.providers.clone(),
-                allow_rules: attribute.checks.allow_rules.clone(),
-                values: attribute.values.clone(),
-                non_empty: attribute.checks.non_empty,
-            });
+impl AttrSchema {
+    /// The schema of attribute `name`, declared as `attribute`.
+    pub fn new(name: &str, attribute: &FrozenAttribute) -> AttrSchema {
+        let checks = &attribute.checks;
+        AttrSchema {
+            name: name.to_string(),
+            kind: attribute.kind.to_string(),
+            default: attribute.default,
+            mandatory: checks.mandatory,
+            allow_files: checks.allow_files,
+            file_types: checks.file_types.clone(),
+            single_file: checks.single_file,
+            executable: checks.executable,
+            providers: checks.providers.clone(),
+            allow_rules: checks.allow_rules.clone(),
+            values: attribute.values.clone(),
+            non_empty: checks.non_empty,
         }
-        Ok(out)
-    })
+    }
 }

@@ -11,6 +11,7 @@ pub mod attrs;
 pub mod context;
 pub mod depset;
 pub mod natives;
+pub mod rule_spec;
 pub mod select;
 pub mod sl;
 pub mod values;
