@@ -167,7 +167,8 @@ fn native_depsets_args_selects_and_attrs_behave_as_bazel() {
     assert_eq!(
         read("relink-bin/native/described.txt"),
         "parts=first,fastbuild,middle,last\nenv=A:1,B:default\ntypes=depset,Args,Attribute\n\
-         depset=depset([\"a\", \"c\", \"b\"]) truthy=True empty_truthy=False\nforwarded=True\n"
+         depset=depset([\"a\", \"c\", \"b\"]) truthy=True empty_truthy=False\nforwarded=True\n\
+         info=PairInfo(a = 1, b = None) eq=True ne=False dir=[\"a\", \"b\"] has=True type=struct\n"
     );
     let params = "--mode\n'<first>'\n-e\nX\n-e\nY\n--\nf=input.txt\nf=txt\nf=used.txt\nf=txt\n\
                   --joined\n'[a:c:b] 100%'\n'has space'\n";
@@ -180,10 +181,10 @@ fn native_depsets_args_selects_and_attrs_behave_as_bazel() {
             "native/BUILD.bazel:18",
             "configurable attribute of //native:unmatched doesn't match this configuration: build this one with -c opt",
         ),
-        ("//native:bad_format", "native/defs.bzl:42", "Args: format = \"--%d\" must contain exactly one %s"),
+        ("//native:bad_format", "native/defs.bzl:52", "Args: format = \"--%d\" must contain exactly one %s"),
         (
             "//native:mixed_depset",
-            "native/defs.bzl:48",
+            "native/defs.bzl:58",
             "depset: cannot add an item of type 'int' to a depset of 'string'",
         ),
     ];

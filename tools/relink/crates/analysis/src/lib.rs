@@ -28,9 +28,10 @@ use relink_core::label::Label;
 use relink_loading::{Loader, TargetDecl};
 use relink_rule_api::attrs::{self, AttrSchema};
 use relink_rule_api::context::AnalysisContext;
+use relink_rule_api::info::provider_key_of;
 use relink_rule_api::natives::default_info_key;
 use relink_rule_api::rule_spec::ParsedRule;
-use relink_rule_api::values::{provider_key_of, FileOrigin, FileValue, LabelValue, TargetValue};
+use relink_rule_api::values::{FileOrigin, FileValue, LabelValue, TargetValue};
 
 /// Build configuration (Bazel's `--compilation_mode` and `--define`).
 #[derive(Clone, Debug)]
@@ -397,23 +398,20 @@ impl<'l> Analyzer<'l> {
 /// (provider key, instance) for every returned provider.
 fn extract_providers(result: Value<'_>, label: &Label) -> Result<Vec<(u64, FrozenValue)>> {
     let result = result.unpack_frozen().ok_or_else(|| anyhow!("internal: result not frozen"))?;
-    Module::with_temp_heap(|tmp| {
-        let heap = tmp.heap();
-        let list = ListRef::from_value(result.to_value()).ok_or_else(|| anyhow!("internal: result list"))?;
-        let mut out = Vec::new();
-        for item in list.iter() {
-            let key = provider_key_of(item, heap).ok_or_else(|| {
-                anyhow!(
-                    "{label}: the rule implementation returned {} `{}`, which is not a provider instance",
-                    item.get_type(),
-                    item
-                )
-            })?;
-            let frozen = item.unpack_frozen().ok_or_else(|| anyhow!("internal: provider not frozen"))?;
-            out.push((key, frozen));
-        }
-        Ok(out)
-    })
+    let list = ListRef::from_value(result.to_value()).ok_or_else(|| anyhow!("internal: result list"))?;
+    let mut out = Vec::new();
+    for item in list.iter() {
+        let key = provider_key_of(item).ok_or_else(|| {
+            anyhow!(
+                "{label}: the rule implementation returned {} `{}`, which is not a provider instance",
+                item.get_type(),
+                item
+            )
+        })?;
+        let frozen = item.unpack_frozen().ok_or_else(|| anyhow!("internal: provider not frozen"))?;
+        out.push((key, frozen));
+    }
+    Ok(out)
 }
 
 fn to_files(v: Option<Value<'_>>) -> Result<Vec<FileValue>> {

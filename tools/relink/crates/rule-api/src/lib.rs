@@ -10,6 +10,7 @@ pub mod attribute;
 pub mod attrs;
 pub mod context;
 pub mod depset;
+pub mod info;
 pub mod natives;
 pub mod rule_spec;
 pub mod select;

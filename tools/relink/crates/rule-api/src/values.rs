@@ -19,9 +19,6 @@ use starlark_derive::starlark_value;
 
 use relink_core::label::Label;
 
-/// Name of the hidden struct field that tells which provider made an instance.
-pub const PROVIDER_KEY_FIELD: &str = "_relink_provider";
-
 fn unsupported<T>(what: impl fmt::Display) -> starlark::Result<T> {
     Err(starlark::Error::new_other(anyhow::anyhow!("{what}")))
 }
@@ -167,7 +164,7 @@ impl<'v> StarlarkValue<'v> for FileValue {
 
 static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
 
-/// A provider made by `provider()`; calling it makes an instance (a struct that remembers it).
+/// A provider made by `provider()`; calling it makes an instance ([`crate::info::Info`]).
 #[derive(Debug, ProvidesStaticType, NoSerialize, Allocative)]
 pub struct ProviderValue {
     /// Unique identity of the provider.
@@ -235,9 +232,7 @@ impl<'v> StarlarkValue<'v> for ProviderValue {
                 }
             }
         }
-        fields.sort_by(|a, b| a.0.cmp(&b.0));
-        fields.push((PROVIDER_KEY_FIELD.to_string(), eval.heap().alloc(self.key as i32)));
-        Ok(eval.heap().alloc(AllocStruct(fields)))
+        Ok(eval.heap().alloc_complex(crate::info::Info::new(self.key, self.display_name(), fields)))
     }
 
     fn export_as(&self, variable_name: &str, _eval: &mut Evaluator<'v, '_, '_>) -> starlark::Result<()> {
@@ -253,12 +248,6 @@ impl<'v> StarlarkValue<'v> for ProviderValue {
         hasher.write_u64(self.key);
         Ok(())
     }
-}
-
-/// The provider key of a provider instance (a struct made by a provider), if it is one.
-pub fn provider_key_of<'v>(value: Value<'v>, heap: Heap<'v>) -> Option<u64> {
-    let key = value.get_attr(PROVIDER_KEY_FIELD, heap).ok()??;
-    key.unpack_i32().map(|k| k as u64)
 }
 
 // ---------------------------------------------------------------------------------------------
