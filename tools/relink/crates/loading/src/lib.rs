@@ -260,14 +260,18 @@ impl Loader {
         Ok(&self.engine()?.globals)
     }
 
+    /// Remember the specification of every rule a frozen module exports (a rule must be
+    /// exported to be used).
     fn register_rules(&self, module: &FrozenModule) -> Result<()> {
         let names: Vec<String> = module.names().map(|n| n.as_str().to_string()).collect();
         for name in names {
-            if let Some(id) = name.strip_prefix("__relink_rule_") {
-                let id: u64 = id.parse()?;
-                let spec = module.get_any_visibility(&name)?.0;
-                self.rules.borrow_mut().insert(id, spec);
-            }
+            let value = module.get_any_visibility(&name)?.0;
+            let Some(rule) = rules::Rule::from_value(value.value()) else { continue };
+            let id = rule.id;
+            let spec =
+                value.try_map(|v| rules::Rule::from_value(v.to_value()).and_then(|r| r.spec.unpack_frozen()).ok_or(()));
+            let spec = spec.map_err(|()| anyhow!("internal error: rule `{name}` is not frozen"))?;
+            self.rules.borrow_mut().entry(id).or_insert(spec);
         }
         Ok(())
     }

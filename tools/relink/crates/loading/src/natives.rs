@@ -10,7 +10,7 @@ use starlark::values::list::UnpackList;
 use starlark::values::none::NoneOr;
 use starlark::values::{Value, ValueLike};
 
-use super::rules::RuleValue;
+use super::rules::RuleGen;
 use relink_rule_api::natives::{err, expect_str};
 use relink_rule_api::rule_spec::{RuleFacts, RuleSpec};
 use relink_rule_api::values::{LabelValue, ProviderValue};
@@ -77,7 +77,7 @@ fn rules(builder: &mut GlobalsBuilder) {
         #[starlark(require = named)] exec_compatible_with: Option<Value<'v>>,
         #[starlark(require = named)] incompatible_use_toolchain_transition: Option<Value<'v>>,
         eval: &mut Evaluator<'v, '_, '_>,
-    ) -> starlark::Result<RuleValue> {
+    ) -> starlark::Result<Value<'v>> {
         // `fragments`/`host_fragments` only declare what `ctx.fragments` may read (relink has
         // none to read); the toolchain transition is Bazel's default behaviour.
         let _ = (doc, fragments, host_fragments, incompatible_use_toolchain_transition);
@@ -112,9 +112,7 @@ fn rules(builder: &mut GlobalsBuilder) {
             provides: promised_providers(provides).map_err(err)?,
         };
         let spec = heap.alloc_complex(RuleSpec::new(implementation, attrs, facts).map_err(err)?);
-        let rule = RuleValue { id: super::next_rule_id(), kind: OnceLock::new() };
-        eval.module().set(&RuleValue::spec_variable(rule.id), spec);
-        Ok(rule)
+        Ok(heap.alloc_complex(RuleGen { id: super::next_rule_id(), kind: OnceLock::new(), spec }))
     }
 
     /// A label, resolved relative to the repository of the current file.

@@ -1,4 +1,4 @@
-//! Rules as values: what `rule()` returns, and what calling one in a BUILD file does
+//! Rules as values: what `rule()` returns (its specification inside), and what calling one in a BUILD file does
 //! (validate the attribute names, record the target for the package).
 
 use std::fmt;
@@ -8,42 +8,55 @@ use allocative::Allocative;
 use anyhow::{anyhow, bail, Result};
 use relink_core::label::Label;
 use starlark::any::ProvidesStaticType;
+use starlark::coerce::Coerce;
 use starlark::eval::{Arguments, Evaluator};
-use starlark::starlark_simple_value;
+use starlark::starlark_complex_value;
 use starlark::values::dict::AllocDict;
-use starlark::values::{NoSerialize, StarlarkValue, StringValue, Value};
+use starlark::values::{
+    Freeze, FreezeResult, Freezer, NoSerialize, StarlarkValue, StringValue, Trace, Value, ValueLifetimeless, ValueLike,
+};
 use starlark_derive::starlark_value;
 
 use super::{eval_context, PendingTarget, COMMON_ATTRIBUTES};
 
-/// A rule made by `rule()`. Its specification (implementation, attrs) is kept in a module
-/// variable of the `.bzl` file that defined it, found through `id` after that file froze.
-#[derive(Debug, ProvidesStaticType, NoSerialize, Allocative)]
-pub struct RuleValue {
+/// A rule made by `rule()`: its identity, the name it is exported under, and its
+/// specification (a [`RuleSpec`](relink_rule_api::rule_spec::RuleSpec) value).
+#[derive(Debug, Trace, ProvidesStaticType, NoSerialize, Allocative)]
+#[repr(C)]
+pub struct RuleGen<V: ValueLifetimeless> {
     /// Unique identity.
+    #[allocative(skip)]
     pub id: u64,
     /// The exported name (`rust_library`), the rule's kind.
     #[allocative(skip)]
     pub kind: OnceLock<String>,
+    /// The `RuleSpec`.
+    pub spec: V,
 }
 
-impl RuleValue {
-    /// Name of the module variable that holds the specification of rule `id`.
-    pub fn spec_variable(id: u64) -> String {
-        format!("__relink_rule_{id}")
+// Manual: identity and name are the same in both states.
+unsafe impl<From: Coerce<To> + ValueLifetimeless, To: ValueLifetimeless> Coerce<RuleGen<To>> for RuleGen<From> {}
+
+starlark_complex_value!(pub Rule);
+
+impl<'v> Freeze for Rule<'v> {
+    type Frozen = FrozenRule;
+    fn freeze(self, freezer: &Freezer) -> FreezeResult<FrozenRule> {
+        Ok(RuleGen { id: self.id, kind: self.kind, spec: self.spec.freeze(freezer)? })
     }
 }
 
-impl fmt::Display for RuleValue {
+impl<V: ValueLifetimeless> fmt::Display for RuleGen<V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "<rule {}>", self.kind.get().map_or("<unexported>", String::as_str))
     }
 }
 
-starlark_simple_value!(RuleValue);
-
 #[starlark_value(type = "rule")]
-impl<'v> StarlarkValue<'v> for RuleValue {
+impl<'v, V: ValueLike<'v>> StarlarkValue<'v> for RuleGen<V>
+where
+    Self: ProvidesStaticType<'v>,
+{
     fn invoke(
         &self,
         _me: Value<'v>,

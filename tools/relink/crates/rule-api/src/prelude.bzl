@@ -122,7 +122,7 @@ platform = rule(
 # relink applies no aspects (it has `relink clippy` where Bazel users apply
 # rust_clippy_aspect): declaring one is allowed, so that .bzl files shared with Bazel load.
 def aspect(implementation, attr_aspects = [], attrs = {}, required_providers = [], provides = [], doc = "", **kwargs):
-    return struct(_relink_aspect = True, implementation = implementation, doc = doc)
+    return struct(implementation = implementation, doc = doc)
 
 # Output groups name extra outputs for `bazel build --output_groups`; relink builds the default
 # outputs, so it keeps them only as a provider an implementation may return.
