@@ -213,6 +213,43 @@ fn test_environment(specs: &[String]) -> Result<BTreeMap<String, String>> {
     Ok(env)
 }
 
+/// What a test sees before `--test_env`: the user's PATH, as `cargo test` keeps it (a test
+/// that runs a tool from ~/.cargo/bin works); from Bazel's test encyclopedia, HOME as the
+/// test's private TEST_TMPDIR and USER/LOGNAME as the user's login name; TEST_TARGET. All are
+/// part of the test's key: another PATH or another user runs it again.
+fn default_test_environment(label: &str) -> BTreeMap<String, String> {
+    let tmp = "/tmp".to_string();
+    let mut env = BTreeMap::from([
+        ("PATH".to_string(), std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".to_string())),
+        ("HOME".to_string(), tmp.clone()),
+        ("TEST_TARGET".to_string(), label.to_string()),
+        ("TEST_TMPDIR".to_string(), tmp),
+    ]);
+    if let Some(user) = login_name() {
+        env.insert("USER".to_string(), user.clone());
+        env.insert("LOGNAME".to_string(), user);
+    }
+    env
+}
+
+/// The login name of the real user (its password entry), else $USER or $LOGNAME.
+fn login_name() -> Option<String> {
+    let mut buffer = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: getpwuid_r writes into `entry` and `buffer`, whose sizes it is given; the name
+    // is read before either goes away.
+    let from_passwd = unsafe {
+        let mut entry: libc::passwd = std::mem::zeroed();
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        let rc = libc::getpwuid_r(libc::getuid(), &mut entry, buffer.as_mut_ptr(), buffer.len(), &mut found);
+        (rc == 0 && !found.is_null() && !entry.pw_name.is_null())
+            .then(|| std::ffi::CStr::from_ptr(entry.pw_name).to_string_lossy().into_owned())
+    };
+    from_passwd
+        .filter(|n| !n.is_empty())
+        .or_else(|| std::env::var("USER").ok().filter(|n| !n.is_empty()))
+        .or_else(|| std::env::var("LOGNAME").ok().filter(|n| !n.is_empty()))
+}
+
 /// A `TestRunner` action for every test target: runs the test binary, its log an output
 /// (passing results are cached). Returns (label, action index).
 fn add_test_actions(
@@ -235,14 +272,8 @@ fn add_test_actions(
         let mut inputs: Vec<String> = vec![exe.clone()];
         inputs.extend(t.runfiles.iter().cloned());
         let script = "\"$1\" > \"$2\" 2>&1; code=$?; if [ $code -ne 0 ]; then cat \"$2\" >&2; fi; exit $code";
-        let mut env = test_env.clone();
-        env.extend([
-            // The user's PATH, as `cargo test` keeps it: a test that runs a tool from
-            // ~/.cargo/bin works. Part of the test's key: another PATH runs it again.
-            ("PATH".to_string(), std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".to_string())),
-            ("TEST_TARGET".to_string(), t.label.clone()),
-            ("TEST_TMPDIR".to_string(), "/tmp".to_string()),
-        ]);
+        let mut env = default_test_environment(&t.label);
+        env.extend(test_env.clone());
         analysis.graph.add(Action {
             mnemonic: "TestRunner".into(),
             owner: t.label.clone(),

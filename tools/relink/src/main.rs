@@ -112,8 +112,10 @@ pub struct BuildOpts {
     #[arg(long = "test_timeout", alias = "test-timeout", default_value_t = 900)]
     pub test_timeout: u64,
     /// An environment variable for tests (Bazel's `--test_env`): `NAME=VALUE`, or `NAME` for
-    /// this shell's value. Tests otherwise see only PATH, TEST_TARGET and TEST_TMPDIR, where
-    /// `cargo test` passes on the whole environment. Part of each test's key. Repeatable.
+    /// this shell's value. Tests otherwise see only PATH, HOME (= TEST_TMPDIR), USER and LOGNAME
+    /// (the user's login name), TEST_TARGET and TEST_TMPDIR, as Bazel's test encyclopedia has
+    /// them, where `cargo test` passes on the whole environment. Part of each test's key.
+    /// Repeatable.
     #[arg(long = "test_env", alias = "test-env", value_name = "NAME[=VALUE]")]
     pub test_env: Vec<String>,
     /// Colour rustc's diagnostics: `auto` (when stderr is a terminal), `always`, `never`.
