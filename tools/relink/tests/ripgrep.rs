@@ -18,6 +18,13 @@ fn ripgrep_imports_builds_tests_and_relinks_after_a_private_edit() {
     assert!(ws.path("crates/globset/BUILD.bazel").is_file());
     crate_sets::assert_same_crates_as_cargo(&ws);
 
+    // kill -9 at several points of the cold build: every process of a killed build dies with
+    // it, and the next build continues from what the killed ones stored (the binary is
+    // compared with a clean build's at the end).
+    let (killed_at, seen_running) = kill_builds_midway(&ws, &[2_000, 6_000, 12_000]);
+    assert!(!killed_at.is_empty(), "no build was still running when it was to be killed");
+    assert!(seen_running > 0, "no action was seen running at a kill: the orphan check would prove nothing");
+
     // rg searches a real directory like grep does.
     ws.build_ok(&["build", "//:rg"]);
     let rg = ws.path("relink-bin/rg");
@@ -103,4 +110,68 @@ fn ripgrep_imports_builds_tests_and_relinks_after_a_private_edit() {
     // Re-import with an unchanged Cargo.lock vendors nothing.
     let again = ws.relink(&["import"]);
     assert!(String::from_utf8_lossy(&again.stderr).contains("(0 newly vendored, 0 removed)"));
+
+    // After the kills, the test pass and the edit, rg is the binary a clean build makes from an
+    // empty cache; `relink clean` leaves no sandbox of the killed builds behind.
+    let built = digests_under(&ws.path("relink-bin"))["rg"].clone();
+    let clean = ws.relink(&["clean"]);
+    assert!(clean.status.success(), "{}", String::from_utf8_lossy(&clean.stderr));
+    let left: Vec<_> = std::fs::read_dir(ws.cache.join("sandbox"))
+        .map(|d| d.flatten().map(|e| e.file_name()).filter(|n| n != "stable").collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "sandboxes left after relink clean: {left:?}");
+    let fresh = ws.dir.join("../fresh-cache");
+    let out = ws.relink_with_cache(&["build", "//:rg"], &fresh);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(digests_under(&ws.path("relink-bin"))["rg"], built, "rg after kills and edits != a clean build's");
+}
+
+/// Start `relink build //:rg` and kill it (SIGKILL) after each of `delays_ms` of its run, each
+/// time a new build; after each kill, wait until no action process of the build is left.
+/// Returns the delays at which a build was still running, and how many action processes were
+/// seen running just before the kills.
+fn kill_builds_midway(ws: &Ws, delays_ms: &[u64]) -> (Vec<u64>, usize) {
+    let mut killed = Vec::new();
+    let mut seen_running = 0;
+    for &delay in delays_ms {
+        let mut build = relink_command(&ws.dir, &ws.cache)
+            .args(["build", "//:rg"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay));
+        if build.try_wait().unwrap().is_some() {
+            break;
+        }
+        seen_running += action_processes(&ws.cache).len();
+        build.kill().unwrap();
+        build.wait().unwrap();
+        killed.push(delay);
+        let start = std::time::Instant::now();
+        loop {
+            let left = action_processes(&ws.cache);
+            if left.is_empty() {
+                break;
+            }
+            assert!(start.elapsed().as_secs() < 10, "processes outlived the killed build: {left:?}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+    (killed, seen_running)
+}
+
+/// Processes whose command line names the cache (actions run the builder and rustc on its
+/// sandboxes), with their command lines.
+fn action_processes(cache: &std::path::Path) -> Vec<String> {
+    let cache = cache.to_string_lossy().to_string();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.contains(&cache) || cmdline.contains("relink-builder") {
+            found.push(format!("{}: {cmdline}", entry.file_name().to_string_lossy()));
+        }
+    }
+    found
 }
