@@ -81,6 +81,10 @@ const BUILD_CASES: &[Case] = &[
     case("endless loop in a BUILD file", &[("p/BUILD.bazel", b"\ndef spin():\n    for i in range(2000000000):\n        x = i\nspin()\n")], BUILD_X, &["p/BUILD.bazel:4", "without finishing"]),
     case("huge string", &[("p/BUILD.bazel", b"\nx = \"a\" * 5000000000\n")], BUILD_X, &["p/BUILD.bazel:2"]),
     case("huge list", &[("p/BUILD.bazel", b"\nx = [1] * 3000000000\n")], BUILD_X, &["p/BUILD.bazel:2"]),
+    case("a list too large for memory, built in one operation", &[("p/BUILD.bazel", b"\nx = [0] * 2000000000\n")], BUILD_X, &["p/BUILD.bazel:2:1-21", "MB of memory"]),
+    case("a string doubled past what memory holds", &[("p/BUILD.bazel", b"def f():\n    s = \"x\"\n    for i in range(40):\n        s = s + s\n    return s\nf()\n")], BUILD_X, &["p/BUILD.bazel:4:9-18: evaluation"]),
+    case("a comprehension over a huge range", &[("p/BUILD.bazel", b"\nx = [None for i in range(2000000000) if False]\n")], BUILD_X, &["p/BUILD.bazel:2", "calls and loop iterations without finishing"]),
+    case("a comprehension that fills the heap", &[("p/BUILD.bazel", b"\nx = [i for i in range(2000000000)]\n")], BUILD_X, &["p/BUILD.bazel:2", "MB of Starlark values"]),
     case("deep recursion", &[("p/BUILD.bazel", b"\ndef f(n):\n    return f(n + 1)\nf(0)\n")], BUILD_X, &["p/BUILD.bazel:"]),
     case("integer overflow", &[("p/BUILD.bazel", b"load(\"//:defs.bzl\", \"lib\")\nlib(name = \"x\", count = 99999999999999999999)\n"), ("defs.bzl", DEFS)], BUILD_X, &["p/BUILD.bazel:2", "count"]),
     case("tab-indented BUILD file", &[("p/BUILD.bazel", b"\nif True:\n\tx = 1\n")], BUILD_X, &["p/BUILD.bazel:"]),
@@ -198,7 +202,10 @@ fn check(case: &Case, root: &Path, cache: &Path, n: usize) -> Option<String> {
     let started = Instant::now();
     let mut child = relink_command(&ws, cache)
         .args(case.args)
-        .env("RELINK_STARLARK_MAX_STEPS", "2000000")
+        .env("RELINK_STARLARK_MAX_STEPS", "500000")
+        // Small memory limits, so that the memory bombs end within seconds in a debug build.
+        .env("RELINK_STARLARK_MAX_MEMORY_MB", "200")
+        .env("RELINK_STARLARK_MAX_HEAP_MB", "32")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -163,7 +163,7 @@ impl<'l> Analyzer<'l> {
             .find(|(name, _)| *name == "DefaultInfo")
             .ok_or_else(|| anyhow!("no DefaultInfo"))?;
         let mut eval = Evaluator::new(module);
-        relink_rule_api::sl::limit_steps(&mut eval);
+        let _running = relink_rule_api::limits::limit(&mut eval);
         eval.disable_gc();
         eval.eval_function(provider.to_value(), &[], &[("files", files)]).anyhow()
     }
@@ -179,7 +179,7 @@ impl<'l> Analyzer<'l> {
         module.frozen_heap().add_reference(f.owner());
         let f = f.value().unpack_frozen().ok_or_else(|| anyhow!("prelude value not frozen"))?;
         let mut eval = Evaluator::new(module);
-        relink_rule_api::sl::limit_steps(&mut eval);
+        let _running = relink_rule_api::limits::limit(&mut eval);
         eval.disable_gc();
         eval.eval_function(f.to_value(), pos, named).anyhow()
     }
@@ -230,7 +230,7 @@ impl<'l> Analyzer<'l> {
         };
         let result = {
             let mut eval = Evaluator::new(&module);
-            relink_rule_api::sl::limit_steps(&mut eval);
+            let _running = relink_rule_api::limits::limit(&mut eval);
             eval.disable_gc();
             eval.extra = Some(&actx);
             eval.eval_function(implementation, &[ctx], &[]).anyhow().with_context(|| {

@@ -240,7 +240,7 @@ impl Loader {
             let ast = AstModule::parse("@relink//:prelude.bzl", PRELUDE.to_string(), &dialect()).anyhow()?;
             {
                 let mut eval = Evaluator::new(&module);
-                relink_rule_api::sl::limit_steps(&mut eval);
+                let _running = relink_rule_api::limits::limit(&mut eval);
                 eval.disable_gc();
                 eval.eval_module(ast, &globals).anyhow()?;
             }
@@ -340,7 +340,7 @@ impl Loader {
         let file_loader = ModuleLoader { loader: self, base };
         {
             let mut eval = Evaluator::new(&module);
-            relink_rule_api::sl::limit_steps(&mut eval);
+            let _running = relink_rule_api::limits::limit(&mut eval);
             eval.disable_gc();
             eval.set_loader(&file_loader);
             eval.extra = Some(&ctx);

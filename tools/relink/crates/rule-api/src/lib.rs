@@ -11,6 +11,7 @@ pub mod attrs;
 pub mod context;
 pub mod depset;
 pub mod info;
+pub mod limits;
 pub mod natives;
 pub mod rule_spec;
 pub mod select;
