@@ -13,10 +13,18 @@ use std::process::Command;
 
 use common::*;
 
-const EXPECTED: &str = "source-tree:denied home:denied home-read:denied tmp:private network:denied undeclared-source:denied outside:denied environ:denied tty:none pts:private pty:own keyring:denied";
+const EXPECTED: &str = "source-tree:denied home:denied home-read:denied tmp:private network:denied undeclared-source:denied outside:denied top-file:denied environ:denied tty:none pts:private pty:own keyring:denied";
 
 /// The probes, as Rust: included by the build script, the proc macro and the test.
-fn probe_source(ws: &Path, home_leak: &str, home_secret: &str, tmp_marker: &str, port: u16, outside: &Path) -> String {
+fn probe_source(
+    ws: &Path,
+    home_leak: &str,
+    home_secret: &str,
+    tmp_marker: &str,
+    port: u16,
+    outside: &Path,
+    top_file: &Path,
+) -> String {
     format!(
         r#"extern "C" {{
     fn syscall(number: std::ffi::c_long, ...) -> std::ffi::c_long;
@@ -51,6 +59,8 @@ fn probes() -> String {{
     r.push(if secret {{ "undeclared-source:read" }} else {{ "undeclared-source:denied" }});
     let outside = std::fs::read_to_string("{outside}").is_ok();
     r.push(if outside {{ "outside:read" }} else {{ "outside:denied" }});
+    let top_file = std::fs::read_to_string("{top_file}").is_ok_and(|t| !t.is_empty());
+    r.push(if top_file {{ "top-file:read" }} else {{ "top-file:denied" }});
     let mut environ = false;
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {{
         if let Ok(bytes) = std::fs::read(entry.path().join("environ")) {{
@@ -72,6 +82,7 @@ fn probes() -> String {{
 "#,
         ws = ws.display(),
         outside = outside.display(),
+        top_file = top_file.display(),
         key_name = key_name(),
     )
 }
@@ -98,6 +109,20 @@ fn add_session_key() {
         )
     };
     assert!(id > 0, "add_key: {}", std::io::Error::last_os_error());
+}
+
+/// Take the test's key out of the session keyring again (KEYCTL_UNLINK from
+/// KEY_SPEC_SESSION_KEYRING, found by KEYCTL_SEARCH).
+fn remove_session_key() {
+    let name = std::ffi::CString::new(key_name()).unwrap();
+    // SAFETY: keyctl(2) with a valid type and description; -3 is KEY_SPEC_SESSION_KEYRING.
+    unsafe {
+        let id =
+            libc::syscall(libc::SYS_keyctl, 10 as libc::c_long, -3 as libc::c_long, c"user".as_ptr(), name.as_ptr(), 0);
+        if id > 0 {
+            libc::syscall(libc::SYS_keyctl, 9 as libc::c_long, id, -3 as libc::c_long);
+        }
+    }
 }
 
 /// `relink ARGS` with a terminal of its own: `script` gives it a pseudo-terminal as its
@@ -197,6 +222,11 @@ fn build_scripts_proc_macros_and_tests_are_confined_alike() {
             outside_dir.display()
         );
     }
+    // A file directly in `/` (`/container_info.json` on this machine), root's to make too.
+    let top_file = Path::new("/").join(format!("relink-confinement-{}.json", std::process::id()));
+    if let Err(e) = std::fs::write(&top_file, "{\"machine\": \"facts\"}") {
+        eprintln!("note: cannot make {} ({e}): the probe of a file in / is not exercised", top_file.display());
+    }
     let files = [
         ("MODULE.bazel", "module(name = \"confinement_probe\")\n".to_string()),
         ("BUILD.bazel", BUILD.to_string()),
@@ -207,7 +237,7 @@ fn build_scripts_proc_macros_and_tests_are_confined_alike() {
                 .to_string(),
         ),
         ("secret.txt", "not an input\n".to_string()),
-        ("probe.rs", probe_source(&ws, &home_leak, &home_secret, &tmp_marker, listener.local_addr().unwrap().port(), &outside)),
+        ("probe.rs", probe_source(&ws, &home_leak, &home_secret, &tmp_marker, listener.local_addr().unwrap().port(), &outside, &top_file)),
         (
             "build.rs",
             "include!(\"probe.rs\");\nfn main() {\n    let out = std::env::var(\"OUT_DIR\").unwrap();\n    std::fs::write(format!(\"{out}/probes.txt\"), probes()).unwrap();\n}\n"
@@ -232,12 +262,15 @@ fn build_scripts_proc_macros_and_tests_are_confined_alike() {
         std::fs::write(ws.join(name), text).unwrap();
     }
     add_session_key();
-    let mut relink = relink_command(&ws, &scratch.0.join("cache"));
-    relink.args(["test", "--color", "never", "//:probe_test"]).env("RELINK_TEST_TOKEN", "relink-test-secret");
-    let out = under_a_terminal(relink).stdin(std::process::Stdio::null()).output().unwrap();
-    let mut relink = relink_command(&ws, &scratch.0.join("cache"));
-    relink.args(["build", "--color", "never", "//:probe_run"]).env("RELINK_TEST_TOKEN", "relink-test-secret");
-    let run = under_a_terminal(relink).stdin(std::process::Stdio::null()).output().unwrap();
+    let relink = |verb: &str, target: &str| {
+        let mut relink = relink_command(&ws, &scratch.0.join("cache"));
+        relink.args([verb, "--color", "never", target]).env("RELINK_TEST_TOKEN", "relink-test-secret");
+        under_a_terminal(relink).stdin(std::process::Stdio::null()).output().unwrap()
+    };
+    let out = relink("test", "//:probe_test");
+    let run = relink("build", "//:probe_run");
+    remove_session_key();
+    let _ = std::fs::remove_file(&top_file);
     let _ = std::fs::remove_file(&home_leak);
     let _ = std::fs::remove_file(&home_secret);
     let _ = std::fs::remove_file(&tmp_marker);

@@ -10,7 +10,7 @@
 //! top (parents first). The network namespace has only its loopback; the action is process 1
 //! of its PID namespace, so whatever it leaves behind dies with it. It keeps its uid but not
 //! the capability to undo the mounts. Writes fail with "Read-only file system". Of `/` only
-//! the system's directories stay in sight; the action's session has no controlling terminal
+//! the system's directories stay in sight (its files read as empty); the action's session has no controlling terminal
 //! and its `/dev/pts` is its own; last, `syscalls`' seccomp filter is installed.
 //!
 //! Where the kernel refuses user namespaces, relink says so once and runs actions without this
@@ -45,6 +45,8 @@ pub struct Confinement {
     private_terminals: Option<bool>,
     /// The system calls the action may not make ([`crate::syscalls`]).
     filter: Option<&'static seccompiler::BpfProgram>,
+    /// Covered files (those directly in `/`): `/dev/null` is bound on each.
+    emptied_files: Vec<CString>,
 }
 
 /// A directory replaced before the binds are made: by a copy of the mounts at `source`
@@ -87,6 +89,7 @@ pub struct Layout<'a> {
     pub private_tmp: Option<PathBuf>,
     /// Covered by an empty read-only directory (the user's home: credentials, configuration);
     /// what the action needs inside (the cache, the workspace, the toolchain) is bound again.
+    /// A file here (one directly in `/`) reads as empty.
     pub covered: Vec<PathBuf>,
 }
 
@@ -115,7 +118,7 @@ impl Confinement {
         if let Some(tmp) = layout.private_tmp.as_ref().filter(|t| t.is_dir()) {
             cover_roots.push((real(Path::new("/tmp")), Some(real(tmp))));
         }
-        for dir in layout.covered.iter().map(|d| real(d)) {
+        for dir in layout.covered.iter().map(|d| real(d)).filter(|d| !d.is_file()) {
             let dir = &dir;
             // Never the root, /tmp again, or a directory that holds the sandbox's parents.
             let usable = dir.is_dir() && dir.components().count() > 1 && !cover_roots.iter().any(|(c, _)| c == dir);
@@ -166,6 +169,13 @@ impl Confinement {
                 .is_dir()
                 .then(|| !fs_err::symlink_metadata("/dev/ptmx").is_ok_and(|m| m.file_type().is_symlink())),
             filter: crate::syscalls::action_filter(),
+            emptied_files: layout
+                .covered
+                .iter()
+                .map(|f| real(f))
+                .filter(|f| f.is_file() && !binds.iter().any(|(p, _)| p == f))
+                .map(|f| c_path(&f))
+                .collect(),
         }
     }
 
@@ -224,6 +234,15 @@ impl Confinement {
                         c"size=1m,mode=0755".as_ptr().cast(),
                     ))?;
                 }
+            }
+            for file in &self.emptied_files {
+                check(libc::mount(
+                    c"/dev/null".as_ptr(),
+                    file.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_BIND,
+                    std::ptr::null(),
+                ))?;
             }
             for b in &self.binds {
                 if let Some(points) = &b.mount_point {
@@ -292,6 +311,27 @@ fn non_system_dirs_of(root: &Path) -> Vec<PathBuf> {
     dirs
 }
 
+/// The files directly in `/` (`/container_info.json`, an installer left there), read once:
+/// covered like the non-system directories.
+pub fn top_level_files() -> &'static [PathBuf] {
+    static FILES: OnceLock<Vec<PathBuf>> = OnceLock::new();
+    FILES.get_or_init(|| top_level_files_of(Path::new("/")))
+}
+
+/// The regular files directly inside `root` (symlinks resolved; those leading elsewhere are
+/// covered where they lead, if at all).
+fn top_level_files_of(root: &Path) -> Vec<PathBuf> {
+    let Ok(root) = fs_err::canonicalize(root) else { return Vec::new() };
+    let Ok(entries) = fs_err::read_dir(&root) else { return Vec::new() };
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .filter_map(|e| fs_err::canonicalize(e.path()).ok())
+        .filter(|real| real.is_file() && real.parent() == Some(root.as_path()))
+        .collect();
+    files.sort();
+    files
+}
+
 /// Whether actions can be confined on this machine (probed once per process).
 pub fn available() -> bool {
     static AVAILABLE: OnceLock<bool> = OnceLock::new();
@@ -310,13 +350,17 @@ pub fn available() -> bool {
             covered: Vec::new(),
         })
         .apply(&mut probe);
-        let ok = probe.status().is_ok_and(|s| s.success());
-        if !ok {
-            eprintln!(
-                "relink: warning: this kernel refuses user namespaces, so actions run without a read-only store (an action could alter what later builds receive); RELINK_CONFINE=0 silences this"
-            );
-        }
-        ok
+        let why = match probe.status() {
+            Ok(status) if status.success() => return true,
+            Ok(status) => format!("a confined /bin/true ended with {status}"),
+            Err(e) => e.to_string(),
+        };
+        eprintln!(
+            "relink: warning: actions run without confinement (no read-only store: an action could alter what later \
+             builds receive): setting it up failed here ({why}); it needs unprivileged user, mount, PID and network \
+             namespaces, a devpts mount and a seccomp filter. RELINK_CONFINE=0 silences this"
+        );
+        false
     })
 }
 

@@ -56,6 +56,13 @@ fn every_directory_of_the_root_but_the_systems_is_covered() {
     // Symlinks count as what they name: `bin` is `/usr/bin` (system), `project` is inside
     // `work` (covered with it).
     assert_eq!(names, ["home", "srv", "work"]);
+    // The files of the root are covered too (a link to a file elsewhere is not one of them).
+    std::os::unix::fs::symlink("etc", root.join("etc-link")).unwrap();
+    fs_err::write(root.join("etc/hosts"), "").unwrap();
+    std::os::unix::fs::symlink("etc/hosts", root.join("hosts")).unwrap();
+    let files: Vec<String> =
+        top_level_files_of(&root).iter().map(|f| f.strip_prefix(&real).unwrap().display().to_string()).collect();
+    assert_eq!(files, ["notes.txt"]);
     fs_err::remove_dir_all(root).unwrap();
 }
 

@@ -299,10 +299,12 @@ fn confinement_layout<'a>(
         hidden.push(ws.clone());
     }
     let home = std::env::var_os("HOME").map(PathBuf::from).filter(|h| h.is_absolute() && h.components().count() > 1);
-    // `$HOME`, and every directory of `/` that is not the system's (other projects, other
-    // users' homes, mounted data): what the action needs there is bound again below.
+    // `$HOME`, every directory of `/` that is not the system's (other projects, other users'
+    // homes, mounted data) and the files directly in `/`: what the action needs there is
+    // bound again below.
     let mut covered: Vec<PathBuf> = home.clone().into_iter().collect();
     covered.extend(confine::non_system_dirs().iter().cloned());
+    covered.extend(confine::top_level_files().iter().cloned());
     let under_cover = |p: &Path| p.starts_with("/tmp") || covered.iter().any(|c| p.starts_with(c));
     let bound = |p: &Path| p.starts_with(&opts.cache.root) || p.starts_with(ws);
     let program = Path::new(program);
