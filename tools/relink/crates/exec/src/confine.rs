@@ -10,8 +10,9 @@
 //! top (parents first). The network namespace has only its loopback; the action is process 1
 //! of its PID namespace, so whatever it leaves behind dies with it. It keeps its uid but not
 //! the capability to undo the mounts. Writes fail with "Read-only file system". Of `/` only
-//! the system's directories stay in sight (its files read as empty); the action's session has no controlling terminal
-//! and its `/dev/pts` is its own; last, `syscalls`' seccomp filter is installed.
+//! the system's directories stay in sight (its files read as empty); the action's session
+//! has no controlling terminal and its `/dev/pts` is its own; last, `syscalls`' seccomp
+//! filter is installed.
 //!
 //! Where the kernel refuses user namespaces, relink says so once and runs actions without this
 //! protection (`RELINK_CONFINE=0` chooses that too); store blobs are still re-hashed when
