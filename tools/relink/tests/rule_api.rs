@@ -283,6 +283,67 @@ fn damage_that_keeps_the_mtime_is_found_by_verify_and_rebuilt() {
     assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
 }
 
+/// The action-cache entry whose result writes a file named `output` (its path and bytes).
+fn entry_writing(ws: &Ws, output: &str) -> (std::path::PathBuf, Vec<u8>) {
+    for shard in std::fs::read_dir(ws.cache.join("ac")).unwrap().flatten() {
+        for entry in std::fs::read_dir(shard.path()).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.ends_with(".unused.json") || name.ends_with(".provenance.json") {
+                continue;
+            }
+            let bytes = std::fs::read(entry.path()).unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            let files = v["result"]["files"].as_array().cloned().unwrap_or_default();
+            if files.iter().any(|f| f["path"].as_str().is_some_and(|p| p.ends_with(output))) {
+                return (entry.path(), bytes);
+            }
+        }
+    }
+    panic!("no action-cache entry writes {output}")
+}
+
+/// Replace `path`'s content, keeping its mtime (as damage that hides would).
+fn overwrite_keeping_mtime(path: &std::path::Path, bytes: &[u8]) {
+    let mtime = std::fs::metadata(path).unwrap().modified().unwrap();
+    std::fs::write(path, bytes).unwrap();
+    std::fs::File::options().write(true).open(path).unwrap().set_modified(mtime).unwrap();
+}
+
+/// An action-cache entry swapped with another action's, truncated, or with one digest
+/// character changed to name another blob, mtime kept each time: a miss, and the action runs
+/// again with the right output (issue 10).
+#[test]
+fn a_swapped_truncated_or_altered_action_cache_entry_is_a_miss() {
+    let ws = fixture();
+    ws.build_ok(&["build", "//:copies", "//:pruned"]);
+    let (copies, copies_bytes) = entry_writing(&ws, "copies.out");
+    let (pruned, _) = entry_writing(&ws, "pruned.out");
+    let read = |p: &str| std::fs::read_to_string(ws.path(p)).unwrap();
+    let (copies_out, pruned_out) = (read("relink-bin/copies.out"), read("relink-bin/pruned.out"));
+
+    overwrite_keeping_mtime(&pruned, &copies_bytes);
+    let log = ws.build_ok(&["build", "//:copies", "//:pruned"]);
+    assert_eq!(executed(&log), pairs(&[("Pruned", "//:pruned")]), "a swapped entry runs its action again");
+    assert_eq!(read("relink-bin/pruned.out"), pruned_out);
+
+    overwrite_keeping_mtime(&copies, &copies_bytes[..copies_bytes.len() / 2]);
+    let log = ws.build_ok(&["build", "//:copies", "//:pruned"]);
+    assert_eq!(executed(&log), pairs(&[("Shell", "//:copies")]), "a truncated entry runs its action again");
+
+    // The digest of copies.out changed into that of pruned.out, a blob the store holds.
+    let (copies, bytes) = entry_writing(&ws, "copies.out");
+    let text = String::from_utf8(bytes).unwrap();
+    let (own, other) = (
+        blake3::hash(copies_out.as_bytes()).to_hex().to_string(),
+        blake3::hash(pruned_out.as_bytes()).to_hex().to_string(),
+    );
+    assert!(text.contains(&own), "{text}");
+    overwrite_keeping_mtime(&copies, text.replace(&own, &other).as_bytes());
+    let log = ws.build_ok(&["build", "//:copies", "//:pruned"]);
+    assert_eq!(executed(&log), pairs(&[("Shell", "//:copies")]), "an altered entry runs its action again");
+    assert_eq!(read("relink-bin/copies.out"), copies_out);
+}
+
 #[test]
 fn two_builds_at_once_both_succeed() {
     let ws = fixture();

@@ -36,6 +36,31 @@ pub struct ActionResult {
     pub dirs: Vec<String>,
 }
 
+/// An action-cache entry as stored: the result, the key it answers and a checksum over both,
+/// so that a damaged, truncated or swapped entry is a miss (the action runs again), never
+/// another action's result or a wrong digest.
+#[derive(Serialize, Deserialize)]
+struct StoredResult {
+    key: String,
+    checksum: String,
+    result: ActionResult,
+}
+
+fn entry_checksum(key: &str, result: &ActionResult) -> Option<String> {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(key.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(&serde_json::to_vec(result).ok()?);
+    Some(hasher.finalize().to_hex().to_string())
+}
+
+/// The result an action-cache entry holds for `key`, if it is intact and answers that key.
+pub(crate) fn parse_entry(bytes: &[u8], key: &str) -> Option<ActionResult> {
+    let stored: StoredResult = serde_json::from_slice(bytes).ok()?;
+    let intact = stored.key == key && entry_checksum(key, &stored.result).is_some_and(|c| c == stored.checksum);
+    intact.then_some(stored.result)
+}
+
 /// The local cache.
 #[derive(Clone)]
 pub struct Cache {
@@ -155,13 +180,16 @@ impl Cache {
         self.root.join("ac").join(&key[..2]).join(format!("{key}.json"))
     }
 
-    /// A cached result whose blobs are all intact, if any.
+    /// A cached result whose entry and blobs are all intact, if any.
     pub fn lookup(&self, key: &str) -> Option<ActionResult> {
         use std::io::Read;
         let mut file = std::fs::File::open(self.ac_path(key)).ok()?;
-        let mut text = String::new();
-        file.read_to_string(&mut text).ok()?;
-        let result: ActionResult = serde_json::from_str(&text).ok()?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).ok()?;
+        let Some(result) = parse_entry(&bytes, key) else {
+            let _ = fs::remove_file(self.ac_path(key));
+            return None;
+        };
         if result.files.iter().all(|f| self.blob_ok(&f.digest, f.executable)) {
             // The result's last use, for the size limit's eviction order (`gc`).
             let now = SystemTime::now();
@@ -186,7 +214,9 @@ impl Cache {
         let dir = path.parent().expect("ac dir");
         fs::create_dir_all(dir)?;
         let tmp = tmp_name(dir);
-        fs::write(&tmp, serde_json::to_vec(result)?)?;
+        let checksum = entry_checksum(key, result).context("cannot serialize an action result")?;
+        let stored = StoredResult { key: key.to_string(), checksum, result: result.clone() };
+        fs::write(&tmp, serde_json::to_vec(&stored)?)?;
         fs::rename(&tmp, &path)?;
         Ok(())
     }

@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result};
 use fs_err as fs;
 
-use super::cache::{blob_name, ActionResult, Cache, TMP_PREFIX};
+use super::cache::{blob_name, Cache, TMP_PREFIX};
 
 /// How stale a result's last-use time may get before a hit renews it: a no-op build does not
 /// write to every entry it reads.
@@ -143,7 +143,8 @@ impl Cache {
                     continue;
                 }
                 let Ok(meta) = fs::metadata(&file) else { continue };
-                let result: Option<ActionResult> = fs::read(&file).ok().and_then(|b| serde_json::from_slice(&b).ok());
+                let key = name.strip_suffix(".json").unwrap_or(&name);
+                let result = fs::read(&file).ok().and_then(|b| super::cache::parse_entry(&b, key));
                 let blobs = result
                     .map(|r| r.files.iter().map(|f| blob_name(&f.digest, f.executable)).collect())
                     .unwrap_or_default();
@@ -191,7 +192,7 @@ pub fn parse_size(text: &str) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cache::OutputFile;
+    use crate::cache::{ActionResult, OutputFile};
 
     fn result_of(cache: &Cache, data: &[u8]) -> ActionResult {
         let digest = cache.store_bytes(data, false).unwrap();
