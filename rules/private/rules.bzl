@@ -18,12 +18,14 @@ def _crate_root(ctx, srcs, defaults):
             return f
     fail("%s: cannot tell the crate root among %d srcs: set `crate_root` (looked for %s)" % (ctx.label, len(srcs), ", ".join(defaults)))
 
-def _crate(ctx, crate_type, srcs = None, root_defaults = ["lib.rs"], name = None, root = None, extra_rustc_env = {}):
+def _crate(ctx, crate_type, srcs = None, root_defaults = ["lib.rs"], name = None, root = None, extra_rustc_env = {}, extra_rustc_flags = []):
     srcs = srcs if srcs != None else ctx.files.srcs
     if not srcs:
         fail("%s: `srcs` is empty" % ctx.label)
     config = relink_context(ctx)
     fields = _crate_fields(ctx, config, crate_type, srcs, root_defaults, name, root, extra_rustc_env)
+    if extra_rustc_flags:
+        fields["rustc_flags"] = fields["rustc_flags"] + extra_rustc_flags
     return struct(fields = fields, **fields)
 
 def _spec(crate, deps):
@@ -150,19 +152,22 @@ def _rust_proc_macro_impl(ctx):
     deps = _dep_infos(ctx)
     so = ctx.actions.declare_file("_pm/" + _out_name(crate.name, ctx, "so"))
     _link_crate(ctx, crate, deps, so)
+    info = RustInfo(
+        crate_name = crate.name,
+        crate_type = "proc-macro",
+        interface = so,
+        rlib = None,
+        transitive_interfaces = depset([so], transitive = [d.transitive_interfaces for d in deps]),
+        transitive_rlibs = depset(),
+        transitive_link_pairs = depset(),
+        macros = None,
+    )
     return [
-        RustInfo(
-            crate_name = crate.name,
-            crate_type = "proc-macro",
-            interface = so,
-            rlib = None,
-            transitive_interfaces = depset([so], transitive = [d.transitive_interfaces for d in deps]),
-            transitive_rlibs = depset(),
-            transitive_link_pairs = depset(),
-            macros = None,
-        ),
+        info,
         DefaultInfo(files = depset([so])),
         _spec(crate, deps),
+        # Its unit tests and doctests, as `cargo test` runs them for a proc-macro crate.
+        _LibSrcsInfo(srcs = crate.srcs, root = crate.root, deps = deps, crate_fields = crate.fields, self_dep = _dep_struct(ctx.label, info)),
     ]
 
 def _rust_binary_impl(ctx):
@@ -196,7 +201,10 @@ def _rust_test_impl(ctx):
     if ctx.attr.crate:
         # Unit tests: the library's own sources compiled with --test, its deps plus the test's.
         lib = ctx.attr.crate[_LibSrcsInfo]
-        crate = _crate(ctx, "test", srcs = lib.srcs, name = ctx.attr.crate[RustInfo].crate_name, root = lib.root, extra_rustc_env = bin_env)
+
+        # A proc-macro crate's tests use the compiler's `proc_macro` crate as Cargo gives it.
+        extern_proc_macro = ["--extern=proc_macro"] if lib.crate_fields["type"] == "proc-macro" else []
+        crate = _crate(ctx, "test", srcs = lib.srcs, name = ctx.attr.crate[RustInfo].crate_name, root = lib.root, extra_rustc_env = bin_env, extra_rustc_flags = extern_proc_macro)
         deps = lib.deps + deps
     else:
         crate = _crate(ctx, "test", root_defaults = ["main.rs", "lib.rs", ctx.label.name + ".rs"], extra_rustc_env = bin_env)

@@ -121,6 +121,10 @@ fn rustdoc_flags(args: &DocTestArgs, deps: &DepSetup, cwd: &Path, compile_dir: &
     let shown = root.strip_prefix(compile_dir).map_or(root.clone(), Path::to_path_buf);
     let mut flags = vec!["--test".to_string(), shown.display().to_string()];
     flags.extend([format!("--crate-name={}", krate.crate_name), format!("--edition={}", krate.edition)]);
+    if krate.crate_type == "proc-macro" {
+        // As Cargo documents a proc-macro crate: its examples use it as a dependency.
+        flags.extend(["--crate-type=proc-macro".to_string(), "--extern=proc_macro".to_string()]);
+    }
     for feature in &krate.features {
         flags.extend(["--cfg".to_string(), format!("feature=\"{feature}\"")]);
     }

@@ -338,7 +338,7 @@ impl Ctx<'_> {
             has_bs,
             &Spec { rule, name: &pkg.name, target: lib, deps: normal, extra: String::new(), test_harness: false },
         )?;
-        if lib.test && lib.is_lib() {
+        if lib.test {
             let extra =
                 format!("    crate = \":{}\",\n    data = {DATA_GLOB},\n{CARGO_TEST}{}", pkg.name, test_env(pkg));
             let unit_deps = Deps {
@@ -354,7 +354,7 @@ impl Ctx<'_> {
                 &Spec { rule: "rust_test", name: &name, target: lib, deps: &unit_deps, extra, test_harness: false },
             )?;
         }
-        if lib.doctest && lib.is_lib() {
+        if lib.doctest {
             // `cargo test` runs the library's doctests with its dev-dependencies.
             let _ = write!(
                 out,
@@ -519,9 +519,13 @@ pub fn member_build_file(
         ctx.member_library(&mut out, pkg, lib, &normal, &with_dev, has_bs)?;
     }
     if let Some((lib, label)) = &own_lib {
+        // The package's other targets use its library, a proc macro as one.
         if lib.is_lib() {
             normal.libs.push(label.clone());
             with_dev.libs.push(label.clone());
+        } else {
+            normal.proc_macros.push(label.clone());
+            with_dev.proc_macros.push(label.clone());
         }
     }
     // A library and a binary of one name: the target cannot share it, the file can.
