@@ -122,7 +122,7 @@ fn bad_build_files_give_file_and_line() {
         ),
         ("//errors/aspects:x", "errors/aspects/defs.bzl:6", "attr.label_list(aspects = ...): relink does not implement aspects"),
         ("//errors/not_attr:x", "errors/not_attr/defs.bzl:4", "attribute `dep` must be made with attr.*(), got string"),
-        ("//errors/typo_kwarg:x", "errors/typo_kwarg/defs.bzl:6", "Found `defualt` extra named parameter(s) for call to label"),
+        ("//errors/typo_kwarg:x", "errors/typo_kwarg/defs.bzl:6", "attr.label() got an unexpected keyword argument 'defualt'"),
         (
             "//errors/escape:x",
             "errors/escape/BUILD.bazel:3",

@@ -160,13 +160,13 @@ impl Analyzer<'_> {
         let heap = module.heap();
         if value.is_none() {
             out.attr.push((a.name.clone(), Value::new_none()));
-            if a.allow_files {
+            if a.checks.allow_files {
                 out.files.push((a.name.clone(), heap.alloc(Vec::<Value>::new())));
             }
-            if a.single_file {
+            if a.checks.single_file {
                 out.file.push((a.name.clone(), Value::new_none()));
             }
-            if a.executable {
+            if a.checks.executable {
                 out.executable.push((a.name.clone(), Value::new_none()));
             }
             return Ok(());
@@ -175,13 +175,13 @@ impl Analyzer<'_> {
         refuse_dependency(a, &dep)?;
         out.attr.push((a.name.clone(), heap.alloc(dep.target.clone())));
         let files: Vec<Value> = dep.default_files.iter().map(|f| heap.alloc(f.clone())).collect();
-        if a.single_file {
+        if a.checks.single_file {
             if files.len() != 1 {
                 bail!("`{}` must be a single file, but provides {}", dep.target.label, files.len());
             }
             out.file.push((a.name.clone(), files[0]));
         }
-        if a.executable {
+        if a.checks.executable {
             let exe =
                 dep.executable.clone().or_else(|| (dep.default_files.len() == 1).then(|| dep.default_files[0].clone()));
             let exe = exe.ok_or_else(|| anyhow!("`{}` is not executable", dep.target.label))?;
@@ -308,7 +308,7 @@ pub(super) fn check_provides(promised: &[(u64, String)], returned: &[(u64, Froze
 
 /// `allow_empty = False` and `values = [...]`, as Bazel enforces them.
 pub(super) fn check_allowed(a: &attrs::AttrSchema, value: Value<'_>) -> Result<()> {
-    if a.non_empty && value.length().is_ok_and(|n| n == 0) {
+    if a.checks.non_empty && value.length().is_ok_and(|n| n == 0) {
         bail!("must not be empty (allow_empty = False)");
     }
     if !a.values.is_empty() && !a.values.iter().any(|v| v.to_value().equals(value).unwrap_or(false)) {

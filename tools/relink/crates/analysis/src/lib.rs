@@ -202,7 +202,7 @@ impl<'l> Analyzer<'l> {
         for a in &rule.attrs {
             let raw = given.get_str(&a.name);
             let from_default = raw.is_none();
-            if from_default && a.mandatory {
+            if from_default && a.checks.mandatory {
                 bail!("{}: {}() is missing the mandatory attribute `{}`", decl.location, decl.kind, a.name);
             }
             let value = raw.unwrap_or_else(|| a.default.to_value());

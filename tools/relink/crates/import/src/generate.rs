@@ -520,12 +520,9 @@ pub fn member_build_file(
     }
     if let Some((lib, label)) = &own_lib {
         // The package's other targets use its library, a proc macro as one.
-        if lib.is_lib() {
-            normal.libs.push(label.clone());
-            with_dev.libs.push(label.clone());
-        } else {
-            normal.proc_macros.push(label.clone());
-            with_dev.proc_macros.push(label.clone());
+        for deps in [&mut normal, &mut with_dev] {
+            let list = if lib.is_lib() { &mut deps.libs } else { &mut deps.proc_macros };
+            list.push(label.clone());
         }
     }
     // A library and a binary of one name: the target cannot share it, the file can.

@@ -2,9 +2,6 @@
 //! checked and parsed when the attribute is declared (providers, allowed files, rules, `cfg`),
 //! so the schema a rule reads once holds only facts.
 
-// The natives' signatures are Bazel's: one parameter per keyword argument it takes.
-#![allow(clippy::too_many_arguments)]
-
 use std::fmt;
 
 use allocative::Allocative;
@@ -12,8 +9,8 @@ use anyhow::{anyhow, bail, Result};
 use starlark::any::ProvidesStaticType;
 use starlark::coerce::Coerce;
 use starlark::environment::GlobalsBuilder;
+use starlark::eval::{Arguments, Evaluator};
 use starlark::starlark_complex_value;
-use starlark::starlark_module;
 use starlark::values::dict::AllocDict;
 use starlark::values::list::AllocList;
 use starlark::values::{
@@ -66,13 +63,16 @@ pub struct Checks {
     pub doc: String,
     /// `allow_files` or `allow_single_file` was set.
     pub allow_files: bool,
-    /// The extensions `allow_files`/`allow_single_file` lists (`None`: any).
+    /// The file extensions `allow_files`/`allow_single_file` lists (`None`: any file, or none
+    /// at all when `allow_files` is false).
     pub file_types: Option<Vec<String>>,
     pub single_file: bool,
     pub executable: bool,
-    /// `providers`, as groups of (key, name): a dependency must have every provider of one.
+    /// `providers`: the dependency must return every provider of one of these groups
+    /// (Bazel's list of providers, or list of lists), as (key, name).
     pub providers: Vec<Vec<(u64, String)>>,
-    /// `allow_rules`: the rule kinds a dependency may have.
+    /// `allow_rules`: the rule kinds a dependency may have (source files always allowed where
+    /// `allow_files` says so).
     pub allow_rules: Option<Vec<String>>,
     /// `allow_empty = False`.
     pub non_empty: bool,
@@ -124,245 +124,163 @@ impl<'v, V: ValueLike<'v>> StarlarkValue<'v> for AttributeGen<V> where Self: Pro
 /// One configuration only: the target and the exec configuration are the same.
 const SAME_CONFIGURATION: &[&str] = &["exec", "host", "target"];
 
-/// The arguments every label attribute takes beside its own.
-struct LabelArgs<'v> {
-    allow_files: Option<Value<'v>>,
-    cfg: Option<Value<'v>>,
-    providers: Option<Value<'v>>,
-    aspects: Option<Value<'v>>,
-    allow_rules: Option<Value<'v>>,
+/// Keyword arguments of Bazel's attr.* that change nothing in relink: `configurable` (select()
+/// is always allowed), `flags` (Bazel-internal hints). Every function takes and drops them.
+const NO_EFFECT: &[&str] = &["configurable", "flags"];
+
+/// The keyword arguments of a label attribute (besides `default`, `doc`, `mandatory`).
+const LABEL_ARGS: &[&str] =
+    &["allow_files", "allow_single_file", "executable", "cfg", "providers", "aspects", "allow_rules"];
+const LABEL_LIST_ARGS: &[&str] = &["allow_files", "allow_empty", "cfg", "providers", "aspects", "allow_rules"];
+
+/// Bazel's attr.* functions: each kind with the keyword arguments it takes (besides `doc`,
+/// `mandatory` and, where there is one, `default`) and whether it has a `default`.
+const FUNCTIONS: &[(&str, &[&str], bool)] = &[
+    ("label", LABEL_ARGS, true),
+    ("label_list", LABEL_LIST_ARGS, true),
+    ("label_keyed_string_dict", LABEL_LIST_ARGS, true),
+    ("string", &["values"], true),
+    ("int", &["values"], true),
+    ("bool", &[], true),
+    ("string_list", &["allow_empty"], true),
+    ("string_dict", &["allow_empty"], true),
+    ("output", &[], false),
+    ("output_list", &["allow_empty"], false),
+];
+
+/// One `attr.*` function (`attr.label`, ...): keyword arguments only, checked against its
+/// entry of [`FUNCTIONS`].
+#[derive(Debug, ProvidesStaticType, NoSerialize, Allocative)]
+struct AttrFunction {
+    kind: &'static str,
+    args: &'static [&'static str],
+    has_default: bool,
 }
 
-fn given(value: Option<Value<'_>>) -> Option<Value<'_>> {
-    value.filter(|v| !v.is_none())
-}
+starlark::starlark_simple_value!(AttrFunction);
 
-fn truthy(value: Option<Value<'_>>) -> bool {
-    given(value).is_some_and(|v| v.to_bool())
-}
-
-impl<'v> LabelArgs<'v> {
-    /// Refuse what relink cannot honour, then fill the label checks.
-    fn checks(&self, function: &str, mut checks: Checks) -> Result<Checks> {
-        if let Some(cfg) = given(self.cfg) {
-            if !cfg.unpack_str().is_some_and(|c| SAME_CONFIGURATION.contains(&c)) {
-                bail!("attr.{function}(cfg = {cfg}): relink builds in one configuration (the host); use \"exec\" or \"target\", or no cfg");
-            }
-        }
-        if given(self.aspects).and_then(elements).is_some_and(|a| !a.is_empty()) {
-            bail!("attr.{function}(aspects = ...): relink does not implement aspects");
-        }
-        checks.allow_files |= truthy(self.allow_files);
-        if checks.file_types.is_none() {
-            checks.file_types = file_types(given(self.allow_files));
-        }
-        checks.providers = provider_groups(given(self.providers)).map_err(|e| anyhow!("attr.{function}: {e}"))?;
-        checks.allow_rules = given(self.allow_rules)
-            .and_then(elements)
-            .map(|l| l.iter().map(|r| r.unpack_str().unwrap_or_default().to_string()).collect());
-        Ok(checks)
+impl fmt::Display for AttrFunction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<built-in function attr.{}>", self.kind)
     }
 }
 
-fn attribute<'v>(
-    kind: &'static str,
-    default: Value<'v>,
-    checks: Checks,
-    values: Option<Value<'v>>,
-    heap: Heap<'v>,
-) -> Value<'v> {
-    let values = given(values).and_then(elements).unwrap_or_default();
-    heap.alloc_complex(AttributeGen { kind, checks, default, values })
+#[starlark_value(type = "builtin_function_or_method")]
+impl<'v> StarlarkValue<'v> for AttrFunction {
+    fn invoke(
+        &self,
+        _me: Value<'v>,
+        args: &Arguments<'v, '_>,
+        eval: &mut Evaluator<'v, '_, '_>,
+    ) -> starlark::Result<Value<'v>> {
+        let heap = eval.heap();
+        if args.positions(heap)?.next().is_some() {
+            return Err(err(anyhow!("attr.{}() takes keyword arguments only", self.kind)));
+        }
+        let named = args.names_map()?;
+        let mut given = std::collections::HashMap::new();
+        for (name, value) in named.iter() {
+            let name = name.as_str();
+            let known = ["doc", "mandatory"].contains(&name)
+                || (name == "default" && self.has_default)
+                || self.args.contains(&name)
+                || NO_EFFECT.contains(&name);
+            if !known {
+                return Err(err(anyhow!("attr.{}() got an unexpected keyword argument '{name}'", self.kind)));
+            }
+            if !value.is_none() {
+                given.insert(name.to_string(), *value);
+            }
+        }
+        self.make(&given, heap).map_err(err)
+    }
 }
 
-fn or_default<'v>(value: Option<Value<'v>>, empty: impl FnOnce() -> Value<'v>) -> Value<'v> {
-    value.unwrap_or_else(empty)
+impl AttrFunction {
+    /// The attribute, from the keyword arguments given (those given as None left out).
+    fn make<'v>(&self, given: &std::collections::HashMap<String, Value<'v>>, heap: Heap<'v>) -> Result<Value<'v>> {
+        let kind = self.kind;
+        let get = |name: &str| given.get(name).copied();
+        let flag = |name: &str, default: bool| -> Result<bool> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .unpack_bool()
+                    .ok_or_else(|| anyhow!("attr.{kind}({name} = ...) takes a bool, got {} `{v}`", v.get_type())),
+            }
+        };
+        let doc = match get("doc") {
+            None => String::new(),
+            Some(v) => {
+                v.unpack_str().map(str::to_string).ok_or_else(|| anyhow!("attr.{kind}(doc = ...) takes a string"))?
+            }
+        };
+        let single = kind == "label" && truthy(get("allow_single_file"));
+        let mut checks = Checks {
+            mandatory: flag("mandatory", false)?,
+            doc,
+            allow_files: single,
+            file_types: if single { file_types(get("allow_single_file")) } else { None },
+            single_file: single,
+            executable: flag("executable", false)?,
+            non_empty: !flag("allow_empty", true)?,
+            ..Checks::default()
+        };
+        if self.args.contains(&"cfg") {
+            checks = label_checks(kind, given, checks)?;
+        }
+        let default = match get("default") {
+            Some(v) => v,
+            None => match kind {
+                "label" | "output" => Value::new_none(),
+                "label_list" | "string_list" | "output_list" => heap.alloc(AllocList::EMPTY),
+                "label_keyed_string_dict" | "string_dict" => heap.alloc(AllocDict::EMPTY),
+                "string" => heap.alloc(""),
+                "int" => heap.alloc(0),
+                _ => Value::new_bool(false),
+            },
+        };
+        let values = get("values").and_then(elements).unwrap_or_default();
+        Ok(heap.alloc_complex(AttributeGen { kind, checks, default, values }))
+    }
+}
+
+fn truthy(value: Option<Value<'_>>) -> bool {
+    value.is_some_and(|v| !v.is_none() && v.to_bool())
+}
+
+/// A label attribute's checks: refuse what relink cannot honour (another configuration,
+/// aspects), then the files, providers and rules it allows.
+fn label_checks(
+    kind: &str,
+    given: &std::collections::HashMap<String, Value<'_>>,
+    mut checks: Checks,
+) -> Result<Checks> {
+    let get = |name: &str| given.get(name).copied();
+    if let Some(cfg) = get("cfg") {
+        if !cfg.unpack_str().is_some_and(|c| SAME_CONFIGURATION.contains(&c)) {
+            bail!("attr.{kind}(cfg = {cfg}): relink builds in one configuration (the host); use \"exec\" or \"target\", or no cfg");
+        }
+    }
+    if get("aspects").and_then(elements).is_some_and(|a| !a.is_empty()) {
+        bail!("attr.{kind}(aspects = ...): relink does not implement aspects");
+    }
+    checks.allow_files |= truthy(get("allow_files"));
+    if checks.file_types.is_none() {
+        checks.file_types = file_types(get("allow_files"));
+    }
+    checks.providers = provider_groups(get("providers")).map_err(|e| anyhow!("attr.{kind}: {e}"))?;
+    checks.allow_rules = get("allow_rules")
+        .and_then(elements)
+        .map(|l| l.iter().map(|r| r.unpack_str().unwrap_or_default().to_string()).collect());
+    Ok(checks)
 }
 
 /// Register the `attr` namespace.
 pub fn register(builder: &mut GlobalsBuilder) {
-    builder.namespace("attr", attr_functions);
-}
-
-/// Keyword arguments of Bazel's attr.* that change nothing in relink: `configurable` (select()
-/// is always allowed), `flags` (Bazel-internal hints). The functions take them and drop them.
-#[starlark_module]
-fn attr_functions(builder: &mut GlobalsBuilder) {
-    /// A dependency: a target or, with `allow_files`/`allow_single_file`, a source file.
-    fn label<'v>(
-        #[starlark(require = named)] default: Option<Value<'v>>,
-        #[starlark(require = named, default = "")] doc: &str,
-        #[starlark(require = named, default = false)] mandatory: bool,
-        #[starlark(require = named)] allow_files: Option<Value<'v>>,
-        #[starlark(require = named)] allow_single_file: Option<Value<'v>>,
-        #[starlark(require = named, default = false)] executable: bool,
-        #[starlark(require = named)] cfg: Option<Value<'v>>,
-        #[starlark(require = named)] providers: Option<Value<'v>>,
-        #[starlark(require = named)] aspects: Option<Value<'v>>,
-        #[starlark(require = named)] allow_rules: Option<Value<'v>>,
-        #[starlark(require = named)] configurable: Option<Value<'v>>,
-        #[starlark(require = named)] flags: Option<Value<'v>>,
-        heap: Heap<'v>,
-    ) -> starlark::Result<Value<'v>> {
-        let _ = (configurable, flags);
-        let single = truthy(allow_single_file);
-        let checks = Checks {
-            mandatory,
-            doc: doc.to_string(),
-            allow_files: single,
-            file_types: if single { file_types(given(allow_single_file)) } else { None },
-            single_file: single,
-            executable,
-            ..Checks::default()
-        };
-        let label = LabelArgs { allow_files, cfg, providers, aspects, allow_rules };
-        let checks = label.checks("label", checks).map_err(err)?;
-        Ok(attribute("label", or_default(default, Value::new_none), checks, None, heap))
-    }
-
-    /// A list of dependencies.
-    fn label_list<'v>(
-        #[starlark(require = named)] default: Option<Value<'v>>,
-        #[starlark(require = named, default = "")] doc: &str,
-        #[starlark(require = named, default = false)] mandatory: bool,
-        #[starlark(require = named)] allow_files: Option<Value<'v>>,
-        #[starlark(require = named, default = true)] allow_empty: bool,
-        #[starlark(require = named)] cfg: Option<Value<'v>>,
-        #[starlark(require = named)] providers: Option<Value<'v>>,
-        #[starlark(require = named)] aspects: Option<Value<'v>>,
-        #[starlark(require = named)] allow_rules: Option<Value<'v>>,
-        #[starlark(require = named)] configurable: Option<Value<'v>>,
-        #[starlark(require = named)] flags: Option<Value<'v>>,
-        heap: Heap<'v>,
-    ) -> starlark::Result<Value<'v>> {
-        let _ = (configurable, flags);
-        let checks = Checks { mandatory, doc: doc.to_string(), non_empty: !allow_empty, ..Checks::default() };
-        let label = LabelArgs { allow_files, cfg, providers, aspects, allow_rules };
-        let checks = label.checks("label_list", checks).map_err(err)?;
-        Ok(attribute("label_list", or_default(default, || heap.alloc(AllocList::EMPTY)), checks, None, heap))
-    }
-
-    /// A dict from dependencies to strings.
-    fn label_keyed_string_dict<'v>(
-        #[starlark(require = named)] default: Option<Value<'v>>,
-        #[starlark(require = named, default = "")] doc: &str,
-        #[starlark(require = named, default = false)] mandatory: bool,
-        #[starlark(require = named)] allow_files: Option<Value<'v>>,
-        #[starlark(require = named, default = true)] allow_empty: bool,
-        #[starlark(require = named)] cfg: Option<Value<'v>>,
-        #[starlark(require = named)] providers: Option<Value<'v>>,
-        #[starlark(require = named)] aspects: Option<Value<'v>>,
-        #[starlark(require = named)] allow_rules: Option<Value<'v>>,
-        #[starlark(require = named)] configurable: Option<Value<'v>>,
-        #[starlark(require = named)] flags: Option<Value<'v>>,
-        heap: Heap<'v>,
-    ) -> starlark::Result<Value<'v>> {
-        let _ = (configurable, flags);
-        let checks = Checks { mandatory, doc: doc.to_string(), non_empty: !allow_empty, ..Checks::default() };
-        let label = LabelArgs { allow_files, cfg, providers, aspects, allow_rules };
-        let checks = label.checks("label_keyed_string_dict", checks).map_err(err)?;
-        let default = or_default(default, || heap.alloc(AllocDict::EMPTY));
-        Ok(attribute("label_keyed_string_dict", default, checks, None, heap))
-    }
-
-    /// A string, optionally one of `values`.
-    fn string<'v>(
-        #[starlark(require = named)] default: Option<Value<'v>>,
-        #[starlark(require = named, default = "")] doc: &str,
-        #[starlark(require = named, default = false)] mandatory: bool,
-        #[starlark(require = named)] values: Option<Value<'v>>,
-        #[starlark(require = named)] configurable: Option<Value<'v>>,
-        #[starlark(require = named)] flags: Option<Value<'v>>,
-        heap: Heap<'v>,
-    ) -> starlark::Result<Value<'v>> {
-        let _ = (configurable, flags);
-        let checks = Checks { mandatory, doc: doc.to_string(), ..Checks::default() };
-        Ok(attribute("string", or_default(default, || heap.alloc("")), checks, values, heap))
-    }
-
-    /// An integer, optionally one of `values`.
-    fn int<'v>(
-        #[starlark(require = named)] default: Option<Value<'v>>,
-        #[starlark(require = named, default = "")] doc: &str,
-        #[starlark(require = named, default = false)] mandatory: bool,
-        #[starlark(require = named)] values: Option<Value<'v>>,
-        #[starlark(require = named)] configurable: Option<Value<'v>>,
-        #[starlark(require = named)] flags: Option<Value<'v>>,
-        heap: Heap<'v>,
-    ) -> starlark::Result<Value<'v>> {
-        let _ = (configurable, flags);
-        let checks = Checks { mandatory, doc: doc.to_string(), ..Checks::default() };
-        Ok(attribute("int", or_default(default, || heap.alloc(0)), checks, values, heap))
-    }
-
-    /// A boolean.
-    fn bool<'v>(
-        #[starlark(require = named)] default: Option<Value<'v>>,
-        #[starlark(require = named, default = "")] doc: &str,
-        #[starlark(require = named, default = false)] mandatory: bool,
-        #[starlark(require = named)] configurable: Option<Value<'v>>,
-        #[starlark(require = named)] flags: Option<Value<'v>>,
-        heap: Heap<'v>,
-    ) -> starlark::Result<Value<'v>> {
-        let _ = (configurable, flags);
-        let checks = Checks { mandatory, doc: doc.to_string(), ..Checks::default() };
-        Ok(attribute("bool", or_default(default, || Value::new_bool(false)), checks, None, heap))
-    }
-
-    /// A list of strings.
-    fn string_list<'v>(
-        #[starlark(require = named)] default: Option<Value<'v>>,
-        #[starlark(require = named, default = "")] doc: &str,
-        #[starlark(require = named, default = false)] mandatory: bool,
-        #[starlark(require = named, default = true)] allow_empty: bool,
-        #[starlark(require = named)] configurable: Option<Value<'v>>,
-        #[starlark(require = named)] flags: Option<Value<'v>>,
-        heap: Heap<'v>,
-    ) -> starlark::Result<Value<'v>> {
-        let _ = (configurable, flags);
-        let checks = Checks { mandatory, doc: doc.to_string(), non_empty: !allow_empty, ..Checks::default() };
-        Ok(attribute("string_list", or_default(default, || heap.alloc(AllocList::EMPTY)), checks, None, heap))
-    }
-
-    /// A dict from strings to strings.
-    fn string_dict<'v>(
-        #[starlark(require = named)] default: Option<Value<'v>>,
-        #[starlark(require = named, default = "")] doc: &str,
-        #[starlark(require = named, default = false)] mandatory: bool,
-        #[starlark(require = named, default = true)] allow_empty: bool,
-        #[starlark(require = named)] configurable: Option<Value<'v>>,
-        #[starlark(require = named)] flags: Option<Value<'v>>,
-        heap: Heap<'v>,
-    ) -> starlark::Result<Value<'v>> {
-        let _ = (configurable, flags);
-        let checks = Checks { mandatory, doc: doc.to_string(), non_empty: !allow_empty, ..Checks::default() };
-        Ok(attribute("string_dict", or_default(default, || heap.alloc(AllocDict::EMPTY)), checks, None, heap))
-    }
-
-    /// An output file the target names.
-    fn output<'v>(
-        #[starlark(require = named, default = "")] doc: &str,
-        #[starlark(require = named, default = false)] mandatory: bool,
-        #[starlark(require = named)] configurable: Option<Value<'v>>,
-        #[starlark(require = named)] flags: Option<Value<'v>>,
-        heap: Heap<'v>,
-    ) -> starlark::Result<Value<'v>> {
-        let _ = (configurable, flags);
-        let checks = Checks { mandatory, doc: doc.to_string(), ..Checks::default() };
-        Ok(attribute("output", Value::new_none(), checks, None, heap))
-    }
-
-    /// Output files the target names.
-    fn output_list<'v>(
-        #[starlark(require = named, default = "")] doc: &str,
-        #[starlark(require = named, default = false)] mandatory: bool,
-        #[starlark(require = named, default = true)] allow_empty: bool,
-        #[starlark(require = named)] configurable: Option<Value<'v>>,
-        #[starlark(require = named)] flags: Option<Value<'v>>,
-        heap: Heap<'v>,
-    ) -> starlark::Result<Value<'v>> {
-        let _ = (configurable, flags);
-        let checks = Checks { mandatory, doc: doc.to_string(), non_empty: !allow_empty, ..Checks::default() };
-        Ok(attribute("output_list", heap.alloc(AllocList::EMPTY), checks, None, heap))
-    }
+    builder.namespace("attr", |attr| {
+        for (kind, args, has_default) in FUNCTIONS {
+            attr.set(kind, AttrFunction { kind, args, has_default: *has_default });
+        }
+    });
 }
