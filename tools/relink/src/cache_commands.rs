@@ -71,7 +71,8 @@ fn print_report(who: &str, cache: &Cache, r: &GcReport) {
 /// warning.
 pub fn auto_gc(cache_dir: Option<PathBuf>) {
     let run = || -> Result<()> {
-        let cache = Cache::open(cache_root(cache_dir))?;
+        // A cache that cannot be opened has failed the build with its own error already.
+        let Ok(cache) = Cache::open(cache_root(cache_dir)) else { return Ok(()) };
         let marker = cache.root.join("last-gc");
         let due = match fs_err::metadata(&marker).and_then(|m| m.modified()) {
             Ok(last) => SystemTime::now().duration_since(last).is_ok_and(|age| age >= AUTO_GC_EVERY),

@@ -18,6 +18,9 @@
 //!   the binary's `current_exe()` with `CARGO_BIN_EXE_just`, and a backtick recipe runs
 //!   `python3` through pyenv's shims when the caller's PATH has them.
 //!
+//! - indoc 2.0.7: a proc-macro crate: its (empty) unit tests, 6 integration tests that use the
+//!   macro (35 passed, 1 ignored) and 10 doctests, as `cargo test` runs them.
+//!
 //! Real-code tier; about two minutes each, side by side.
 
 mod common;
@@ -196,4 +199,24 @@ fn just_builds_and_passes_the_tests_cargo_runs() {
     let run = Command::new(&binary).arg("--justfile").arg(&justfile).args(["say", "relink"]).output().unwrap();
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     assert_eq!(String::from_utf8_lossy(&run.stdout), "first\nhello relink\n");
+}
+
+#[test]
+fn indoc_a_proc_macro_crate_passes_its_tests_and_doctests_as_under_cargo() {
+    if !real_code_tier("indoc_a_proc_macro_crate_passes_its_tests_and_doctests_as_under_cargo") {
+        return;
+    }
+    let (_scratch, _ws, passed) = import_and_test(
+        "indoc",
+        "2.0.7",
+        &[
+            "PASSED //:indoc_test (0 passed, 0 ignored)",
+            "PASSED //:indoc_doctest (10 passed, 0 ignored)",
+            "PASSED //:test_indoc (16 passed, 0 ignored)",
+            "PASSED //:test_formatdoc (10 passed, 0 ignored)",
+            "PASSED //:compiletest (0 passed, 1 ignored)",
+            "8 passed, 0 failed (45 tests passed, 0 failed, 1 ignored)",
+        ],
+    );
+    assert!(passed);
 }
