@@ -299,17 +299,8 @@ pub fn non_system_dirs() -> &'static [PathBuf] {
 /// The directories directly inside `root` (real paths: a symlink such as `/bin -> usr/bin`
 /// is the directory it names) that are not system directories.
 fn non_system_dirs_of(root: &Path) -> Vec<PathBuf> {
-    let Ok(root) = fs_err::canonicalize(root) else { return Vec::new() };
-    let Ok(entries) = fs_err::read_dir(&root) else { return Vec::new() };
-    let mut dirs: Vec<PathBuf> = entries
-        .flatten()
-        .filter_map(|e| fs_err::canonicalize(e.path()).ok())
-        .filter(|real| real.is_dir() && real.parent() == Some(root.as_path()))
-        .filter(|real| real.file_name().is_some_and(|n| !SYSTEM_DIRS.iter().any(|s| n == *s)))
-        .collect();
-    dirs.sort();
-    dirs.dedup();
-    dirs
+    let is_system = |p: &Path| p.file_name().is_some_and(|n| SYSTEM_DIRS.iter().any(|s| n == *s));
+    entries_of(root, |real| real.is_dir() && !is_system(real))
 }
 
 /// The files directly in `/` (`/container_info.json`, an installer left there), read once:
@@ -322,15 +313,22 @@ pub fn top_level_files() -> &'static [PathBuf] {
 /// The regular files directly inside `root` (symlinks resolved; those leading elsewhere are
 /// covered where they lead, if at all).
 fn top_level_files_of(root: &Path) -> Vec<PathBuf> {
+    entries_of(root, |real| real.is_file())
+}
+
+/// The entries directly inside `root` whose real path (symlinks resolved) is still directly
+/// inside it and passes `keep`, sorted, once each.
+fn entries_of(root: &Path, keep: impl Fn(&Path) -> bool) -> Vec<PathBuf> {
     let Ok(root) = fs_err::canonicalize(root) else { return Vec::new() };
     let Ok(entries) = fs_err::read_dir(&root) else { return Vec::new() };
-    let mut files: Vec<PathBuf> = entries
+    let mut found: Vec<PathBuf> = entries
         .flatten()
         .filter_map(|e| fs_err::canonicalize(e.path()).ok())
-        .filter(|real| real.is_file() && real.parent() == Some(root.as_path()))
+        .filter(|real| real.parent() == Some(root.as_path()) && keep(real))
         .collect();
-    files.sort();
-    files
+    found.sort();
+    found.dedup();
+    found
 }
 
 /// Whether actions can be confined on this machine (probed once per process).
