@@ -213,16 +213,15 @@ fn test_environment(specs: &[String]) -> Result<BTreeMap<String, String>> {
     Ok(env)
 }
 
-/// What a test sees before `--test_env`: the user's PATH, as `cargo test` keeps it (a test
-/// that runs a tool from ~/.cargo/bin works); from Bazel's test encyclopedia, HOME as the
-/// test's private TEST_TMPDIR and USER/LOGNAME as the user's login name; TEST_TARGET. All are
-/// part of the test's key: another PATH or another user runs it again.
-fn default_test_environment(label: &str) -> BTreeMap<String, String> {
+/// What every test sees before its TEST_TARGET and `--test_env`: the user's PATH, as `cargo
+/// test` keeps it (a test that runs a tool from ~/.cargo/bin works); from Bazel's test
+/// encyclopedia, HOME as the test's private TEST_TMPDIR and USER/LOGNAME as the user's login
+/// name. All are part of the test's key: another PATH or another user runs it again.
+fn default_test_environment() -> BTreeMap<String, String> {
     let tmp = "/tmp".to_string();
     let mut env = BTreeMap::from([
         ("PATH".to_string(), std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".to_string())),
         ("HOME".to_string(), tmp.clone()),
-        ("TEST_TARGET".to_string(), label.to_string()),
         ("TEST_TMPDIR".to_string(), tmp),
     ]);
     if let Some(user) = login_name() {
@@ -265,6 +264,7 @@ fn add_test_actions(
         }
         .into());
     }
+    let base_env = default_test_environment();
     let mut added = Vec::new();
     for t in tests {
         let exe = t.executable.as_ref().ok_or_else(|| anyhow!("test {} has no executable", t.label))?;
@@ -272,7 +272,8 @@ fn add_test_actions(
         let mut inputs: Vec<String> = vec![exe.clone()];
         inputs.extend(t.runfiles.iter().cloned());
         let script = "\"$1\" > \"$2\" 2>&1; code=$?; if [ $code -ne 0 ]; then cat \"$2\" >&2; fi; exit $code";
-        let mut env = default_test_environment(&t.label);
+        let mut env = base_env.clone();
+        env.insert("TEST_TARGET".to_string(), t.label.clone());
         env.extend(test_env.clone());
         analysis.graph.add(Action {
             mnemonic: "TestRunner".into(),

@@ -9,7 +9,7 @@
 //! - a panic inside starlark-rust (it refuses values over 4 GiB that way), reported the same way.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, Once};
+use std::sync::{Mutex, Once, OnceLock};
 use std::time::Duration;
 
 use starlark::codemap::{CodeMap, CodeMapId, FileSpan, FileSpanRef, Pos, Span};
@@ -30,6 +30,22 @@ pub const MAX_MEMORY_MB: u64 = 4096;
 
 fn env_limit(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).filter(|v| *v > 0).unwrap_or(default)
+}
+
+/// The limits in force, read from the environment once per process.
+struct Limits {
+    steps: u64,
+    heap_mb: u64,
+    memory_mb: u64,
+}
+
+fn limits() -> &'static Limits {
+    static LIMITS: OnceLock<Limits> = OnceLock::new();
+    LIMITS.get_or_init(|| Limits {
+        steps: env_limit("RELINK_STARLARK_MAX_STEPS", MAX_STEPS),
+        heap_mb: env_limit("RELINK_STARLARK_MAX_HEAP_MB", MAX_HEAP_MB),
+        memory_mb: env_limit("RELINK_STARLARK_MAX_MEMORY_MB", MAX_MEMORY_MB),
+    })
 }
 
 /// Evaluations running now (the watchdog and the panic hook act only while one runs).
@@ -94,14 +110,14 @@ impl Drop for Running {
 /// Keep the returned guard alive while `eval` runs.
 #[must_use = "the evaluation counts as running only while the guard lives"]
 pub fn limit(eval: &mut Evaluator<'_, '_, '_>) -> Running {
-    let steps = env_limit("RELINK_STARLARK_MAX_STEPS", MAX_STEPS);
+    let steps = limits().steps;
     eval.before_stmt_for_dap(BeforeStmtFunc::from_dyn(Box::new(StepLimit {
         left: steps,
         limit: steps,
         file: CodeMapId::EMPTY,
     })));
     // Both are set once per evaluator; a second call on the same one changes nothing.
-    let _ = eval.set_max_heap_size((env_limit("RELINK_STARLARK_MAX_HEAP_MB", MAX_HEAP_MB) << 20) as usize);
+    let _ = eval.set_max_heap_size((limits().heap_mb << 20) as usize);
     let _ = eval.set_max_tick_count(steps.saturating_mul(4));
     start_watching();
     RUNNING.fetch_add(1, Ordering::SeqCst);
@@ -112,7 +128,7 @@ pub fn limit(eval: &mut Evaluator<'_, '_, '_>) -> Running {
 fn start_watching() {
     static START: Once = Once::new();
     START.call_once(|| {
-        let limit_mb = env_limit("RELINK_STARLARK_MAX_MEMORY_MB", MAX_MEMORY_MB);
+        let limit_mb = limits().memory_mb;
         std::thread::spawn(move || loop {
             std::thread::sleep(Duration::from_millis(50));
             if RUNNING.load(Ordering::SeqCst) > 0 && resident_mb().is_some_and(|mb| mb > limit_mb) {
@@ -147,11 +163,11 @@ pub fn located(error: anyhow::Error) -> anyhow::Error {
             "{}: evaluation built more than {} MB of Starlark values (a value that grows without end?); \
              RELINK_STARLARK_MAX_HEAP_MB raises the limit",
             last_location(),
-            env_limit("RELINK_STARLARK_MAX_HEAP_MB", MAX_HEAP_MB)
+            limits().heap_mb
         );
     }
     if text.starts_with("Execution duration limit of") {
-        let steps = env_limit("RELINK_STARLARK_MAX_STEPS", MAX_STEPS);
+        let steps = limits().steps;
         return anyhow::anyhow!(
             "{}: evaluation ran {} calls and loop iterations without finishing (an endless loop, or a \
              comprehension over a huge range?); RELINK_STARLARK_MAX_STEPS raises the limit",
