@@ -220,7 +220,9 @@ mod tests {
         fs_err::write(dir.join("audits.toml"), audits).unwrap();
         fs_err::write(dir.join("imports.lock"), imports).unwrap();
         fs_err::write(dir.join("config.toml"), config).unwrap();
-        VetStore::load(&root).unwrap()
+        let store = VetStore::load(&root).unwrap();
+        fs_err::remove_dir_all(&root).unwrap();
+        store
     }
 
     #[test]
@@ -292,6 +294,7 @@ criteria = "safe-to-run"
         let root = scratch("malformed");
         fs_err::write(root.join("supply-chain/audits.toml"), "[[audits.x]]\nwho = \n").unwrap();
         let err = VetStore::load(&root).unwrap_err().to_string();
+        fs_err::remove_dir_all(&root).unwrap();
         assert!(err.contains("supply-chain/audits.toml:2"), "{err}");
     }
 }
