@@ -1,4 +1,4 @@
-"""rules_relink on Buck2: rust_library, rust_binary, rust_test and rust_proc_macro.
+"""rules_relink on Buck2: rust_library, rust_binary, rust_test, rust_doc_test and rust_proc_macro.
 
 The same interface-based build as the Bazel rules (rules/private/rules.bzl): a library's
 dependents compile against its interface (`RustInterface`, from a stub), and only links read
@@ -28,6 +28,8 @@ _BUILD_SCRIPT_WARNINGS = read_root_config("relink", "build_script_warnings", "")
 RelinkRustInfo = provider(doc = "A compiled Rust crate, as its dependents see it.", fields = {
     # The crate name.
     "crate_name": provider_field(str),
+    # A library's or proc macro's crate (the struct `_crate` returns), for its doctest target.
+    "crate": provider_field(typing.Any, default = None),
     # The target, as `//package:name` (what `aliases` keys name).
     "label": provider_field(str),
     # A library's crate root, for its unit-test target.
@@ -98,6 +100,8 @@ def _dependency_files(mnemonic, deps):
     rlibs = _transitive(deps, "transitive_rlibs")
     if kind == "rlib":
         return rlibs
+    if kind == "interface_and_rlib":
+        return interfaces + rlibs
     return [f for f in interfaces if f.extension == ".so"] + rlibs
 
 def _label(target_label):
@@ -127,7 +131,7 @@ def _mode_flags(ctx):
         fail("{}: Cargo profile `{}` asks for cross-crate LTO, which the Buck2 rules do not build yet; use another profile".format(ctx.label.raw_target(), _PROFILE))
     return settings_flags(settings)
 
-def _crate(ctx, crate_type, root_defaults, srcs = None, root = None, name = None, extra_rustc_env = {}):
+def _crate(ctx, crate_type, root_defaults, srcs = None, root = None, name = None, extra_rustc_env = {}, extra_rustc_flags = []):
     srcs = srcs if srcs != None else ctx.attrs.srcs
     if not srcs:
         fail("{}: `srcs` is empty".format(ctx.label.raw_target()))
@@ -152,27 +156,35 @@ def _crate(ctx, crate_type, root_defaults, srcs = None, root = None, name = None
         # levels up as the root sits below the package.
         package_dir = cmd_args(root, parent = len(root.short_path.split("/"))),
         features = ctx.attrs.crate_features,
-        rustc_flags = ctx.attrs.rustc_flags,
+        rustc_flags = ctx.attrs.rustc_flags + extra_rustc_flags,
         rustc_env = ctx.attrs.rustc_env | extra_rustc_env,
         compile_data = ctx.attrs.compile_data,
         build_script = ctx.attrs.build_script[BuildScriptInfo] if getattr(ctx.attrs, "build_script", None) else None,
         aliases = ctx.attrs.aliases,
         # Optimised crates get the real metadata as interface (the Bazel rules' _use_stub).
         stubbed = ctx.attrs.stub_interface and (_settings(ctx) or {}).get("opt-level", "0") == "0",
+        # The profile's builder flags, kept with the crate: a doctest target compiles with its
+        # library's.
+        mode_flags = _mode_flags(ctx),
     )
 
 def _dep_infos(ctx):
     return [d[RelinkRustInfo] for d in ctx.attrs.deps + ctx.attrs.proc_macro_deps]
 
-def _crate_args(ctx, crate, deps, mnemonic = "RustCompile"):
-    """The builder arguments that describe `crate` and its deps (actions.bzl's crate_args)."""
+def _crate_args(ctx, crate, deps, mnemonic = "RustCompile", aliases = None):
+    """The builder arguments that describe `crate` and its deps (actions.bzl's crate_args).
+
+    `aliases` replaces the crate's own (a doctest adds those of its dev-dependencies).
+    """
+    if aliases == None:
+        aliases = crate.aliases
     tc = _toolchain(ctx)
     args = cmd_args("--rustc", tc.rustc)
     if tc.unstable:
         args.add("--unstable")
     args.add("--crate-name", crate.name, "--crate-root", crate.root, "--crate-type", crate.type)
     args.add("--edition", crate.edition, "--metadata", crate.metadata)
-    args.add(_mode_flags(ctx))
+    args.add(crate.mode_flags)
     args.add("--package-dir", crate.package_dir)
     for f in crate.features:
         args.add("--feature", f)
@@ -187,12 +199,16 @@ def _crate_args(ctx, crate, deps, mnemonic = "RustCompile"):
     if crate.build_script:
         bs = crate.build_script
         args.add("--out-dir-env", bs.out_dir, "--flags-file", bs.flags, "--env-file", bs.env)
-    real = DEPENDENCY_ARTIFACT[mnemonic] != "interface"
+    real = DEPENDENCY_ARTIFACT[mnemonic] in ("rlib", "rlib_and_proc_macros")
     for dep in deps:
         artifact = dep.rlib if real and dep.rlib else dep.interface
-        name = crate.aliases.get(dep.label, dep.crate_name)
+        name = aliases.get(dep.label, dep.crate_name)
         args.add("--extern", cmd_args(name, "=", artifact, delimiter = ""))
-    for f in _dependency_files(mnemonic, deps):
+
+    # A doctest run links too, but compiles (and searches dependencies) against interfaces
+    # only: a real rlib found beside an interface would be a second candidate for the crate.
+    searched = "RustCompile" if DEPENDENCY_ARTIFACT[mnemonic] == "interface_and_rlib" else mnemonic
+    for f in _dependency_files(searched, deps):
         args.add("--dep", f)
     return args
 
@@ -277,6 +293,7 @@ def _rust_info(ctx, crate, deps, interface, rlib, macros):
     """
     return RelinkRustInfo(
         crate_name = crate.name,
+        crate = crate,
         label = _label(ctx.label),
         interface = interface,
         rlib = rlib,
@@ -339,7 +356,10 @@ def _rust_test_impl(ctx):
     deps = _dep_infos(ctx)
     if ctx.attrs.crate:
         lib = ctx.attrs.crate[RelinkRustInfo]
-        crate = _crate(ctx, "test", [], srcs = lib.srcs, root = lib.crate_root, name = lib.crate_name, extra_rustc_env = bin_env)
+
+        # A proc-macro crate's tests use the compiler's `proc_macro` crate as Cargo gives it.
+        extern_proc_macro = ["--extern=proc_macro"] if lib.crate.type == "proc-macro" else []
+        crate = _crate(ctx, "test", [], srcs = lib.srcs, root = lib.crate_root, name = lib.crate_name, extra_rustc_env = bin_env, extra_rustc_flags = extern_proc_macro)
         deps = lib.deps + deps
     else:
         crate = _crate(ctx, "test", ["main.rs", "lib.rs", ctx.label.name + ".rs"], extra_rustc_env = bin_env)
@@ -368,6 +388,38 @@ def _rust_test_impl(ctx):
             type = "rust",
             command = [command],
             env = ctx.attrs.env,
+            labels = ctx.attrs.labels,
+            run_from_project_root = True,
+            use_project_relative_paths = True,
+        ),
+    ]
+
+def _rust_doc_test_impl(ctx):
+    lib = ctx.attrs.crate[RelinkRustInfo]
+    crate = lib.crate
+    if crate == None:
+        fail("{}: `crate` must be a rust_library or rust_proc_macro".format(ctx.label.raw_target()))
+    deps = [lib] + lib.deps + _dep_infos(ctx)
+    log = ctx.actions.declare_output(ctx.label.name + ".doctest.log")
+    status = ctx.actions.declare_output(ctx.label.name + ".doctest.status")
+    tc = _toolchain(ctx)
+    args = _crate_args(ctx, crate, deps, "RustDocTest", aliases = crate.aliases | ctx.attrs.aliases)
+    args.add("--rustc-flag=-Clinker=" + tc.linker, "--rustdoc", tc.rustdoc)
+    for interface, rlib in _transitive(deps, "transitive_link_pairs"):
+        args.add("--link-dep", cmd_args(interface, "=", rlib, delimiter = ""))
+    args.add(cmd_args(hidden = _dependency_files("RustDocTest", deps)))
+    args.add("--log", log.as_output(), "--status", status.as_output())
+    _run(ctx, "RustDocTest", "doctest", args, crate.name)
+
+    # The test prints what the run printed and exits with its status (the Bazel rule's
+    # launcher).
+    command = cmd_args("sh", "-c", 'cat "$1" || exit 1; exit "$(cat "$2")"', "sh", log, status)
+    return [
+        DefaultInfo(default_outputs = [log, status]),
+        RunInfo(args = command),
+        ExternalRunnerTestInfo(
+            type = "custom",
+            command = [command],
             labels = ctx.attrs.labels,
             run_from_project_root = True,
             use_project_relative_paths = True,
@@ -455,6 +507,19 @@ rust_binary = rule(
     doc = "A Rust binary: compiled against dependency interfaces, linked with their real rlibs.",
     attrs = _COMMON_ATTRS | {
         "bin_name": attrs.option(attrs.string(), default = None, doc = "File name of the binary (default: the target name)."),
+    },
+)
+
+rust_doc_test = rule(
+    impl = _rust_doc_test_impl,
+    doc = "The documentation tests of a rust_library, run as `cargo test` runs them (`rustdoc --test`): each example is compiled against the interfaces of the library and its dependencies, linked with their real rlibs, and run from the package directory, in one cached action (`RustDocTest`); the test prints its output and exits with its status.",
+    attrs = {
+        "aliases": attrs.dict(attrs.string(), attrs.string(), default = {}, doc = "Renamed dependencies of the examples, as on rust_library."),
+        "crate": attrs.dep(providers = [RelinkRustInfo], doc = "The rust_library (or rust_proc_macro) whose doctests run."),
+        "deps": attrs.list(attrs.dep(providers = [RelinkRustInfo]), default = [], doc = "Extra libraries the examples use (Cargo's dev-dependencies)."),
+        "labels": attrs.list(attrs.string(), default = []),
+        "proc_macro_deps": attrs.list(attrs.dep(providers = [RelinkRustInfo]), default = [], doc = "Extra proc-macro crates the examples use."),
+        "_relink_toolchain": attrs.toolchain_dep(default = "toolchains//:relink", providers = [RelinkToolchainInfo]),
     },
 )
 

@@ -18,6 +18,8 @@ RelinkToolchainInfo = provider(doc = "relink-builder and the rustc it drives.", 
     "linker": provider_field(str),
     # The rustc the builder runs (a name on PATH or a path).
     "rustc": provider_field(str),
+    # The rustdoc of the same toolchain, for doctests (a name on PATH or a path).
+    "rustdoc": provider_field(str),
     # Allow -Z flags (RUSTC_BOOTSTRAP=1 inside actions): -Zno-codegen interfaces,
     # -Zno-link/-Zlink-only.
     "unstable": provider_field(bool),
@@ -29,6 +31,7 @@ def _relink_toolchain_impl(ctx):
         RelinkToolchainInfo(
             builder = ctx.attrs.builder,
             rustc = ctx.attrs.rustc,
+            rustdoc = ctx.attrs.rustdoc,
             linker = ctx.attrs.linker,
             unstable = ctx.attrs.unstable,
             extra_rustc_flags = ctx.attrs.extra_rustc_flags,
@@ -43,6 +46,7 @@ relink_toolchain = rule(
         "extra_rustc_flags": attrs.list(attrs.string(), default = [], doc = "Flags for every rustc invocation."),
         "linker": attrs.string(default = "cc", doc = "Linker driver passed as -Clinker."),
         "rustc": attrs.string(default = "rustc", doc = "The rustc to run (a name on PATH or an absolute path)."),
+        "rustdoc": attrs.string(default = "rustdoc", doc = "The rustdoc of the same toolchain, for rust_doc_test (a name on PATH or an absolute path)."),
         "unstable": attrs.bool(default = True, doc = "Allow -Z flags inside actions (interfaces and split links need them)."),
     },
     is_toolchain_rule = True,

@@ -2,8 +2,9 @@
 //! rules/buck2/, and a private body edit runs only the edited crate's actions and the links
 //! (tests/buck2/examples_on_buck2.sh); ripgrep from `relink import --buck2` builds, searches
 //! like Cargo's rg, passes its tests and relinks after a private edit
-//! (tests/buck2/ripgrep_on_buck2.sh). Skipped, saying so, when ../shared/tools/buck2/buck2 is
-//! absent.
+//! (tests/buck2/ripgrep_on_buck2.sh); doctests from `relink import --buck2` pass and ignore as
+//! under `cargo test --doc` and fail after a wrong edit (tests/buck2/doctests_on_buck2.sh).
+//! Skipped, saying so, when ../shared/tools/buck2/buck2 is absent.
 
 mod common;
 
@@ -23,6 +24,12 @@ fn run_script(script: &str, ok_line: &str) -> bool {
 #[test]
 fn examples_build_test_and_relink_on_buck2() {
     run_script("examples_on_buck2.sh", "buck2 examples: OK");
+}
+
+/// Fast tier (offline, about 15 s): skipped only when there is no Buck2.
+#[test]
+fn doctests_on_buck2_pass_like_cargos() {
+    run_script("doctests_on_buck2.sh", "buck2 doctests: OK");
 }
 
 #[test]

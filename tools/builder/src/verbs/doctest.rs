@@ -60,6 +60,16 @@ struct BuilderConfig {
     real_of: BTreeMap<String, String>,
 }
 
+/// The rustdoc to run. A bare name (a Buck2 host toolchain's `rustdoc`) is the rustdoc beside
+/// the rustc the crate compiles with, as a toolchain installs them: rustup's proxy on PATH
+/// needs the user's environment, which the run does not get.
+fn rustdoc_path(args: &DocTestArgs, cwd: &Path) -> PathBuf {
+    if args.rustdoc.components().count() == 1 && !cwd.join(&args.rustdoc).exists() {
+        return args.krate.rustc_path(cwd).with_file_name(&args.rustdoc);
+    }
+    cwd.join(&args.rustdoc)
+}
+
 /// Run the verb: rustdoc's exit status goes to `--status`, its output to `--log`; only a
 /// failure to run rustdoc at all is an error.
 pub fn run(args: &DocTestArgs) -> Result<()> {
@@ -74,7 +84,7 @@ pub fn run(args: &DocTestArgs) -> Result<()> {
     let mut env = args.krate.environment(&cwd)?;
     env.insert("RUSTC_BOOTSTRAP".into(), "1".into());
     env.insert(CONFIG_ENV.into(), config_path.display().to_string());
-    let mut cmd = Command::new(cwd.join(&args.rustdoc));
+    let mut cmd = Command::new(rustdoc_path(args, &cwd));
     cmd.args(rustdoc_flags(args, &deps, &cwd, &compile_dir)?).env_clear().envs(&env).current_dir(&compile_dir);
     crate::util::die_with_parent(&mut cmd);
     let output = cmd.output().with_context(|| format!("cannot run {}", args.rustdoc.display()))?;

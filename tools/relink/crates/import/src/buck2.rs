@@ -57,18 +57,12 @@ fn buckconfig() -> String {
     )
 }
 
-/// A BUILD.bazel file that `relink import` generated, in Buck2's dialect. Doctest targets
-/// stay out: the Buck2 cell has no `rust_doc_test` yet.
+/// A BUILD.bazel file that `relink import` generated, in Buck2's dialect.
 pub fn buck_file(bazel: &str) -> String {
     let mut out = String::new();
-    let mut in_doc_test = false;
     for line in bazel.lines() {
-        if line == "rust_doc_test(" || in_doc_test {
-            in_doc_test = line != ")";
-            continue;
-        }
         if line.starts_with("load(\"@rules_relink//rules:defs.bzl\"") {
-            out.push_str("load(\"@relink//rules/buck2:rules.bzl\", \"cargo_build_script\", \"rust_binary\", \"rust_library\", \"rust_proc_macro\", \"rust_test\")\n");
+            out.push_str("load(\"@relink//rules/buck2:rules.bzl\", \"cargo_build_script\", \"rust_binary\", \"rust_doc_test\", \"rust_library\", \"rust_proc_macro\", \"rust_test\")\n");
             continue;
         }
         if line.starts_with("package(default_visibility") || line == "    tags = [\"manual\"]," {
@@ -131,10 +125,15 @@ mod tests {
     }
 
     #[test]
-    fn doctest_targets_stay_out_of_buck_files() {
-        let bazel = "rust_library(\n    name = \"a\",\n)\n\nrust_doc_test(\n    name = \"a_doctest\",\n    crate = \":a\",\n    deps = [],\n)\n\nrust_test(\n    name = \"t\",\n)\n";
+    fn doctest_targets_carry_over() {
+        let bazel = "load(\"@rules_relink//rules:defs.bzl\", \"rust_doc_test\", \"rust_library\")\n\nrust_library(\n    name = \"a\",\n)\n\nrust_doc_test(\n    name = \"a_doctest\",\n    crate = \":a\",\n    deps = [],\n)\n";
         let buck = buck_file(bazel);
-        assert!(!buck.contains("doc") && buck.contains("name = \"a\"") && buck.contains("name = \"t\""), "{buck}");
-        assert!(!buck.contains("\n\n\n"), "{buck}");
+        assert!(buck.contains("\"rust_doc_test\", \"rust_library\""), "{buck}");
+        assert!(
+            buck.contains(
+                "rust_doc_test(\n    name = \"a_doctest\",\n    visibility = [\"PUBLIC\"],\n    crate = \":a\","
+            ),
+            "{buck}"
+        );
     }
 }
