@@ -1,6 +1,24 @@
 # Shell helpers shared by the Bazel and Buck2 suites (sourced, not run). The caller sets REPO
 # (this repository) and, for the Bazel helpers, BAZEL_ARCHIVES.
 
+# Print the message $1 and the lines after it on stderr, and fail.
+fail() { echo "$1" >&2; shift; printf '%s\n' "$@" >&2; exit 1; }
+
+# The Buck2 suites' setup: BUCK2 (the Buck2 beside this repository unless RELINK_BUCK2 names
+# one), RELINK and RELINK_BUILDER (this checkout's debug builds unless set), and WORK, a
+# scratch directory removed on exit after the Buck2 daemon of the project at $WORK/PROJECT is
+# stopped.
+buck2_suite_setup() { # PROJECT
+  BUCK2=${RELINK_BUCK2:-$(cd "$REPO/.." && pwd)/shared/tools/buck2/buck2}
+  [ -x "$BUCK2" ] || { echo "buck2 not found at $BUCK2" >&2; exit 1; }
+  RELINK=${RELINK:-$REPO/target/debug/relink}
+  export RELINK_BUILDER=${RELINK_BUILDER:-$REPO/target/debug/relink-builder}
+  [ -x "$RELINK_BUILDER" ] || { echo "build relink-builder first (cargo build --workspace)" >&2; exit 1; }
+  WORK=$(mktemp -d)
+  # shellcheck disable=SC2064 # expanded now, on purpose
+  trap "(cd '$WORK/$1' 2>/dev/null && '$BUCK2' kill >/dev/null 2>&1 || true); rm -rf '$WORK'" EXIT
+}
+
 # The private body edit at the bottom of the examples' chain, in the examples copy at $PWD:
 # base's step_size changes, its interface does not.
 edit_base_privately() {

@@ -6,13 +6,9 @@
 # Prints "buck2 doctests: OK" on success.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
-BUCK2=${RELINK_BUCK2:-$(cd "$REPO/.." && pwd)/shared/tools/buck2/buck2}
-[ -x "$BUCK2" ] || { echo "buck2 not found at $BUCK2" >&2; exit 1; }
-RELINK=${RELINK:-$REPO/target/debug/relink}
-export RELINK_BUILDER=${RELINK_BUILDER:-$REPO/target/debug/relink-builder}
-WORK=$(mktemp -d)
-trap '(cd "$WORK/ws" 2>/dev/null && "$BUCK2" kill >/dev/null 2>&1 || true); rm -rf "$WORK"' EXIT
-fail() { echo "$1" >&2; shift; printf '%s\n' "$@" >&2; exit 1; }
+# shellcheck source=tests/lib.sh
+source "$REPO/tests/lib.sh"
+buck2_suite_setup ws
 
 cp -r "$REPO/tools/relink/tests/fixtures/doctests" "$WORK/ws"
 cd "$WORK/ws"

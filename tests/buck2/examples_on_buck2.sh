@@ -8,18 +8,12 @@ set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=tests/lib.sh
 source "$REPO/tests/lib.sh"
-BUCK2=${RELINK_BUCK2:-$(cd "$REPO/.." && pwd)/shared/tools/buck2/buck2}
-[ -x "$BUCK2" ] || { echo "buck2 not found at $BUCK2" >&2; exit 1; }
-BUILDER=${RELINK_BUILDER:-$REPO/target/debug/relink-builder}
-[ -x "$BUILDER" ] || { echo "build relink-builder first (cargo build --workspace)" >&2; exit 1; }
-WORK=$(mktemp -d)
-trap '(cd "$WORK/project" 2>/dev/null && "$BUCK2" kill >/dev/null 2>&1 || true); rm -rf "$WORK"' EXIT
-fail() { echo "$1" >&2; shift; printf '%s\n' "$@" >&2; exit 1; }
+buck2_suite_setup project
 
 mkdir -p "$WORK/project/target/release"
 cp -r "$REPO/.buckconfig" "$REPO/.buckroot" "$REPO/BUCK" "$REPO/rules" "$REPO/examples" "$WORK/project/"
 rm -rf "$WORK/project/examples/relink-bin" "$WORK/project/examples"/bazel-*
-cp "$BUILDER" "$WORK/project/target/release/relink-builder"
+cp "$RELINK_BUILDER" "$WORK/project/target/release/relink-builder"
 cd "$WORK/project/examples"
 
 ran() { # what the last build ran: "target category" lines

@@ -5,13 +5,9 @@
 # globset's stub, interface and compile and rg's link. Prints "buck2 ripgrep: OK" on success.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
-BUCK2=${RELINK_BUCK2:-$(cd "$REPO/.." && pwd)/shared/tools/buck2/buck2}
-[ -x "$BUCK2" ] || { echo "buck2 not found at $BUCK2" >&2; exit 1; }
-RELINK=${RELINK:-$REPO/target/debug/relink}
-export RELINK_BUILDER=${RELINK_BUILDER:-$REPO/target/debug/relink-builder}
-WORK=$(mktemp -d)
-trap '(cd "$WORK/ripgrep" 2>/dev/null && "$BUCK2" kill >/dev/null 2>&1 || true); rm -rf "$WORK"' EXIT
-fail() { echo "$1" >&2; shift; printf '%s\n' "$@" >&2; exit 1; }
+# shellcheck source=tests/lib.sh
+source "$REPO/tests/lib.sh"
+buck2_suite_setup ripgrep
 
 bash "$REPO/bench/ripgrep_workspace.sh" "$WORK/ripgrep" >/dev/null
 cd "$WORK/ripgrep"
