@@ -18,6 +18,10 @@
 //!   the binary's `current_exe()` with `CARGO_BIN_EXE_just`, and a backtick recipe runs
 //!   `python3` through pyenv's shims when the caller's PATH has them.
 //!
+//! - bat 0.26.1: 190 third-party crates, two of them C libraries built by their build scripts
+//!   (onig_sys, libgit2-sys); 110 unit tests of the library, 7 of the binary, 199 integration
+//!   tests and 27 snapshot tests that run it through `CARGO_BIN_EXE_bat`, 3 doctests (2
+//!   ignored): 349 passed and 5 ignored in 10 targets, as under `cargo test`;
 //! - indoc 2.0.7: a proc-macro crate: its (empty) unit tests, 6 integration tests that use the
 //!   macro (35 passed, 1 ignored) and 10 doctests, as `cargo test` runs them.
 //!
@@ -200,6 +204,50 @@ fn just_builds_and_passes_the_tests_cargo_runs() {
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     assert_eq!(String::from_utf8_lossy(&run.stdout), "first\nhello relink\n");
 }
+
+#[test]
+fn bat_highlights_as_cargos_binary_does_and_passes_its_tests() {
+    if !real_code_tier("bat_highlights_as_cargos_binary_does_and_passes_its_tests") {
+        return;
+    }
+    let (scratch, ws, passed) = import_and_test(
+        "bat",
+        "0.26.1",
+        &[
+            "PASSED //:bat_test (110 passed, 0 ignored)",
+            "PASSED //:bat_bin_test (7 passed, 0 ignored)",
+            "PASSED //:bat_doctest (3 passed, 2 ignored)",
+            "PASSED //:integration_tests (199 passed, 0 ignored)",
+            "PASSED //:snapshot_tests (27 passed, 0 ignored)",
+            "10 passed, 0 failed (349 tests passed, 0 failed, 5 ignored)",
+        ],
+    );
+    assert!(passed);
+
+    ws.build_ok(&["build", "//:bat"]);
+    let binary = ws.path("relink-bin/bat");
+    let version = Command::new(&binary).arg("--version").output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&version.stdout), "bat 0.26.1\n");
+    // A real job: a Rust file highlighted with the default theme from the syntax and theme
+    // sets the build embeds, byte for byte as Cargo's build of the same version prints it.
+    let source = scratch.0.join("m.rs");
+    std::fs::write(&source, "fn main() {\n    let x = 42; // answer\n}\n").unwrap();
+    let shown = Command::new(&binary)
+        .args(["--plain", "--paging=never", "--color=always"])
+        .arg(&source)
+        .env("HOME", &scratch.0)
+        .output()
+        .unwrap();
+    assert!(shown.status.success(), "{}", String::from_utf8_lossy(&shown.stderr));
+    assert_eq!(String::from_utf8_lossy(&shown.stdout), BAT_HIGHLIGHTED);
+}
+
+/// What Cargo's build of bat 0.26.1 prints for the file above (captured 2026-11-28).
+const BAT_HIGHLIGHTED: &str = concat!(
+    "\x1b[38;5;81mfn\x1b[0m\x1b[38;5;231m \x1b[0m\x1b[38;5;149mmain\x1b[0m\x1b[38;5;231m(\x1b[0m\x1b[38;5;231m)\x1b[0m\x1b[38;5;231m \x1b[0m\x1b[38;5;231m{\x1b[0m\n",
+    "\x1b[38;5;231m    \x1b[0m\x1b[38;5;81mlet\x1b[0m\x1b[38;5;231m x \x1b[0m\x1b[38;5;203m=\x1b[0m\x1b[38;5;231m \x1b[0m\x1b[38;5;141m42\x1b[0m\x1b[38;5;231m;\x1b[0m\x1b[38;5;231m \x1b[0m\x1b[38;5;242m//\x1b[0m\x1b[38;5;242m answer\x1b[0m\n",
+    "\x1b[38;5;231m}\x1b[0m\n"
+);
 
 #[test]
 fn indoc_a_proc_macro_crate_passes_its_tests_and_doctests_as_under_cargo() {
