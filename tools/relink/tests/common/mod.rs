@@ -18,16 +18,21 @@ pub fn real_code_tier(test: &str) -> bool {
         eprintln!("skipped {test}: a real-code test (set RELINK_REAL_CODE_TESTS=1 to run it)");
         return false;
     }
-    if let Some(suite) = suite_run_elsewhere() {
-        eprintln!("skipped {test}: suite {suite} runs in its own process (RELINK_SUITES_RUN_ELSEWHERE)");
-        return false;
-    }
+    !suite_runs_elsewhere(test)
+}
+
+/// Whether this test binary's suite runs in another process (`RELINK_SUITES_RUN_ELSEWHERE`),
+/// said on stderr: for fast-tier tests of such suites, which would otherwise run twice.
+pub fn suite_runs_elsewhere(test: &str) -> bool {
+    let Some(suite) = suite_run_elsewhere() else { return false };
+    eprintln!("skipped {test}: suite {suite} runs in its own process (RELINK_SUITES_RUN_ELSEWHERE)");
     true
 }
 
 /// This test binary's suite name when `RELINK_SUITES_RUN_ELSEWHERE` (comma-separated suite
-/// names) lists it: `.ci/run` runs the suites that mostly wait on a daemon (Bazel, Buck2,
-/// remote caches) in a second `cargo test` beside the main one, and the main one skips them.
+/// names) lists it: `.ci/run` runs some suites (those that mostly wait on a daemon, and the
+/// crates.io applications) as their own processes beside the main `cargo test`, which skips
+/// them.
 fn suite_run_elsewhere() -> Option<String> {
     let listed = std::env::var("RELINK_SUITES_RUN_ELSEWHERE").ok()?;
     let exe = std::env::current_exe().ok()?;
