@@ -56,14 +56,9 @@ fn fd_find_builds_and_passes_the_tests_cargo_runs() {
     assert!(report.contains("PASSED //:fd_test (157 passed, 0 ignored)"), "the binary's unit tests:\n{report}");
     assert!(report.contains("PASSED //:tests (111 passed, 0 ignored)"), "the integration tests:\n{report}");
 
-    ws.build_ok(&["build", "//:fd"]);
-    let version = Command::new(ws.path("relink-bin/fd")).arg("--version").output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&version.stdout), "fd 10.5.0\n");
-    let found = Command::new(ws.path("relink-bin/fd"))
-        .args(["--type", "f", "^testenv$|^mod.rs$", "tests"])
-        .current_dir(&ws.dir)
-        .output()
-        .unwrap();
+    let fd = built_binary(&ws, "fd", "fd 10.5.0\n");
+    let found =
+        Command::new(&fd).args(["--type", "f", "^testenv$|^mod.rs$", "tests"]).current_dir(&ws.dir).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&found.stdout), "tests/testenv/mod.rs\n");
 
     // `--features use-jemalloc`: tikv-jemalloc-sys runs jemalloc's `configure` (a shell script
@@ -102,6 +97,16 @@ fn import_and_test(name: &str, version: &str, expected: &[&str]) -> (Scratch, Ws
     (scratch, ws, test.status.success())
 }
 
+/// Build `//:NAME` and check that the binary's `--version` prints `version` (a line); returns
+/// the binary's path.
+fn built_binary(ws: &Ws, name: &str, version: &str) -> std::path::PathBuf {
+    ws.build_ok(&["build", &format!("//:{name}")]);
+    let binary = ws.path(&format!("relink-bin/{name}"));
+    let printed = Command::new(&binary).arg("--version").output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&printed.stdout), version);
+    binary
+}
+
 #[test]
 fn hyperfine_builds_and_passes_the_tests_cargo_runs() {
     if !real_code_tier("hyperfine_builds_and_passes_the_tests_cargo_runs") {
@@ -119,10 +124,7 @@ fn hyperfine_builds_and_passes_the_tests_cargo_runs() {
     );
     assert!(passed);
 
-    ws.build_ok(&["build", "//:hyperfine"]);
-    let binary = ws.path("relink-bin/hyperfine");
-    let version = Command::new(&binary).arg("--version").output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&version.stdout), "hyperfine 1.20.0\n");
+    let binary = built_binary(&ws, "hyperfine", "hyperfine 1.20.0\n");
     // A real job: two timed runs of `true` without a shell, exported as JSON.
     let json = scratch.0.join("runs.json");
     let run = Command::new(&binary)
@@ -155,10 +157,7 @@ fn tokei_counts_as_cargos_binary_does() {
     );
     assert!(!passed);
 
-    ws.build_ok(&["build", "//:tokei"]);
-    let binary = ws.path("relink-bin/tokei");
-    let version = Command::new(&binary).arg("--version").output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&version.stdout), "tokei 15.0.0 compiled with serialization support: json\n");
+    let binary = built_binary(&ws, "tokei", "tokei 15.0.0 compiled with serialization support: json\n");
     // A real job: tokei's own sources, counted as Cargo's build of the same version counts them.
     let counted = Command::new(&binary).args(["--output", "json", "src"]).current_dir(&ws.dir).output().unwrap();
     assert!(counted.status.success(), "{}", String::from_utf8_lossy(&counted.stderr));
@@ -189,10 +188,7 @@ fn just_builds_and_passes_the_tests_cargo_runs() {
     assert!(with_env.status.success(), "{report}\n{}", String::from_utf8_lossy(&with_env.stderr));
     assert!(report.contains("PASSED //:integration (1858 passed, 18 ignored)"), "{report}");
 
-    ws.build_ok(&["build", "//:just"]);
-    let binary = ws.path("relink-bin/just");
-    let version = Command::new(&binary).arg("--version").output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&version.stdout), "just 1.59.0\n");
+    let binary = built_binary(&ws, "just", "just 1.59.0\n");
     // A real job: a justfile with a variable, a dependency and a parameter.
     let justfile = scratch.0.join("justfile");
     std::fs::write(
@@ -224,10 +220,7 @@ fn bat_highlights_as_cargos_binary_does_and_passes_its_tests() {
     );
     assert!(passed);
 
-    ws.build_ok(&["build", "//:bat"]);
-    let binary = ws.path("relink-bin/bat");
-    let version = Command::new(&binary).arg("--version").output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&version.stdout), "bat 0.26.1\n");
+    let binary = built_binary(&ws, "bat", "bat 0.26.1\n");
     // A real job: a Rust file highlighted with the default theme from the syntax and theme
     // sets the build embeds, byte for byte as Cargo's build of the same version prints it.
     let source = scratch.0.join("m.rs");
