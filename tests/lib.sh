@@ -19,6 +19,20 @@ buck2_suite_setup() { # PROJECT
   trap "(cd '$WORK/$1' 2>/dev/null && '$BUCK2' kill >/dev/null 2>&1 || true); rm -rf '$WORK'" EXIT
 }
 
+# A `buck2 test` log ($1) without its colour codes.
+buck2_plain() { sed 's/\x1b\[[0-9;]*m//g' "$1"; }
+
+# Print the summary of the `buck2 test` log $1, and fail unless it says that $2 test targets
+# passed and none failed ($3 says which).
+buck2_expect_passes() { # LOG COUNT WHAT
+  local summary
+  summary=$(buck2_plain "$1" | grep "^Tests finished" || true)
+  case "$summary" in
+    *"Pass $2. Fail 0."*) echo "$summary" ;;
+    *) tail -20 "$1" >&2; fail "expected $2 passing test targets ($3)" ;;
+  esac
+}
+
 # The private body edit at the bottom of the examples' chain, in the examples copy at $PWD:
 # base's step_size changes, its interface does not.
 edit_base_privately() {

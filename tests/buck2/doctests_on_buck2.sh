@@ -14,8 +14,7 @@ cp -r "$REPO/tools/relink/tests/fixtures/doctests" "$WORK/ws"
 cd "$WORK/ws"
 RELINK_CACHE="$WORK/relink-cache" "$RELINK" import --buck2 >/dev/null
 "$BUCK2" test //... > "$WORK/test.txt" 2>&1 || { tail -30 "$WORK/test.txt" >&2; fail "buck2 test failed"; }
-# 4 doctest targets, 3 unit-test targets, 2 integration tests.
-grep -q "Pass 9. Fail 0" <(sed 's/\x1b\[[0-9;]*m//g' "$WORK/test.txt") || { tail -5 "$WORK/test.txt" >&2; fail "expected 9 passing test targets"; }
+buck2_expect_passes "$WORK/test.txt" 9 "4 doctest targets, 3 unit-test targets, 2 integration tests"
 
 # "N passed ... M ignored" of the last test result line a run printed.
 counts() { grep -E '^test result: ' | tail -1 | sed -E 's/.* ([0-9]+) passed; [0-9]+ failed; ([0-9]+) ignored.*/\1 passed, \2 ignored/'; }
@@ -28,7 +27,7 @@ for package in base testkit top shout; do
 done
 sed -i 's/    x \* 2/    x * 3/' base/src/lib.rs
 if "$BUCK2" test //... > "$WORK/test.txt" 2>&1; then fail "a wrong private edit in base passed the doctests"; fi
-failed=$(sed 's/\x1b\[[0-9;]*m//g' "$WORK/test.txt" | { grep -oE '✗ root//[a-z]+:[a-z_]+' || true; } | sed 's/.*root/root/' | sort | tr '\n' ' ')
+failed=$(buck2_plain "$WORK/test.txt" | { grep -oE '✗ root//[a-z]+:[a-z_]+' || true; } | sed 's/.*root/root/' | sort | tr '\n' ' ')
 [ "$failed" = "root//base:base_doctest root//top:top_doctest " ] || { tail -20 "$WORK/test.txt" >&2; fail "expected base's and top's doctests to fail, got: $failed"; }
 echo "after a wrong private edit in base: $failed failed"
 echo "buck2 doctests: OK"
