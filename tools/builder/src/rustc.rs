@@ -401,10 +401,16 @@ impl DepSetup {
 /// `rustc` as an action names it, absolute: a path under the execroot, or for a bare name
 /// (a host toolchain under Buck2) the real binary behind it on PATH.
 pub fn resolve_rustc(rustc: &Path, execroot: &Path) -> PathBuf {
-    if rustc.components().count() == 1 && !execroot.join(rustc).exists() {
+    if is_host_tool(rustc, execroot) {
         return host_rustc(rustc);
     }
     execroot.join(rustc)
+}
+
+/// Whether an action names `tool` by a bare name of the host's toolchain (Buck2's host
+/// toolchain: `rustc`, `rustdoc`) rather than by a path under the execroot.
+pub fn is_host_tool(tool: &Path, execroot: &Path) -> bool {
+    tool.components().count() == 1 && !execroot.join(tool).exists()
 }
 
 /// The real rustc behind a bare name on PATH (`rustc`, often rustup's proxy, which needs the

@@ -64,7 +64,7 @@ struct BuilderConfig {
 /// the rustc the crate compiles with, as a toolchain installs them: rustup's proxy on PATH
 /// needs the user's environment, which the run does not get.
 fn rustdoc_path(args: &DocTestArgs, cwd: &Path) -> PathBuf {
-    if args.rustdoc.components().count() == 1 && !cwd.join(&args.rustdoc).exists() {
+    if crate::rustc::is_host_tool(&args.rustdoc, cwd) {
         return args.krate.rustc_path(cwd).with_file_name(&args.rustdoc);
     }
     cwd.join(&args.rustdoc)
