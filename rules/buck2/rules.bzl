@@ -123,8 +123,8 @@ def _settings(ctx, attr = "cargo_profile"):
         ))
     return parse_settings(ctx.label.raw_target(), _PROFILE, profiles[_PROFILE])
 
-def _mode_flags(ctx):
-    settings = _settings(ctx)
+def _mode_flags(ctx, settings):
+    """The builder flags of the target's profile `settings` (from _settings)."""
     if settings == None:
         return ["--opt-level", "0", "--debuginfo", "0"]
     if settings.get("lto", "") in ("fat", "thin"):
@@ -133,6 +133,7 @@ def _mode_flags(ctx):
 
 def _crate(ctx, crate_type, root_defaults, srcs = None, root = None, name = None, extra_rustc_env = {}, extra_rustc_flags = []):
     srcs = srcs if srcs != None else ctx.attrs.srcs
+    settings = _settings(ctx)
     if not srcs:
         fail("{}: `srcs` is empty".format(ctx.label.raw_target()))
     if root == None:
@@ -162,10 +163,10 @@ def _crate(ctx, crate_type, root_defaults, srcs = None, root = None, name = None
         build_script = ctx.attrs.build_script[BuildScriptInfo] if getattr(ctx.attrs, "build_script", None) else None,
         aliases = ctx.attrs.aliases,
         # Optimised crates get the real metadata as interface (the Bazel rules' _use_stub).
-        stubbed = ctx.attrs.stub_interface and (_settings(ctx) or {}).get("opt-level", "0") == "0",
+        stubbed = ctx.attrs.stub_interface and (settings or {}).get("opt-level", "0") == "0",
         # The profile's builder flags, kept with the crate: a doctest target compiles with its
         # library's.
-        mode_flags = _mode_flags(ctx),
+        mode_flags = _mode_flags(ctx, settings),
     )
 
 def _dep_infos(ctx):
